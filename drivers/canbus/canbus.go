@@ -1,13 +1,26 @@
 // Package canbus sends and receives raw CAN frames over one of several
-// buses selected by an address string:
+// buses selected by an address string given to Open:
 //
 //	can:can0                    real SocketCAN interface (Linux only; vcan0 on a laptop)
-//	mem:bay1                    in-process virtual bus (tests, demo); needs a MemHub
+//	mem:bay1                    in-process virtual bus (tests, demo); needs Options.Hub
 //	udp:239.64.142.206:20000    go.einride.tech/can UDP-multicast emulator, loopback only
-//	replay:path/to/candump.log  a candump log played back, read-only
+//	replay:path/to/candump.log  a candump -L log played back, read-only
 //
 // Frames are go.einride.tech/can Frame values. A Conn is one node on a bus: it
 // receives every frame other nodes send, never its own.
+//
+// The udp: bus is wire compatible with einride's socketcan emulator (one
+// 16-byte SocketCAN frame per datagram), so a simulator and the agent can run
+// as separate processes. It never leaves the host: the sockets are pinned to
+// the loopback interface with TTL 0, and Open refuses to start (ErrNotLoopback)
+// when the loopback interface cannot carry multicast; fix that with
+// "ip link set lo multicast on" as root. The group must be an IPv4 multicast
+// address; use the administratively scoped 239.0.0.0/8.
+//
+// ParseCandumpLine and WriteCandump read and write the candump -L log format
+// ("(1436509052.249713) vcan0 7E8#0341..."); Record wraps a Conn so that every
+// frame it sends or receives is appended to such a log, which a replay: bus
+// plays back.
 package canbus
 
 import (
@@ -40,4 +53,19 @@ var (
 	ErrReadOnly = errors.New("canbus: bus is read-only")
 	// ErrBadAddress is returned by Open for an address it cannot parse.
 	ErrBadAddress = errors.New("canbus: bad bus address")
+	// ErrNoHub is returned by Open for a mem: address when Options.Hub is nil.
+	ErrNoHub = errors.New("canbus: mem: bus needs Options.Hub")
+	// ErrNoInterface is returned by Open for a can: address whose network
+	// interface does not exist or is down.
+	ErrNoInterface = errors.New("canbus: CAN network interface not available")
+	// ErrNotLoopback is returned by Open for a udp: address when the loopback
+	// interface is down or cannot carry multicast, so the emulated bus
+	// would leak onto a real network.
+	ErrNotLoopback = errors.New("canbus: loopback interface cannot carry the UDP bus")
+	// ErrBadCandump is returned for a line that is not in candump -L format
+	// or a frame that cannot be written in it.
+	ErrBadCandump = errors.New("canbus: bad candump line")
+	// ErrCANFD is returned for a CAN FD ("##") candump line: only classic
+	// CAN frames are supported.
+	ErrCANFD = errors.New("canbus: CAN FD frames are not supported")
 )
