@@ -1,0 +1,409 @@
+// Package record defines the sealed record envelope in which every Bayagent
+// event leaves the box, its canonical byte form, the per-device hash chain,
+// the ed25519 signature, and a verifier for streams of records.
+//
+// # Wire form
+//
+// A record travels as one line of compact JSON with the fields in this fixed
+// order:
+//
+//	{"schema":1,"device":"bay-01","shop":"330106000123456","seq":42,
+//	 "time":"2026-11-29T05:00:00.123Z","kind":"scan","job":"J-2026-0001",
+//	 "body":{...},"prev":"<64 hex>","sig":"<88 base64>"}
+//
+// (shown wrapped; the real line has no whitespace outside strings).
+//
+// # Canonical bytes
+//
+// The canonical bytes of a record are exactly the wire form without the
+// trailing `,"sig":"..."` member, that is:
+//
+//	{"schema":1,"device":D,"shop":S,"seq":N,"time":T,"kind":K,"job":J,"body":B,"prev":P}
+//
+// where
+//   - D, S, K, J are JSON strings drawn from restricted ASCII alphabets (see
+//     [ValidDevice], [ValidShop], [ValidKind], [ValidJob]) so that they never
+//     need escaping; J is "" for records that belong to no job;
+//   - N is the sequence number in decimal without sign, leading zeros or
+//     exponent (1 ≤ N ≤ 2^53-1, so every JSON reader represents it exactly);
+//   - T is the UTC time with exactly three fractional digits,
+//     "YYYY-MM-DDTHH:MM:SS.mmmZ";
+//   - B is the body: one JSON object with no insignificant whitespace (as
+//     produced by Go's encoding/json), carried byte-exact;
+//   - P is the lowercase hex SHA-256 of the canonical bytes of the record with
+//     sequence number N-1 of the same device, or [Genesis] (64 zeros) for the
+//     first record of a chain (N = 1, or an "outbox_reset" record that starts
+//     a new chain after the box lost its buffer).
+//
+// The signature "sig" is the standard base64 (with padding) of the ed25519
+// signature (RFC 8032, pure Ed25519) of the canonical bytes by the device key.
+// The wire form is the canonical bytes with `,"sig":"<sig>"` inserted before
+// the final `}`. [Decode] accepts only lines in exactly this form, so a record
+// must be stored and forwarded byte-exact: a receiver that re-serialises the
+// JSON breaks the signature by design.
+//
+// Receivers de-duplicate by (device, seq): delivery is at-least-once.
+package record
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// SchemaVersion is the envelope schema version this package writes and reads.
+const SchemaVersion = 1
+
+// Limits of the envelope.
+const (
+	// MaxBodyBytes is the largest body (compact JSON) a record may carry.
+	MaxBodyBytes = 512 << 10
+	// MaxLineBytes is the largest wire record (one line) accepted by Decode
+	// and Verify.
+	MaxLineBytes = MaxBodyBytes + 4096
+	// MaxSeq is the largest sequence number: 2^53-1, exact in every JSON
+	// implementation.
+	MaxSeq = 1<<53 - 1
+)
+
+// TimeLayout is the layout of the "time" field (UTC, milliseconds).
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// Record kinds written by Bayagent. The set is open: any name matching
+// [ValidKind] is accepted.
+const (
+	KindScan        = "scan"
+	KindEmission    = "emission"
+	KindDTCClear    = "dtc_clear"
+	KindJobOpen     = "job_open"
+	KindJobClose    = "job_close"
+	KindNote        = "note"
+	KindOutboxReset = "outbox_reset"
+)
+
+// Errors returned by this package. Every error returned by Decode, the
+// Sealer and the key parsers wraps one of these.
+var (
+	// ErrSyntax: the bytes are not a JSON object of the envelope's shape.
+	ErrSyntax = errors.New("record: malformed record")
+	// ErrSchema: the "schema" field is not a version this package reads.
+	ErrSchema = errors.New("record: unsupported schema version")
+	// ErrField: a field is missing or its value is out of range or badly formed.
+	ErrField = errors.New("record: invalid field")
+	// ErrNotCanonical: the line parses but is not in the exact wire form
+	// (field order, whitespace, escaping, number form), so its signature
+	// could not be checked reliably.
+	ErrNotCanonical = errors.New("record: not in canonical wire form")
+	// ErrTooLarge: the body or the whole line exceeds the limits.
+	ErrTooLarge = errors.New("record: too large")
+	// ErrBadSignature: the signature does not verify with the device key.
+	ErrBadSignature = errors.New("record: bad signature")
+	// ErrKey: a key is missing, of the wrong size or badly encoded.
+	ErrKey = errors.New("record: invalid key")
+)
+
+// Hash is a SHA-256 digest of a record's canonical bytes.
+type Hash [sha256.Size]byte
+
+// Genesis is the "prev" value of the first record of a chain: 32 zero bytes,
+// written as 64 '0' characters.
+var Genesis Hash
+
+// String returns the lowercase hex form used on the wire.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// ParseHash parses 64 lowercase hex characters.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 2*len(h) {
+		return h, fmt.Errorf("%w: prev: want %d hex characters, got %d", ErrField, 2*len(h), len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return h, fmt.Errorf("%w: prev: not lowercase hex at offset %d", ErrField, i)
+		}
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("%w: prev: %v", ErrField, err)
+	}
+	return h, nil
+}
+
+// Record is one sealed event.
+type Record struct {
+	Schema int
+	Device string
+	Shop   string
+	Seq    uint64
+	Time   time.Time // UTC, millisecond precision
+	Kind   string
+	Job    string          // "" when the record belongs to no job
+	Body   json.RawMessage // compact JSON object, byte-exact
+	Prev   Hash
+	Sig    []byte // ed25519 signature of Canonical()
+}
+
+// Canonical returns the canonical bytes of r (see the package doc). It does
+// not validate r; use Validate first for records built by hand.
+func (r *Record) Canonical() []byte {
+	b := make([]byte, 0, 160+len(r.Device)+len(r.Shop)+len(r.Kind)+len(r.Job)+len(r.Body))
+	return r.appendCanonical(b)
+}
+
+func (r *Record) appendCanonical(b []byte) []byte {
+	b = append(b, `{"schema":`...)
+	b = strconv.AppendInt(b, int64(r.Schema), 10)
+	b = append(b, `,"device":"`...)
+	b = append(b, r.Device...)
+	b = append(b, `","shop":"`...)
+	b = append(b, r.Shop...)
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = r.Time.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, `","kind":"`...)
+	b = append(b, r.Kind...)
+	b = append(b, `","job":"`...)
+	b = append(b, r.Job...)
+	b = append(b, `","body":`...)
+	b = append(b, r.Body...)
+	b = append(b, `,"prev":"`...)
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], r.Prev[:])
+	b = append(b, hx[:]...)
+	b = append(b, `"}`...)
+	return b
+}
+
+// Hash returns the SHA-256 of the canonical bytes: the "prev" of the next
+// record of the chain.
+func (r *Record) Hash() Hash { return sha256.Sum256(r.Canonical()) }
+
+// Wire returns the wire form: the canonical bytes with the signature.
+func (r *Record) Wire() []byte {
+	c := r.Canonical()
+	return wireFromCanonical(c, r.Sig)
+}
+
+func wireFromCanonical(c, sig []byte) []byte {
+	n := base64.StdEncoding.EncodedLen(len(sig))
+	w := make([]byte, 0, len(c)+len(`,"sig":""`)+n)
+	w = append(w, c[:len(c)-1]...)
+	w = append(w, `,"sig":"`...)
+	w = base64.StdEncoding.AppendEncode(w, sig)
+	w = append(w, `"}`...)
+	return w
+}
+
+// Validate checks every field against the envelope's rules (not the
+// signature or the chain).
+func (r *Record) Validate() error {
+	if r.Schema != SchemaVersion {
+		return fmt.Errorf("%w: %d (this build reads %d)", ErrSchema, r.Schema, SchemaVersion)
+	}
+	if err := ValidDevice(r.Device); err != nil {
+		return err
+	}
+	if err := ValidShop(r.Shop); err != nil {
+		return err
+	}
+	if r.Seq < 1 || r.Seq > MaxSeq {
+		return fmt.Errorf("%w: seq %d out of range 1..%d", ErrField, r.Seq, uint64(MaxSeq))
+	}
+	if r.Time.IsZero() || r.Time.Year() < 2000 || r.Time.Year() > 9999 {
+		return fmt.Errorf("%w: time %v out of range", ErrField, r.Time)
+	}
+	if r.Time.Nanosecond()%int(time.Millisecond) != 0 {
+		return fmt.Errorf("%w: time %v has a finer precision than milliseconds", ErrField, r.Time)
+	}
+	if err := ValidKind(r.Kind); err != nil {
+		return err
+	}
+	if err := ValidJob(r.Job); err != nil {
+		return err
+	}
+	if err := validBody(r.Body); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validBody(b json.RawMessage) error {
+	if len(b) > MaxBodyBytes {
+		return fmt.Errorf("%w: body is %d bytes, limit %d", ErrTooLarge, len(b), MaxBodyBytes)
+	}
+	if len(b) < 2 || b[0] != '{' || !json.Valid(b) {
+		return fmt.Errorf("%w: body must be a JSON object", ErrField)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, b); err != nil || !bytes.Equal(c.Bytes(), b) {
+		return fmt.Errorf("%w: body has insignificant whitespace", ErrNotCanonical)
+	}
+	return nil
+}
+
+// MarshalBody encodes v as a record body: a compact JSON object. A nil v
+// gives {}. A json.RawMessage or []byte holding JSON is compacted.
+func MarshalBody(v any) (json.RawMessage, error) {
+	var b []byte
+	var err error
+	switch x := v.(type) {
+	case nil:
+		return json.RawMessage(`{}`), nil
+	case []byte:
+		b, err = json.Marshal(json.RawMessage(x))
+	default:
+		b, err = json.Marshal(x)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: body: %v", ErrField, err)
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return nil, fmt.Errorf("%w: body must be a JSON object, got %.20q", ErrField, b)
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, fmt.Errorf("%w: body is %d bytes, limit %d", ErrTooLarge, len(b), MaxBodyBytes)
+	}
+	return b, nil
+}
+
+// ValidDevice reports whether s is a valid device id: 1 to 64 characters
+// from [A-Za-z0-9._-], starting with a letter or digit.
+func ValidDevice(s string) error { return validName("device", s, 1, 64, "._-", false) }
+
+// ValidShop reports whether s is a valid shop code: 1 to 32 characters from
+// [A-Za-z0-9_-] (the health-record system's company code is 15 digits).
+func ValidShop(s string) error { return validName("shop", s, 1, 32, "_-", false) }
+
+// ValidKind reports whether s is a valid kind: 1 to 32 characters from
+// [a-z0-9_], starting with a lowercase letter.
+func ValidKind(s string) error {
+	if err := validName("kind", s, 1, 32, "_", true); err != nil {
+		return err
+	}
+	if s[0] < 'a' || s[0] > 'z' {
+		return fmt.Errorf("%w: kind %q must start with a lowercase letter", ErrField, s)
+	}
+	return nil
+}
+
+// ValidJob reports whether s is a valid job id: empty (no job) or 1 to 64
+// characters from [A-Za-z0-9._:/-], starting with a letter or digit.
+func ValidJob(s string) error {
+	if s == "" {
+		return nil
+	}
+	return validName("job", s, 1, 64, "._:/-", false)
+}
+
+func validName(field, s string, minLen, maxLen int, extra string, lower bool) error {
+	if len(s) < minLen || len(s) > maxLen {
+		return fmt.Errorf("%w: %s must be %d to %d characters, got %d", ErrField, field, minLen, maxLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || !lower && c >= 'A' && c <= 'Z'
+		if !ok && i > 0 {
+			ok = bytes.IndexByte([]byte(extra), c) >= 0
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s %q: character %q at offset %d not allowed", ErrField, field, s, c, i)
+		}
+	}
+	return nil
+}
+
+// wireRecord is the JSON shape used to parse a line before the canonical
+// form check.
+type wireRecord struct {
+	Schema *int            `json:"schema"`
+	Device *string         `json:"device"`
+	Shop   *string         `json:"shop"`
+	Seq    *uint64         `json:"seq"`
+	Time   *string         `json:"time"`
+	Kind   *string         `json:"kind"`
+	Job    *string         `json:"job"`
+	Body   json.RawMessage `json:"body"`
+	Prev   *string         `json:"prev"`
+	Sig    *string         `json:"sig"`
+}
+
+// Decode parses one wire record (without the line terminator). It checks
+// the form and every field, but not the signature or the chain (see
+// [Record.VerifySignature] and [Verify]).
+func Decode(line []byte) (Record, error) {
+	var r Record
+	if len(line) > MaxLineBytes {
+		return r, fmt.Errorf("%w: line is %d bytes, limit %d", ErrTooLarge, len(line), MaxLineBytes)
+	}
+	var w wireRecord
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return r, fmt.Errorf("%w: %v", ErrSyntax, err)
+	}
+	if dec.More() {
+		return r, fmt.Errorf("%w: data after the record", ErrSyntax)
+	}
+	if w.Schema == nil {
+		return r, fmt.Errorf("%w: missing schema", ErrField)
+	}
+	if *w.Schema != SchemaVersion {
+		return r, fmt.Errorf("%w: %d (this build reads %d)", ErrSchema, *w.Schema, SchemaVersion)
+	}
+	missing := ""
+	switch {
+	case w.Device == nil:
+		missing = "device"
+	case w.Shop == nil:
+		missing = "shop"
+	case w.Seq == nil:
+		missing = "seq"
+	case w.Time == nil:
+		missing = "time"
+	case w.Kind == nil:
+		missing = "kind"
+	case w.Job == nil:
+		missing = "job"
+	case w.Body == nil:
+		missing = "body"
+	case w.Prev == nil:
+		missing = "prev"
+	case w.Sig == nil:
+		missing = "sig"
+	}
+	if missing != "" {
+		return r, fmt.Errorf("%w: missing %s", ErrField, missing)
+	}
+	t, err := time.Parse(TimeLayout, *w.Time)
+	if err != nil || t.Format(TimeLayout) != *w.Time {
+		return r, fmt.Errorf("%w: time %q is not in the form %s", ErrField, *w.Time, TimeLayout)
+	}
+	prev, err := ParseHash(*w.Prev)
+	if err != nil {
+		return r, err
+	}
+	sig, err := base64.StdEncoding.Strict().DecodeString(*w.Sig)
+	if err != nil || len(sig) != 64 {
+		return r, fmt.Errorf("%w: sig must be 64 bytes in standard base64", ErrField)
+	}
+	r = Record{
+		Schema: *w.Schema, Device: *w.Device, Shop: *w.Shop, Seq: *w.Seq, Time: t,
+		Kind: *w.Kind, Job: *w.Job, Body: w.Body, Prev: prev, Sig: sig,
+	}
+	if err := r.Validate(); err != nil {
+		return Record{}, err
+	}
+	if !bytes.Equal(r.Wire(), line) {
+		return Record{}, fmt.Errorf("%w: seq %d", ErrNotCanonical, r.Seq)
+	}
+	// Keep the body independent of the caller's buffer.
+	r.Body = append(json.RawMessage(nil), r.Body...)
+	return r, nil
+}

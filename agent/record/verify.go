@@ -1,0 +1,379 @@
+package record
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// KeySource gives the public key of a device. Records carry no key: the
+// receiver must know each device's key (exported by the device, see package
+// devicekey).
+type KeySource interface {
+	PublicKey(device string) (ed25519.PublicKey, bool)
+}
+
+// Keys is a KeySource backed by a map from device id to public key.
+type Keys map[string]ed25519.PublicKey
+
+// PublicKey implements KeySource.
+func (k Keys) PublicKey(device string) (ed25519.PublicKey, bool) {
+	p, ok := k[device]
+	return p, ok
+}
+
+// MaxListed bounds every list of sequence numbers in a Report; the counts
+// stay exact.
+const MaxListed = 100
+
+// SeqList is a count of problem records and the first MaxListed of their
+// sequence numbers.
+type SeqList struct {
+	Count int      `json:"count"`
+	Seqs  []uint64 `json:"seqs,omitempty"`
+}
+
+func (l *SeqList) add(seq uint64) {
+	l.Count++
+	if len(l.Seqs) < MaxListed {
+		l.Seqs = append(l.Seqs, seq)
+	}
+}
+
+func (l SeqList) String() string {
+	var b strings.Builder
+	for i, s := range l.Seqs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, s)
+	}
+	if l.Count > len(l.Seqs) {
+		fmt.Fprintf(&b, ", ... (%d in all)", l.Count)
+	}
+	return b.String()
+}
+
+// SeqRange is an inclusive range of missing sequence numbers.
+type SeqRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+// LineError is a line that could not be read as a record.
+type LineError struct {
+	Line int    `json:"line"`
+	Err  string `json:"error"`
+}
+
+// DeviceReport is what Verify found for one device.
+type DeviceReport struct {
+	Device   string `json:"device"`
+	Records  int    `json:"records"` // distinct sequence numbers
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+	// UnknownKey: the KeySource has no key for this device, so no signature
+	// of it could be checked.
+	UnknownKey bool `json:"unknown_key,omitempty"`
+	// Gaps: sequence numbers missing between FirstSeq and LastSeq
+	// (omission). Missing counts them all; Gaps lists the first MaxListed
+	// ranges.
+	Missing uint64     `json:"missing"`
+	Gaps    []SeqRange `json:"gaps,omitempty"`
+	// Duplicates: same seq, same canonical bytes. Normal with at-least-once
+	// delivery; not a problem.
+	Duplicates SeqList `json:"duplicates"`
+	// Conflicts: same seq, different content (falsification or a device
+	// that reused sequence numbers).
+	Conflicts SeqList `json:"conflicts"`
+	// Reorders: records that arrived after a record with a higher seq.
+	Reorders SeqList `json:"reorders"`
+	// BrokenLinks: records whose prev is not the hash of the record before
+	// (only checked where both are present).
+	BrokenLinks SeqList `json:"broken_links"`
+	// BadSignatures: records whose signature does not verify.
+	BadSignatures SeqList `json:"bad_signatures"`
+	// Resets: "outbox_reset" records that start a new chain: the device
+	// lost its buffer and records may be missing before them.
+	Resets SeqList `json:"resets"`
+}
+
+// OK reports whether the device's records are complete, in order and
+// untampered. Exact duplicates do not count.
+func (d *DeviceReport) OK() bool {
+	return !d.UnknownKey && d.Missing == 0 && d.Conflicts.Count == 0 && d.Reorders.Count == 0 &&
+		d.BrokenLinks.Count == 0 && d.BadSignatures.Count == 0 && d.Resets.Count == 0
+}
+
+// Report is the result of Verify. It marshals to JSON with encoding/json.
+type Report struct {
+	Lines             int            `json:"lines"`   // lines read, blank ones included
+	Records           int            `json:"records"` // lines that parsed as records
+	SignaturesChecked bool           `json:"signatures_checked"`
+	Unparseable       []LineError    `json:"unparseable,omitempty"` // first MaxListed
+	UnparseableCount  int            `json:"unparseable_count"`
+	ReadError         string         `json:"read_error,omitempty"`
+	Devices           []DeviceReport `json:"devices"`
+}
+
+// OK reports whether the whole stream is free of problems: every line
+// parsed, and every device's records are complete, in order, chained and
+// correctly signed. Exact duplicates are allowed (at-least-once delivery).
+// An "outbox_reset" record makes OK false: records may have been lost.
+// Without a KeySource, signatures are not checked and OK says nothing
+// about them (see SignaturesChecked).
+func (r *Report) OK() bool {
+	if r.UnparseableCount > 0 || r.ReadError != "" {
+		return false
+	}
+	for i := range r.Devices {
+		if !r.Devices[i].OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns a human-readable summary, one device per paragraph.
+func (r *Report) String() string {
+	var b strings.Builder
+	status := "OK"
+	if !r.OK() {
+		status = "PROBLEMS FOUND"
+	}
+	fmt.Fprintf(&b, "%s: %d lines, %d records, %d devices", status, r.Lines, r.Records, len(r.Devices))
+	if !r.SignaturesChecked {
+		b.WriteString(" (signatures NOT checked: no keys given)")
+	}
+	b.WriteByte('\n')
+	if r.ReadError != "" {
+		fmt.Fprintf(&b, "  read error: %s\n", r.ReadError)
+	}
+	for _, e := range r.Unparseable {
+		fmt.Fprintf(&b, "  line %d: unparseable: %s\n", e.Line, e.Err)
+	}
+	if r.UnparseableCount > len(r.Unparseable) {
+		fmt.Fprintf(&b, "  ... %d unparseable lines in all\n", r.UnparseableCount)
+	}
+	for i := range r.Devices {
+		d := &r.Devices[i]
+		st := "ok"
+		if !d.OK() {
+			st = "PROBLEMS"
+		}
+		fmt.Fprintf(&b, "device %s: %s: %d records, seq %d..%d\n", d.Device, st, d.Records, d.FirstSeq, d.LastSeq)
+		if d.UnknownKey {
+			b.WriteString("  no public key for this device: signatures not checked\n")
+		}
+		if d.Missing > 0 {
+			fmt.Fprintf(&b, "  gaps (%d missing):", d.Missing)
+			for _, g := range d.Gaps {
+				if g.From == g.To {
+					fmt.Fprintf(&b, " %d", g.From)
+				} else {
+					fmt.Fprintf(&b, " %d-%d", g.From, g.To)
+				}
+			}
+			b.WriteByte('\n')
+		}
+		for _, p := range []struct {
+			name string
+			l    SeqList
+		}{
+			{"conflicting duplicates (same seq, different content)", d.Conflicts},
+			{"re-ordered arrivals", d.Reorders},
+			{"broken hash links", d.BrokenLinks},
+			{"bad signatures", d.BadSignatures},
+			{"chain resets (outbox_reset; records may be lost)", d.Resets},
+			{"exact duplicates (harmless)", d.Duplicates},
+		} {
+			if p.l.Count > 0 {
+				fmt.Fprintf(&b, "  %s: %s\n", p.name, p.l)
+			}
+		}
+	}
+	return b.String()
+}
+
+// MarshalJSONIndent is a convenience returning the report as indented JSON.
+func (r *Report) MarshalJSONIndent() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ") // plain data: cannot fail
+	return b
+}
+
+type seen struct {
+	content Hash // hash of canonical bytes
+	prev    Hash
+	reset   bool
+	badSig  bool
+}
+
+type deviceState struct {
+	rep    DeviceReport
+	recs   map[uint64]*seen
+	maxSeq uint64
+	key    ed25519.PublicKey
+}
+
+// Verify reads wire records, one per line (blank lines are skipped), and
+// reports per device: gaps, exact and conflicting duplicates, re-ordered
+// arrivals, broken hash links and bad signatures, and the lines that are
+// not records. Records are sorted by seq per device before the chain is
+// checked, so a re-ordered stream still verifies, but the re-orders are
+// reported. keys may be nil: then signatures are not checked. Verify never
+// panics on any input.
+func Verify(r io.Reader, keys KeySource) *Report {
+	rep := &Report{SignaturesChecked: keys != nil}
+	devs := map[string]*deviceState{}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	long := false // the current line exceeds MaxLineBytes
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if len(chunk) > 0 || isPrefix || err == nil {
+			if long || len(line)+len(chunk) > MaxLineBytes {
+				long = true
+				line = line[:0]
+			} else {
+				line = append(line, chunk...)
+			}
+			if isPrefix {
+				continue
+			}
+			rep.Lines++
+			if long {
+				rep.addUnparseable(fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxLineBytes))
+			} else {
+				verifyLine(rep, devs, keys, bytes.TrimSpace(line))
+			}
+			line, long = line[:0], false
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				rep.ReadError = err.Error()
+			}
+			break
+		}
+	}
+	names := make([]string, 0, len(devs))
+	for n := range devs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		rep.Devices = append(rep.Devices, devs[n].finish())
+	}
+	return rep
+}
+
+func (rep *Report) addUnparseable(err error) {
+	rep.UnparseableCount++
+	if len(rep.Unparseable) < MaxListed {
+		rep.Unparseable = append(rep.Unparseable, LineError{Line: rep.Lines, Err: err.Error()})
+	}
+}
+
+func verifyLine(rep *Report, devs map[string]*deviceState, keys KeySource, line []byte) {
+	if len(line) == 0 {
+		return
+	}
+	rec, err := Decode(line)
+	if err != nil {
+		rep.addUnparseable(err)
+		return
+	}
+	rep.Records++
+	d := devs[rec.Device]
+	if d == nil {
+		d = &deviceState{rep: DeviceReport{Device: rec.Device}, recs: map[uint64]*seen{}}
+		if keys != nil {
+			var ok bool
+			d.key, ok = keys.PublicKey(rec.Device)
+			if !ok || len(d.key) != ed25519.PublicKeySize {
+				d.rep.UnknownKey = true
+				d.key = nil
+			}
+		}
+		devs[rec.Device] = d
+	}
+	c := rec.Canonical()
+	s := &seen{content: sha256.Sum256(c), prev: rec.Prev, reset: rec.Kind == KindOutboxReset && rec.Prev == Genesis}
+	if d.key != nil {
+		s.badSig = !ed25519.Verify(d.key, c, rec.Sig)
+	}
+	if old, ok := d.recs[rec.Seq]; ok {
+		switch {
+		case old.content == s.content && !s.badSig:
+			d.rep.Duplicates.add(rec.Seq)
+		case old.content == s.content:
+			d.rep.BadSignatures.add(rec.Seq)
+		default:
+			d.rep.Conflicts.add(rec.Seq)
+			if s.badSig {
+				d.rep.BadSignatures.add(rec.Seq)
+			} else if old.badSig {
+				d.recs[rec.Seq] = s // prefer the authentic one for the chain check
+			}
+		}
+		return
+	}
+	if s.badSig {
+		d.rep.BadSignatures.add(rec.Seq)
+	}
+	if rec.Seq < d.maxSeq {
+		d.rep.Reorders.add(rec.Seq)
+	}
+	d.maxSeq = max(d.maxSeq, rec.Seq)
+	d.recs[rec.Seq] = s
+}
+
+func (d *deviceState) finish() DeviceReport {
+	seqs := make([]uint64, 0, len(d.recs))
+	for s := range d.recs {
+		seqs = append(seqs, s)
+	}
+	slices.Sort(seqs)
+	r := d.rep
+	r.Records = len(seqs)
+	if len(seqs) == 0 {
+		return r
+	}
+	r.FirstSeq, r.LastSeq = seqs[0], seqs[len(seqs)-1]
+	for i, seq := range seqs {
+		s := d.recs[seq]
+		if s.reset {
+			r.Resets.add(seq)
+		}
+		if i == 0 {
+			// The first record of the stream can only be checked when it
+			// starts the chain.
+			if seq == 1 && s.prev != Genesis {
+				r.BrokenLinks.add(seq)
+			}
+			continue
+		}
+		prevSeq := seqs[i-1]
+		if prevSeq+1 != seq {
+			r.Missing += seq - prevSeq - 1
+			if len(r.Gaps) < MaxListed {
+				r.Gaps = append(r.Gaps, SeqRange{From: prevSeq + 1, To: seq - 1})
+			}
+			continue // nothing to link to
+		}
+		if s.reset {
+			continue // a new chain starts here
+		}
+		if s.prev != d.recs[prevSeq].content {
+			r.BrokenLinks.add(seq)
+		}
+	}
+	return r
+}
