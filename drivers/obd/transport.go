@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // ECU identifies an electronic control unit by the CAN identifier it answers
@@ -18,6 +20,21 @@ func (e ECU) String() string {
 		return fmt.Sprintf("%08X", uint32(e))
 	}
 	return fmt.Sprintf("%03X", uint32(e))
+}
+
+// MarshalText encodes the ECU as its hexadecimal CAN identifier.
+func (e ECU) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// UnmarshalText parses a hexadecimal CAN identifier such as "7E8" or
+// "0x18DAF110".
+func (e *ECU) UnmarshalText(b []byte) error {
+	s := strings.TrimPrefix(strings.TrimPrefix(string(b), "0x"), "0X")
+	v, err := strconv.ParseUint(s, 16, 32)
+	if err != nil || v > 0x1FFFFFFF || s == "" {
+		return fmt.Errorf("obd: bad ECU identifier %q: want hex CAN id such as 7E8 or 18DAF110", b)
+	}
+	*e = ECU(v)
+	return nil
 }
 
 // Request is one diagnostic request.

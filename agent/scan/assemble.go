@@ -1,0 +1,187 @@
+package scan
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// Value names (obd.Value.Name) of the PIDs the snapshot lifts to the top.
+const (
+	nameOdometer           = "odometer"
+	nameDistanceWithMIL    = "distance_with_mil"
+	nameTimeWithMIL        = "time_with_mil"
+	nameDistanceSinceClear = "distance_since_clear"
+	nameTimeSinceClear     = "time_since_clear"
+	nameWarmupsSinceClear  = "warmups_since_clear"
+	pidOBDStandard         = obd.PID(0x1C)
+)
+
+// assemble turns what the scan learned into the snapshot.
+func (s *scanner) assemble(snap *Snapshot) {
+	ecus := s.sorted()
+	var statuses []obd.MonitorStatus
+	for _, e := range ecus {
+		out := ECU{
+			Address:       e.addr,
+			Name:          e.name,
+			CALIDs:        e.calids,
+			CVNs:          e.cvns,
+			Stored:        nonNil(e.stored),
+			Pending:       nonNil(e.pending),
+			Permanent:     nonNil(e.permanent),
+			SupportedPIDs: dataPIDs(e.pids),
+			IUPR:          e.iupr,
+		}
+		if e.status != nil {
+			out.MIL = e.status.MIL
+			out.DTCCount = e.status.DTCCount
+			out.Ignition = e.status.Ignition
+			out.Readiness = e.status.Monitors
+			statuses = append(statuses, *e.status)
+			snap.MIL = snap.MIL || e.status.MIL
+			snap.DTCCount += e.status.DTCCount
+			if snap.Ignition == "" {
+				snap.Ignition = e.status.Ignition
+			}
+		}
+		for _, p := range slices.Sorted(maps.Keys(e.live)) {
+			out.Live = append(out.Live, e.live[p]...)
+		}
+		snap.DTCs.Stored += len(e.stored)
+		snap.DTCs.Pending += len(e.pending)
+		snap.DTCs.Permanent += len(e.permanent)
+		if snap.VIN == "" && e.vin != "" {
+			snap.VIN = e.vin
+		}
+		if snap.FreezeFrame == nil && e.freezeDTC != "" {
+			snap.FreezeFrame = &FreezeFrame{ECU: e.addr, DTC: obd.NewDTC(e.freezeDTC), Values: e.freezeVal}
+		}
+		snap.ECUs = append(snap.ECUs, out)
+	}
+	snap.Readiness = mergeReadiness(statuses)
+	snap.Odometer = s.first(nameOdometer)
+	snap.DistanceWithMIL = s.first(nameDistanceWithMIL)
+	snap.TimeWithMIL = s.first(nameTimeWithMIL)
+	snap.DistanceSinceClear = s.first(nameDistanceSinceClear)
+	snap.TimeSinceClear = s.first(nameTimeSinceClear)
+	snap.WarmupsSinceClear = s.first(nameWarmupsSinceClear)
+	for _, e := range ecus {
+		if v, ok := e.live[pidOBDStandard]; ok && len(v) > 0 {
+			snap.OBDStandard = v[0].Text
+			break
+		}
+	}
+	snap.Problems = s.problems
+	snap.Flags = s.flags(snap)
+}
+
+func nonNil(d []obd.DTC) []obd.DTC {
+	if d == nil {
+		return []obd.DTC{}
+	}
+	return d
+}
+
+// first returns the value with the given name from the lowest-addressed ECU
+// that reported it.
+func (s *scanner) first(name string) *float64 {
+	for _, e := range s.sorted() {
+		for _, p := range slices.Sorted(maps.Keys(e.live)) {
+			for _, v := range e.live[p] {
+				if v.Name == name {
+					x := v.Value
+					return &x
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// mergeReadiness combines the ECUs' monitors item by item: supported when any
+// ECU supports it; complete only when every ECU that supports it says so.
+func mergeReadiness(statuses []obd.MonitorStatus) []obd.Monitor {
+	var out []obd.Monitor
+	index := map[string]int{}
+	for _, st := range statuses {
+		for _, m := range st.Monitors {
+			i, ok := index[m.Name]
+			if !ok {
+				index[m.Name] = len(out)
+				out = append(out, m)
+				continue
+			}
+			cur := &out[i]
+			switch {
+			case !m.Supported:
+			case !cur.Supported:
+				*cur = m
+			default:
+				cur.Complete = cur.Complete && m.Complete
+			}
+			cur.Code = readinessCode(*cur)
+		}
+	}
+	return out
+}
+
+func readinessCode(m obd.Monitor) int {
+	switch {
+	case !m.Supported:
+		return 0
+	case m.Complete:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// flags derives the findings an inspector cares about.
+func (s *scanner) flags(snap *Snapshot) []Flag {
+	flags := []Flag{}
+	add := func(code, format string, args ...any) {
+		flags = append(flags, Flag{Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case snap.VIN == "":
+		add(FlagVINMissing, "the vehicle did not report a VIN")
+	default:
+		if err := obd.ValidateVIN(snap.VIN); err != nil {
+			snap.VINProblem = err.Error()
+			add(FlagVINInvalid, "VIN %s is not valid: %v", snap.VIN, errors.Unwrap(err))
+		} else {
+			snap.VINValid = true
+		}
+		if want := s.opts.ExpectedVIN; want != "" && !strings.EqualFold(want, snap.VIN) {
+			add(FlagVINMismatch, "VIN read from the vehicle (%s) differs from the job's (%s)", snap.VIN, want)
+		}
+	}
+	if snap.MIL {
+		add(FlagMILOn, "malfunction indicator lamp is on (%d confirmed DTCs)", snap.DTCCount)
+	}
+	var incomplete []string
+	for _, m := range snap.Readiness {
+		if m.Supported && !m.Complete {
+			incomplete = append(incomplete, m.Label)
+		}
+	}
+	if len(incomplete) > 0 {
+		add(FlagReadinessIncomplete, "readiness not complete: %s", strings.Join(incomplete, ", "))
+	}
+	var why []string
+	if d := snap.DistanceSinceClear; d != nil && *d < s.opts.ClearedKm {
+		why = append(why, fmt.Sprintf("%g km", *d))
+	}
+	if w := snap.WarmupsSinceClear; w != nil && *w < s.opts.ClearedWarmups {
+		why = append(why, fmt.Sprintf("%g warm-ups", *w))
+	}
+	if len(why) > 0 {
+		add(FlagCodesClearedRecent, "trouble codes were cleared recently (%s ago)", strings.Join(why, ", "))
+	}
+	return flags
+}

@@ -1,0 +1,123 @@
+package scan
+
+import (
+	"time"
+
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// Snapshot is the health of one vehicle at one moment: what a technician reads
+// at the bay and what the health-record system receives in a scan record.
+type Snapshot struct {
+	// Protocol names how the vehicle was reached, e.g. "ISO 15765-4 CAN 11-bit".
+	Protocol string `json:"protocol,omitempty"`
+	// VIN as read from the vehicle (Mode 09 InfoType 02), and whether its
+	// check digit and characters are valid.
+	VIN        string `json:"vin,omitempty"`
+	VINValid   bool   `json:"vin_valid"`
+	VINProblem string `json:"vin_problem,omitempty"`
+	// MIL is on when any ECU reports it on.
+	MIL bool `json:"mil"`
+	// DTCCount is the number of confirmed emission-related DTCs the ECUs
+	// report in PID 01, summed over ECUs.
+	DTCCount int `json:"dtc_count"`
+	// DTCs counts the codes read with Modes 03, 07 and 0A over all ECUs.
+	DTCs DTCCounts `json:"dtcs"`
+	// Ignition is "spark" or "compression", from the engine ECU's PID 01.
+	Ignition string `json:"ignition,omitempty"`
+	// OBDStandard is PID 1C as text, e.g. "EOBD (Europe)".
+	OBDStandard string `json:"obd_standard,omitempty"`
+	// Readiness merges the ECUs' monitors: supported if any ECU supports
+	// it, complete only when every ECU that supports it says complete.
+	// Code: 0 not supported, 1 complete, 2 not complete.
+	Readiness []obd.Monitor `json:"readiness"`
+	// ECUs in address order.
+	ECUs []ECU `json:"ecus"`
+	// FreezeFrame is frame 0 of the first ECU that stored one.
+	FreezeFrame *FreezeFrame `json:"freeze_frame,omitempty"`
+	// Odometer and the since-clear counters the inspector reads, from the
+	// lowest-addressed ECU that supports each; nil when none does.
+	Odometer           *float64 `json:"odometer_km,omitempty"`
+	DistanceWithMIL    *float64 `json:"distance_with_mil_km,omitempty"`
+	TimeWithMIL        *float64 `json:"time_with_mil_min,omitempty"`
+	DistanceSinceClear *float64 `json:"distance_since_clear_km,omitempty"`
+	TimeSinceClear     *float64 `json:"time_since_clear_min,omitempty"`
+	WarmupsSinceClear  *float64 `json:"warmups_since_clear,omitempty"`
+	// Flags are the findings an inspector cares about.
+	Flags []Flag `json:"flags"`
+	// Problems lists answers the scan could not use (a malformed response,
+	// a negative response); the snapshot is complete apart from them.
+	Problems []string `json:"problems,omitempty"`
+	// Stats describes the scan itself.
+	Stats Stats `json:"stats"`
+}
+
+// DTCCounts counts trouble codes by kind over all ECUs.
+type DTCCounts struct {
+	Stored    int `json:"stored"`
+	Pending   int `json:"pending"`
+	Permanent int `json:"permanent"`
+}
+
+// ECU is what one control unit reported.
+type ECU struct {
+	Address obd.ECU `json:"address"`
+	// Name is the Mode 09 ECU name, e.g. "ECM-EngineControl".
+	Name          string        `json:"name,omitempty"`
+	CALIDs        []string      `json:"calids,omitempty"`
+	CVNs          []string      `json:"cvns,omitempty"`
+	MIL           bool          `json:"mil"`
+	DTCCount      int           `json:"dtc_count"`
+	Ignition      string        `json:"ignition,omitempty"`
+	Readiness     []obd.Monitor `json:"readiness,omitempty"`
+	Stored        []obd.DTC     `json:"stored"`
+	Pending       []obd.DTC     `json:"pending"`
+	Permanent     []obd.DTC     `json:"permanent"`
+	SupportedPIDs []obd.PID     `json:"supported_pids"`
+	Live          []obd.Value   `json:"live,omitempty"`
+	IUPR          *obd.IUPR     `json:"iupr,omitempty"`
+}
+
+// FreezeFrame is the data an ECU froze when it stored a DTC.
+type FreezeFrame struct {
+	ECU    obd.ECU     `json:"ecu"`
+	DTC    obd.DTC     `json:"dtc"`
+	Values []obd.Value `json:"values"`
+}
+
+// Flag is one finding, with a stable code and a sentence for people.
+type Flag struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Flag codes.
+const (
+	FlagMILOn               = "mil_on"
+	FlagCodesClearedRecent  = "codes_cleared_recently"
+	FlagReadinessIncomplete = "readiness_incomplete"
+	FlagVINInvalid          = "vin_invalid"
+	FlagVINMismatch         = "vin_mismatch"
+	FlagVINMissing          = "vin_missing"
+)
+
+// Stats describes how the scan went: useful to see why a scan was slow.
+type Stats struct {
+	Started time.Time `json:"started"`
+	// Duration is the wall time of the whole scan.
+	Duration time.Duration `json:"duration_ns"`
+	// Requests is how many requests went to the vehicle; FullWindow how
+	// many of them had to wait out the whole response window (discovery).
+	Requests   int `json:"requests"`
+	FullWindow int `json:"full_window"`
+}
+
+// HasFlag reports whether the snapshot carries the flag code.
+func (s *Snapshot) HasFlag(code string) bool {
+	for _, f := range s.Flags {
+		if f.Code == code {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian/Ubuntu machine that has only
+# Go, gcc, make and git: qemu-user-static (the arm/arm64 runs) and Mosquitto
+# (the integration tests). Idempotent; does nothing when all are present.
+# Usage: scripts/install-test-tools.sh [qemu] [mosquitto]   (default: both)
+set -euo pipefail
+
+want=("$@")
+[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto)
+
+pkgs=()
+for w in "${want[@]}"; do
+  case "$w" in
+    qemu) command -v qemu-arm-static >/dev/null && command -v qemu-aarch64-static >/dev/null || pkgs+=(qemu-user-static) ;;
+    mosquitto) command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null || pkgs+=(mosquitto mosquitto-clients) ;;
+    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto)" >&2; exit 2 ;;
+  esac
+done
+[ ${#pkgs[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "install-test-tools: need ${pkgs[*]} but apt-get is not available; install them by hand" >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "install-test-tools: installing ${pkgs[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+# The Debian mosquitto package starts a system broker on port 1883; the tests
+# start their own brokers on free ports and never use it.
