@@ -1,0 +1,176 @@
+package analyzer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// link turns an io.ReadWriter into a byte stream whose reads honour a
+// context. It owns one goroutine (the pump) that reads the line and hands the
+// chunks over a channel; close stops it and waits for it.
+//
+// The pump treats a read error that is a timeout (os.ErrDeadlineExceeded,
+// which serialport.ErrTimeout is, or any error with Timeout() == true) as "no
+// data yet"; any other error, io.EOF included, ends the stream.
+type link struct {
+	rw     io.ReadWriter
+	chunks chan []byte
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	errMu sync.Mutex
+	err   error // why the pump stopped
+
+	// Used only by the goroutine holding the driver's lock.
+	pending  []byte
+	received int // bytes handed out since the last discard
+}
+
+func newLink(rw io.ReadWriter) *link {
+	l := &link{rw: rw, chunks: make(chan []byte, 32), done: make(chan struct{})}
+	l.wg.Add(1)
+	go l.pump()
+	return l
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
+}
+
+func (l *link) pump() {
+	defer l.wg.Done()
+	defer close(l.chunks)
+	buf := make([]byte, 256)
+	for {
+		n, err := l.rw.Read(buf)
+		if n > 0 {
+			chunk := append([]byte(nil), buf[:n]...)
+			select {
+			case l.chunks <- chunk:
+			case <-l.done:
+				l.setErr(ErrClosed)
+				return
+			}
+		}
+		if err != nil && !isTimeout(err) {
+			l.setErr(err)
+			return
+		}
+		select {
+		case <-l.done:
+			l.setErr(ErrClosed)
+			return
+		default:
+		}
+	}
+}
+
+func (l *link) setErr(err error) {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if l.err == nil {
+		l.err = err
+	}
+}
+
+func (l *link) streamErr() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if errors.Is(l.err, ErrClosed) {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: line ended: %w", ErrClosed, l.err)
+}
+
+// discard drops everything received and not yet read and resets the count of
+// received bytes. It returns how many bytes it dropped.
+func (l *link) discard() int {
+	n := len(l.pending)
+	l.pending = nil
+	for {
+		select {
+		case c, ok := <-l.chunks:
+			if !ok {
+				l.received = 0
+				return n
+			}
+			n += len(c)
+		default:
+			l.received = 0
+			return n
+		}
+	}
+}
+
+// fill waits until pending holds at least one byte.
+func (l *link) fill(ctx context.Context) error {
+	for len(l.pending) == 0 {
+		select {
+		case c, ok := <-l.chunks:
+			if !ok {
+				return l.streamErr()
+			}
+			l.pending = c
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (l *link) readByte(ctx context.Context) (byte, error) {
+	if err := l.fill(ctx); err != nil {
+		return 0, err
+	}
+	b := l.pending[0]
+	l.pending = l.pending[1:]
+	l.received++
+	return b, nil
+}
+
+func (l *link) readFull(ctx context.Context, p []byte) error {
+	for len(p) > 0 {
+		if err := l.fill(ctx); err != nil {
+			return err
+		}
+		n := copy(p, l.pending)
+		l.pending = l.pending[n:]
+		l.received += n
+		p = p[n:]
+	}
+	return nil
+}
+
+// write sends b. When the line supports write deadlines (a net.Conn, a
+// pollable os.File), ctx's deadline applies; a serial port write of a few
+// bytes does not block.
+func (l *link) write(ctx context.Context, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := l.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		dl, _ := ctx.Deadline()
+		_ = d.SetWriteDeadline(dl) // best effort: not every os.File is pollable
+	}
+	_, err := l.rw.Write(b)
+	return err
+}
+
+// close stops the pump, closes the line if it is an io.Closer and waits for
+// the pump. A line that is not an io.Closer must end its Read on its own (an
+// error or a timeout) for close to return.
+func (l *link) close() error {
+	close(l.done)
+	var err error
+	if c, ok := l.rw.(io.Closer); ok {
+		err = c.Close()
+	}
+	l.wg.Wait()
+	return err
+}

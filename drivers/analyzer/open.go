@@ -1,0 +1,202 @@
+package analyzer
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bayagent/bayagent/drivers/serialport"
+)
+
+// Options configures Open and the New* constructors. The zero value is ready
+// to use.
+type Options struct {
+	// Drivers are extra drivers (for example a vendor's NHA-509 driver),
+	// looked up by name before the built-in ones.
+	Drivers []Driver
+	// Baud is used when the address has no @baud; zero means the driver's
+	// default. Used by Open only.
+	Baud int
+	// Timeout bounds each exchange when ctx allows longer; zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Retries is how often a request is sent again after a bad frame; zero
+	// means DefaultRetries, negative means never.
+	Retries int
+	// Method is stamped on gas analyzer readings (default MethodRealtime,
+	// e.g. MethodTwoSpeedIdle when the job runs that test). For opacimeters
+	// it selects what Read returns: MethodFreeAcceleration (default) or
+	// MethodRealtime.
+	Method string
+	// Model overrides the driver's model name in readings (e.g. "FLA-502").
+	Model string
+	// Logger receives the one warning about bad frames; nil discards.
+	Logger *slog.Logger
+}
+
+// Address is a parsed instrument address "driver:port[@baud]".
+type Address struct {
+	Driver string // e.g. "nha506"
+	Port   string // e.g. "/dev/ttyUSB1"
+	Baud   int    // zero when the address does not say
+}
+
+// String formats the address as ParseAddress reads it.
+func (a Address) String() string {
+	if a.Baud != 0 {
+		return a.Driver + ":" + a.Port + "@" + strconv.Itoa(a.Baud)
+	}
+	return a.Driver + ":" + a.Port
+}
+
+// ParseAddress parses "driver:port[@baud]", e.g. "nha506:/dev/ttyUSB1" or
+// "mqw511:/dev/ttyS0@9600". The driver name is lower-case letters, digits,
+// '-' and '_'; the port is everything after the first ':' (it may itself
+// contain ':'), up to an '@' followed only by digits.
+func ParseAddress(s string) (Address, error) {
+	name, port, ok := strings.Cut(s, ":")
+	if !ok {
+		return Address{}, fmt.Errorf("%w: %q: want driver:port[@baud]", ErrBadAddress, s)
+	}
+	if name == "" {
+		return Address{}, fmt.Errorf("%w: %q: empty driver name", ErrBadAddress, s)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return Address{}, fmt.Errorf("%w: %q: driver name may hold only a-z, 0-9, '-' and '_'", ErrBadAddress, s)
+		}
+	}
+	a := Address{Driver: name, Port: port}
+	if i := strings.LastIndexByte(port, '@'); i >= 0 && allDigits(port[i+1:]) {
+		baud, err := strconv.Atoi(port[i+1:])
+		if err != nil || baud <= 0 {
+			return Address{}, fmt.Errorf("%w: %q: bad baud rate", ErrBadAddress, s)
+		}
+		a.Port, a.Baud = port[:i], baud
+	}
+	if a.Port == "" {
+		return Address{}, fmt.Errorf("%w: %q: empty port", ErrBadAddress, s)
+	}
+	if strings.ContainsAny(a.Port, "\x00\n\r") {
+		return Address{}, fmt.Errorf("%w: %q: control character in port", ErrBadAddress, s)
+	}
+	return a, nil
+}
+
+func allDigits(s string) bool {
+	if s == "" || len(s) > 9 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Driver opens one kind of instrument. Built-in drivers open a serial line
+// and run one of this package's protocols; a vendor driver can do anything
+// behind the Instrument interface.
+type Driver struct {
+	// Name is the address prefix, e.g. "nha506".
+	Name string
+	// Baud is the default baud rate when neither the address nor
+	// Options.Baud gives one.
+	Baud int
+	// Open opens the instrument at addr; addr.Baud is already resolved.
+	Open func(addr Address, o Options) (Instrument, error)
+}
+
+// serialDriver builds a Driver that opens a serial line and runs newProto.
+// check, when set, validates Options.Method.
+func serialDriver(name string, baud int, model string, check func(string) error, newProto func(rw io.ReadWriter, port string, o Options) Instrument) Driver {
+	return Driver{Name: name, Baud: baud, Open: func(a Address, o Options) (Instrument, error) {
+		if check != nil {
+			if err := check(o.Method); err != nil {
+				return nil, err
+			}
+		}
+		p, err := serialport.Open(a.Port, a.Baud)
+		if err != nil {
+			return nil, fmt.Errorf("analyzer: %s: %w", a, err)
+		}
+		if o.Model == "" {
+			o.Model = model
+		}
+		return newProto(p, a.Port, o), nil
+	}}
+}
+
+// Builtin returns the built-in drivers: nha506 (and its alias fla502),
+// mqw511, fga4100, nht6 (and its alias mqy200). Each call returns a new
+// slice.
+func Builtin() []Driver {
+	nha := func(rw io.ReadWriter, port string, o Options) Instrument { return NewNHA506(rw, port, o) }
+	nht := func(rw io.ReadWriter, port string, o Options) Instrument { return NewNHT6(rw, port, o) }
+	return []Driver{
+		serialDriver("nha506", 9600, "NHA-506", nil, nha),
+		serialDriver("fla502", 9600, "FLA-502", nil, nha),
+		serialDriver("mqw511", 9600, "MQW-511", nil, func(rw io.ReadWriter, port string, o Options) Instrument { return NewMQW511(rw, port, o) }),
+		serialDriver("fga4100", 19200, "FGA-4100", nil, func(rw io.ReadWriter, port string, o Options) Instrument { return NewFGA4100(rw, port, o) }),
+		serialDriver("nht6", 9600, "NHT-6", checkOpacimeterMethod, nht),
+		serialDriver("mqy200", 9600, "MQY-200", checkOpacimeterMethod, nht),
+	}
+}
+
+// Open opens the instrument at an address "driver:port[@baud]" (see
+// ParseAddress) with the driver of that name from o.Drivers or Builtin.
+// Opening does not talk to the instrument: an absent one shows as
+// ErrNoResponse on the first Read.
+func Open(address string, o Options) (Instrument, error) {
+	a, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := findDriver(a.Driver, o.Drivers)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (known: %s)", ErrUnknownDriver, a.Driver, strings.Join(driverNames(o.Drivers), ", "))
+	}
+	if d.Open == nil {
+		return nil, fmt.Errorf("%w: driver %q has no Open func", ErrBadOptions, d.Name)
+	}
+	if a.Baud == 0 {
+		a.Baud = o.Baud
+	}
+	if a.Baud == 0 {
+		a.Baud = d.Baud
+	}
+	return d.Open(a, o)
+}
+
+func checkOpacimeterMethod(m string) error {
+	if m != "" && m != MethodFreeAcceleration && m != MethodRealtime {
+		return fmt.Errorf("%w: method %q: an opacimeter reads %q or %q", ErrBadOptions, m, MethodFreeAcceleration, MethodRealtime)
+	}
+	return nil
+}
+
+func findDriver(name string, extra []Driver) (Driver, bool) {
+	for _, d := range extra {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	for _, d := range Builtin() {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Driver{}, false
+}
+
+func driverNames(extra []Driver) []string {
+	var names []string
+	for _, d := range append(append([]Driver(nil), extra...), Builtin()...) {
+		names = append(names, d.Name)
+	}
+	return names
+}
