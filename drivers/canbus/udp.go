@@ -27,7 +27,7 @@ func parseUDPGroup(s string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("group %s is not an IPv4 multicast address (use 239.0.0.0/8)", ap.Addr())
 	}
 	if ap.Port() == 0 {
-		return netip.AddrPort{}, errors.New("port 0: every node must name the same port")
+		return netip.AddrPort{}, errors.New("port 0 is not allowed: every node of the bus must use the same port")
 	}
 	return ap, nil
 }
