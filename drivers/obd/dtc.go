@@ -1,0 +1,273 @@
+package obd
+
+import (
+	"bufio"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Errors returned by the DTC functions. Callers compare with errors.Is; the
+// returned errors wrap these with the offending detail.
+var (
+	// ErrDTCFormat means a code string is not of the form [PCBU][0-3][0-9A-F]{3}.
+	ErrDTCFormat = errors.New("obd: malformed DTC")
+	// ErrDTCResponse means a Mode 03/07/0A response could not be parsed: wrong
+	// service id, odd length, or a DTC count that does not match the data.
+	ErrDTCResponse = errors.New("obd: malformed DTC response")
+)
+
+// Descriptions DescribeDTC gives for codes missing from the generic table.
+const (
+	descManufacturer = "manufacturer-specific code, no generic description"
+	descUnknown      = "unknown code, no generic description"
+)
+
+// Response service ids of the DTC services (request SID + 0x40).
+const (
+	sidStoredDTCs    = 0x43 // Mode 03, confirmed (stored) DTCs
+	sidPendingDTCs   = 0x47 // Mode 07, pending DTCs
+	sidPermanentDTCs = 0x4A // Mode 0A, permanent DTCs
+)
+
+// DTC is one diagnostic trouble code as reported by an ECU.
+type DTC struct {
+	Code        string `json:"code"`        // "P0420"
+	Description string `json:"description"` // generic description, or a note that there is none
+}
+
+// NewDTC returns the DTC for code with its Description filled in by DescribeDTC.
+func NewDTC(code string) DTC {
+	desc, _ := DescribeDTC(code)
+	return DTC{Code: code, Description: desc}
+}
+
+const dtcLetters = "PCBU"
+
+// DecodeDTC formats the two bytes of a DTC as its five-character code: the
+// top two bits of hi select P, C, B or U, the next two bits are the first
+// digit (0-3), and the remaining 12 bits are three upper-case hex digits.
+// For example 0x04 0x20 is "P0420" and 0xC1 0x00 is "U0100".
+func DecodeDTC(hi, lo byte) string {
+	const hex = "0123456789ABCDEF"
+	return string([]byte{
+		dtcLetters[hi>>6],
+		'0' + (hi>>4)&0x3,
+		hex[hi&0xF],
+		hex[lo>>4],
+		hex[lo&0xF],
+	})
+}
+
+// EncodeDTC is the inverse of DecodeDTC. It returns an error wrapping
+// ErrDTCFormat unless code is exactly [PCBU][0-3][0-9A-F]{3} (upper case).
+func EncodeDTC(code string) ([2]byte, error) {
+	var b [2]byte
+	if len(code) != 5 {
+		return b, fmt.Errorf("%w: %q: want 5 characters like P0420", ErrDTCFormat, code)
+	}
+	letter := strings.IndexByte(dtcLetters, code[0])
+	if letter < 0 {
+		return b, fmt.Errorf("%w: %q: first character must be P, C, B or U", ErrDTCFormat, code)
+	}
+	if code[1] < '0' || code[1] > '3' {
+		return b, fmt.Errorf("%w: %q: second character must be 0-3", ErrDTCFormat, code)
+	}
+	var v uint16
+	for i := 2; i < 5; i++ {
+		d, ok := upperHexDigit(code[i])
+		if !ok {
+			return b, fmt.Errorf("%w: %q: characters 3-5 must be hex digits 0-9, A-F", ErrDTCFormat, code)
+		}
+		v = v<<4 | uint16(d)
+	}
+	b[0] = byte(letter)<<6 | (code[1]-'0')<<4 | byte(v>>8)
+	b[1] = byte(v)
+	return b, nil
+}
+
+func upperHexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// DescribeDTC returns the generic (SAE J2012 / ISO 15031-6) description of
+// code and known=true when the embedded table has it. Otherwise known is
+// false and desc says why: codes in the ranges the standard leaves to
+// manufacturers (P1xxx, P30xx-P33xx, C1xxx, C2xxx, B1xxx, B2xxx, U1xxx,
+// U2xxx) get "manufacturer-specific code, no generic description"; every
+// other code, including malformed ones, gets "unknown code, no generic
+// description".
+func DescribeDTC(code string) (desc string, known bool) {
+	if d, ok := dtcTable()[code]; ok {
+		return d, true
+	}
+	if isManufacturerDTC(code) {
+		return descManufacturer, false
+	}
+	return descUnknown, false
+}
+
+// isManufacturerDTC reports whether a well-formed code lies in a range that
+// SAE J2012 assigns to vehicle manufacturers.
+func isManufacturerDTC(code string) bool {
+	if _, err := EncodeDTC(code); err != nil {
+		return false
+	}
+	switch code[0] {
+	case 'P':
+		return code[1] == '1' || (code[1] == '3' && code[2] <= '3')
+	default: // C, B, U
+		return code[1] == '1' || code[1] == '2'
+	}
+}
+
+//go:embed dtc_generic.tsv
+var dtcGenericTSV string
+
+// dtcTable is the parsed generic description table, built on first use.
+var dtcTable = sync.OnceValue(func() map[string]string {
+	m, err := parseDTCTable(dtcGenericTSV)
+	if err != nil {
+		// The file is embedded and checked by TestDTCTable; a bad one is a
+		// build defect, not an input error.
+		panic(err)
+	}
+	return m
+})
+
+// parseDTCTable parses "code<TAB>description" lines. Empty lines and lines
+// starting with # are skipped. Codes must be well formed, unique and sorted.
+func parseDTCTable(s string) (map[string]string, error) {
+	m := make(map[string]string, 1024)
+	sc := bufio.NewScanner(strings.NewReader(s))
+	prev, line := "", 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if text == "" || text[0] == '#' {
+			continue
+		}
+		code, desc, ok := strings.Cut(text, "\t")
+		if !ok || desc == "" || strings.TrimSpace(desc) != desc || strings.Contains(desc, "\t") {
+			return nil, fmt.Errorf("dtc table line %d: want code<TAB>description: %q", line, text)
+		}
+		if _, err := EncodeDTC(code); err != nil {
+			return nil, fmt.Errorf("dtc table line %d: %w", line, err)
+		}
+		if _, dup := m[code]; dup {
+			return nil, fmt.Errorf("dtc table line %d: duplicate code %s", line, code)
+		}
+		if dtcLess(code, prev) {
+			return nil, fmt.Errorf("dtc table line %d: %s sorts before %s", line, code, prev)
+		}
+		m[code] = desc
+		prev = code
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("dtc table: %w", err)
+	}
+	return m, nil
+}
+
+// dtcLess orders codes by letter in the order P, C, B, U (the order of their
+// two-bit encoding), then by the remaining characters.
+func dtcLess(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	la, lb := strings.IndexByte(dtcLetters, a[0]), strings.IndexByte(dtcLetters, b[0])
+	if la != lb {
+		return la < lb
+	}
+	return a[1:] < b[1:]
+}
+
+// ParseDTCs parses a positive response to Mode 03 (stored), 07 (pending) or
+// 0A (permanent DTCs) and returns the codes in the order the ECU sent them.
+//
+// On CAN (ISO 15765-4) the response is the service id 0x43, 0x47 or 0x4A, a
+// count byte, then count pairs of bytes: "43 02 04 20 01 71" is P0420 and
+// P0171. ParseDTCs also takes the non-CAN form (ISO 9141-2, ISO 14230-4), in
+// which every message carries exactly three pairs right after the service id,
+// padded with 0x0000: it is recognised by its length (a non-zero multiple of
+// six bytes after the service id, which no CAN response can have), and its
+// 0x0000 padding pairs are dropped. Several non-CAN messages may be passed
+// as one response by keeping only the first service id.
+//
+// An error wrapping ErrDTCResponse is returned for an empty response, a wrong
+// service id (including negative responses 0x7F), an odd number of DTC bytes,
+// and a count byte that does not match the data. A response with no codes
+// gives an empty, non-nil slice.
+func ParseDTCs(resp []byte) ([]DTC, error) {
+	if len(resp) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrDTCResponse)
+	}
+	switch sid := resp[0]; sid {
+	case sidStoredDTCs, sidPendingDTCs, sidPermanentDTCs:
+	case 0x7F:
+		return nil, fmt.Errorf("%w: negative response % X", ErrDTCResponse, resp)
+	default:
+		return nil, fmt.Errorf("%w: service id 0x%02X, want 0x43, 0x47 or 0x4A", ErrDTCResponse, sid)
+	}
+	body := resp[1:]
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%w: no DTC count after service id 0x%02X", ErrDTCResponse, resp[0])
+	}
+	if len(body)%6 == 0 {
+		// Non-CAN form: three pairs per message, 0x0000 is padding.
+		out := make([]DTC, 0, len(body)/2)
+		for i := 0; i < len(body); i += 2 {
+			if body[i] == 0 && body[i+1] == 0 {
+				continue
+			}
+			out = append(out, NewDTC(DecodeDTC(body[i], body[i+1])))
+		}
+		return out, nil
+	}
+	count, data := int(body[0]), body[1:]
+	if len(data)%2 != 0 {
+		return nil, fmt.Errorf("%w: odd number of DTC bytes (%d)", ErrDTCResponse, len(data))
+	}
+	if len(data) != 2*count {
+		return nil, fmt.Errorf("%w: count byte says %d DTCs, data holds %d", ErrDTCResponse, count, len(data)/2)
+	}
+	out := make([]DTC, 0, count)
+	for i := 0; i < len(data); i += 2 {
+		out = append(out, NewDTC(DecodeDTC(data[i], data[i+1])))
+	}
+	return out, nil
+}
+
+// EncodeDTCResponse builds the CAN form of a positive response to service
+// 0x03, 0x07 or 0x0A (0x40+service, count, then the pairs), as a simulated
+// vehicle sends it. It returns an error wrapping ErrDTCResponse for another
+// service or more than 255 codes, and one wrapping ErrDTCFormat for a
+// malformed code.
+func EncodeDTCResponse(service byte, codes []string) ([]byte, error) {
+	switch service {
+	case sidStoredDTCs - 0x40, sidPendingDTCs - 0x40, sidPermanentDTCs - 0x40:
+	default:
+		return nil, fmt.Errorf("%w: service 0x%02X is not 0x03, 0x07 or 0x0A", ErrDTCResponse, service)
+	}
+	if len(codes) > 0xFF {
+		return nil, fmt.Errorf("%w: %d codes do not fit the count byte", ErrDTCResponse, len(codes))
+	}
+	out := make([]byte, 2, 2+2*len(codes))
+	out[0], out[1] = 0x40+service, byte(len(codes))
+	for _, c := range codes {
+		b, err := EncodeDTC(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b[0], b[1])
+	}
+	return out, nil
+}
