@@ -237,17 +237,19 @@ func Verify(r io.Reader, keys KeySource) *Report {
 	var line []byte
 	long := false // the current line exceeds MaxLineBytes
 	for {
-		chunk, isPrefix, err := br.ReadLine()
-		if len(chunk) > 0 || isPrefix || err == nil {
-			if long || len(line)+len(chunk) > MaxLineBytes {
-				long = true
-				line = line[:0]
-			} else {
-				line = append(line, chunk...)
-			}
-			if isPrefix {
-				continue
-			}
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) > MaxLineBytes+1 { // +1: the '\n'
+			long = true
+		}
+		if long {
+			line = line[:0]
+		} else {
+			line = append(line, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if len(line) > 0 || long {
 			rep.Lines++
 			if long {
 				rep.addUnparseable(fmt.Errorf("%w: line longer than %d bytes", ErrTooLarge, MaxLineBytes))
