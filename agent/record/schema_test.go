@@ -24,8 +24,6 @@ var schemaPath = filepath.Join("..", "..", "docs", "record.schema.json")
 // constraints this test does not check.
 type miniSchema map[string]any
 
-var annotationKeywords = map[string]bool{"$schema": true, "$id": true, "title": true, "description": true}
-
 func loadSchema(t *testing.T) miniSchema {
 	t.Helper()
 	b, err := os.ReadFile(schemaPath)
@@ -202,7 +200,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"body array", `"body":{}`, `"body":[]`},
 		{"prev upper", `"prev":"0`, `"prev":"A`},
 		{"extra field", `"schema":1,`, `"schema":1,"extra":true,`},
-		{"missing sig", good[strings.Index(good, `,"sig"`):len(good)-1], ``},
+		{"missing sig", good[strings.Index(good, `,"sig"`) : len(good)-1], ``},
 	} {
 		line := strings.Replace(good, bad.from, bad.to, 1)
 		if line == good {
