@@ -34,7 +34,7 @@ func (s *scanner) assemble(snap *Snapshot) {
 			Stored:        nonNil(e.stored),
 			Pending:       nonNil(e.pending),
 			Permanent:     nonNil(e.permanent),
-			SupportedPIDs: dataPIDs(e.pids),
+			SupportedPIDs: pidStrings(dataPIDs(e.pids)),
 			IUPR:          e.iupr,
 		}
 		if e.status != nil {
@@ -78,6 +78,14 @@ func (s *scanner) assemble(snap *Snapshot) {
 	}
 	snap.Problems = s.problems
 	snap.Flags = s.flags(snap)
+}
+
+func pidStrings(pids []obd.PID) []string {
+	out := make([]string, len(pids))
+	for i, p := range pids {
+		out[i] = p.String()
+	}
+	return out
 }
 
 func nonNil(d []obd.DTC) []obd.DTC {

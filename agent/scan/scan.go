@@ -239,7 +239,7 @@ func mergeSupported(set *obd.PIDSet, resp []byte) error {
 		if err != nil {
 			return err
 		}
-		set.Union(sup)
+		set.Merge(sup)
 	}
 	return nil
 }
@@ -291,7 +291,7 @@ func dataPIDs(set obd.PIDSet) []obd.PID {
 func (s *scanner) currentData(ctx context.Context) error {
 	var union obd.PIDSet
 	for _, e := range s.ecus {
-		union.Union(e.pids)
+		union.Merge(e.pids)
 	}
 	for chunk := range slices.Chunk(dataPIDs(union), maxPIDsPerRequest) {
 		expect := s.which(func(e *ecuState) bool {
@@ -423,7 +423,7 @@ func (s *scanner) freezeFrame(ctx context.Context) error {
 	}
 	var union obd.PIDSet
 	for _, e := range s.ecus {
-		union.Union(e.freeze)
+		union.Merge(e.freeze)
 	}
 	pids := slices.DeleteFunc(dataPIDs(union), func(p obd.PID) bool { return p == 0x02 })
 	for chunk := range slices.Chunk(pids, maxFreezePairs) {

@@ -73,7 +73,7 @@ type ECU struct {
 	Stored        []obd.DTC     `json:"stored"`
 	Pending       []obd.DTC     `json:"pending"`
 	Permanent     []obd.DTC     `json:"permanent"`
-	SupportedPIDs []obd.PID     `json:"supported_pids"`
+	SupportedPIDs []string      `json:"supported_pids"` // Mode 01, hex
 	Live          []obd.Value   `json:"live,omitempty"`
 	IUPR          *obd.IUPR     `json:"iupr,omitempty"`
 }

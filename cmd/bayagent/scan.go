@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/scan"
@@ -85,27 +84,11 @@ func startSim(ctx context.Context, path string, latency time.Duration, log *slog
 		return nil, nil, 0, fmt.Errorf("profile %s: %w", path, err)
 	}
 	hub = &canbus.MemHub{}
-	bus := hub.Bus("sim")
-	// Attach every ECU's node before the scan starts, so that no request
-	// can go out before the ECUs listen: a MemConn queues from Connect on.
-	var nodes []canbus.Conn
-	for range v.ECUs() {
-		nodes = append(nodes, bus.Connect())
-	}
-	open := func() (canbus.Conn, error) {
-		if len(nodes) == 0 {
-			return bus.Connect(), nil
-		}
-		c := nodes[0]
-		nodes = nodes[1:]
-		return c, nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := v.ServeCAN(ctx, open); err != nil && !errors.Is(err, context.Canceled) {
+	stopSim := v.Start(ctx, hub.Bus("sim"))
+	stop = func() {
+		if err := stopSim(); err != nil {
 			log.Error("vehicle simulator stopped", "err", err)
 		}
-	})
-	return func() { cancel(); wg.Wait() }, hub, p.Bus.IDBits, nil
+	}
+	return stop, hub, p.Bus.IDBits, nil
 }

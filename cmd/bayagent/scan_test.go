@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/scan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestScanGolden runs `bayagent scan --sim PROFILE --json` for every vehicle
+// profile and compares the snapshot with testdata/golden/scan-PROFILE.json
+// (timing fields zeroed). Run with -update to rewrite the golden files after a
+// deliberate change, then review the diff.
+func TestScanGolden(t *testing.T) {
+	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit"} {
+		t.Run(name, func(t *testing.T) {
+			profile := filepath.Join("..", "..", "testdata", "vehicles", name+".yaml")
+			code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var snap scan.Snapshot
+			if err := json.Unmarshal([]byte(stdout), &snap); err != nil {
+				t.Fatalf("output is not a snapshot: %v\n%s", err, stdout)
+			}
+			snap.Stats.Started = time.Time{}
+			snap.Stats.Duration = 0
+			got, err := json.MarshalIndent(&snap, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join("..", "..", "testdata", "golden", "scan-"+name+".json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cmd/bayagent -run TestScanGolden -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("snapshot differs from %s:\n%s", golden, lineDiff(string(want), string(got)))
+			}
+		})
+	}
+}
+
+// lineDiff shows the first differing lines of two texts.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	shown := 0
+	for i := 0; i < max(len(w), len(g)) && shown < 10; i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, wl, gl)
+			shown++
+		}
+	}
+	return b.String()
+}
+
+func TestScanReport(t *testing.T) {
+	profile := filepath.Join("..", "..", "testdata", "vehicles", "petrol-p0420.yaml")
+	code, stdout, stderr := runCmd(t, "scan", "--sim", profile)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"LFV2A21K8A4052691", "MIL:", "ON", "P0420", "Catalyst System Efficiency Below Threshold",
+		"P0171", "P0300", "P0700", "Catalyst", "NOT COMPLETE", "123456.7 km", "malfunction indicator lamp is on",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+// TestScanErrors: each failure is one clear line on stderr and a non-zero exit.
+func TestScanErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: x\nvin: 123\nbogus_field: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no source", []string{"scan"}, exitUsage, "give exactly one of --iface or --sim"},
+		{"both sources", []string{"scan", "--iface", "mem:x", "--sim", bad}, exitUsage, "give exactly one"},
+		{"unknown flag", []string{"scan", "--frobnicate"}, exitUsage, "frobnicate"},
+		{"missing profile", []string{"scan", "--sim", filepath.Join(dir, "nope.yaml")}, exitError, "nope.yaml"},
+		{"bad profile", []string{"scan", "--sim", bad}, exitError, "bogus_field"},
+		{"bad address", []string{"scan", "--iface", "serial0"}, exitError, "bad bus address"},
+		{"no bus", []string{"scan", "--iface", "can:nosuchcan0"}, exitError, "nosuchcan0"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCmd(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.code, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q does not mention %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCmd(t, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "bayagent ") {
+		t.Errorf("version: exit %d, %q", code, stdout)
+	}
+}
