@@ -160,4 +160,3 @@ func byECU(resps []obd.Response) map[obd.ECU][]byte {
 	}
 	return m
 }
-
