@@ -203,9 +203,10 @@ func dtcLess(a, b string) bool {
 // as one response by keeping only the first service id.
 //
 // An error wrapping ErrDTCResponse is returned for an empty response, a wrong
-// service id (including negative responses 0x7F), an odd number of DTC bytes,
-// and a count byte that does not match the data. A response with no codes
-// gives an empty, non-nil slice.
+// service id, an odd number of DTC bytes, and a count byte that does not
+// match the data. A negative response (7F service code) gives an error that
+// wraps both ErrDTCResponse and a NegativeResponseError. A response with no
+// codes gives an empty, non-nil slice.
 func ParseDTCs(resp []byte) ([]DTC, error) {
 	if len(resp) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrDTCResponse)
@@ -213,6 +214,11 @@ func ParseDTCs(resp []byte) ([]DTC, error) {
 	switch sid := resp[0]; sid {
 	case sidStoredDTCs, sidPendingDTCs, sidPermanentDTCs:
 	case 0x7F:
+		if len(resp) >= 3 {
+			// Older vehicles answer Mode 0A with 7F 0A 11 (service not
+			// supported): let callers tell that apart with errors.As.
+			return nil, fmt.Errorf("%w: %w", ErrDTCResponse, NegativeResponseError{Service: resp[1], Code: resp[2]})
+		}
 		return nil, fmt.Errorf("%w: negative response % X", ErrDTCResponse, resp)
 	default:
 		return nil, fmt.Errorf("%w: service id 0x%02X, want 0x43, 0x47 or 0x4A", ErrDTCResponse, sid)

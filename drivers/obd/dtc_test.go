@@ -326,7 +326,8 @@ func TestParseDTCsErrors(t *testing.T) {
 		{"empty", "", "empty"},
 		{"wrong SID mode 01", "41 00 BE 3F A8 13", "service id 0x41"},
 		{"request SID instead of response", "03", "service id 0x03"},
-		{"negative response", "7F 03 11", "negative response"},
+		{"negative response", "7F 0A 11", "negative response"},
+		{"short negative response", "7F 03", "negative response"},
 		{"SID only", "43", "no DTC count"},
 		{"odd data bytes", "43 01 04 20 01", "odd"},
 		{"odd data bytes 2", "43 02 04", "odd"},
@@ -348,6 +349,17 @@ func TestParseDTCsErrors(t *testing.T) {
 				t.Errorf("ParseDTCs(%s) error %q, want it to mention %q", tt.resp, err, tt.msg)
 			}
 		})
+	}
+}
+
+func TestParseDTCsNegativeResponse(t *testing.T) {
+	_, err := ParseDTCs(mustHex(t, "7F 0A 11"))
+	var nr NegativeResponseError
+	if !errors.Is(err, ErrDTCResponse) || !errors.As(err, &nr) {
+		t.Fatalf("err %v: want ErrDTCResponse and a NegativeResponseError", err)
+	}
+	if nr.Service != 0x0A || nr.Code != NRCServiceNotSupported {
+		t.Errorf("negative response %+v, want service 0x0A code 0x11", nr)
 	}
 }
 
@@ -481,6 +493,31 @@ func FuzzParseDTCs(f *testing.F) {
 			if !bytes.Equal(again, resp) {
 				t.Fatalf("re-encoded % X, parsed from % X", again, resp)
 			}
+		}
+	})
+}
+
+func FuzzEncodeDTC(f *testing.F) {
+	for _, s := range []string{"P0420", "U0100", "C1ABC", "B3FFF", "p0420", "P4420", "P042G", "", "P04200"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		desc, known := DescribeDTC(code)
+		if desc == "" {
+			t.Fatalf("DescribeDTC(%q) gave no text", code)
+		}
+		b, err := EncodeDTC(code)
+		if err != nil {
+			if !errors.Is(err, ErrDTCFormat) {
+				t.Fatalf("EncodeDTC(%q): %v does not wrap ErrDTCFormat", code, err)
+			}
+			if known {
+				t.Fatalf("malformed %q is known", code)
+			}
+			return
+		}
+		if got := DecodeDTC(b[0], b[1]); got != code {
+			t.Fatalf("EncodeDTC(%q) = % X, decodes to %q", code, b, got)
 		}
 	})
 }
