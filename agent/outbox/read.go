@@ -1,0 +1,290 @@
+package outbox
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/record"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Entry is one stored record.
+type Entry struct {
+	Seq  uint64
+	Data []byte // the wire record, byte-exact; owned by the caller
+}
+
+// Peek returns up to n pending records with the lowest sequence numbers,
+// in order. It does not remove them.
+func (o *Outbox) Peek(n int) ([]Entry, error) { return o.Next(0, n) }
+
+// Next returns up to n pending records with seq > after, in order: the
+// uplink's way to take the next batch while earlier ones are in flight.
+func (o *Outbox) Next(after uint64, n int) ([]Entry, error) {
+	var out []Entry
+	err := o.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords)
+		if b == nil || n <= 0 {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
+			out = append(out, Entry{Seq: binary.BigEndian.Uint64(k), Data: bytes.Clone(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Ack removes the records with these sequence numbers (the broker has
+// them). Seqs not pending (already acked, quarantined, never stored) are
+// ignored. It returns how many records were removed.
+func (o *Outbox) Ack(seqs ...uint64) (int, error) {
+	removed := 0
+	err := o.update(func(tx *bolt.Tx) error {
+		removed = 0
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketRecords)
+		for _, seq := range seqs {
+			k := seqKey(seq)
+			v := b.Get(k)
+			if v == nil {
+				continue
+			}
+			size := int64(keySize + len(v))
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			st.Depth--
+			st.Bytes -= size
+			removed++
+		}
+		if removed == 0 {
+			return nil
+		}
+		return saveState(tx, st)
+	})
+	return removed, err
+}
+
+// quarantineValue is how a quarantined record is stored.
+type quarantineValue struct {
+	Seq    uint64          `json:"seq"`
+	At     time.Time       `json:"quarantined_at"`
+	Reason string          `json:"reason"`
+	Record json.RawMessage `json:"record"`
+}
+
+// QuarantineEntry is a record set aside by Quarantine.
+type QuarantineEntry struct {
+	Seq    uint64
+	At     time.Time // when it was quarantined
+	Reason string
+	Data   []byte // the wire record, byte-exact
+}
+
+// Quarantine moves the pending record seq to the quarantine bucket with a
+// reason: it will not be offered by Peek/Next again but stays in the
+// outbox (and counts against MaxBytes) until an operator exports it. An
+// error matching ErrNotFound means seq is not pending.
+func (o *Outbox) Quarantine(seq uint64, reason string) error {
+	return o.update(func(tx *bolt.Tx) error {
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketRecords)
+		k := seqKey(seq)
+		v := b.Get(k)
+		if v == nil {
+			return fmt.Errorf("%w: seq %d is not pending", ErrNotFound, seq)
+		}
+		q, err := json.Marshal(quarantineValue{Seq: seq, At: o.opts.Now().UTC(), Reason: reason, Record: v})
+		if err != nil {
+			return fmt.Errorf("outbox: quarantine seq %d: %w", seq, err)
+		}
+		st.Bytes += int64(len(q) - len(v))
+		st.Depth--
+		st.Quarantined++
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketQuarantine).Put(k, q); err != nil {
+			return err
+		}
+		return saveState(tx, st)
+	})
+}
+
+// Quarantined returns the quarantined records in seq order.
+func (o *Outbox) Quarantined() ([]QuarantineEntry, error) {
+	var out []QuarantineEntry
+	err := o.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketQuarantine)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var q quarantineValue
+			if err := json.Unmarshal(v, &q); err != nil {
+				return fmt.Errorf("%w: quarantine entry %x: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, QuarantineEntry{Seq: q.Seq, At: q.At, Reason: q.Reason, Data: bytes.Clone(q.Record)})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Stats describes the outbox's contents.
+type Stats struct {
+	Depth       int64      `json:"depth"`       // pending records
+	Bytes       int64      `json:"bytes"`       // bytes counted against MaxBytes
+	MaxBytes    int64      `json:"max_bytes"`   // the bound
+	Quarantined int64      `json:"quarantined"` // quarantined records
+	FirstSeq    uint64     `json:"first_seq"`   // lowest pending seq, 0 if none
+	LastSeq     uint64     `json:"last_seq"`    // highest pending seq, 0 if none
+	HeadSeq     uint64     `json:"head_seq"`    // seq of the last record ever sealed
+	Oldest      *time.Time `json:"oldest,omitempty"`
+	FileBytes   int64      `json:"file_bytes"` // size of the database file
+	// Appends and Commits count records stored and write transactions
+	// since Open (Appends/Commits is the mean group-commit size).
+	Appends int64 `json:"appends"`
+	Commits int64 `json:"commits"`
+}
+
+// Stats returns the current statistics.
+func (o *Outbox) Stats() (Stats, error) {
+	s := Stats{MaxBytes: o.opts.MaxBytes, Appends: o.appends.Load(), Commits: o.commits.Load()}
+	err := o.view(func(tx *bolt.Tx) error {
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		s.Depth, s.Bytes, s.Quarantined, s.HeadSeq = st.Depth, st.Bytes, st.Quarantined, st.Seq
+		s.FileBytes = tx.Size()
+		b := tx.Bucket(bucketRecords)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		if k, v := c.First(); k != nil {
+			s.FirstSeq = binary.BigEndian.Uint64(k)
+			if r, err := record.Decode(v); err == nil {
+				t := r.Time
+				s.Oldest = &t
+			}
+		}
+		if k, _ := c.Last(); k != nil {
+			s.LastSeq = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return s, err
+}
+
+// listLine is one line of List.
+type listLine struct {
+	Seq    uint64 `json:"seq"`
+	State  string `json:"state"` // "pending" or "quarantined"
+	Time   string `json:"time,omitempty"`
+	Kind   string `json:"kind,omitempty"`
+	Job    string `json:"job,omitempty"`
+	Bytes  int    `json:"bytes"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"` // the stored bytes are not a valid record
+}
+
+// List writes one JSON line per stored record, pending and quarantined, in
+// seq order: {"seq","state","time","kind","job","bytes","reason"}.
+func (o *Outbox) List(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	return o.each(func(seq uint64, data []byte, q *quarantineValue) error {
+		l := listLine{Seq: seq, State: "pending", Bytes: len(data)}
+		if q != nil {
+			l.State, l.Reason = "quarantined", q.Reason
+		}
+		if r, err := record.Decode(data); err != nil {
+			l.Error = err.Error()
+		} else {
+			l.Time, l.Kind, l.Job = r.Time.Format(record.TimeLayout), r.Kind, r.Job
+		}
+		return enc.Encode(l)
+	})
+}
+
+// Export writes every stored record, pending and quarantined, as wire
+// lines in seq order, byte-exact, so that the output can be checked with
+// record.Verify or handed over by other means.
+func (o *Outbox) Export(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	err := o.each(func(_ uint64, data []byte, _ *quarantineValue) error {
+		bw.Write(data)
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// each calls fn for every stored record in seq order, merging the pending
+// and quarantine buckets. It runs in one read transaction.
+func (o *Outbox) each(fn func(seq uint64, data []byte, q *quarantineValue) error) error {
+	return o.view(func(tx *bolt.Tx) error {
+		rb, qb := tx.Bucket(bucketRecords), tx.Bucket(bucketQuarantine)
+		if rb == nil || qb == nil {
+			return nil
+		}
+		rc, qc := rb.Cursor(), qb.Cursor()
+		rk, rv := rc.First()
+		qk, qv := qc.First()
+		for rk != nil || qk != nil {
+			if qk == nil || rk != nil && bytes.Compare(rk, qk) < 0 {
+				if err := fn(binary.BigEndian.Uint64(rk), rv, nil); err != nil {
+					return err
+				}
+				rk, rv = rc.Next()
+				continue
+			}
+			var q quarantineValue
+			if err := json.Unmarshal(qv, &q); err != nil {
+				return fmt.Errorf("%w: quarantine entry %x: %v", ErrCorrupt, qk, err)
+			}
+			if err := fn(binary.BigEndian.Uint64(qk), q.Record, &q); err != nil {
+				return err
+			}
+			qk, qv = qc.Next()
+		}
+		return nil
+	})
+}
+
+func (o *Outbox) view(fn func(*bolt.Tx) error) error {
+	return mapClosed(o.db.View(fn))
+}
+
+func (o *Outbox) update(fn func(*bolt.Tx) error) error {
+	if o.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	return mapClosed(o.db.Update(fn))
+}
+
+func mapClosed(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+

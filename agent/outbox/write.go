@@ -1,0 +1,312 @@
+package outbox
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/bayagent/bayagent/agent/record"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets and meta keys.
+var (
+	bucketRecords    = []byte("records")    // seq (8 bytes, big-endian) -> wire record
+	bucketQuarantine = []byte("quarantine") // seq -> quarantineValue JSON
+	bucketMeta       = []byte("meta")
+	keyState         = []byte("state") // state JSON
+)
+
+// keySize is the size of a record key, counted in the byte bound.
+const keySize = 8
+
+const stateMarker = "bayagent_outbox"
+
+// state is the outbox's persistent state, rewritten by every write
+// transaction. Its JSON starts with `{"bayagent_outbox":1,` so that the
+// newest head can be found in the bytes of a damaged file.
+type state struct {
+	Marker      int    `json:"bayagent_outbox"`
+	Device      string `json:"device"`
+	Seq         uint64 `json:"seq"`  // last sealed seq
+	Hash        string `json:"hash"` // hash of the last sealed record
+	Depth       int64  `json:"depth"`
+	Bytes       int64  `json:"bytes"`
+	Quarantined int64  `json:"quarantined"`
+}
+
+func (s *state) head() (record.Head, error) {
+	if s.Seq == 0 && s.Hash == "" {
+		return record.Head{}, nil
+	}
+	h, err := record.ParseHash(s.Hash)
+	if err != nil {
+		return record.Head{}, fmt.Errorf("%w: chain head: %v", ErrCorrupt, err)
+	}
+	return record.Head{Seq: s.Seq, Hash: h}, nil
+}
+
+func (s *state) setHead(h record.Head) {
+	s.Seq = h.Seq
+	s.Hash = h.Hash.String()
+}
+
+func seqKey(seq uint64) []byte {
+	var k [keySize]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func loadState(tx *bolt.Tx) (state, error) {
+	st := state{Marker: 1}
+	m := tx.Bucket(bucketMeta)
+	if m == nil {
+		return st, nil
+	}
+	v := m.Get(keyState)
+	if v == nil {
+		return st, nil
+	}
+	if err := json.Unmarshal(v, &st); err != nil || st.Marker != 1 {
+		return st, fmt.Errorf("%w: meta state %.80q", ErrCorrupt, v)
+	}
+	return st, nil
+}
+
+func saveState(tx *bolt.Tx, st state) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put(keyState, b)
+}
+
+// init creates the buckets, checks the device, recounts the stored bytes
+// and, after a corruption reset, writes the outbox_reset record.
+func (o *Outbox) init(reset *resetInfo) error {
+	dev := o.opts.Sealer.Device()
+	return o.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketRecords, bucketQuarantine, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+		}
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		if st.Device != "" && st.Device != dev {
+			return fmt.Errorf("%w: %s holds records of %q, this agent is %q", ErrDeviceMismatch, o.path, st.Device, dev)
+		}
+		st.Device = dev
+		if _, err := st.head(); err != nil {
+			return err
+		}
+		var depth, size, qn int64
+		var last uint64
+		c := tx.Bucket(bucketRecords).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			depth++
+			size += int64(len(k) + len(v))
+			last = binary.BigEndian.Uint64(k)
+		}
+		c = tx.Bucket(bucketQuarantine).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			qn++
+			size += int64(len(k) + len(v))
+			last = max(last, binary.BigEndian.Uint64(k))
+		}
+		if last > st.Seq {
+			return fmt.Errorf("%w: %s: stored seq %d is beyond the chain head %d", ErrCorrupt, o.path, last, st.Seq)
+		}
+		if depth != st.Depth || size != st.Bytes || qn != st.Quarantined {
+			if st.Seq > 0 {
+				o.log.Warn("outbox counters repaired", "depth", depth, "bytes", size, "quarantined", qn,
+					"were_depth", st.Depth, "were_bytes", st.Bytes, "were_quarantined", st.Quarantined)
+			}
+			st.Depth, st.Bytes, st.Quarantined = depth, size, qn
+		}
+		if reset != nil && st.Seq == 0 {
+			body := map[string]any{
+				"moved_to":          reset.movedTo,
+				"error":             reset.cause,
+				"salvaged_last_seq": reset.salvaged,
+			}
+			// A new chain (prev = Genesis) after the highest seq found.
+			rec, wire, h, err := o.opts.Sealer.SealNext(record.Head{Seq: reset.salvaged}, record.KindOutboxReset, "", body)
+			if err != nil {
+				return fmt.Errorf("outbox: seal reset record: %w", err)
+			}
+			if err := tx.Bucket(bucketRecords).Put(seqKey(rec.Seq), wire); err != nil {
+				return fmt.Errorf("outbox: %w", err)
+			}
+			st.setHead(h)
+			st.Depth++
+			st.Bytes += int64(keySize + len(wire))
+		}
+		return saveState(tx, st)
+	})
+}
+
+// request is one Append waiting for the writer.
+type request struct {
+	kind, job string
+	body      json.RawMessage
+	// claimed is set by whichever comes first: the writer taking the
+	// request into a transaction, or the caller giving up (context).
+	claimed atomic.Bool
+	done    chan struct{}
+	rec     record.Record
+	err     error
+}
+
+// Append seals an event as the next record and stores it. It returns the
+// sealed record only once the transaction holding it has committed (fsync).
+// body is marshalled to a JSON object (see record.MarshalBody). An error
+// means the record was not stored: ErrFull when it does not fit, ErrClosed
+// after Close, ErrReadOnly, the context's error if ctx ended before the
+// record was taken, or a record or database error.
+func (o *Outbox) Append(ctx context.Context, kind, job string, body any) (record.Record, error) {
+	if o.opts.ReadOnly {
+		return record.Record{}, ErrReadOnly
+	}
+	b, err := record.MarshalBody(body)
+	if err != nil {
+		return record.Record{}, fmt.Errorf("outbox: append %s: %w", kind, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return record.Record{}, fmt.Errorf("outbox: append %s not stored: %w", kind, err)
+	}
+	r := &request{kind: kind, job: job, body: b, done: make(chan struct{})}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return record.Record{}, ErrClosed
+	}
+	o.pending = append(o.pending, r)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		if r.claimed.CompareAndSwap(false, true) {
+			return record.Record{}, fmt.Errorf("outbox: append %s not stored: %w", kind, ctx.Err())
+		}
+		<-r.done // already in a transaction: wait for its outcome
+	}
+	return r.rec, r.err
+}
+
+// run is the writer goroutine: it commits queued requests in groups until
+// Close, then commits what is still queued and returns.
+func (o *Outbox) run() {
+	defer o.wg.Done()
+	for {
+		quitting := false
+		select {
+		case <-o.wake:
+		case <-o.quit:
+			quitting = true
+		}
+		for {
+			batch := o.take()
+			if len(batch) == 0 {
+				break
+			}
+			o.commit(batch)
+		}
+		if quitting {
+			return
+		}
+	}
+}
+
+func (o *Outbox) take() []*request {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := min(len(o.pending), o.opts.MaxBatch)
+	if n == 0 {
+		return nil
+	}
+	batch := make([]*request, n)
+	copy(batch, o.pending)
+	rest := copy(o.pending, o.pending[n:])
+	clear(o.pending[rest:])
+	o.pending = o.pending[:rest]
+	return batch
+}
+
+// commit seals and stores the requests of batch in one transaction. Each
+// request gets its own result: a request that cannot be sealed or does not
+// fit fails alone; a failed commit fails all.
+func (o *Outbox) commit(batch []*request) {
+	claimed := batch[:0]
+	for _, r := range batch {
+		if r.claimed.CompareAndSwap(false, true) {
+			claimed = append(claimed, r)
+		}
+	}
+	if len(claimed) == 0 {
+		return
+	}
+	stored := 0
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		stored = 0
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		head, err := st.head()
+		if err != nil {
+			return err
+		}
+		recs := tx.Bucket(bucketRecords)
+		for _, r := range claimed {
+			r.rec, r.err = record.Record{}, nil
+			rec, wire, next, err := o.opts.Sealer.SealNext(head, r.kind, r.job, r.body)
+			if err != nil {
+				r.err = fmt.Errorf("outbox: append %s: %w", r.kind, err)
+				continue
+			}
+			size := int64(keySize + len(wire))
+			if st.Bytes+size > o.opts.MaxBytes {
+				r.err = fmt.Errorf("%w: %s record of %d bytes does not fit: %d of %d bytes used by %d pending and %d quarantined records",
+					ErrFull, r.kind, size, st.Bytes, o.opts.MaxBytes, st.Depth, st.Quarantined)
+				continue
+			}
+			if err := recs.Put(seqKey(rec.Seq), wire); err != nil {
+				return err
+			}
+			head = next
+			st.Depth++
+			st.Bytes += size
+			r.rec = rec
+			stored++
+		}
+		if stored == 0 {
+			return errNothingStored
+		}
+		st.setHead(head)
+		return saveState(tx, st)
+	})
+	if err != nil && !errors.Is(err, errNothingStored) {
+		for _, r := range claimed {
+			r.rec, r.err = record.Record{}, fmt.Errorf("outbox: commit: %w", err)
+		}
+	} else if err == nil {
+		o.appends.Add(int64(stored))
+		o.commits.Add(1)
+	}
+	for _, r := range claimed {
+		close(r.done)
+	}
+}
+
+// errNothingStored rolls back a transaction in which every request failed.
+var errNothingStored = errors.New("nothing stored")
