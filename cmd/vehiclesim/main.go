@@ -1,0 +1,150 @@
+// Command vehiclesim serves a simulated vehicle, described by a YAML profile
+// (testdata/vehicles/), on a CAN bus so that the agent or a scan tool can
+// talk to it as to a real car:
+//
+//	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --iface udp:239.64.142.206:20000
+//	vehiclesim --profile testdata/vehicles/petrol-29bit.yaml --iface can:vcan0 --latency 10ms
+//
+// Each ECU of the profile is its own node on the bus, answering OBD-II
+// requests over ISO-TP. The udp: bus (einride's emulator, kept on the
+// loopback interface) lets the agent run as another process; can:vcan0 uses
+// a virtual SocketCAN interface. SIGINT or SIGTERM stops it cleanly; a second
+// signal kills it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal gets the default behaviour: exit at once
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "vehiclesim:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage marks bad command-line arguments; the flag package has already
+// printed the problem and the usage.
+var errUsage = errors.New("usage")
+
+// config is the parsed command line.
+type config struct {
+	profile string
+	iface   string
+	latency time.Duration
+	verbose bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("vehiclesim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.profile, "profile", "", "vehicle profile `FILE` (YAML, see testdata/vehicles)")
+	fs.StringVar(&c.iface, "iface", "", "bus `ADDRESS`: udp:239.64.142.206:20000 or can:vcan0")
+	fs.DurationVar(&c.latency, "latency", 0, "answer latency of every ECU, replacing the profile's (0 keeps the profile's)")
+	fs.BoolVar(&c.verbose, "v", false, "log ISO-TP details (debug level)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: vehiclesim --profile FILE --iface ADDRESS [--latency 10ms] [-v]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	var missing []string
+	if c.profile == "" {
+		missing = append(missing, "--profile")
+	}
+	if c.iface == "" {
+		missing = append(missing, "--iface")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "vehiclesim: missing %s\n", strings.Join(missing, " and "))
+		fs.Usage()
+		return c, fmt.Errorf("%w: missing %s", errUsage, strings.Join(missing, " and "))
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vehiclesim: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if strings.HasPrefix(c.iface, "replay:") {
+		fmt.Fprintln(stderr, "vehiclesim: a replay: bus is read-only; a vehicle must answer")
+		return c, fmt.Errorf("%w: read-only --iface %s", errUsage, c.iface)
+	}
+	if c.latency < 0 {
+		fmt.Fprintln(stderr, "vehiclesim: --latency must not be negative")
+		return c, fmt.Errorf("%w: negative --latency", errUsage)
+	}
+	return c, nil
+}
+
+// run is the whole command: it returns when ctx ends (nil) or on the first
+// error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runOn(ctx, args, stdout, stderr, nil)
+}
+
+// runOn is run with the hub that mem: addresses name; with a nil hub, mem:
+// addresses are refused (an in-process bus is useless to other processes).
+func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *canbus.MemHub) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	p, err := obdsim.Load(c.profile)
+	if err != nil {
+		return err
+	}
+	v, err := obdsim.New(p, obdsim.Options{Latency: c.latency, Logger: log})
+	if err != nil {
+		return err
+	}
+	var ecus []string
+	for _, e := range v.ECUs() {
+		ecus = append(ecus, e.Address().String())
+	}
+	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) on %s\n", v.Name(), v.VIN(), strings.Join(ecus, " "), c.iface)
+
+	// Every scheme canbus.Open knows carries ISO-TP; an ELM327 on a pty
+	// would be a separate serve function chosen here.
+	opts := canbus.Options{Hub: hub, Logger: log}
+	open := func() (canbus.Conn, error) { return canbus.Open(ctx, c.iface, opts) }
+	if err := v.ServeCAN(ctx, open); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

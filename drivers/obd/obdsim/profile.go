@@ -1,0 +1,243 @@
+package obdsim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// ProtocolISO15765 is the default protocol: OBD-II (SAE J1979) over ISO-TP
+// on CAN (ISO 15765-4).
+const ProtocolISO15765 = "iso15765"
+
+// Profile describes one simulated vehicle. It is read from YAML (see Parse);
+// testdata/vehicles/ holds examples. A Profile is plain data: tests may build
+// or change one in code before passing it to New.
+//
+// Future protocols (for example J1939 for heavy diesel) add their own
+// optional section next to ECUs and a value for Protocol.
+type Profile struct {
+	// Name identifies the profile, e.g. "petrol-p0420".
+	Name string `yaml:"name"`
+	// Description says in plain words what the vehicle shows.
+	Description string `yaml:"description"`
+	// Protocol is "iso15765" (the default when empty).
+	Protocol string `yaml:"protocol"`
+	// Bus is the CAN bus the vehicle sits on.
+	Bus Bus `yaml:"bus"`
+	// VIN is the 17-character vehicle identification number, answered to
+	// Mode 09 infotype 02 by the ECU marked vin: true (default: the first).
+	VIN string `yaml:"vin"`
+	// ECUs are the control units that answer OBD requests.
+	ECUs []ECUProfile `yaml:"ecus"`
+}
+
+// Bus is the CAN bus configuration of a profile.
+type Bus struct {
+	// IDBits is 11 (standard identifiers) or 29 (extended).
+	IDBits int `yaml:"id_bits"`
+	// Bitrate is 500000 or 250000 bit/s. The in-process and UDP buses do
+	// not model bit timing; a SocketCAN interface is configured outside.
+	Bitrate int `yaml:"bitrate"`
+}
+
+// ECUProfile is one simulated control unit.
+type ECUProfile struct {
+	// Address is the ECU's response identifier, written in hex with or
+	// without 0x, quoted or not: "7E8", 0x7E9, 18DAF110. Its physical
+	// request identifier follows (0x7E0 for 0x7E8, 0x18DA10F1 for
+	// 0x18DAF110).
+	Address Address `yaml:"address"`
+	// Name is the ECU name for Mode 09 infotype 0A, at most 20 characters
+	// such as "ECM-EngineControl".
+	Name string `yaml:"name"`
+	// VIN marks the ECU that answers Mode 09 infotype 02. At most one ECU
+	// may set it; when none does, the first ECU holds the VIN.
+	VIN bool `yaml:"vin"`
+	// Latency is how long the ECU takes to answer, e.g. "10ms".
+	Latency Duration `yaml:"latency"`
+	// BlockSize and STmin are sent in the ECU's flow-control frames.
+	BlockSize uint8 `yaml:"block_size"`
+	STmin     uint8 `yaml:"stmin"`
+	// CALIDs are the calibration identifiers (Mode 09 infotype 04), at
+	// most 16 characters each.
+	CALIDs []string `yaml:"calids"`
+	// CVNs are the calibration verification numbers (Mode 09 infotype
+	// 06), 8 hex digits each, one per CALID.
+	CVNs []string `yaml:"cvns"`
+	// Ignition is "spark" or "compression"; it selects the monitor set
+	// reported in Mode 01 PID 01.
+	Ignition string `yaml:"ignition"`
+	// MIL is the malfunction indicator lamp state.
+	MIL bool `yaml:"mil"`
+	// Readiness maps a monitor name (misfire, fuel_system, components,
+	// catalyst, heated_catalyst, evap, secondary_air, o2_sensor, o2_heater,
+	// egr_vvt, or the compression-ignition names) to "complete" or
+	// "incomplete". A monitor that is absent is not supported.
+	Readiness map[string]string `yaml:"readiness"`
+	// DTCs are the ECU's trouble codes.
+	DTCs DTCLists `yaml:"dtcs"`
+	// FreezeFrame is freeze frame 0 (Mode 02), absent when none is stored.
+	FreezeFrame *FreezeFrame `yaml:"freeze_frame"`
+	// Live maps PID value names (as in the OBD PID table, e.g.
+	// engine_speed, vehicle_speed, coolant_temperature, odometer) to values
+	// in physical units. A Mode 01 PID is supported when the values it
+	// carries are set; PID 01 and the supported-PID bitmaps are derived.
+	Live map[string]float64 `yaml:"live"`
+	// IUPR holds in-use monitor performance counters (Mode 09 infotype 08
+	// for spark, 0B for compression ignition); absent when not supported.
+	IUPR *IUPR `yaml:"iupr"`
+	// Faults injects ISO-TP transport faults into this ECU's answers.
+	Faults Faults `yaml:"faults"`
+}
+
+// DTCLists are an ECU's trouble codes, each like "P0420".
+type DTCLists struct {
+	// Stored are confirmed DTCs (Mode 03).
+	Stored []string `yaml:"stored"`
+	// Pending are pending DTCs (Mode 07).
+	Pending []string `yaml:"pending"`
+	// Permanent are permanent DTCs (Mode 0A); Mode 04 does not erase them.
+	Permanent []string `yaml:"permanent"`
+}
+
+// FreezeFrame is the data an ECU stored when a DTC was confirmed.
+type FreezeFrame struct {
+	// DTC is the code that caused the freeze frame (Mode 02 PID 02).
+	DTC string `yaml:"dtc"`
+	// Values are PID values by value name, as in ECUProfile.Live.
+	Values map[string]float64 `yaml:"values"`
+}
+
+// Faults are the ISO-TP faults an ECU injects into multi-frame answers.
+type Faults struct {
+	// DropFrame drops one consecutive frame of each multi-frame answer.
+	DropFrame bool `yaml:"drop_frame"`
+	// LateCF delays consecutive frames by this long, e.g. "1500ms".
+	LateCF Duration `yaml:"late_cf"`
+	// FCWait sends this many flow-control WAIT frames before going on.
+	FCWait int `yaml:"fc_wait"`
+	// WrongSN sends a consecutive frame with a wrong sequence number.
+	WrongSN bool `yaml:"wrong_sn"`
+	// Garbage sends a frame that is not valid ISO-TP before the answer.
+	Garbage bool `yaml:"garbage"`
+}
+
+// Address is a CAN identifier written in hex in YAML.
+type Address uint32
+
+// UnmarshalYAML reads the scalar's text as hex, whatever YAML would have
+// made of it ("7E8" would otherwise be the float 7e8).
+func (a *Address) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: address must be a hex scalar such as 7E8", n.Line)
+	}
+	v, err := parseHexAddress(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*a = Address(v)
+	return nil
+}
+
+// MarshalYAML writes the address as a quoted hex string.
+func (a Address) MarshalYAML() (any, error) { return obd.ECU(a).String(), nil }
+
+func parseHexAddress(s string) (uint32, error) {
+	t := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+	v, err := strconv.ParseUint(t, 16, 32)
+	if err != nil || t == "" {
+		return 0, fmt.Errorf("%w: %q is not a hex CAN identifier", ErrBadAddress, s)
+	}
+	return uint32(v), nil
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string
+// ("10ms", "1.5s").
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: duration must be a string such as 10ms", n.Line)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Load reads and validates the profile in the file at path.
+func Load(path string) (*Profile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("obdsim: %w", err)
+	}
+	p, err := Parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("obdsim: %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes one YAML profile and validates it. Unknown fields are
+// errors (wrapping ErrSyntax); validation errors are described at Validate.
+func Parse(r io.Reader) (*Profile, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var p Profile
+	if err := dec.Decode(&p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: empty profile", ErrSyntax)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// IUPR are in-use monitor performance counters (Mode 09 infotype 08 or 0B).
+type IUPR struct {
+	// OBDCond counts the times the general OBD monitoring conditions were
+	// met (OBDCOND).
+	OBDCond int `yaml:"obdcond"`
+	// IgnCntr counts ignition cycles (IGNCNTR).
+	IgnCntr int `yaml:"igncntr"`
+	// Monitors are numerator/denominator pairs in SAE J1979 order, named as
+	// obd.ParseIUPR names them (catalyst_bank1, catalyst_bank2,
+	// o2_sensor_bank1, ... for spark ignition); a prefix of the list is
+	// allowed.
+	Monitors []IUPRRatio `yaml:"monitors"`
+}
+
+// IUPRRatio is one monitor's in-use performance counters.
+type IUPRRatio struct {
+	Name        string `yaml:"name"`
+	Numerator   int    `yaml:"numerator"`
+	Denominator int    `yaml:"denominator"`
+}
+
+// encode returns what follows "49 08" or "49 0B".
+func (u *IUPR) encode(ignition string) ([]byte, error) {
+	x := obd.IUPR{Ignition: ignition, OBDCond: u.OBDCond, IgnCntr: u.IgnCntr}
+	for _, m := range u.Monitors {
+		x.Monitors = append(x.Monitors, obd.MonitorRatio{Name: m.Name, Numerator: m.Numerator, Denominator: m.Denominator})
+	}
+	return obd.EncodeIUPR(x)
+}
