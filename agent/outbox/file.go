@@ -79,6 +79,9 @@ func checkFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("outbox: %s is not a regular file", path)
+	}
 	size := st.Size()
 	if size == 0 {
 		return nil
