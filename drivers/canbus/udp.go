@@ -63,14 +63,16 @@ func loopbackMulticast(addr string, ifaces []net.Interface) (*net.Interface, err
 // udpIO is one node on the UDP-multicast emulator, pinned to the loopback
 // interface lo: rx joins the group on lo only and drops datagrams that
 // arrived on another interface; tx is bound to lo's address, sends through
-// lo with TTL 0, and its local address identifies this node's own datagrams
-// (looped back by the kernel) so that rx can drop them.
+// lo (IP_PKTINFO on Linux, IP_MULTICAST_IF elsewhere) with TTL 0, and its
+// local address identifies this node's own datagrams (looped back by the
+// kernel) so that rx can drop them.
 type udpIO struct {
 	addr  string
 	lo    *net.Interface
 	group *net.UDPAddr
 	rx    *ipv4.PacketConn
 	tx    *ipv4.PacketConn
+	txCM  *ipv4.ControlMessage // per-datagram options that pin tx to lo
 	self  *net.UDPAddr
 	log   *slog.Logger
 	buf   []byte
@@ -108,7 +110,7 @@ func dialUDP(addr string, group netip.AddrPort, lo *net.Interface, log *slog.Log
 		return nil, fmt.Errorf("canbus: open %s: listen: %w", addr, err)
 	}
 	u.rx = ipv4.NewPacketConn(rc)
-	if err := u.rx.JoinGroup(lo, u.group); err != nil {
+	if err := joinGroup(u.rx, rc, lo, u.group); err != nil {
 		return nil, fmt.Errorf("canbus: open %s: join group on %s: %w", addr, lo.Name, err)
 	}
 	if err := u.rx.SetControlMessage(ipv4.FlagInterface, true); err != nil {
@@ -120,7 +122,7 @@ func dialUDP(addr string, group netip.AddrPort, lo *net.Interface, log *slog.Log
 	}
 	u.tx = ipv4.NewPacketConn(tc)
 	u.self = tc.LocalAddr().(*net.UDPAddr)
-	if err := u.tx.SetMulticastInterface(lo); err != nil {
+	if u.txCM, err = pinToInterface(u.tx, lo, u.self.IP); err != nil {
 		return nil, fmt.Errorf("canbus: open %s: send through %s: %w", addr, lo.Name, err)
 	}
 	if err := u.tx.SetMulticastTTL(0); err != nil {
@@ -182,7 +184,7 @@ func (u *udpIO) writeFrame(f can.Frame) error {
 	var sf socketcan.Frame
 	sf.EncodeFrame(f)
 	sf.MarshalBinary(u.wbuf[:])
-	_, err := u.tx.WriteTo(u.wbuf[:], nil, u.group)
+	_, err := u.tx.WriteTo(u.wbuf[:], u.txCM, u.group)
 	return err
 }
 
