@@ -83,10 +83,18 @@
 // Each exchange discards stale input, sends the request and reads the reply
 // with a deadline (the earlier of ctx's and Options.Timeout). Bytes before a
 // plausible header are discarded (resynchronisation). A frame that fails its
-// checksum or layout is counted (Stats), logged once per driver, and the
-// request is sent again, up to Options.Retries times. An instrument that sends
+// checksum or layout, or stops for longer than Options.Gap, is counted
+// (Stats), logged once per driver, and the request is sent again, up to
+// Options.Retries times. An instrument that sends
 // nothing before the deadline gives ErrNoResponse naming the port; busy and
 // NAK replies give ErrBusy and ErrNAK (NAKError carries the NHT-6 code).
+//
+// The drivers read the line from one goroutine each, so that every wait
+// honours its context. They treat a read error that is a timeout
+// (os.ErrDeadlineExceeded, as package serialport reports a quiet line) as
+// "no data yet" and any other error, io.EOF included, as the end of the line
+// (ErrClosed). Give them a serialport.Port, not a bare tarm/serial port, which
+// reports a quiet line as io.EOF.
 package analyzer
 
 import (

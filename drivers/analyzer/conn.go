@@ -15,6 +15,7 @@ import (
 const (
 	DefaultTimeout = time.Second
 	DefaultRetries = 2
+	DefaultGap     = 200 * time.Millisecond
 )
 
 // conn is what every protocol driver shares: the line, one exchange at a
@@ -26,6 +27,7 @@ type conn struct {
 	id      InstrumentID
 	method  string
 	timeout time.Duration
+	gap     time.Duration
 	retries int
 	log     *slog.Logger
 
@@ -41,6 +43,7 @@ func newConn(rw io.ReadWriter, port, protocol, model, method string, o Options) 
 		id:      InstrumentID{Model: model, Port: port, Protocol: protocol},
 		method:  method,
 		timeout: o.Timeout,
+		gap:     o.Gap,
 		retries: o.Retries,
 		log:     o.Logger,
 	}
@@ -49,6 +52,9 @@ func newConn(rw io.ReadWriter, port, protocol, model, method string, o Options) 
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
+	}
+	if c.gap <= 0 {
+		c.gap = DefaultGap
 	}
 	switch {
 	case c.retries == 0:

@@ -168,7 +168,7 @@ func (d *FGA4100) Read(ctx context.Context) (Reading, error) {
 			}
 			frame := make([]byte, FGAReplyLen)
 			frame[0] = b
-			if err := l.readFull(ctx, frame[1:]); err != nil {
+			if err := l.readFull(ctx, frame[1:], d.c.gap); err != nil {
 				return FGAFrame{}, err
 			}
 			f, err := ParseFGA4100(frame)

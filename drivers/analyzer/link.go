@@ -124,6 +124,8 @@ func (l *link) fill(ctx context.Context) error {
 	return nil
 }
 
+var errGap = errors.New("analyzer: pause inside a frame")
+
 func (l *link) readByte(ctx context.Context) (byte, error) {
 	if err := l.fill(ctx); err != nil {
 		return 0, err
@@ -134,10 +136,22 @@ func (l *link) readByte(ctx context.Context) (byte, error) {
 	return b, nil
 }
 
-func (l *link) readFull(ctx context.Context, p []byte) error {
+// readFull reads the rest of a frame: when no byte arrives for gap, the frame
+// is truncated (ErrBadFrame), so the caller asks again instead of waiting out
+// the whole deadline.
+func (l *link) readFull(ctx context.Context, p []byte, gap time.Duration) error {
+	want := len(p)
 	for len(p) > 0 {
-		if err := l.fill(ctx); err != nil {
-			return err
+		if len(l.pending) == 0 {
+			gctx, cancel := context.WithTimeoutCause(ctx, gap, errGap)
+			err := l.fill(gctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil && errors.Is(context.Cause(gctx), errGap) {
+					return frameError("truncated: %d of %d more bytes, then a pause of %v", want-len(p), want, gap)
+				}
+				return err
+			}
 		}
 		n := copy(p, l.pending)
 		l.pending = l.pending[n:]

@@ -203,7 +203,7 @@ func readNHA(c *conn, n int) func(context.Context, *link) ([]byte, error) {
 				frame := make([]byte, n)
 				frame[0] = b
 				if n > 1 {
-					if err := l.readFull(ctx, frame[1:]); err != nil {
+					if err := l.readFull(ctx, frame[1:], c.gap); err != nil {
 						return nil, err
 					}
 				}

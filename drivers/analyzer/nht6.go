@@ -180,7 +180,7 @@ func readNHT6(c *conn, cmd byte, n int) func(context.Context, *link) ([]byte, er
 			}
 			frame := make([]byte, size)
 			frame[0] = b
-			if err := l.readFull(ctx, frame[1:]); err != nil {
+			if err := l.readFull(ctx, frame[1:], c.gap); err != nil {
 				return nil, err
 			}
 			return frame, nil

@@ -23,6 +23,10 @@ type Options struct {
 	// Timeout bounds each exchange when ctx allows longer; zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// Gap is the longest pause between two bytes of one reply; a longer
+	// pause makes the reply a truncated bad frame, and the request is sent
+	// again. Zero means DefaultGap.
+	Gap time.Duration
 	// Retries is how often a request is sent again after a bad frame; zero
 	// means DefaultRetries, negative means never.
 	Retries int

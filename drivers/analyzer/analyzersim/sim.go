@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,8 @@ func (s *Sim) Requests() int64 { return s.requests.Load() }
 var ErrBusyServing = errors.New("analyzersim: already serving")
 
 // Serve answers requests read from rw until ctx ends (nil) or rw fails (its
-// error; io.EOF and os.ErrClosed count as the end of the line and give nil).
+// error; io.EOF and the closed-file/pipe/conn errors count as the end of the
+// line and give nil).
 // When ctx ends, Serve unblocks its read with rw's SetReadDeadline if it has
 // one, or else by closing rw if it is an io.Closer. A Sim serves one line at
 // a time.
@@ -160,7 +162,7 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 	for {
 		reply, err := s.next(r)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
+			if ctx.Err() != nil || endOfLine(err) {
 				return nil
 			}
 			return fmt.Errorf("analyzersim: read: %w", err)
@@ -169,12 +171,16 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 			continue
 		}
 		if _, err := rw.Write(reply); err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || endOfLine(err) {
 				return nil
 			}
 			return fmt.Errorf("analyzersim: write: %w", err)
 		}
 	}
+}
+
+func endOfLine(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
 }
 
 // next reads one request and returns the bytes to send (nil: none).
