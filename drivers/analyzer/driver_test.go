@@ -111,8 +111,10 @@ func TestStreamFragments(t *testing.T) {
 			wantHC: 180, stats: analyzer.Stats{Frames: 1, BadFrames: 1},
 		},
 		{
-			name:    "nha506 bad checksum every time",
-			open:    func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHA506(rw, "test", analyzer.Options{Retries: 3}) },
+			name: "nha506 bad checksum every time",
+			open: func(rw io.ReadWriter) analyzer.Instrument {
+				return analyzer.NewNHA506(rw, "test", analyzer.Options{Retries: 3})
+			},
 			reply:   func(int, []byte) []byte { b := bytes.Clone(nha); b[20]++; return b },
 			wantErr: analyzer.ErrChecksum, stats: analyzer.Stats{BadFrames: 4},
 		},
