@@ -231,7 +231,7 @@ func (e *ECU) vehicleInfo(rest []byte) []byte {
 	if it := obd.PID(rest[0]); it == obd.InfoSupported {
 		return append([]byte{0x40 + svcVehicleInfo, byte(it)}, obd.EncodeSupportedInfoTypes(e.info)...)
 	}
-	return e.infoCache[obd.PID(rest[0])]
+	return slices.Clone(e.infoCache[obd.PID(rest[0])])
 }
 
 // monitorStatus encodes Mode 01 PID 01 from the current state. Called with

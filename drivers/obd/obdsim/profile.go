@@ -194,7 +194,7 @@ func Load(path string) (*Profile, error) {
 	return p, nil
 }
 
-// Parse decodes one YAML profile and validates it. Unknown fields are
+// Parse decodes one YAML profile (one document) and validates it. Unknown fields are
 // errors (wrapping ErrSyntax); validation errors are described at Validate.
 func Parse(r io.Reader) (*Profile, error) {
 	dec := yaml.NewDecoder(r)
@@ -204,7 +204,11 @@ func Parse(r io.Reader) (*Profile, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: empty profile", ErrSyntax)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: more than one YAML document; one profile per file", ErrSyntax)
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
