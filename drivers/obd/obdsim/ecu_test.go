@@ -95,7 +95,7 @@ func TestHandleMode02(t *testing.T) {
 		{engine, "02 02 00 0C 00 0D 00", true, "42 02 00 04 20 0C 00 21 98 0D 00 48"},
 		{engine, "02 0C 01", true, ""}, // only frame 0 is stored
 		{engine, "02 0C 01", false, "7F 02 12"},
-		{engine, "02 0C", false, "7F 02 12"}, // odd length
+		{engine, "02 0C", false, "7F 02 12"},                      // odd length
 		{engine, "02 02 00 0C 00 0D 00 05 00", false, "7F 02 12"}, // more than 3 pairs
 		{engine, "02 A6 00", true, ""},
 		{tcm, "02 00 00", true, "42 00 00 40 00 00 00"},
