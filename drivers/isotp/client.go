@@ -313,7 +313,12 @@ func (c *Client) collect(ctx context.Context, req obd.Request, expect []obd.ECU)
 				return nil, c.rerr
 			}
 			ecu, ok := responseECU(f)
-			if !ok || f.IsRemote || (req.To != 0 && ecu != req.To) {
+			if req.To == 0 {
+				ok = ok && f.IsExtended == c.cfg.Extended
+			} else {
+				ok = ok && ecu == req.To
+			}
+			if !ok || f.IsRemote {
 				c.ignored.Add(1)
 				continue
 			}

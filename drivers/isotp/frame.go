@@ -89,7 +89,7 @@ type PDU struct {
 	STmin     uint8
 }
 
-// Parse decodes the data bytes of one CAN frame. Padding after a single
+// Parse decodes the data bytes (at most 8) of one CAN frame. Padding after a single
 // frame's payload and after a flow-control frame is ignored, and frames sent
 // without padding are accepted, except first frames, which the standard
 // requires to be full (8 bytes). Errors wrap ErrEmptyFrame, ErrBadPCI,
@@ -97,6 +97,9 @@ type PDU struct {
 func Parse(data []byte) (PDU, error) {
 	if len(data) == 0 {
 		return PDU{}, ErrEmptyFrame
+	}
+	if len(data) > can.MaxDataLength {
+		return PDU{}, fmt.Errorf("%w: %d data bytes, classic CAN carries at most %d", ErrBadLength, len(data), can.MaxDataLength)
 	}
 	pci := data[0]
 	switch Kind(pci >> 4) {

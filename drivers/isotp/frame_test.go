@@ -48,6 +48,7 @@ func TestParse(t *testing.T) {
 		{"bad PCI", "40 01 02", PDU{}, ErrBadPCI},
 		{"bad PCI F", "F5 DE AD", PDU{}, ErrBadPCI},
 		{"empty", "", PDU{}, ErrEmptyFrame},
+		{"longer than classic CAN", "02 01 0C AA AA AA AA AA AA", PDU{}, ErrBadLength},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,4 +155,33 @@ func TestKindAndStatusStrings(t *testing.T) {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
 	}
+}
+
+// FuzzParse checks that Parse never panics and that whatever it accepts
+// encodes back to a frame that parses to the same PDU.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"02010C", "1014490201314731", "1000000010000102", "214A4335", "3008F5", "32", "F5DEAD", ""} {
+		f.Add(hx(f, s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if p.Kind == ConsecutiveFrame && len(p.Data) == 0 {
+			return // a consecutive frame without data cannot be encoded
+		}
+		d, err := Encode(p, 0xAA)
+		if err != nil {
+			t.Fatalf("Encode(%+v) = %v", p, err)
+		}
+		q, err := Parse(d[:])
+		if err != nil {
+			t.Fatalf("Parse(Encode(%+v)) = %v", p, err)
+		}
+		if q.Kind != p.Kind || q.Length != p.Length || q.SN != p.SN || q.Status != p.Status ||
+			q.BlockSize != p.BlockSize || q.STmin != p.STmin || !bytes.Equal(q.Data[:len(p.Data)], p.Data) {
+			t.Fatalf("round trip %+v -> %+v", p, q)
+		}
+	})
 }

@@ -31,8 +31,9 @@ type Result struct {
 // expires. The zero value is ready to use. A Reassembler is not safe for
 // concurrent use.
 type Reassembler struct {
-	// MaxLen is the longest message accepted; longer first frames are
-	// refused with ErrOverflow and SendOverflow. Zero means 4095.
+	// MaxLen is the longest message accepted; longer messages are refused
+	// with ErrOverflow (and, for a first frame, SendOverflow). Zero means
+	// 4095.
 	MaxLen int
 	// BlockSize is the block size this receiver announces in its flow
 	// control: after that many consecutive frames Feed asks for another
@@ -79,6 +80,9 @@ func (r *Reassembler) Feed(data []byte) (Result, error) {
 			r.Reset()
 		}
 		if p.Kind == SingleFrame {
+			if int(p.Length) > r.maxLen() {
+				return res, fmt.Errorf("%w: single frame of %d bytes, limit %d", ErrOverflow, p.Length, r.maxLen())
+			}
 			res.Message = append([]byte(nil), p.Data...)
 			return res, nil
 		}

@@ -60,6 +60,7 @@ func TestReassembler(t *testing.T) {
 			{in: "10 00 00 00 10 00 01 02", flow: SendOverflow, err: ErrOverflow},
 			{in: "21 01 02 03 04 05 06 07", err: ErrUnexpectedFrame},
 		}},
+		{name: "single frame over MaxLen", max: 2, steps: []step{{in: "03 41 00 01", err: ErrOverflow}}},
 		{name: "overflow over MaxLen", max: 16, steps: []step{{in: "10 14 49 02 01 31 47 31", flow: SendOverflow, err: ErrOverflow}}},
 		{name: "escape form accepted under MaxLen", max: 5000, steps: []step{
 			{in: "10 00 00 00 10 00 01 02", flow: SendContinue},

@@ -23,7 +23,7 @@ type sender struct {
 	nbs     time.Duration // N_Bs: wait for flow control
 	maxWait int           // WAIT frames accepted in a row
 	faults  Faults        // injected faults (simulated ECUs only)
-	sent    *atomic.Int64 // frames sent counter
+	sent    *atomic.Int64 // frames sent counter; may be nil
 }
 
 func (s *sender) sendPDU(ctx context.Context, p PDU) error {
@@ -34,7 +34,9 @@ func (s *sender) sendPDU(ctx context.Context, p PDU) error {
 	if err := s.conn.Send(ctx, frame(s.id, s.ext, d)); err != nil {
 		return fmt.Errorf("isotp: send %s: %w", p.Kind, err)
 	}
-	s.sent.Add(1)
+	if s.sent != nil {
+		s.sent.Add(1)
+	}
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -85,7 +84,7 @@ func Serve(ctx context.Context, cfg ServerConfig, h Handler) error {
 		h:     h,
 	}
 	s.tx = sender{conn: cfg.Conn, id: uint32(cfg.ECU), ext: ext, pad: cfg.Pad, nbs: DefaultNBs,
-		maxWait: DefaultMaxWait, faults: cfg.Faults, sent: &s.sent}
+		maxWait: DefaultMaxWait, faults: cfg.Faults}
 	err = s.run(ctx)
 	if ctx.Err() != nil {
 		return nil
@@ -100,7 +99,6 @@ type server struct {
 	ext         bool
 	r           Reassembler // physical requests
 	tx          sender
-	sent        atomic.Int64
 	h           Handler
 }
 
