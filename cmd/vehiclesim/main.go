@@ -77,30 +77,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	var missing []string
-	if c.profile == "" {
-		missing = append(missing, "--profile")
-	}
-	if c.iface == "" {
-		missing = append(missing, "--iface")
-	}
-	if len(missing) > 0 {
-		fmt.Fprintf(stderr, "vehiclesim: missing %s\n", strings.Join(missing, " and "))
+	bad := func(format string, args ...any) (config, error) {
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintln(stderr, "vehiclesim:", msg)
 		fs.Usage()
-		return c, fmt.Errorf("%w: missing %s", errUsage, strings.Join(missing, " and "))
+		return c, fmt.Errorf("%w: %s", errUsage, msg)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "vehiclesim: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	if strings.HasPrefix(c.iface, "replay:") {
-		fmt.Fprintln(stderr, "vehiclesim: a replay: bus is read-only; a vehicle must answer")
-		return c, fmt.Errorf("%w: read-only --iface %s", errUsage, c.iface)
-	}
-	if c.latency < 0 {
-		fmt.Fprintln(stderr, "vehiclesim: --latency must not be negative")
-		return c, fmt.Errorf("%w: negative --latency", errUsage)
+	switch {
+	case c.profile == "":
+		return bad("missing --profile")
+	case c.iface == "":
+		return bad("missing --iface")
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q", fs.Arg(0))
+	case strings.HasPrefix(c.iface, "replay:"):
+		return bad("--iface %s: a replay: bus is read-only, and a vehicle must answer", c.iface)
+	case c.latency < 0:
+		return bad("--latency must not be negative")
 	}
 	return c, nil
 }
