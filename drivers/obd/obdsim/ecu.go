@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/bayagent/bayagent/drivers/isotp"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -44,7 +45,8 @@ var continuousMonitors = map[string]bool{"misfire": true, "fuel_system": true, "
 // 04 changes the ECU's state.
 type ECU struct {
 	addr      obd.ECU
-	prof      ECUProfile         // static parts: name, latency, faults, CALIDs, ...
+	ignition  string             // obd.IgnitionSpark or obd.IgnitionCompression
+	server    isotp.ServerConfig // latency, flow control and faults; Conn unset
 	vin       string             // empty unless this ECU answers Mode 09 02
 	pids      []obd.PID          // Mode 01 PIDs with values, without PID 01 and bitmaps
 	info      []obd.PID          // Mode 09 infotypes supported, without 00
@@ -237,7 +239,7 @@ func (e *ECU) vehicleInfo(rest []byte) []byte {
 // monitorStatus encodes Mode 01 PID 01 from the current state. Called with
 // e.mu held.
 func (e *ECU) monitorStatus() []byte {
-	b, err := obd.EncodeMonitorStatus(statusOf(e.prof.Ignition, e.mil, len(e.stored), e.readiness))
+	b, err := obd.EncodeMonitorStatus(statusOf(e.ignition, e.mil, len(e.stored), e.readiness))
 	if err != nil { // checked by Validate
 		return nil
 	}

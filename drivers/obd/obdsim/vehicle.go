@@ -77,7 +77,7 @@ func New(p *Profile, opts Options) (*Vehicle, error) {
 func newECU(p ECUProfile, vin string) (*ECU, error) {
 	e := &ECU{
 		addr:      obd.ECU(p.Address),
-		prof:      p,
+		ignition:  p.Ignition,
 		vin:       vin,
 		mil:       p.MIL,
 		stored:    slices.Clone(p.DTCs.Stored),
@@ -87,7 +87,19 @@ func newECU(p ECUProfile, vin string) (*ECU, error) {
 		live:      maps.Clone(p.Live),
 		infoCache: make(map[obd.PID][]byte),
 	}
-	e.prof.Live, e.prof.Readiness, e.prof.FreezeFrame = nil, nil, nil
+	e.server = isotp.ServerConfig{
+		ECU:       e.addr,
+		Latency:   time.Duration(p.Latency),
+		BlockSize: p.BlockSize,
+		STmin:     p.STmin,
+		Faults: isotp.Faults{
+			DropFrame: p.Faults.DropFrame,
+			LateCF:    time.Duration(p.Faults.LateCF),
+			FCWait:    p.Faults.FCWait,
+			WrongSN:   p.Faults.WrongSN,
+			Garbage:   p.Faults.Garbage,
+		},
+	}
 	for m, s := range p.Readiness {
 		e.readiness[m] = s == "complete"
 	}
@@ -101,14 +113,14 @@ func newECU(p ECUProfile, vin string) (*ECU, error) {
 			return nil, err
 		}
 	}
-	if err := e.buildInfo(); err != nil {
+	if err := e.buildInfo(&p); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-// buildInfo encodes the static Mode 09 answers once.
-func (e *ECU) buildInfo() error {
+// buildInfo encodes the static Mode 09 answers of p once.
+func (e *ECU) buildInfo(p *ECUProfile) error {
 	add := func(it obd.PID, data []byte, err error) error {
 		if err != nil {
 			return fmt.Errorf("mode 09 infotype %s: %w", it, err)
@@ -122,23 +134,23 @@ func (e *ECU) buildInfo() error {
 		b, err := obd.EncodeVIN(e.vin)
 		errs = append(errs, add(obd.InfoVIN, b, err))
 	}
-	if len(e.prof.CALIDs) > 0 {
-		b, err := obd.EncodeCALIDs(e.prof.CALIDs)
+	if len(p.CALIDs) > 0 {
+		b, err := obd.EncodeCALIDs(p.CALIDs)
 		errs = append(errs, add(obd.InfoCALID, b, err))
 	}
-	if len(e.prof.CVNs) > 0 {
-		b, err := obd.EncodeCVNs(e.prof.CVNs)
+	if len(p.CVNs) > 0 {
+		b, err := obd.EncodeCVNs(p.CVNs)
 		errs = append(errs, add(obd.InfoCVN, b, err))
 	}
-	if e.prof.IUPR != nil {
+	if p.IUPR != nil {
 		it := obd.InfoIUPRSpark
-		if e.prof.Ignition == obd.IgnitionCompression {
+		if p.Ignition == obd.IgnitionCompression {
 			it = obd.InfoIUPRCompressed
 		}
-		b, err := e.prof.IUPR.encode(e.prof.Ignition)
+		b, err := p.IUPR.encode(p.Ignition)
 		errs = append(errs, add(it, b, err))
 	}
-	b, err := obd.EncodeECUName(e.prof.Name)
+	b, err := obd.EncodeECUName(p.Name)
 	errs = append(errs, add(obd.InfoECUName, b, err))
 	slices.Sort(e.info)
 	return errors.Join(errs...)
@@ -195,21 +207,9 @@ func (v *Vehicle) ServeCAN(ctx context.Context, open func() (canbus.Conn, error)
 		firstErr error
 	)
 	for i, e := range v.ecus {
-		cfg := isotp.ServerConfig{
-			Conn:      conns[i],
-			ECU:       e.addr,
-			Latency:   time.Duration(e.prof.Latency),
-			BlockSize: e.prof.BlockSize,
-			STmin:     e.prof.STmin,
-			Faults: isotp.Faults{
-				DropFrame: e.prof.Faults.DropFrame,
-				LateCF:    time.Duration(e.prof.Faults.LateCF),
-				FCWait:    e.prof.Faults.FCWait,
-				WrongSN:   e.prof.Faults.WrongSN,
-				Garbage:   e.prof.Faults.Garbage,
-			},
-			Logger: v.opts.Logger,
-		}
+		cfg := e.server
+		cfg.Conn = conns[i]
+		cfg.Logger = v.opts.Logger
 		if v.opts.Latency > 0 {
 			cfg.Latency = v.opts.Latency
 		}
