@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -419,4 +420,46 @@ func TestOpen(t *testing.T) {
 		}
 		inst.Close()
 	}
+}
+
+// FuzzReadStream feeds arbitrary instrument bytes to each driver: it must
+// return (a reading or an error from this package) before its deadline and
+// never panic.
+func FuzzReadStream(f *testing.F) {
+	f.Add(byte(0), unhex(f, goldenNHA506))
+	f.Add(byte(0), append([]byte{0x06, 0x06}, unhex(f, goldenNHA506)...))
+	f.Add(byte(1), unhex(f, goldenMQW511))
+	f.Add(byte(2), fgaGolden(f))
+	f.Add(byte(3), unhex(f, goldenNHT6Free))
+	f.Add(byte(3), []byte{0x15, 0x01})
+	f.Add(byte(0), []byte{0x05})
+	f.Fuzz(func(t *testing.T, which byte, reply []byte) {
+		s := newScripted(func(int, []byte) []byte { return reply })
+		o := analyzer.Options{Timeout: 30 * time.Millisecond, Gap: 10 * time.Millisecond}
+		rw := wrapped(s, iotest.HalfReader)
+		var inst analyzer.Instrument
+		switch which % 4 {
+		case 0:
+			inst = analyzer.NewNHA506(rw, "fuzz", o)
+		case 1:
+			inst = analyzer.NewMQW511(rw, "fuzz", o)
+		case 2:
+			inst = analyzer.NewFGA4100(rw, "fuzz", o)
+		default:
+			inst = analyzer.NewNHT6(rw, "fuzz", o)
+		}
+		defer inst.Close()
+		start := time.Now()
+		r, err := inst.Read(t.Context())
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("read took %v", took)
+		}
+		if err == nil && len(r.Values) == 0 {
+			t.Fatal("reading without values")
+		}
+		known := []error{analyzer.ErrNoResponse, analyzer.ErrIncomplete, analyzer.ErrBadFrame, analyzer.ErrBusy, analyzer.ErrNAK}
+		if err != nil && !slices.ContainsFunc(known, func(e error) bool { return errors.Is(err, e) }) {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	})
 }
