@@ -166,7 +166,7 @@ func (c *Client) read() {
 		}
 		c.received.Add(1)
 		select {
-		case c.frames <- f:
+		case c.frames <- clamp(f):
 		case <-c.ctx.Done():
 			c.rerr = ErrClosed
 			return

@@ -215,3 +215,10 @@ func STminDuration(b uint8) time.Duration {
 func frame(id uint32, ext bool, d can.Data) can.Frame {
 	return can.Frame{ID: id, IsExtended: ext, Length: can.MaxDataLength, Data: d}
 }
+
+// clamp bounds a received frame's Length to 8 so that slicing its data (and
+// can.Frame.String) cannot panic on a frame a driver failed to validate.
+func clamp(f can.Frame) can.Frame {
+	f.Length = min(f.Length, can.MaxDataLength)
+	return f
+}

@@ -140,7 +140,7 @@ func (s *server) run(ctx context.Context) error {
 			if err != nil {
 				s.log.Warn("isotp server: bad frame", "frame", f.String(), "err", err)
 			}
-			first := data[0]>>4 == byte(FirstFrame)
+			first := len(data) > 0 && data[0]>>4 == byte(FirstFrame)
 			if err := s.flow(ctx, res.Flow, first); err != nil {
 				return err
 			}
@@ -175,7 +175,8 @@ func (s *server) answer(req []byte, functional bool) ([]byte, bool) {
 // receive reads the next frame, within N_Cr while a request is in progress.
 func (s *server) receive(ctx context.Context) (can.Frame, error) {
 	if !s.r.InProgress() {
-		return s.cfg.Conn.Receive(ctx)
+		f, err := s.cfg.Conn.Receive(ctx)
+		return clamp(f), err
 	}
 	rctx, cancel := context.WithTimeout(ctx, DefaultNCr)
 	defer cancel()
@@ -183,7 +184,7 @@ func (s *server) receive(ctx context.Context) (can.Frame, error) {
 	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
 		return f, fmt.Errorf("%w: after %v", ErrTimeoutCr, DefaultNCr)
 	}
-	return f, err
+	return clamp(f), err
 }
 
 // flow sends the flow control the reassembler asked for; before the CTS
@@ -227,6 +228,7 @@ func (s *server) nextFC(ctx context.Context, timeout time.Duration) (PDU, error)
 	defer cancel()
 	for {
 		f, err := s.cfg.Conn.Receive(rctx)
+		f = clamp(f)
 		if err != nil {
 			if ctx.Err() == nil && rctx.Err() != nil {
 				return PDU{}, fmt.Errorf("%w: after %v", ErrTimeoutBs, timeout)
