@@ -287,4 +287,3 @@ func mapClosed(err error) error {
 	}
 	return err
 }
-
