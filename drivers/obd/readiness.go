@@ -218,7 +218,7 @@ func decodeMonitorPID(d *PIDDef, data []byte) ([]Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Value
+	out := make([]Value, 0, 3+len(st.Monitors))
 	prefix := "drive_cycle_"
 	if pid == 0x01 {
 		prefix = "readiness_"
@@ -237,7 +237,7 @@ func decodeMonitorPID(d *PIDDef, data []byte) ([]Value, error) {
 	for _, m := range st.Monitors {
 		label := m.Label + " monitor"
 		if pid != 0x01 {
-			label += " (this drive cycle)"
+			label = m.Label + " monitor (this drive cycle)"
 		}
 		out = append(out, Value{PID: pid, Name: prefix + m.Name, Label: label, Value: float64(m.Code), Text: readinessText[m.Code]})
 	}
