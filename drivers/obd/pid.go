@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -133,13 +134,16 @@ func (f *FieldDef) put(data []byte, v float64) error {
 	return nil
 }
 
-// LookupPID returns the definition of a Mode 01/02 PID.
+// LookupPID returns the definition of a Mode 01/02 PID (a copy: changing it
+// does not change the table).
 func LookupPID(pid PID) (PIDDef, bool) {
 	d := pidTable[pid]
 	if d == nil {
 		return PIDDef{}, false
 	}
-	return *d, true
+	c := *d
+	c.Fields = slices.Clone(d.Fields)
+	return c, true
 }
 
 // PIDs returns every PID in the table, in ascending order.

@@ -119,29 +119,30 @@ func twoState(off, on string) func(uint32) string {
 	}
 }
 
-// dtcText formats a two-byte DTC (P0133 style) for the freeze-frame PID 02.
+// dtcText formats the DTC of the freeze-frame PID 02 ("P0133").
 func dtcText(u uint32) string {
 	if u == 0 {
 		return "no freeze frame"
 	}
-	hi, lo := byte(u>>8), byte(u)
-	return fmt.Sprintf("%c%d%X%X%X", "PCBU"[hi>>6], (hi>>4)&3, hi&0x0F, lo>>4, lo&0x0F)
+	return DecodeDTC(byte(u>>8), byte(u))
 }
 
-var fuelSystemStatus = func(u uint32) string {
+var fuelSystemBits = bitsText(
+	"open loop: conditions for closed loop not yet met",
+	"closed loop: using oxygen sensor feedback",
+	"open loop: driving conditions (power enrichment, deceleration)",
+	"open loop: system fault",
+	"closed loop: fault in at least one oxygen sensor",
+	"open loop (bank 2): conditions for closed loop not yet met",
+	"open loop (bank 2): driving conditions",
+	"open loop (bank 2): system fault",
+)
+
+func fuelSystemStatus(u uint32) string {
 	if u == 0 {
 		return "off or not present"
 	}
-	return bitsText(
-		"open loop: conditions for closed loop not yet met",
-		"closed loop: using oxygen sensor feedback",
-		"open loop: driving conditions (power enrichment, deceleration)",
-		"open loop: system fault",
-		"closed loop: fault in at least one oxygen sensor",
-		"open loop (bank 2): conditions for closed loop not yet met",
-		"open loop (bank 2): driving conditions",
-		"open loop (bank 2): system fault",
-	)(u)
+	return fuelSystemBits(u)
 }
 
 // OBDStandardText returns the meaning of a PID 1C value ("OBD requirements
@@ -153,8 +154,10 @@ func OBDStandardText(v byte) string {
 	case v >= 251:
 		return fmt.Sprintf("not available for assignment (%d)", v)
 	}
-	return mapText(obdStandards)(uint32(v))
+	return obdStandardMap(uint32(v))
 }
+
+var obdStandardMap = mapText(obdStandards)
 
 var obdStandards = map[uint32]string{
 	1:  "OBD-II as defined by CARB",

@@ -102,4 +102,9 @@ func TestPIDString(t *testing.T) {
 	if _, ok := LookupPID(0x95); ok {
 		t.Error("LookupPID(95) found")
 	}
+	d, _ := LookupPID(0x0C)
+	d.Fields[0].Name = "changed"
+	if again, _ := LookupPID(0x0C); again.Fields[0].Name != "engine_speed" {
+		t.Error("LookupPID exposes the table")
+	}
 }
