@@ -116,7 +116,7 @@ func naiveScan(ctx context.Context, t obd.Transport) (int, error) {
 // (the ECU latency, or P2 where the whole window is needed).
 func BenchmarkScanP0420(b *testing.B) {
 	const latency = 10 * time.Millisecond
-	r := startRig(b, loadProfile(b, "petrol-p0420"), latency)
+	r := startRig(b, loadProfile(b, "petrol-p0420"), latency, isotp.DefaultP2)
 	ctx := context.Background()
 	var fastReq, naiveReq, fastWindow int
 	var fastTime, naiveTime time.Duration

@@ -12,8 +12,8 @@ import (
 // keyLive names the live values a technician looks at first, in display order.
 var keyLive = []string{
 	"engine_speed", "vehicle_speed", "coolant_temperature", "intake_air_temperature",
-	"maf_air_flow_rate", "throttle_position", "engine_load", "short_term_fuel_trim_bank1",
-	"long_term_fuel_trim_bank1", "control_module_voltage", "fuel_tank_level",
+	"maf_air_flow", "throttle_position", "engine_load", "stft_bank1",
+	"ltft_bank1", "control_module_voltage", "fuel_tank_level",
 }
 
 // WriteReport writes the snapshot as the plain-text report a technician reads

@@ -135,14 +135,13 @@ func (s *scanner) do(ctx context.Context, data []byte, expect []obd.ECU) (map[ob
 		s.fullWindow++
 	}
 	resps, err := s.t.Do(ctx, obd.Request{Data: data, Expect: expect})
-	if errors.Is(err, obd.ErrNoResponse) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, obd.ErrNoResponse) {
 		return nil, fmt.Errorf("scan: request % X: %w", data, err)
 	}
 	out := make(map[obd.ECU][]byte, len(resps))
+	answered := make(map[obd.ECU]bool, len(resps))
 	for _, r := range resps {
+		answered[r.ECU] = true
 		if err := obd.CheckResponse(data[0], r.Data); err != nil {
 			s.problem("ECU %s answered % X with %v", r.ECU, data, err)
 			continue
@@ -151,6 +150,11 @@ func (s *scanner) do(ctx context.Context, data []byte, expect []obd.ECU) (map[ob
 			continue
 		}
 		out[r.ECU] = r.Data
+	}
+	for _, e := range expect {
+		if !answered[e] {
+			s.problem("ECU %s did not answer % X", e, data)
+		}
 	}
 	return out, nil
 }

@@ -28,13 +28,15 @@ func loadProfile(t testing.TB, name string) *obdsim.Profile {
 	return p
 }
 
+const testP2 = 500 * time.Millisecond
+
 // rig is a simulated vehicle on an in-process bus and an ISO-TP tester.
 type rig struct {
 	client *isotp.Client
 	stop   func() error
 }
 
-func startRig(t testing.TB, p *obdsim.Profile, latency time.Duration) *rig {
+func startRig(t testing.TB, p *obdsim.Profile, latency, p2 time.Duration) *rig {
 	t.Helper()
 	v, err := obdsim.New(p, obdsim.Options{Latency: latency})
 	if err != nil {
@@ -43,7 +45,10 @@ func startRig(t testing.TB, p *obdsim.Profile, latency time.Duration) *rig {
 	bus := canbus.NewMemBus()
 	stop := v.Start(context.Background(), bus)
 	conn := bus.Connect()
-	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29})
+	// A wide P2: the suite runs on loaded 2-core machines and under qemu,
+	// where a 50 ms window would make answers late at random. Requests that
+	// name their ECUs still return as soon as those have answered.
+	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29, P2: p2})
 	r := &rig{client: c, stop: stop}
 	t.Cleanup(func() {
 		c.Close()
@@ -57,7 +62,7 @@ func startRig(t testing.TB, p *obdsim.Profile, latency time.Duration) *rig {
 
 func scanProfile(t *testing.T, name string, opts scan.Options) *scan.Snapshot {
 	t.Helper()
-	r := startRig(t, loadProfile(t, name), 0)
+	r := startRig(t, loadProfile(t, name), 0, testP2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	snap, err := scan.Scan(ctx, r.client, opts)
@@ -264,7 +269,7 @@ func TestScanFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := loadProfile(t, "petrol-p0420")
 			p.ECUs[0].Faults = tc.faults
-			r := startRig(t, p, 0)
+			r := startRig(t, p, 0, testP2)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			s, err := scan.Scan(ctx, r.client, scan.Options{})
@@ -282,12 +287,12 @@ func TestScanFaults(t *testing.T) {
 			case "late_cf", "fc_wait", "garbage":
 				// Recoverable: the answers arrive whole.
 				if s.VIN != "LFV2A21K8A4052691" {
-					t.Errorf("VIN = %q after a recoverable fault", s.VIN)
+					t.Errorf("VIN = %q after a recoverable fault; problems %v; stats %+v", s.VIN, s.Problems, r.client.Stats())
 				}
 			case "drop_frame", "wrong_sn":
 				// Multi-frame answers from the engine are lost, and say so.
-				if s.VIN != "" || len(s.Problems) == 0 && r.client.Stats().Timeouts+r.client.Stats().Malformed == 0 {
-					t.Errorf("VIN %q, problems %v, stats %+v: the damage went unnoticed", s.VIN, s.Problems, r.client.Stats())
+				if s.VIN != "" || len(s.Problems) == 0 {
+					t.Errorf("VIN %q, problems %v: the damage went unnoticed", s.VIN, s.Problems)
 				}
 			}
 		})

@@ -22,6 +22,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the snapshot as JSON")
 	idBits := fs.Int("id-bits", 0, "CAN identifier bits, 11 or 29 (default: detect)")
 	expectVIN := fs.String("vin", "", "the job's VIN: flag the snapshot when the vehicle's differs")
+	p2 := fs.Duration("p2", 0, "ECU response window (default 50ms; older ECUs may need 400ms)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log protocol problems to stderr")
 	if err := parseFlags(fs, args); err != nil {
@@ -43,7 +44,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	defer cancel()
 
 	addr := *iface
-	opts := vehicle.Options{IDBits: *idBits, Logger: log}
+	opts := vehicle.Options{IDBits: *idBits, P2: *p2, Logger: log}
 	if *sim != "" {
 		stop, hub, bits, err := startSim(ctx, *sim, *latency, log)
 		if err != nil {

@@ -32,7 +32,7 @@ func TestScanGolden(t *testing.T) {
 	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit"} {
 		t.Run(name, func(t *testing.T) {
 			profile := filepath.Join("..", "..", "testdata", "vehicles", name+".yaml")
-			code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--json")
+			code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--json", "--p2", "500ms")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
@@ -87,7 +87,7 @@ func lineDiff(want, got string) string {
 
 func TestScanReport(t *testing.T) {
 	profile := filepath.Join("..", "..", "testdata", "vehicles", "petrol-p0420.yaml")
-	code, stdout, stderr := runCmd(t, "scan", "--sim", profile)
+	code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--p2", "500ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
