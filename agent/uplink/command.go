@@ -1,0 +1,304 @@
+package uplink
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// command is a parsed command envelope.
+type command struct {
+	ID   string
+	Name string
+	Args json.RawMessage // a JSON object, or nil when absent or null
+}
+
+// Limits of the command envelope.
+const (
+	maxIDLen   = 128
+	maxNameLen = 64
+)
+
+// parseCommand parses a command envelope strictly: one JSON object with the
+// members "id" and "cmd" (strings) and optionally "args" (an object or
+// null), nothing else, no duplicates, no trailing data. On error the
+// returned command carries the id when one could be read, for the reply.
+func parseCommand(b []byte, maxBytes int) (command, error) {
+	var cmd command
+	if len(b) > maxBytes {
+		return cmd, fmt.Errorf("%w: %d bytes, limit %d", ErrCommandTooLarge, len(b), maxBytes)
+	}
+	cmd.ID = bestEffortID(b)
+	if len(bytes.TrimSpace(b)) == 0 {
+		return cmd, fmt.Errorf("%w: empty payload", ErrCommandSyntax)
+	}
+	if !utf8.Valid(b) {
+		return cmd, fmt.Errorf("%w: payload is not valid UTF-8", ErrCommandSyntax)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return cmd, fmt.Errorf("%w: %v", ErrCommandSyntax, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return cmd, fmt.Errorf("%w: payload must be a JSON object", ErrCommandSyntax)
+	}
+	var seenID, seenCmd, seenArgs bool
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return cmd, fmt.Errorf("%w: %v", ErrCommandSyntax, err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return cmd, fmt.Errorf("%w: object key expected", ErrCommandSyntax)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return cmd, fmt.Errorf("%w: member %q: %v", ErrCommandSyntax, key, err)
+		}
+		var seen *bool
+		switch key {
+		case "id":
+			seen = &seenID
+		case "cmd":
+			seen = &seenCmd
+		case "args":
+			seen = &seenArgs
+		default:
+			return cmd, fmt.Errorf("%w: unknown member %q (allowed: id, cmd, args)", ErrCommandField, truncate(key, 64))
+		}
+		if *seen {
+			return cmd, fmt.Errorf("%w: duplicate member %q", ErrCommandField, key)
+		}
+		*seen = true
+		switch key {
+		case "id":
+			if cmd.ID, err = stringMember("id", raw); err == nil {
+				err = validID(cmd.ID)
+			}
+			if err != nil {
+				cmd.ID = ""
+				return cmd, err
+			}
+		case "cmd":
+			if cmd.Name, err = stringMember("cmd", raw); err == nil {
+				err = validName(cmd.Name)
+			}
+			if err != nil {
+				return cmd, err
+			}
+		case "args":
+			switch raw[0] {
+			case '{':
+				cmd.Args = raw
+			case 'n':
+				cmd.Args = nil
+			default:
+				return cmd, fmt.Errorf("%w: \"args\" must be a JSON object", ErrCommandField)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return cmd, fmt.Errorf("%w: %v", ErrCommandSyntax, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return cmd, fmt.Errorf("%w: trailing data after the JSON object", ErrCommandSyntax)
+	}
+	switch {
+	case !seenID:
+		return cmd, fmt.Errorf("%w: missing member \"id\"", ErrCommandField)
+	case !seenCmd:
+		return cmd, fmt.Errorf("%w: missing member \"cmd\"", ErrCommandField)
+	}
+	return cmd, nil
+}
+
+func stringMember(name string, raw json.RawMessage) (string, error) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return "", fmt.Errorf("%w: %q must be a JSON string", ErrCommandField, name)
+	}
+	return s, nil
+}
+
+func validID(s string) error {
+	if len(s) == 0 || len(s) > maxIDLen {
+		return fmt.Errorf("%w: \"id\" must be 1 to %d characters, got %d", ErrCommandField, maxIDLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fmt.Errorf("%w: \"id\" must be printable ASCII (byte %d is %#x)", ErrCommandField, i, s[i])
+		}
+	}
+	return nil
+}
+
+func validName(s string) error {
+	if len(s) == 0 || len(s) > maxNameLen {
+		return fmt.Errorf("%w: \"cmd\" must be 1 to %d characters, got %d", ErrCommandField, maxNameLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '_')) {
+			return fmt.Errorf("%w: \"cmd\" must match [a-z][a-z0-9_]*: %q", ErrCommandField, truncate(s, 64))
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// bestEffortID reads the "id" member of an envelope that may be invalid
+// otherwise, so that an error reply can name the command; "" if there is
+// no usable id.
+func bestEffortID(b []byte) string {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return ""
+	}
+	id, err := stringMember("id", v.ID)
+	if err != nil || validID(id) != nil {
+		return ""
+	}
+	return id
+}
+
+// reply is the answer to one command.
+type reply struct {
+	ID     string          `json:"id"`
+	OK     bool            `json:"ok"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+func errorReply(id string, err error) reply { return reply{ID: id, Error: err.Error()} }
+
+// inbound is a command message as received.
+type inbound struct {
+	payload  []byte
+	size     int
+	retained bool
+}
+
+// onCommand runs in paho's delivery goroutine: it must not block (PUBACKs
+// are processed there too). It queues the command, or answers ErrBusy
+// right away when the queue is full.
+func (u *Uplink) onCommand(c *conn, m mqtt.Message) {
+	in := inbound{size: len(m.Payload()), retained: m.Retained()}
+	if in.size <= u.opts.MaxCommandBytes {
+		in.payload = append([]byte(nil), m.Payload()...)
+	}
+	select {
+	case u.inbox <- in:
+	default:
+		id := ""
+		if in.payload != nil {
+			id = bestEffortID(in.payload)
+		}
+		u.log.Warn("uplink: command refused, queue full", "id", id)
+		u.commands.Add(1)
+		c.client.Publish(u.topics.reply, 1, false, u.encodeReply(errorReply(id, ErrBusy)))
+	}
+}
+
+// commandLoop runs commands one at a time and sends their replies. When
+// ctx ends, queued commands are answered with ErrShuttingDown; replies are
+// sent until grace ends.
+func (u *Uplink) commandLoop(ctx, grace context.Context) {
+	for {
+		select {
+		case in := <-u.inbox:
+			u.sendReply(grace, u.runCommand(ctx, in))
+		case <-ctx.Done():
+			for {
+				select {
+				case in := <-u.inbox:
+					cmd, _ := parseCommand(in.payload, u.opts.MaxCommandBytes)
+					u.sendReply(grace, errorReply(cmd.ID, ErrShuttingDown))
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (u *Uplink) runCommand(ctx context.Context, in inbound) reply {
+	var (
+		cmd command
+		err error
+	)
+	if in.payload == nil {
+		err = fmt.Errorf("%w: %d bytes, limit %d", ErrCommandTooLarge, in.size, u.opts.MaxCommandBytes)
+	} else {
+		cmd, err = parseCommand(in.payload, u.opts.MaxCommandBytes)
+	}
+	switch {
+	case err != nil:
+		u.log.Warn("uplink: bad command", "id", cmd.ID, "err", err)
+		return errorReply(cmd.ID, err)
+	case in.retained:
+		return errorReply(cmd.ID, ErrRetainedCommand)
+	case ctx.Err() != nil:
+		return errorReply(cmd.ID, ErrShuttingDown)
+	}
+	u.log.Info("uplink: command", "id", cmd.ID, "cmd", cmd.Name)
+	result, err := u.cmds.Command(ctx, cmd.Name, cmd.Args)
+	if err != nil {
+		return errorReply(cmd.ID, err)
+	}
+	r := reply{ID: cmd.ID, OK: true}
+	if result != nil {
+		if r.Result, err = json.Marshal(result); err != nil {
+			return errorReply(cmd.ID, fmt.Errorf("command succeeded but its result cannot be encoded: %w", err))
+		}
+	}
+	return r
+}
+
+func (u *Uplink) encodeReply(r reply) []byte {
+	b, err := json.Marshal(r)
+	if err != nil { // only Result can fail, and it was produced by json.Marshal
+		b, _ = json.Marshal(errorReply(r.ID, err))
+	}
+	return b
+}
+
+// sendReply publishes r, again on the next connection if the current one
+// is lost before the PUBACK, until ctx ends.
+func (u *Uplink) sendReply(ctx context.Context, r reply) {
+	u.commands.Add(1)
+	b := u.encodeReply(r)
+	for {
+		c := u.waitConn(ctx)
+		if c == nil {
+			u.log.Warn("uplink: reply not sent before shutdown", "id", r.ID)
+			return
+		}
+		err := wait(ctx, c, c.client.Publish(u.topics.reply, 1, false, b))
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			u.log.Warn("uplink: reply not sent before shutdown", "id", r.ID, "err", err)
+			return
+		}
+		if c.ctx.Err() == nil {
+			// A failed publish on a live connection: the connection is not usable.
+			c.lose(fmt.Errorf("%w: reply: %w", ErrPublish, err))
+		}
+	}
+}
