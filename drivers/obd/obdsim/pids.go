@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -33,8 +34,8 @@ func dataPIDs(values map[string]float64) ([]obd.PID, error) {
 
 // valueIndex maps every value name of the encodable PIDs in the obd table to
 // its PID. PID 02 (the DTC that stored a freeze frame) is left out: it is
-// FreezeFrame.DTC.
-func valueIndex() map[string]obd.PID {
+// FreezeFrame.DTC. Built once; read-only.
+var valueIndex = sync.OnceValue(func() map[string]obd.PID {
 	index := make(map[string]obd.PID)
 	for _, pid := range obd.PIDs() {
 		d, _ := obd.LookupPID(pid)
@@ -46,4 +47,4 @@ func valueIndex() map[string]obd.PID {
 		}
 	}
 	return index
-}
+})
