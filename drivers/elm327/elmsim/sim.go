@@ -1,0 +1,750 @@
+// Package elmsim serves a simulated vehicle (drivers/obd/obdsim) as an
+// ELM327 adapter on an io.ReadWriter or on a pseudo-terminal, so that the
+// ELM327 driver, the agent and any other ELM327 client can be tested with no
+// dongle and no car.
+//
+// It speaks the command set a client needs: ATZ, ATWS, ATD, ATI, AT@1,
+// ATE0/1, ATL0/1, ATS0/1, ATH0/1, ATCAF0/1, ATSP/ATTP, ATDP, ATDPN, ATST,
+// ATAT0/1/2, ATRV, ATSH, ATCP and "?" for anything else; OBD requests as hex
+// with an optional response count. Answers come from the ECUs' Handle
+// (functional: every ECU; after ATSH to a physical identifier: that ECU),
+// each after its latency, formatted as the adapter prints CAN frames: with
+// headers one line per frame including the PCI byte, without headers the
+// payload, or a length line and "0:", "1:" lines for multi-frame answers.
+//
+// Timing follows the real adapter: with a response count it returns as soon
+// as that many answers arrived; otherwise it waits its timeout (ATST,
+// default 200 ms) after the last answer before the prompt, and prints NO
+// DATA when nobody answered. It does not model adaptive timing (ATAT is
+// accepted and ignored): it always waits the full timeout, the worst case.
+// A character received while it is answering stops it (STOPPED). Output can
+// be paced to a baud rate, and faults injected (Faults).
+package elmsim
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bayagent/bayagent/drivers/elm327"
+	"github.com/bayagent/bayagent/drivers/isotp"
+	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+)
+
+// Defaults.
+const (
+	// DefaultVersion is the banner (ATZ, ATI).
+	DefaultVersion = "ELM327 v1.5"
+	// DefaultVoltage is what ATRV reports, in volts.
+	DefaultVoltage = 12.6
+	// DefaultTimeout is the adapter's answer timeout, ATST 32 (50 x 4 ms).
+	DefaultTimeout = 200 * time.Millisecond
+	// maxLine is the longest command line accepted.
+	maxLine = 64
+	// pad fills CAN frames to 8 bytes.
+	pad = 0xAA
+)
+
+// Faults are injected into OBD requests. Each count is the number of the
+// request that suffers the fault (1 is the first OBD request the Sim
+// answers, counted over its lifetime); zero means never.
+type Faults struct {
+	// Garbage prints a line of non-hex bytes before the answer.
+	Garbage int
+	// DropPrompt prints the answer but no prompt.
+	DropPrompt int
+	// Reset resets the adapter instead of answering, as after a power dip:
+	// banner, prompt, every setting back to its default.
+	Reset int
+	// BufferFull prints the first line of the answer, then BUFFER FULL.
+	BufferFull int
+	// CANError prints CAN ERROR instead of the answer.
+	CANError int
+	// Unsupported lists AT commands, without "AT" and upper case (e.g.
+	// "DPN", "AT1", "H1"), that are answered "?" as by a clone lacking them.
+	Unsupported []string
+}
+
+// Options tune a Sim. The zero value serves the profile as written.
+type Options struct {
+	// Latency, when positive, replaces every ECU's profile latency.
+	Latency time.Duration
+	// Baud, when positive, paces the output to that baud rate (10 bits per
+	// byte, a line leaves when its last byte would have) and delays each
+	// command by the time its bytes take on the wire.
+	Baud int
+	// Version is the banner; empty means DefaultVersion.
+	Version string
+	// Voltage is what ATRV reports; zero means DefaultVoltage.
+	Voltage float64
+	// Faults to inject.
+	Faults Faults
+	// Logger receives one debug line per command. Nil discards.
+	Logger *slog.Logger
+}
+
+type simECU struct {
+	e       *obdsim.ECU
+	latency time.Duration
+}
+
+// Sim is a simulated ELM327 plugged into a simulated vehicle.
+type Sim struct {
+	v        *obdsim.Vehicle
+	ecus     []simECU
+	proto    byte // the vehicle's protocol number, '6' to '9'
+	opts     Options
+	log      *slog.Logger
+	requests atomic.Int64
+	absent   atomic.Bool
+}
+
+// New builds the vehicle of profile p and the adapter in front of it.
+func New(p *obdsim.Profile, opts Options) (*Sim, error) {
+	v, err := obdsim.New(p, obdsim.Options{Latency: opts.Latency, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if opts.Version == "" {
+		opts.Version = DefaultVersion
+	}
+	if opts.Voltage == 0 {
+		opts.Voltage = DefaultVoltage
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sim{v: v, opts: opts, log: opts.Logger}
+	for _, pe := range p.ECUs {
+		lat := time.Duration(pe.Latency)
+		if opts.Latency > 0 {
+			lat = opts.Latency
+		}
+		s.ecus = append(s.ecus, simECU{e: v.ECU(obd.ECU(pe.Address)), latency: lat})
+	}
+	switch {
+	case p.Bus.IDBits == 29 && p.Bus.Bitrate == 250000:
+		s.proto = '9'
+	case p.Bus.IDBits == 29:
+		s.proto = '7'
+	case p.Bus.Bitrate == 250000:
+		s.proto = '8'
+	default:
+		s.proto = '6'
+	}
+	return s, nil
+}
+
+// Vehicle returns the simulated vehicle.
+func (s *Sim) Vehicle() *obdsim.Vehicle { return s.v }
+
+// Protocol returns the name of the vehicle's protocol as ATDP prints it.
+func (s *Sim) Protocol() string { return elm327.ProtocolName(s.proto) }
+
+// Requests returns how many OBD requests the Sim has received.
+func (s *Sim) Requests() int64 { return s.requests.Load() }
+
+// SetConnected plugs the adapter into the vehicle (true, the default) or
+// unplugs it: a protocol search then ends in UNABLE TO CONNECT and requests
+// on a known protocol in NO DATA.
+func (s *Sim) SetConnected(connected bool) { s.absent.Store(!connected) }
+
+func (s *Sim) extended() bool { return s.proto == '7' || s.proto == '9' }
+
+// Serve answers commands on rw until ctx ends (nil) or rw fails. Settings
+// live as long as Serve. When ctx ends, Serve unblocks its read with rw's
+// SetReadDeadline if it has one, or else by closing rw if it is an
+// io.Closer. A Sim serves one line at a time.
+func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
+	in := make(chan []byte, 16)
+	var (
+		wg   sync.WaitGroup
+		rerr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(in)
+		b := make([]byte, 256)
+		for {
+			n, err := rw.Read(b)
+			if n > 0 {
+				select {
+				case in <- bytes.Clone(b[:n]):
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil {
+				rerr = err
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		if d, ok := rw.(interface{ SetReadDeadline(time.Time) error }); ok && d.SetReadDeadline(time.Unix(1, 0)) == nil {
+		} else if c, ok := rw.(io.Closer); ok {
+			_ = c.Close()
+		}
+		wg.Wait()
+	}()
+	ss := &session{s: s, ctx: ctx, w: rw, in: in}
+	ss.defaults()
+	for {
+		line, err := ss.readLine()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, errEnd) && endOfLine(rerr) {
+				return nil
+			}
+			if errors.Is(err, errEnd) {
+				return fmt.Errorf("elmsim: read: %w", rerr)
+			}
+			return err
+		}
+		if err := ss.handle(line); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// errEnd: the input ended.
+var errEnd = errors.New("elmsim: input ended")
+
+func endOfLine(err error) bool {
+	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrClosedPipe) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// session is the adapter's state while serving one line.
+type session struct {
+	s       *Sim
+	ctx     context.Context
+	w       io.Writer
+	in      <-chan []byte
+	pending []byte // received, not yet consumed
+
+	echo, linefeeds, spaces, headers, caf bool
+	auto     bool // automatic protocol
+	fixed    byte // protocol set with ATSP n (or tried first with ATSP An), 0 none
+	found    bool // automatic search done
+	timeout  time.Duration
+	header   string // ATSH value; "" = functional
+	last     string // last command, repeated by an empty line
+	wireFree time.Time
+}
+
+func (ss *session) defaults() {
+	ss.echo, ss.linefeeds, ss.spaces, ss.headers, ss.caf = true, false, true, false, true
+	ss.auto, ss.fixed, ss.found = true, 0, false
+	ss.timeout = DefaultTimeout
+	ss.header = ""
+}
+
+func (ss *session) eol() string {
+	if ss.linefeeds {
+		return "\r\n"
+	}
+	return "\r"
+}
+
+// readLine returns the next command line, without its CR.
+func (ss *session) readLine() (string, error) {
+	for {
+		if i := bytes.IndexByte(ss.pending, '\r'); i >= 0 {
+			line := string(ss.pending[:i])
+			ss.pending = ss.pending[i+1:]
+			if err := ss.pace(len(line) + 1); err != nil {
+				return "", err
+			}
+			return line, nil
+		}
+		select {
+		case b, ok := <-ss.in:
+			if !ok {
+				return "", errEnd
+			}
+			ss.pending = append(ss.pending, clean(b)...)
+		case <-ss.ctx.Done():
+			return "", ss.ctx.Err()
+		}
+	}
+}
+
+// byteTime is how long n bytes take on the wire.
+func (ss *session) byteTime(n int) time.Duration {
+	if ss.s.opts.Baud <= 0 {
+		return 0
+	}
+	return time.Duration(n) * 10 * time.Second / time.Duration(ss.s.opts.Baud)
+}
+
+// pace waits for the wire time of n received bytes.
+func (ss *session) pace(n int) error {
+	d := ss.byteTime(n)
+	if d == 0 {
+		return nil
+	}
+	return ss.sleep(time.Now().Add(d))
+}
+
+func (ss *session) sleep(until time.Time) error {
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ss.ctx.Done():
+		return ss.ctx.Err()
+	}
+}
+
+// send writes s, paced to the baud rate: it leaves when its last byte
+// would have.
+func (ss *session) send(s string) error {
+	if d := ss.byteTime(len(s)); d > 0 {
+		start := time.Now()
+		if ss.wireFree.After(start) {
+			start = ss.wireFree
+		}
+		ss.wireFree = start.Add(d)
+		if err := ss.sleep(ss.wireFree); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(ss.w, s)
+	return err
+}
+
+// reply prints lines and the prompt.
+func (ss *session) reply(lines ...string) error {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l + ss.eol())
+	}
+	b.WriteString(ss.eol() + ">")
+	return ss.send(b.String())
+}
+
+// wait waits until t unless a character arrives first, which interrupts
+// the adapter: the character is dropped and wait reports true.
+func (ss *session) wait(t time.Time) (interrupted bool, err error) {
+	if len(ss.pending) > 0 {
+		ss.pending = ss.pending[1:]
+		return true, nil
+	}
+	tm := time.NewTimer(time.Until(t))
+	defer tm.Stop()
+	for {
+		select {
+		case <-tm.C:
+			return false, nil
+		case b, ok := <-ss.in:
+			if !ok {
+				return false, errEnd
+			}
+			if b = clean(b); len(b) > 0 {
+				ss.pending = append(ss.pending, b[1:]...)
+				return true, nil
+			}
+		case <-ss.ctx.Done():
+			return false, ss.ctx.Err()
+		}
+	}
+}
+
+// clean drops the control characters the adapter ignores (all but CR).
+func clean(b []byte) []byte {
+	out := b[:0]
+	for _, c := range b {
+		if c >= ' ' || c == '\r' {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// handle answers one command line.
+func (ss *session) handle(raw string) error {
+	if ss.echo {
+		if err := ss.send(raw + ss.eol()); err != nil {
+			return err
+		}
+	}
+	var b strings.Builder
+	for _, r := range raw {
+		if r > ' ' && r < 0x7F {
+			b.WriteRune(r)
+		}
+	}
+	cmd := strings.ToUpper(b.String())
+	if len(cmd) > maxLine {
+		return ss.reply("?")
+	}
+	if cmd == "" {
+		if ss.last == "" {
+			return ss.send(ss.eol() + ">")
+		}
+		cmd = ss.last
+	}
+	ss.last = cmd
+	ss.s.log.Debug("elmsim: command", "cmd", cmd)
+	if strings.HasPrefix(cmd, "AT") {
+		return ss.at(cmd[2:])
+	}
+	return ss.request(cmd)
+}
+
+// settings are the on/off AT commands.
+func (ss *session) settings() map[string]*bool {
+	return map[string]*bool{"E": &ss.echo, "L": &ss.linefeeds, "S": &ss.spaces, "H": &ss.headers, "CAF": &ss.caf}
+}
+
+// ignored are AT commands accepted without effect.
+var ignored = []string{"D0", "D1", "M0", "M1", "CFC0", "CFC1", "R0", "R1", "AT0", "AT1", "AT2", "PC", "AL", "NL"}
+
+func (ss *session) at(arg string) error {
+	s := ss.s
+	if slices.Contains(s.opts.Faults.Unsupported, arg) {
+		return ss.reply("?")
+	}
+	switch arg {
+	case "Z", "WS":
+		ss.defaults()
+		return ss.send(ss.eol() + ss.eol() + s.opts.Version + ss.eol() + ss.eol() + ">")
+	case "D":
+		ss.defaults()
+		return ss.reply("OK")
+	case "I":
+		return ss.reply(s.opts.Version)
+	case "@1":
+		return ss.reply("OBDII to RS232 Interpreter")
+	case "RV":
+		return ss.reply(fmt.Sprintf("%.1fV", s.opts.Voltage))
+	case "DP":
+		return ss.reply(ss.describe(false))
+	case "DPN":
+		return ss.reply(ss.describe(true))
+	}
+	if slices.Contains(ignored, arg) {
+		return ss.reply("OK")
+	}
+	if n := len(arg); n >= 2 && (arg[n-1] == '0' || arg[n-1] == '1') {
+		if p, ok := ss.settings()[arg[:n-1]]; ok {
+			*p = arg[n-1] == '1'
+			return ss.reply("OK")
+		}
+	}
+	switch {
+	case strings.HasPrefix(arg, "SP"), strings.HasPrefix(arg, "TP"):
+		return ss.setProtocol(arg[2:], strings.HasPrefix(arg, "TP"))
+	case strings.HasPrefix(arg, "ST"):
+		v, err := strconv.ParseUint(arg[2:], 16, 8)
+		if err != nil || len(arg) != 4 {
+			return ss.reply("?")
+		}
+		ss.timeout = time.Duration(v) * 4 * time.Millisecond
+		if v == 0 {
+			ss.timeout = DefaultTimeout
+		}
+		return ss.reply("OK")
+	case strings.HasPrefix(arg, "SH"):
+		h := arg[2:]
+		if _, err := strconv.ParseUint(h, 16, 32); err != nil || (len(h) != 3 && len(h) != 6 && len(h) != 8) {
+			return ss.reply("?")
+		}
+		ss.header = h
+		return ss.reply("OK")
+	case strings.HasPrefix(arg, "CP"):
+		if _, err := strconv.ParseUint(arg[2:], 16, 8); err != nil || len(arg) != 4 {
+			return ss.reply("?")
+		}
+		return ss.reply("OK")
+	}
+	return ss.reply("?")
+}
+
+// setProtocol handles ATSP and ATTP: "0" automatic, "n" fixed, "An"
+// automatic trying n first. ATTP n behaves as ATSP An.
+func (ss *session) setProtocol(arg string, try bool) error {
+	auto := try || strings.HasPrefix(arg, "A")
+	arg = strings.TrimPrefix(arg, "A")
+	if len(arg) != 1 || (arg != "0" && elm327.ProtocolName(arg[0]) == "") {
+		return ss.reply("?")
+	}
+	ss.found = false
+	ss.fixed, ss.auto = 0, auto || arg == "0"
+	if arg != "0" {
+		ss.fixed = arg[0]
+	}
+	return ss.reply("OK")
+}
+
+// current returns the protocol in use, or 0 while searching.
+func (ss *session) current() byte {
+	if ss.auto {
+		if ss.found {
+			return ss.s.proto
+		}
+		return ss.fixed
+	}
+	return ss.fixed
+}
+
+// describe answers ATDP (name) or ATDPN (number).
+func (ss *session) describe(number bool) string {
+	p := ss.current()
+	if number {
+		d := "0"
+		if p != 0 {
+			d = string(p)
+		}
+		if ss.auto {
+			return "A" + d
+		}
+		return d
+	}
+	name := elm327.ProtocolName(p)
+	switch {
+	case ss.auto && p == 0:
+		return "AUTO"
+	case ss.auto:
+		return "AUTO, " + name
+	}
+	return name
+}
+
+// targets returns the ECUs a request goes to and whether it is functional.
+func (ss *session) targets() ([]simECU, bool) {
+	h := ss.header
+	ext := ss.s.extended()
+	switch {
+	case h == "" || (!ext && h == "7DF") || (ext && (h == "DB33F1" || h == "18DB33F1")):
+		return ss.s.ecus, true
+	}
+	var want obd.ECU
+	v, _ := strconv.ParseUint(h, 16, 32)
+	switch {
+	case !ext && len(h) == 3 && v >= 0x7E0 && v <= 0x7E7:
+		want = obd.ECU(v + 8)
+	case ext && len(h) >= 6 && v&0xFFFF00FF == 0xDA00F1:
+		want = obd.ECU(0x18DAF100 | (v>>8)&0xFF)
+	}
+	for _, e := range ss.s.ecus {
+		if e.e.Address() == want {
+			return []simECU{e}, false
+		}
+	}
+	return nil, false
+}
+
+// answer is one ECU's formatted answer and when it arrives.
+type answer struct {
+	latency time.Duration
+	lines   []string
+}
+
+// request answers an OBD request.
+func (ss *session) request(cmd string) error {
+	if !isHex(cmd) || len(cmd) < 2 {
+		return ss.reply("?")
+	}
+	want := 0
+	if len(cmd)%2 == 1 {
+		v, _ := strconv.ParseUint(cmd[len(cmd)-1:], 16, 8)
+		want, cmd = int(v), cmd[:len(cmd)-1]
+	}
+	data := make([]byte, len(cmd)/2)
+	for i := range data {
+		v, _ := strconv.ParseUint(cmd[2*i:2*i+2], 16, 8)
+		data[i] = byte(v)
+	}
+	if len(data) > isotp.MaxSingle {
+		return ss.reply("?")
+	}
+	s := ss.s
+	n := int(s.requests.Add(1))
+	f := s.opts.Faults
+
+	if ss.auto && !ss.found {
+		if err := ss.send("SEARCHING..." + ss.eol()); err != nil {
+			return err
+		}
+		if s.absent.Load() {
+			return ss.reply("UNABLE TO CONNECT")
+		}
+		ss.found = true
+	}
+	switch p := ss.current(); {
+	case p == s.proto:
+	case p >= '3' && p <= '5':
+		return ss.reply("BUS INIT: ...ERROR")
+	case p == '1' || p == '2':
+		return ss.reply("NO DATA")
+	default:
+		return ss.reply("CAN ERROR")
+	}
+	switch n {
+	case f.Reset:
+		ss.defaults()
+		return ss.send(ss.eol() + ss.eol() + s.opts.Version + ss.eol() + ss.eol() + ">")
+	case f.CANError:
+		return ss.reply("CAN ERROR")
+	case f.Garbage:
+		if err := ss.send("\x7f#\x1b%&!*" + ss.eol()); err != nil {
+			return err
+		}
+	}
+
+	var answers []answer
+	if !s.absent.Load() {
+		ecus, functional := ss.targets()
+		for _, e := range ecus {
+			resp, ok := e.e.Handle(data, functional)
+			if ok {
+				answers = append(answers, answer{e.latency, ss.format(e.e.Address(), resp)})
+			}
+		}
+	}
+	slices.SortStableFunc(answers, func(a, b answer) int { return cmp.Compare(a.latency, b.latency) })
+
+	start := time.Now()
+	last, got := start, 0
+	for _, a := range answers {
+		due := start.Add(a.latency)
+		if due.Sub(last) > ss.timeout {
+			break // the adapter stopped listening before this ECU answered
+		}
+		if stop, err := ss.wait(due); err != nil || stop {
+			if err != nil {
+				return err
+			}
+			return ss.reply("", "STOPPED")
+		}
+		for i, l := range a.lines {
+			if err := ss.send(l + ss.eol()); err != nil {
+				return err
+			}
+			if i == 0 && n == f.BufferFull {
+				return ss.reply("BUFFER FULL")
+			}
+		}
+		got++
+		last = time.Now()
+		if want > 0 && got >= want {
+			break
+		}
+	}
+	if want == 0 || got < want {
+		if stop, err := ss.wait(last.Add(ss.timeout)); err != nil || stop {
+			if err != nil {
+				return err
+			}
+			return ss.reply("", "STOPPED")
+		}
+	}
+	if got == 0 {
+		return ss.reply("NO DATA")
+	}
+	if n == f.DropPrompt {
+		return nil
+	}
+	return ss.send(ss.eol() + ">")
+}
+
+// format prints one ECU's answer as the adapter shows it.
+func (ss *session) format(addr obd.ECU, msg []byte) []string {
+	frames := segment(msg)
+	sep := ""
+	if ss.spaces {
+		sep = " "
+	}
+	if ss.headers || !ss.caf {
+		hdr := addr.String()
+		if ss.spaces && len(hdr) == 8 {
+			hdr = hdr[0:2] + " " + hdr[2:4] + " " + hdr[4:6] + " " + hdr[6:8]
+		}
+		lines := make([]string, len(frames))
+		for i, fr := range frames {
+			lines[i] = hexBytes(fr, sep)
+			if ss.headers {
+				lines[i] = hdr + sep + lines[i]
+			}
+		}
+		return lines
+	}
+	if len(frames) == 1 {
+		return []string{hexBytes(msg, sep)}
+	}
+	lines := []string{fmt.Sprintf("%03X", len(msg))}
+	for i, fr := range frames {
+		body := fr[1:]
+		if i == 0 {
+			body = fr[2:]
+		}
+		lines = append(lines, fmt.Sprintf("%X:", i%16)+sep+hexBytes(body, sep))
+	}
+	return lines
+}
+
+// segment cuts msg into the 8-byte CAN frames of ISO-TP (single, or first
+// and consecutive frames), padded.
+func segment(msg []byte) [][]byte {
+	var out [][]byte
+	add := func(p isotp.PDU) {
+		d, err := isotp.Encode(p, pad)
+		if err == nil {
+			out = append(out, d[:])
+		}
+	}
+	if len(msg) <= isotp.MaxSingle {
+		add(isotp.PDU{Kind: isotp.SingleFrame, Data: msg})
+		return out
+	}
+	add(isotp.PDU{Kind: isotp.FirstFrame, Length: uint32(len(msg)), Data: msg[:6]})
+	sn := uint8(1)
+	for rest := msg[6:]; len(rest) > 0; sn++ {
+		k := min(len(rest), 7)
+		add(isotp.PDU{Kind: isotp.ConsecutiveFrame, SN: sn, Data: rest[:k]})
+		rest = rest[k:]
+	}
+	return out
+}
+
+func hexBytes(b []byte, sep string) string {
+	var sb strings.Builder
+	for i, x := range b {
+		if i > 0 {
+			sb.WriteString(sep)
+		}
+		fmt.Fprintf(&sb, "%02X", x)
+	}
+	return sb.String()
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
