@@ -1,0 +1,117 @@
+package elm327_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/elm327"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/isotp"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+)
+
+func loadProfile(t testing.TB, name string) *obdsim.Profile {
+	t.Helper()
+	p, err := obdsim.Load(filepath.Join("..", "..", "testdata", "vehicles", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// scanCAN takes the snapshot over ISO-TP on an in-process CAN bus.
+func scanCAN(t *testing.T, p *obdsim.Profile) *scan.Snapshot {
+	t.Helper()
+	v, err := obdsim.New(p, obdsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := canbus.NewMemBus()
+	stop := v.Start(context.Background(), bus)
+	conn := bus.Connect()
+	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29})
+	defer func() {
+		c.Close()
+		conn.Close()
+		if err := stop(); err != nil {
+			t.Errorf("CAN simulator: %v", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	snap, err := scan.Scan(ctx, c, scan.Options{Protocol: "CAN"})
+	if err != nil {
+		t.Fatalf("scan over CAN: %v", err)
+	}
+	return snap
+}
+
+// startPTY serves the profile as an ELM327 on a pseudo-terminal and returns
+// its device path.
+func startPTY(t testing.TB, p *obdsim.Profile, opts elmsim.Options) (string, *elmsim.Sim) {
+	t.Helper()
+	sim, err := elmsim.New(p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, stop, err := elmsim.ServePTY(context.Background(), sim)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("ELM327 simulator: %v", err)
+		}
+	})
+	return path, sim
+}
+
+// TestSnapshotELM327EqualsCAN reads each vehicle through the ELM327
+// simulator on a real pty, opened by path through the driver's serial
+// opener, and over CAN: the snapshots are the same apart from Protocol and
+// Stats, multi-ECU answers and multi-frame VIN/CALID included.
+func TestSnapshotELM327EqualsCAN(t *testing.T) {
+	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit"} {
+		t.Run(name, func(t *testing.T) {
+			p := loadProfile(t, name)
+			want := scanCAN(t, p)
+
+			path, _ := startPTY(t, p, elmsim.Options{})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			a, err := elm327.Open(ctx, path, elm327.Options{})
+			if err != nil {
+				t.Fatalf("open %s: %v", path, err)
+			}
+			defer a.Close()
+			got, err := scan.Scan(ctx, a, scan.Options{Protocol: a.Protocol()})
+			if err != nil {
+				t.Fatalf("scan over ELM327: %v", err)
+			}
+			wantProto := map[int]string{11: "ISO 15765-4 (CAN 11/500)", 29: "ISO 15765-4 (CAN 29/500)"}[p.Bus.IDBits]
+			if got.Protocol != wantProto {
+				t.Errorf("protocol %q, want %q", got.Protocol, wantProto)
+			}
+			if got.VIN == "" || len(got.ECUs) == 0 || len(got.ECUs[0].CALIDs) == 0 {
+				t.Errorf("snapshot lacks VIN, ECUs or CALIDs: %+v", got)
+			}
+			w, g := *want, *got
+			w.Protocol, g.Protocol = "", ""
+			w.Stats, g.Stats = scan.Stats{}, scan.Stats{}
+			if !reflect.DeepEqual(w, g) {
+				wj, _ := json.MarshalIndent(w, "", " ")
+				gj, _ := json.MarshalIndent(g, "", " ")
+				t.Errorf("snapshots differ\nCAN:\n%s\nELM327:\n%s", wj, gj)
+			}
+			t.Logf("%s: %d requests, %v over ELM327 (%d bytes out, %d in); %d requests, %v over CAN",
+				name, got.Stats.Requests, got.Stats.Duration.Round(time.Millisecond), a.Stats().BytesWritten, a.Stats().BytesRead,
+				want.Stats.Requests, want.Stats.Duration.Round(time.Millisecond))
+		})
+	}
+}
