@@ -5,7 +5,8 @@
 // (before or after repair) a reading belongs to is its business, not ours.
 //
 // Open takes an address such as "nha506:/dev/ttyUSB1" or
-// "nht6:/dev/ttyS0@9600" and returns an Instrument; a vendor driver (for
+// "nht6:/dev/ttyS0@9600" (built-in drivers: nha506, fla502, mqw511, fga4100,
+// nht6, mqy200) and returns an Instrument; a vendor driver (for
 // example an encrypted NHA-509 that needs the vendor's library) is a Driver
 // value passed in Options.Drivers, so that it plugs in without touching the
 // agent. NewNHA506, NewMQW511, NewFGA4100 and NewNHT6 run a protocol over any
