@@ -129,7 +129,11 @@ func salvageLastSeq(path string, s *record.Sealer) uint64 {
 	recMark := []byte(`{"schema":1,"device":"` + s.Device() + `"`)
 	stateMark := []byte(`{"` + stateMarker + `":1,`)
 	const window = 4 << 20
-	buf := make([]byte, window+record.MaxLineBytes)
+	size := int64(window + record.MaxLineBytes)
+	if st, err := f.Stat(); err == nil {
+		size = min(size, st.Size()+1) // +1: a short read marks the end
+	}
+	buf := make([]byte, size)
 	var best uint64
 	for off := int64(0); ; off += window {
 		n, err := f.ReadAt(buf, off)
