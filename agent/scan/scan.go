@@ -297,7 +297,7 @@ func (s *scanner) currentData(ctx context.Context) error {
 	for _, e := range s.ecus {
 		union.Merge(e.pids)
 	}
-	for chunk := range slices.Chunk(dataPIDs(union), maxPIDsPerRequest) {
+	for _, chunk := range batches(dataPIDs(union), maxPIDsPerRequest) {
 		expect := s.which(func(e *ecuState) bool {
 			return slices.ContainsFunc(chunk, e.pids.Has)
 		})
@@ -313,6 +313,28 @@ func (s *scanner) currentData(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// batches groups PIDs into requests of up to n. A PID the decoder does not
+// know goes alone: its length is unknown, so an answer carrying it and
+// another PID could not be split.
+func batches(pids []obd.PID, n int) [][]obd.PID {
+	var out, alone [][]obd.PID
+	var cur []obd.PID
+	for _, p := range pids {
+		if _, known := obd.LookupPID(p); !known {
+			alone = append(alone, []obd.PID{p})
+			continue
+		}
+		cur = append(cur, p)
+		if len(cur) == n {
+			out, cur = append(out, cur), nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return append(out, alone...)
 }
 
 func pidBytes(pids []obd.PID) []byte {
@@ -430,7 +452,7 @@ func (s *scanner) freezeFrame(ctx context.Context) error {
 		union.Merge(e.freeze)
 	}
 	pids := slices.DeleteFunc(dataPIDs(union), func(p obd.PID) bool { return p == 0x02 })
-	for chunk := range slices.Chunk(pids, maxFreezePairs) {
+	for _, chunk := range batches(pids, maxFreezePairs) {
 		expect := s.which(func(e *ecuState) bool { return slices.ContainsFunc(chunk, e.freeze.Has) })
 		req := []byte{0x02}
 		for _, p := range chunk {
