@@ -156,7 +156,7 @@ type Stats struct {
 	LastSeq     uint64     `json:"last_seq"`    // highest pending seq, 0 if none
 	HeadSeq     uint64     `json:"head_seq"`    // seq of the last record ever sealed
 	Oldest      *time.Time `json:"oldest,omitempty"`
-	FileBytes   int64      `json:"file_bytes"` // size of the database file
+	FileBytes   int64      `json:"file_bytes"` // bytes of database pages up to the high-water mark
 	// Appends and Commits count records stored and write transactions
 	// since Open (Appends/Commits is the mean group-commit size).
 	Appends int64 `json:"appends"`
