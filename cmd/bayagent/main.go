@@ -5,6 +5,7 @@
 // Subcommands:
 //
 //	bayagent scan     one-shot health scan, a report or --json
+//	bayagent measure  one reading from an exhaust analyzer or opacimeter
 //	bayagent version  print the version
 //
 // main only maps errors to exit codes and signals to a context; the work is
@@ -62,6 +63,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"scan", "read a vehicle's health snapshot (report, or --json)", runScan},
+		{"measure", "take one reading from an exhaust analyzer or opacimeter", runMeasure},
 		{"version", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bayagent", version)
 			return err
