@@ -200,6 +200,9 @@ type Outbox struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after each commit that stored records
+
 	appends atomic.Int64 // records committed since Open
 	commits atomic.Int64 // write transactions committed by the writer
 }
@@ -228,12 +231,13 @@ func Open(path string, opts Options) (*Outbox, error) {
 		}
 	}
 	o := &Outbox{
-		db:   db,
-		path: path,
-		opts: opts,
-		log:  opts.Logger,
-		wake: make(chan struct{}, 1),
-		quit: make(chan struct{}),
+		db:     db,
+		path:   path,
+		opts:   opts,
+		log:    opts.Logger,
+		wake:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		notify: make(chan struct{}),
 	}
 	if opts.ReadOnly {
 		close(o.quit)

@@ -381,3 +381,35 @@ func TestOpenErrorIsNotCorruption(t *testing.T) {
 		t.Fatalf("Open of a directory = %v", err)
 	}
 }
+
+func TestNextWait(t *testing.T) {
+	o := outboxtest.Open(t, outbox.Options{})
+	ctx := context.Background()
+	appendN(t, o, 2)
+	if es, err := o.NextWait(ctx, 0, 10); err != nil || fmt.Sprint(seqs(es)) != "[1 2]" {
+		t.Fatalf("NextWait with records = %v, %v", seqs(es), err)
+	}
+	got := make(chan []outbox.Entry)
+	go func() {
+		es, err := o.NextWait(ctx, 2, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- es
+	}()
+	appendN(t, o, 1)
+	if es := <-got; fmt.Sprint(seqs(es)) != "[3]" {
+		t.Fatalf("NextWait woke with %v", seqs(es))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := o.NextWait(cctx, 3, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("NextWait canceled = %v", err)
+	}
+	done := make(chan error)
+	go func() { _, err := o.NextWait(ctx, 3, 10); done <- err }()
+	o.Close()
+	if err := <-done; !errors.Is(err, outbox.ErrClosed) {
+		t.Fatalf("NextWait at Close = %v", err)
+	}
+}

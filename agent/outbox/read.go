@@ -3,6 +3,7 @@ package outbox
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,28 @@ func (o *Outbox) Next(after uint64, n int) ([]Entry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// NextWait is Next that waits: it returns up to n pending records with
+// seq > after, blocking until there is at least one, ctx ends (ctx's error)
+// or the outbox is closed (ErrClosed). It suits the uplink's publish loop.
+func (o *Outbox) NextWait(ctx context.Context, after uint64, n int) ([]Entry, error) {
+	for {
+		o.notifyMu.Lock()
+		appended := o.notify // taken before reading: no append is missed
+		o.notifyMu.Unlock()
+		es, err := o.Next(after, n)
+		if err != nil || len(es) > 0 || n <= 0 {
+			return es, err
+		}
+		select {
+		case <-appended:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-o.quit:
+			return nil, ErrClosed
+		}
+	}
 }
 
 // Ack removes the records with these sequence numbers (the broker has

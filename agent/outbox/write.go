@@ -302,6 +302,10 @@ func (o *Outbox) commit(batch []*request) {
 	} else if err == nil {
 		o.appends.Add(int64(stored))
 		o.commits.Add(1)
+		o.notifyMu.Lock()
+		close(o.notify)
+		o.notify = make(chan struct{})
+		o.notifyMu.Unlock()
 	}
 	for _, r := range claimed {
 		close(r.done)
