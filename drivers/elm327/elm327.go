@@ -143,6 +143,7 @@ type Adapter struct {
 	proto     byte   // protocol digit ('6'...), 0 while unknown
 	idBits    int    // 11 or 29 once known
 	header    string // request header set with ATSH; "" = functional default
+	unsynced  bool   // an exchange ended before its prompt
 	searchErr error  // why the last search failed
 	closed    bool
 
@@ -264,6 +265,11 @@ func (a *Adapter) exchange(ctx context.Context, cmd string, timeout time.Duratio
 	if a.closed {
 		return "", ErrClosed
 	}
+	if a.unsynced {
+		if err := a.resync(ctx); err != nil {
+			return "", err
+		}
+	}
 	if stale := a.p.discard(); len(strings.TrimSpace(strings.Trim(string(stale), ">"))) > 0 {
 		a.log.Debug("elm327: discarding stale input", "text", string(stale))
 	}
@@ -274,6 +280,9 @@ func (a *Adapter) exchange(ctx context.Context, cmd string, timeout time.Duratio
 	for {
 		text, err := a.p.untilPrompt(ctx, deadline)
 		if err != nil {
+			// The adapter may still be answering: resynchronise before
+			// the next command.
+			a.unsynced = true
 			return "", fmt.Errorf("elm327: %s: %w", cmd, err)
 		}
 		if lines := stripEcho(splitLines(text), cmd); len(lines) > 0 {
@@ -389,7 +398,7 @@ func (a *Adapter) search(ctx context.Context) error {
 		if errors.Is(err, ErrTimeout) {
 			a.searchErr = err
 			a.log.Warn("elm327: protocol search timed out", "err", err)
-			return a.resync(ctx)
+			return nil
 		}
 		return err
 	}
@@ -474,10 +483,11 @@ func (a *Adapter) format() Format {
 	return f
 }
 
-// resync recovers from a lost prompt: a bare CR either interrupts the
-// adapter (STOPPED) or repeats the last command; both end with exactly one
-// prompt, after which the line is quiet.
+// resync recovers from a lost prompt or an abandoned exchange: a bare CR
+// either interrupts the adapter (STOPPED) or repeats the last command; both
+// end with exactly one prompt, after which the line is quiet.
 func (a *Adapter) resync(ctx context.Context) error {
+	a.unsynced = false
 	a.p.discard()
 	if err := a.p.write("\r"); err != nil {
 		return fmt.Errorf("elm327: resync: %w", err)
@@ -529,9 +539,6 @@ func (a *Adapter) Do(ctx context.Context, req obd.Request) ([]obd.Response, erro
 			}
 		case errors.Is(err, ErrTimeout):
 			a.log.Warn("elm327: no prompt; resynchronising", "err", err)
-			if rerr := a.resync(ctx); rerr != nil {
-				return nil, fmt.Errorf("%w; %w", err, rerr)
-			}
 		case errors.Is(err, ErrStopped):
 			a.log.Warn("elm327: adapter stopped; sending again", "err", err)
 		case errors.Is(err, ErrIncomplete) && count:

@@ -115,3 +115,12 @@ func TestSnapshotELM327EqualsCAN(t *testing.T) {
 		})
 	}
 }
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

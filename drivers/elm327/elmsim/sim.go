@@ -217,10 +217,13 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 			return err
 		}
 		if err := ss.handle(line); err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil, errors.Is(err, errEnd) && endOfLine(rerr), endOfLine(err):
 				return nil
+			case errors.Is(err, errEnd):
+				return fmt.Errorf("elmsim: read: %w", rerr)
 			}
-			return err
+			return fmt.Errorf("elmsim: write: %w", err)
 		}
 	}
 }
