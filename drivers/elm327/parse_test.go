@@ -1,0 +1,148 @@
+package elm327
+
+import (
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+func h(s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// vinLines are the frames of a VIN answer from 7E8 (ECU name padded 20 bytes).
+const vinLines = "7E8 10 14 49 02 01 4C 46 56\r7E8 21 32 41 32 31 4B 38 41\r7E8 22 34 30 35 32 36 39 31\r"
+
+var parseTests = []struct {
+	name   string
+	text   string
+	f      Format
+	want   []obd.Response
+	err    error
+	errToo error
+}{
+	{name: "11-bit with spaces and padding", text: "7E8 06 41 00 BE 3F A8 13 00\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("4100BE3FA813")}}},
+	{name: "11-bit without spaces", text: "7E8064100BE3FA813", f: Format{Headers: true, IDBits: 11},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("4100BE3FA813")}}},
+	{name: "29-bit with spaces", text: "18 DA F1 10 06 41 00 BE 3F A8 13\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x18DAF110, Data: h("4100BE3FA813")}}},
+	{name: "29-bit without spaces", text: "18DAF110064100BE3FA813AA", f: Format{Headers: true, IDBits: 29},
+		want: []obd.Response{{ECU: 0x18DAF110, Data: h("4100BE3FA813")}}},
+	{name: "two ECUs, searching, linefeeds", text: "SEARCHING...\r\n7E8 06 41 00 BE 3F A8 13\r\n7E9 06 41 00 98 18 80 13\r\n", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("4100BE3FA813")}, {ECU: 0x7E9, Data: h("410098188013")}}},
+	{name: "multi-frame with headers", text: vinLines, f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: append(h("490201"), "LFV2A21K8A4052691"...)}}},
+	{name: "multi-frame interleaved with a single frame", text: "7E8 10 14 49 02 01 4C 46 56\r7E9 03 7F 09 12\r7E8 21 32 41 32 31 4B 38 41\r7E8 22 34 30 35 32 36 39 31\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E9, Data: h("7F0912")}, {ECU: 0x7E8, Data: append(h("490201"), "LFV2A21K8A4052691"...)}}},
+	{name: "headers off, single frame", text: "41 0C 0C 30\r", f: Format{},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("410C0C30")}}},
+	{name: "headers off, multi-frame lines", text: "014\r0: 49 02 01 4C 46 56\r1: 32 41 32 31 4B 38 41\r2: 34 30 35 32 36 39 31\r", f: Format{ECU: 0x18DAF110},
+		want: []obd.Response{{ECU: 0x18DAF110, Data: append(h("490201"), "LFV2A21K8A4052691"...)}}},
+	{name: "headers off, multi-frame without spaces, padded", text: "00A\r0:490201313233\r1:34353637AAAAAA\r", f: Format{},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("49020131323334353637")}}},
+	{name: "adapter ignored ATH1", text: "014\r0: 49 02 01 4C 46 56\r1: 32 41 32 31 4B 38 41\r2: 34 30 35 32 36 39 31\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: append(h("490201"), "LFV2A21K8A4052691"...)}}},
+	{name: "bus init ok", text: "BUS INIT: ...OK\r7E8 03 41 0D 00\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("410D00")}}},
+	{name: "response pending dropped", text: "7E8 03 7F 01 78\r7E8 03 41 0D 00\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("410D00")}}},
+	{name: "garbage line skipped", text: "\x7f#%&!*\r7E8 03 41 0D 00\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("410D00")}}},
+	{name: "garbage only", text: "\x7f#%&!*\r", f: Format{Headers: true}, err: ErrBadResponse},
+	{name: "bad PCI", text: "7E8 F3 41 0D 00\r", f: Format{Headers: true}, err: ErrBadResponse},
+	{name: "11-bit header too big", text: "FE8 03 41 0D 00\r", f: Format{Headers: true}, err: ErrBadResponse},
+	{name: "first frame only", text: "7E8 10 14 49 02 01 4C 46 56\r", f: Format{Headers: true}, err: ErrIncomplete},
+	{name: "headers off, missing line", text: "014\r0: 49 02 01 4C 46 56\r1: 32 41 32 31 4B 38 41\r", f: Format{}, err: ErrIncomplete},
+	{name: "headers off, wrong line number", text: "014\r0: 49 02 01 4C 46 56\r2: 32 41 32 31 4B 38 41\r", f: Format{}, err: ErrIncomplete},
+	{name: "empty", text: "\r\r", f: Format{Headers: true}, err: obd.ErrNoResponse},
+	{name: "NO DATA", text: "SEARCHING...\rNO DATA\r", f: Format{Headers: true}, err: ErrNoData, errToo: obd.ErrNoResponse},
+	{name: "CAN ERROR", text: "CAN ERROR\r", f: Format{Headers: true}, err: ErrCANError},
+	{name: "ERR94", text: "ERR94\r", f: Format{Headers: true}, err: ErrCANError},
+	{name: "BUS INIT error", text: "BUS INIT: ...ERROR\r", f: Format{Headers: true}, err: ErrBusInit},
+	{name: "UNABLE TO CONNECT", text: "SEARCHING...\rUNABLE TO CONNECT\r", f: Format{Headers: true}, err: ErrUnableToConnect},
+	{name: "STOPPED", text: "7E8 03 41 0D 00\rSTOPPED\r", f: Format{Headers: true}, err: ErrStopped},
+	{name: "BUFFER FULL", text: "7E8 10 14 49 02 01 4C 46 56\rBUFFER FULL\r", f: Format{Headers: true}, err: ErrBufferFull},
+	{name: "unknown command", text: "?\r", f: Format{Headers: true}, err: ErrUnknownCommand},
+	{name: "BUS BUSY", text: "BUS BUSY\r", f: Format{Headers: true}, err: ErrBusError},
+	{name: "data error suffix", text: "7E8 03 41 0D 00 <DATA ERROR\r", f: Format{Headers: true}, err: ErrDataError},
+	{name: "RX ERROR", text: "<RX ERROR\r", f: Format{Headers: true}, err: ErrDataError},
+	{name: "reset banner", text: "\r\rELM327 v1.5\r\r", f: Format{Headers: true}, err: ErrAdapterReset},
+	{name: "low voltage reset", text: "LV RESET\r", f: Format{Headers: true}, err: ErrAdapterReset},
+}
+
+func TestParseResponse(t *testing.T) {
+	for _, tc := range parseTests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseResponse(tc.text, tc.f)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) || (tc.errToo != nil && !errors.Is(err, tc.errToo)) || got != nil {
+					t.Fatalf("ParseResponse = %v, %v; want error %v", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d responses %v, want %v", len(got), got, tc.want)
+			}
+			for i := range got {
+				if got[i].ECU != tc.want[i].ECU || string(got[i].Data) != string(tc.want[i].Data) {
+					t.Errorf("response %d = %s % X, want %s % X", i, got[i].ECU, got[i].Data, tc.want[i].ECU, tc.want[i].Data)
+				}
+			}
+		})
+	}
+}
+
+// FuzzParseResponse: nothing an adapter prints makes the parser panic, and
+// it returns either answers with data or an error.
+func FuzzParseResponse(f *testing.F) {
+	for _, tc := range parseTests {
+		f.Add(tc.text, tc.f.Headers, uint8(tc.f.IDBits))
+	}
+	f.Add("18 DA F1 10 10 14 49 02 01 4C 46 56\r18 DA F1 18 03 43 00 00\r18 DA F1 10 21 32 41 32 31 4B 38 41\r", true, uint8(0))
+	f.Add("7E8 10 00 00 00 10 00 49 02\r7E8 21 01\r", true, uint8(11))
+	f.Add("FFF\r0:\r1:00\r", false, uint8(0))
+	f.Fuzz(func(t *testing.T, text string, headers bool, bits uint8) {
+		resps, err := ParseResponse(text, Format{Headers: headers, IDBits: int(bits)})
+		if (err == nil) == (len(resps) == 0) {
+			t.Fatalf("ParseResponse = %v, %v: want answers or an error", resps, err)
+		}
+		for _, r := range resps {
+			if len(r.Data) == 0 {
+				t.Fatalf("empty answer from %s", r.ECU)
+			}
+		}
+	})
+}
+
+func TestParseSpec(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		name string
+		baud int
+		err  error
+	}{
+		{"/dev/ttyUSB0", "/dev/ttyUSB0", 0, nil},
+		{"/dev/ttyUSB0@38400", "/dev/ttyUSB0", 38400, nil},
+		{"/dev/serial/by-id/usb-FTDI@x@9600", "/dev/serial/by-id/usb-FTDI@x", 9600, nil},
+		{"/dev/ttyUSB0@", "", 0, ErrBadSpec},
+		{"/dev/ttyUSB0@-1", "", 0, ErrBadSpec},
+		{"@38400", "", 0, ErrBadSpec},
+		{"", "", 0, ErrBadSpec},
+	} {
+		name, baud, err := ParseSpec(tc.spec)
+		if name != tc.name || baud != tc.baud || !errors.Is(err, tc.err) {
+			t.Errorf("ParseSpec(%q) = %q, %d, %v; want %q, %d, %v", tc.spec, name, baud, err, tc.name, tc.baud, tc.err)
+		}
+	}
+}
