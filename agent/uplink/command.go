@@ -197,6 +197,9 @@ type inbound struct {
 // are processed there too). It queues the command, or answers ErrBusy
 // right away when the queue is full.
 func (u *Uplink) onCommand(c *conn, m mqtt.Message) {
+	if len(m.Payload()) == 0 {
+		return // a retained command being cleared, not a command
+	}
 	in := inbound{size: len(m.Payload()), retained: m.Retained()}
 	if in.size <= u.opts.MaxCommandBytes {
 		in.payload = append([]byte(nil), m.Payload()...)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,16 +54,18 @@ func (u *Uplink) Run(ctx context.Context) error {
 	bo := backoff{min: u.opts.BackoffMin, max: u.opts.BackoffMax}
 	everConnected := false
 	for ctx.Err() == nil {
-		c, err := u.connect(ctx)
+		c, err := u.dial(ctx)
 		if err == nil {
-			if everConnected {
-				u.reconnects.Add(1)
-			}
-			everConnected = true
-			u.log.Info("uplink: connected", "broker", u.broker, "session", c.session)
 			start := time.Now()
-			u.setConn(c)
-			err = u.pump(ctx, grace, c)
+			if err = u.setup(ctx, c); err == nil {
+				if everConnected {
+					u.reconnects.Add(1)
+				}
+				everConnected = true
+				u.log.Info("uplink: connected", "broker", u.broker, "session", c.session)
+				u.setConn(c)
+				err = u.pump(ctx, grace, c)
+			}
 			if ctx.Err() != nil && c.ctx.Err() == nil {
 				bg.Wait() // commands answered, replies sent, live and status stopped
 				u.goodbye(grace, c)
@@ -72,7 +75,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 				err = context.Cause(c.ctx)
 			}
 			c.lose(nil)
-			c.client.Disconnect(0)
+			c.client.Disconnect(100)
 			if time.Since(start) > 10*u.opts.BackoffMin {
 				bo.reset()
 			}
@@ -146,9 +149,8 @@ func newSession() string {
 	return hex.EncodeToString(b[:])
 }
 
-// connect dials the broker, runs the write probe and subscribes to the
-// command topic. The returned connection is ready for records.
-func (u *Uplink) connect(ctx context.Context) (*conn, error) {
+// dial opens an MQTT connection (CONNECT, CONNACK).
+func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 	cctx, lose := context.WithCancelCause(context.Background())
 	c := &conn{ctx: cctx, lose: lose, session: newSession()}
 	o := mqtt.NewClientOptions().
@@ -176,11 +178,6 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 		}
 	}
 	c.client = mqtt.NewClient(o)
-	fail := func(err error) (*conn, error) {
-		lose(err)
-		c.client.Disconnect(0)
-		return nil, err
-	}
 	tok := c.client.Connect()
 	select {
 	case <-tok.Done():
@@ -188,23 +185,29 @@ func (u *Uplink) connect(ctx context.Context) (*conn, error) {
 		// Let paho finish or abandon the attempt before leaving.
 		c.client.Disconnect(0)
 		tok.WaitTimeout(u.opts.ConnectTimeout)
-		return fail(ctx.Err())
+		lose(ctx.Err())
+		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		return fail(fmt.Errorf("%w %s: %w", ErrConnect, u.broker, err))
-	}
-
-	if !u.opts.SkipWriteProbe {
-		if err := u.probe(ctx, c); err != nil {
-			return fail(err)
-		}
-	} else if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
-		return fail(fmt.Errorf("%w: status: %w", ErrPublish, err))
-	}
-	if err := u.subscribe(ctx, c, u.topics.cmd, func(_ mqtt.Client, m mqtt.Message) { u.onCommand(c, m) }); err != nil {
-		return fail(err)
+		err = fmt.Errorf("%w %s: %w", ErrConnect, u.broker, err)
+		lose(err)
+		c.client.Disconnect(0)
+		return nil, err
 	}
 	return c, nil
+}
+
+// setup runs the write probe (or just publishes "online") and subscribes to
+// the command topic: afterwards the connection is ready for records.
+func (u *Uplink) setup(ctx context.Context, c *conn) error {
+	if !u.opts.SkipWriteProbe {
+		if err := u.probe(ctx, c); err != nil {
+			return err
+		}
+	} else if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
+		return fmt.Errorf("%w: status: %w", ErrPublish, err)
+	}
+	return u.subscribe(ctx, c, u.topics.cmd, func(_ mqtt.Client, m mqtt.Message) { u.onCommand(c, m) })
 }
 
 func (u *Uplink) subscribe(ctx context.Context, c *conn, topic string, h mqtt.MessageHandler) error {
@@ -246,16 +249,16 @@ func (u *Uplink) probe(ctx context.Context, c *conn) error {
 	select {
 	case <-echo:
 	case <-c.ctx.Done():
-		return context.Cause(c.ctx)
+		// Some brokers (Mosquitto 2.0.11) close the connection of a client
+		// whose publish the ACL denied.
+		return fmt.Errorf("%w (probably): the connection closed while waiting for the status probe (%w); %s",
+			ErrWriteDenied, context.Cause(c.ctx), u.aclHint())
 	case <-pctx.Done():
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: the broker acknowledged %s but did not deliver it back within %v; "+
-			"check that the client certificate / user name matches device %q of shop %q and the broker ACL "+
-			"(it must allow writing %s/# and reading the status topic); no record is published",
-			ErrWriteDenied, u.topics.status, u.opts.ProbeTimeout, u.opts.Device, u.opts.Shop,
-			u.topics.status[:len(u.topics.status)-len("/status")])
+		return fmt.Errorf("%w: the broker acknowledged %s but did not deliver it back within %v; %s",
+			ErrWriteDenied, u.topics.status, u.opts.ProbeTimeout, u.aclHint())
 	}
 	uctx, cancel2 := context.WithTimeout(ctx, u.opts.ConnectTimeout)
 	defer cancel2()
@@ -263,6 +266,12 @@ func (u *Uplink) probe(ctx context.Context, c *conn) error {
 		return fmt.Errorf("%w: unsubscribe %s: %w", ErrConnect, u.topics.status, err)
 	}
 	return nil
+}
+
+func (u *Uplink) aclHint() string {
+	return fmt.Sprintf("check that the client certificate / user name belongs to device %q of shop %q and that the broker ACL "+
+		"lets it write %s/# and read %s; no record is published meanwhile",
+		u.opts.Device, u.opts.Shop, strings.TrimSuffix(u.topics.status, "/status"), u.topics.status)
 }
 
 // statusPayload builds the status object.

@@ -62,7 +62,8 @@
 // topic: malformed payloads get {"ok":false} with an error naming the
 // problem (and the id when it could be read), valid ones are passed to the
 // [Commander] one at a time in arrival order. Retained commands are refused
-// (they would run again on every reconnection). Commands are not queued by
+// (they would run again on every reconnection); an empty message (a
+// retained command being cleared) is ignored. Commands are not queued by
 // the broker while the device is offline (clean session).
 //
 // # Security

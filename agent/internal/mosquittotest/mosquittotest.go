@@ -9,7 +9,8 @@
 // fails when the environment variable CI is "true" and is skipped otherwise.
 //
 // Each broker listens on two free loopback ports with a generated
-// configuration (per_listener_settings true, persistence off):
+// configuration (per_listener_settings true, persistence off unless
+// Options.Persistence):
 //
 //   - a plain listener (tcp://127.0.0.1:port), anonymous, no ACL: for test
 //     observers, command senders and tests that do not care about TLS;
@@ -59,6 +60,9 @@ type Options struct {
 	MessageSizeLimit int
 	// Verbose sets log_type all (every packet is logged).
 	Verbose bool
+	// Persistence keeps sessions and retained messages across Stop/Start
+	// and Restart (Mosquitto saves them on a graceful stop). Off by default.
+	Persistence bool
 }
 
 // Broker is a running (or stopped) Mosquitto process owned by one test.
@@ -325,7 +329,13 @@ func (b *Broker) config() string {
 		return pt
 	}
 	p("per_listener_settings true")
-	p("persistence false")
+	if b.opts.Persistence {
+		p("persistence true")
+		p("persistence_location %s/", b.Dir)
+		p("autosave_interval 0")
+	} else {
+		p("persistence false")
+	}
 	p("log_dest stderr")
 	if b.opts.Verbose {
 		p("log_type all")

@@ -10,7 +10,7 @@ import (
 func TestBrokerTLSAndACL(t *testing.T) {
 	t.Parallel()
 	b := Start(t, Options{Devices: []Device{{"s1", "dev-a"}, {"s1", "dev-b"}}})
-	obs := Subscribe(t, b.PlainURL, "bayagent/#", 1, nil)
+	obs := Subscribe(t, b.PlainURL, "bayagent/#", SubOptions{QoS: 1})
 
 	cert, key := b.ClientCert("dev-a")
 	a := Connect(t, ClientOptions(b.TLSURL, b.CA.ClientTLS(t, cert, key)))
@@ -64,7 +64,7 @@ func TestProxyCut(t *testing.T) {
 	t.Parallel()
 	b := Start(t, Options{})
 	p := NewProxy(t, b.PlainAddr)
-	obs := Subscribe(t, b.PlainURL, "will/#", 1, nil)
+	obs := Subscribe(t, b.PlainURL, "will/#", SubOptions{QoS: 1})
 	o := ClientOptions("tcp://"+p.Addr(), nil).SetAutoReconnect(false).SetWill("will/x", "gone", 1, false)
 	Connect(t, o)
 	if n := p.Cut(); n != 1 {

@@ -2,7 +2,6 @@ package mosquittotest
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -16,9 +15,12 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	refuse bool
+	held   chan struct{} // non-nil while Hold(true): closed on release
+	cut    chan struct{} // closed and replaced by Cut
+	wg     sync.WaitGroup
 }
 
 // NewProxy listens on a free loopback port and forwards to target. It is
@@ -29,7 +31,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("mosquittotest: proxy listen: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, cut: make(chan struct{})}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.Close)
 	return p
@@ -47,6 +49,13 @@ func (p *Proxy) accept() {
 			}
 			continue
 		}
+		p.mu.Lock()
+		refuse := p.refuse
+		p.mu.Unlock()
+		if refuse {
+			c.Close()
+			continue
+		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
 			c.Close()
@@ -57,14 +66,65 @@ func (p *Proxy) accept() {
 			up.Close()
 			return
 		}
-		pipe := func(dst, src net.Conn) {
-			_, _ = io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-			p.untrack(dst, src)
+		p.wg.Go(func() { p.pipe(up, c, true) })
+		p.wg.Go(func() { p.pipe(c, up, false) })
+	}
+}
+
+// pipe copies src to dst; the client-to-target direction (gated) waits
+// while the proxy is held.
+func (p *Proxy) pipe(dst, src net.Conn, gated bool) {
+	defer func() {
+		dst.Close()
+		src.Close()
+		p.untrack(dst, src)
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && gated && !p.waitReleased() {
+			return
 		}
-		p.wg.Go(func() { pipe(up, c) })
-		p.wg.Go(func() { pipe(c, up) })
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitReleased waits while the proxy is held; false if the connections were
+// cut meanwhile.
+func (p *Proxy) waitReleased() bool {
+	p.mu.Lock()
+	held, cut := p.held, p.cut
+	p.mu.Unlock()
+	if held == nil {
+		return true
+	}
+	select {
+	case <-held:
+		return true
+	case <-cut:
+		return false
+	}
+}
+
+// Hold stops (on) or resumes (off) forwarding from clients to the target:
+// what clients send is kept in the proxy, as on a stalled network, while
+// the target's answers still flow.
+func (p *Proxy) Hold(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case on && p.held == nil:
+		p.held = make(chan struct{})
+	case !on && p.held != nil:
+		close(p.held)
+		p.held = nil
 	}
 }
 
@@ -88,6 +148,14 @@ func (p *Proxy) untrack(cs ...net.Conn) {
 	}
 }
 
+// Refuse makes the proxy close new connections at once (on) or forward
+// them again (off), as an unreachable broker would.
+func (p *Proxy) Refuse(on bool) {
+	p.mu.Lock()
+	p.refuse = on
+	p.mu.Unlock()
+}
+
 // Cut closes every forwarded connection (both sides) and returns how many
 // client connections were cut. New connections are still accepted.
 func (p *Proxy) Cut() int {
@@ -97,6 +165,8 @@ func (p *Proxy) Cut() int {
 	for c := range p.conns {
 		c.Close()
 	}
+	close(p.cut)
+	p.cut = make(chan struct{})
 	return n
 }
 

@@ -66,9 +66,21 @@ type Subscriber struct {
 	changed    chan struct{}
 }
 
-// Subscribe connects to url (a plain listener unless tlsCfg is set) and
-// subscribes to filter with qos. It returns once the first SUBACK arrived.
-func Subscribe(t testing.TB, url, filter string, qos byte, tlsCfg *tls.Config) *Subscriber {
+// SubOptions configures a Subscriber. The zero value subscribes with QoS 0
+// on a clean session without TLS.
+type SubOptions struct {
+	QoS byte
+	TLS *tls.Config
+	// Session, when set, is the client id of a persistent session (clean
+	// session off): with QoS 1 the broker keeps what arrives while the
+	// subscriber is away (and, with Options.Persistence, across a broker
+	// restart) and delivers it on reconnection.
+	Session string
+}
+
+// Subscribe connects to url and subscribes to filter. It returns once the
+// first SUBACK arrived.
+func Subscribe(t testing.TB, url, filter string, so SubOptions) *Subscriber {
 	t.Helper()
 	s := &Subscriber{t: t, changed: make(chan struct{})}
 	handler := func(_ mqtt.Client, m mqtt.Message) {
@@ -77,8 +89,12 @@ func Subscribe(t testing.TB, url, filter string, qos byte, tlsCfg *tls.Config) *
 		s.notifyLocked()
 		s.mu.Unlock()
 	}
-	o := ClientOptions(url, tlsCfg).SetOrderMatters(true).SetOnConnectHandler(func(c mqtt.Client) {
-		tok := c.Subscribe(filter, qos, handler)
+	o := ClientOptions(url, so.TLS).SetOrderMatters(true)
+	if so.Session != "" {
+		o.SetClientID(so.Session).SetCleanSession(false)
+	}
+	o.SetOnConnectHandler(func(c mqtt.Client) {
+		tok := c.Subscribe(filter, so.QoS, handler)
 		if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
 			s.mu.Lock()
 			s.subscribed++

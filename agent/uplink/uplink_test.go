@@ -1,0 +1,361 @@
+package uplink
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+)
+
+const wait10 = 10 * time.Second
+
+var devices = []mosquittotest.Device{{Shop: "s1", ID: "dev-a"}, {Shop: "s1", ID: "dev-b"}}
+
+// checkAllSeen checks that every seq in 1..n arrived at least once and
+// returns how many duplicates arrived.
+func checkAllSeen(t *testing.T, msgs []mosquittotest.Message, n int) int {
+	t.Helper()
+	seen := map[uint64]int{}
+	for _, m := range msgs {
+		seen[seqOf(t, m.Payload)]++
+	}
+	for s := uint64(1); s <= uint64(n); s++ {
+		if seen[s] == 0 {
+			t.Fatalf("record %d never arrived (%d messages, %d distinct)", s, len(msgs), len(seen))
+		}
+	}
+	return len(msgs) - len(seen)
+}
+
+func TestPublishInOrderAndAck(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	sub := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/records", mosquittotest.SubOptions{QoS: 1})
+	q := newMemQueue()
+	q.addRecords(1000, 400)
+	u := newUplink(t, plainOptions(b, "dev-a"), q)
+	run(t, u)
+
+	msgs := sub.WaitN(1000, wait10)
+	for i, m := range msgs {
+		if got := seqOf(t, m.Payload); got != uint64(i+1) {
+			t.Fatalf("message %d carries seq %d, want %d (in order, no duplicates on a stable connection)", i, got, i+1)
+		}
+	}
+	q.waitEmpty(t, wait10)
+	s := waitStats(t, u, wait10, "1000 acked", func(s Stats) bool { return s.Acked == 1000 })
+	if s.Published != 1000 || !s.Connected || s.LastUpload.IsZero() || s.LastError != nil {
+		t.Fatalf("stats %+v", s)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for seq, n := range q.acks {
+		if n != 1 {
+			t.Fatalf("record %d acked %d times", seq, n)
+		}
+	}
+	if q.ackCalls >= 1000 {
+		t.Errorf("%d Ack calls for 1000 records: acks are not batched", q.ackCalls)
+	}
+	t.Logf("%d Ack calls for 1000 records", q.ackCalls)
+}
+
+func TestTLSClientCertificates(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{Devices: devices})
+	rogueDir := t.TempDir()
+	rogue := mosquittotest.NewCA(t, rogueDir, "rogue")
+	rc, rk := rogue.Issue(t, rogueDir, "rogue-dev-a", "dev-a", false)
+	cert, key := b.ClientCert("dev-a")
+	for _, tc := range []struct {
+		name              string
+		caFile, cert, key string
+		wantOK            bool
+	}{
+		{"valid client certificate", b.CA.File, cert, key, true},
+		{"no client certificate", b.CA.File, "", "", false},
+		{"client certificate from another CA", b.CA.File, rc, rk, false},
+		{"broker certificate not trusted", rogue.File, cert, key, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			q := newMemQueue()
+			q.addRecords(10, 200)
+			o := Options{Broker: b.TLSURL, Shop: "s1", Device: "dev-a", ClientID: "tls-" + tc.name,
+				CAFile: tc.caFile, CertFile: tc.cert, KeyFile: tc.key,
+				BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, ProbeTimeout: 3 * time.Second}
+			u := newUplink(t, o, q)
+			run(t, u)
+			if tc.wantOK {
+				q.waitEmpty(t, wait10)
+				return
+			}
+			s := waitStats(t, u, wait10, "a connection error", func(s Stats) bool { return s.LastError != nil })
+			if !errors.Is(s.LastError, ErrConnect) || s.Connected || s.Acked != 0 || q.depth() != 10 {
+				t.Fatalf("stats %+v, depth %d; want ErrConnect and nothing acked", s, q.depth())
+			}
+		})
+	}
+}
+
+func TestACLRefusesOtherDevicesTopic(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{Devices: devices})
+	obs := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-b/#", mosquittotest.SubOptions{QoS: 1})
+
+	// dev-a's certificate, configured as dev-b: every publish to dev-b's
+	// topics is PUBACKed by Mosquitto and dropped.
+	q := newMemQueue()
+	q.addRecords(20, 200)
+	cert, key := b.ClientCert("dev-a")
+	o := Options{Broker: b.TLSURL, Shop: "s1", Device: "dev-b", CAFile: b.CA.File, CertFile: cert, KeyFile: key,
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond}
+	u := newUplink(t, o, q)
+	run(t, u)
+	s := waitStats(t, u, wait10, "ErrWriteDenied", func(s Stats) bool { return s.LastError != nil })
+	if !errors.Is(s.LastError, ErrWriteDenied) {
+		t.Fatalf("LastError = %v, want ErrWriteDenied", s.LastError)
+	}
+	if !strings.Contains(s.LastError.Error(), `device "dev-b"`) {
+		t.Errorf("error does not name the device: %v", s.LastError)
+	}
+	if s.Published != 0 || s.Acked != 0 || q.depth() != 20 {
+		t.Fatalf("records left the queue: stats %+v, depth %d", s, q.depth())
+	}
+
+	// The observer of dev-b's topics saw nothing: the first thing it gets
+	// is a sentinel sent afterwards by the real dev-b.
+	bc, bk := b.ClientCert("dev-b")
+	devB := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, bc, bk)))
+	if tok := devB.Publish("bayagent/s1/dev-b/records", 1, false, "sentinel"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+		t.Fatalf("sentinel: %v", tok.Error())
+	}
+	if m := obs.WaitN(1, wait10); string(m[0].Payload) != "sentinel" {
+		t.Fatalf("observer of dev-b got %q on %s from the impostor", m[0].Payload, m[0].Topic)
+	}
+}
+
+// durableObserver subscribes to dev-a's records with a persistent session
+// on a broker with persistence, as a real receiver would: what the broker
+// acknowledged survives its restart.
+func durableObserver(t *testing.T, b *mosquittotest.Broker) *mosquittotest.Subscriber {
+	return mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/records",
+		mosquittotest.SubOptions{QoS: 1, Session: "observer-" + t.Name()})
+}
+
+func TestBrokerRestartMidBurst(t *testing.T) {
+	t.Parallel()
+	const n = 2000
+	b := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
+	sub := durableObserver(t, b)
+	q := newMemQueue()
+	q.addRecords(n, 400)
+	u := newUplink(t, plainOptions(b, "dev-a"), q)
+	run(t, u)
+
+	sub.WaitN(n/4, wait10)
+	b.Restart()
+	q.waitEmpty(t, 30*time.Second)
+	msgs := sub.WaitFor(wait10, "all records", func(m []mosquittotest.Message) bool {
+		seen := map[string]bool{}
+		for _, x := range m {
+			seen[string(x.Payload)] = true
+		}
+		return len(seen) >= n
+	})
+	dups := checkAllSeen(t, msgs, n)
+	s := u.Stats()
+	if s.Reconnects < 1 || s.Acked != n {
+		t.Fatalf("stats %+v: want a reconnection and %d acks", s, n)
+	}
+	t.Logf("%d duplicates, %d publishes for %d records", dups, s.Published, n)
+}
+
+func TestLongOutageDrains(t *testing.T) {
+	t.Parallel()
+	const n = 5000
+	b := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
+	sub := durableObserver(t, b)
+	q := newMemQueue()
+	u := newUplink(t, plainOptions(b, "dev-a"), q)
+	run(t, u)
+	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
+
+	b.Stop()
+	waitStats(t, u, wait10, "a failed reconnection", func(s Stats) bool { return errors.Is(s.LastError, ErrConnect) })
+	q.addRecords(n, 400)
+	b.Start()
+
+	q.waitEmpty(t, 30*time.Second)
+	checkAllSeen(t, sub.WaitN(n, wait10), n)
+}
+
+// statusOf decodes a status message.
+func statusOf(t *testing.T, m mosquittotest.Message) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(m.Payload, &v); err != nil {
+		t.Fatalf("status %q: %v", m.Payload, err)
+	}
+	return v
+}
+
+func TestStatusOnlineAndLastWill(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	proxy := mosquittotest.NewProxy(t, b.PlainAddr)
+	const topic = "bayagent/s1/dev-a/status"
+	obs := mosquittotest.Subscribe(t, b.PlainURL, topic, mosquittotest.SubOptions{QoS: 1})
+
+	o := plainOptions(b, "dev-a")
+	o.Broker = "tcp://" + proxy.Addr()
+	o.Status = func() map[string]any { return map[string]any{"version": "1.2.3", "state": "overridden?"} }
+	u := newUplink(t, o, newMemQueue())
+	stop := run(t, u)
+
+	nth := func(i int, state, reason string) map[string]any {
+		t.Helper()
+		msgs := obs.WaitN(i+1, wait10)
+		v := statusOf(t, msgs[i])
+		if v["state"] != state || (reason != "" && v["reason"] != reason) || v["device"] != "dev-a" || v["shop"] != "s1" {
+			for _, m := range msgs {
+				t.Logf("status: %s", m.Payload)
+			}
+			t.Fatalf("status #%d = %s, want state %s reason %q", i, msgs[i].Payload, state, reason)
+		}
+		return v
+	}
+	first := nth(0, "online", "")
+	if first["version"] != "1.2.3" {
+		t.Fatalf("extra status fields missing: %v", first)
+	}
+
+	// A retained command runs when it is first delivered (a live message)
+	// and is refused when the broker replays it on the next connection.
+	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
+	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
+	if tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, true, `{"id":"r1","cmd":"echo"}`); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+		t.Fatalf("retained command: %v", tok.Error())
+	}
+	if r := replies.WaitN(1, wait10)[0]; string(r.Payload) != `{"id":"r1","ok":true}` {
+		t.Fatalf("first reply to the retained command: %s", r.Payload)
+	}
+
+	// A cut connection (no DISCONNECT): the broker publishes the will.
+	proxy.Refuse(true)
+	if proxy.Cut() != 1 {
+		t.Fatal("no connection to cut")
+	}
+	will := nth(1, "offline", "connection lost")
+	if will["session"] != first["session"] {
+		t.Fatalf("will of session %v after online of session %v", will["session"], first["session"])
+	}
+	retained := mosquittotest.Subscribe(t, b.PlainURL, topic, mosquittotest.SubOptions{QoS: 1}).WaitN(1, wait10)[0]
+	if !retained.Retained || statusOf(t, retained)["state"] != "offline" {
+		t.Fatalf("retained status after the cut: %s (retained %v)", retained.Payload, retained.Retained)
+	}
+
+	proxy.Refuse(false)
+	again := nth(2, "online", "")
+	if again["session"] == first["session"] {
+		t.Fatal("new connection reuses the session id")
+	}
+	if r := replies.WaitN(2, wait10)[1]; !strings.Contains(string(r.Payload), `"id":"r1","ok":false,"error":"retained commands are refused`) {
+		t.Fatalf("reply to the replayed retained command: %s", r.Payload)
+	}
+	backend.Publish("bayagent/s1/dev-a/cmd", 1, true, []byte{}).WaitTimeout(wait10) // clear it
+
+	stop()
+	nth(3, "offline", "shutdown")
+	retained = mosquittotest.Subscribe(t, b.PlainURL, topic, mosquittotest.SubOptions{QoS: 1}).WaitN(1, wait10)[0]
+	if v := statusOf(t, retained); !retained.Retained || v["reason"] != "shutdown" {
+		t.Fatalf("retained status after shutdown: %s (retained %v)", retained.Payload, retained.Retained)
+	}
+}
+
+func TestCommandsAndLive(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
+	live := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/live", mosquittotest.SubOptions{})
+	o := plainOptions(b, "dev-a")
+	o.MaxCommandBytes = 1024
+	u := newUplink(t, o, newMemQueue())
+	if err := u.PublishLive([]byte("early")); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("PublishLive before connecting: %v, want ErrNotConnected", err)
+	}
+	run(t, u)
+	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
+
+	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
+	for i, tc := range []struct {
+		name, payload string
+		want          reply
+		wantErr       string
+	}{
+		{"valid", `{"id":"c1","cmd":"echo","args":{"vin":"1HGCM82633A004352"}}`,
+			reply{ID: "c1", OK: true, Result: json.RawMessage(`{"vin":"1HGCM82633A004352"}`)}, ""},
+		{"valid without args", `{"cmd":"echo","id":"c2"}`, reply{ID: "c2", OK: true}, ""},
+		{"commander error", `{"id":"c3","cmd":"fail"}`, reply{ID: "c3"}, "the bay is closed"},
+		{"unknown command", `{"id":"c4","cmd":"fly"}`, reply{ID: "c4"}, `unknown command: "fly"`},
+		{"not JSON", `open the job`, reply{}, "not a JSON object"},
+		{"unknown member", `{"id":"c5","cmd":"echo","arg":{}}`, reply{ID: "c5"}, `unknown member "arg"`},
+		{"missing id", `{"cmd":"echo"}`, reply{}, `missing member "id"`},
+		{"args not an object", `{"id":"c6","cmd":"echo","args":[1]}`, reply{ID: "c6"}, `"args" must be a JSON object`},
+		{"too large", `{"id":"c7","cmd":"echo","args":{"x":"` + strings.Repeat("x", 2000) + `"}}`, reply{}, "command too large: 2040 bytes, limit 1024"},
+	} {
+		tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, false, tc.payload)
+		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
+			t.Fatalf("%s: publish: %v", tc.name, tok.Error())
+		}
+		m := replies.WaitN(i+1, wait10)[i]
+		var got reply
+		if err := json.Unmarshal(m.Payload, &got); err != nil {
+			t.Fatalf("%s: reply %q: %v", tc.name, m.Payload, err)
+		}
+		if got.ID != tc.want.ID || got.OK != tc.want.OK || string(got.Result) != string(tc.want.Result) ||
+			!strings.Contains(got.Error, tc.wantErr) || (tc.wantErr == "") != (got.Error == "") {
+			t.Errorf("%s: reply %s, want %+v with error containing %q", tc.name, m.Payload, tc.want, tc.wantErr)
+		}
+	}
+	if n := len(replies.Messages()); n != 9 {
+		t.Errorf("%d replies for 9 commands", n)
+	}
+
+	for i := range 5 {
+		if err := u.PublishLive([]byte{'0' + byte(i)}); err != nil {
+			t.Fatalf("PublishLive: %v", err)
+		}
+	}
+	msgs := live.WaitN(5, wait10)
+	for i, m := range msgs {
+		if string(m.Payload) != string(rune('0'+i)) || m.QoS != 0 {
+			t.Fatalf("live #%d = %q qos %d", i, m.Payload, m.QoS)
+		}
+	}
+}
+
+func TestQuarantinesUnpublishable(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	sub := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/records", mosquittotest.SubOptions{QoS: 1})
+	q := newMemQueue()
+	q.add(fakeRecord(1, 300), fakeRecord(2, 5000), []byte{}, fakeRecord(4, 300))
+	o := plainOptions(b, "dev-a")
+	o.MaxPayload = 1000
+	u := newUplink(t, o, q)
+	run(t, u)
+	q.waitEmpty(t, wait10)
+	msgs := sub.WaitN(2, wait10)
+	if seqOf(t, msgs[0].Payload) != 1 || seqOf(t, msgs[1].Payload) != 4 {
+		t.Fatalf("published %s / %s", msgs[0].Payload, msgs[1].Payload)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !strings.Contains(q.quarantined[2], "exceeds the broker limit") || q.quarantined[3] != "empty payload" || len(q.quarantined) != 2 {
+		t.Fatalf("quarantined %v", q.quarantined)
+	}
+}
