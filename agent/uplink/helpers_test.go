@@ -244,3 +244,15 @@ func waitStats(t testing.TB, u *Uplink, timeout time.Duration, desc string, cond
 		}
 	}
 }
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -2,6 +2,7 @@ package mosquittotest
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -18,8 +19,6 @@ type Proxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	refuse bool
-	held   chan struct{} // non-nil while Hold(true): closed on release
-	cut    chan struct{} // closed and replaced by Cut
 	wg     sync.WaitGroup
 }
 
@@ -31,7 +30,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("mosquittotest: proxy listen: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, cut: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.Close)
 	return p
@@ -66,66 +65,17 @@ func (p *Proxy) accept() {
 			up.Close()
 			return
 		}
-		p.wg.Go(func() { p.pipe(up, c, true) })
-		p.wg.Go(func() { p.pipe(c, up, false) })
+		p.wg.Go(func() { p.pipe(up, c) })
+		p.wg.Go(func() { p.pipe(c, up) })
 	}
 }
 
-// pipe copies src to dst; the client-to-target direction (gated) waits
-// while the proxy is held.
-func (p *Proxy) pipe(dst, src net.Conn, gated bool) {
-	defer func() {
-		dst.Close()
-		src.Close()
-		p.untrack(dst, src)
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && gated && !p.waitReleased() {
-			return
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// waitReleased waits while the proxy is held; false if the connections were
-// cut meanwhile.
-func (p *Proxy) waitReleased() bool {
-	p.mu.Lock()
-	held, cut := p.held, p.cut
-	p.mu.Unlock()
-	if held == nil {
-		return true
-	}
-	select {
-	case <-held:
-		return true
-	case <-cut:
-		return false
-	}
-}
-
-// Hold stops (on) or resumes (off) forwarding from clients to the target:
-// what clients send is kept in the proxy, as on a stalled network, while
-// the target's answers still flow.
-func (p *Proxy) Hold(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case on && p.held == nil:
-		p.held = make(chan struct{})
-	case !on && p.held != nil:
-		close(p.held)
-		p.held = nil
-	}
+// pipe copies src to dst until either side closes, then closes both.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	_, _ = io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+	p.untrack(dst, src)
 }
 
 func (p *Proxy) track(cs ...net.Conn) bool {
@@ -165,8 +115,6 @@ func (p *Proxy) Cut() int {
 	for c := range p.conns {
 		c.Close()
 	}
-	close(p.cut)
-	p.cut = make(chan struct{})
 	return n
 }
 
