@@ -55,9 +55,11 @@ func (o *Options) defaults() {
 	}
 }
 
-// maxPIDsPerRequest is how many PIDs a Mode 01 request carries on CAN, and
-// maxFreezePairs how many PID/frame pairs fit a Mode 02 single frame.
+// discoveryTries is how often the first 0100 goes out before the scan gives
+// up; maxPIDsPerRequest is how many PIDs a Mode 01 request carries on CAN,
+// and maxFreezePairs how many PID/frame pairs fit a Mode 02 single frame.
 const (
+	discoveryTries    = 2
 	maxPIDsPerRequest = 6
 	maxFreezePairs    = 3
 )
@@ -185,9 +187,14 @@ func (s *scanner) all() []obd.ECU { return s.which(func(*ecuState) bool { return
 // discover finds the ECUs with a functional 0100 (the one request that waits
 // out the window) and then their further supported-PID ranges in one request.
 func (s *scanner) discover(ctx context.Context) error {
-	got, err := s.do(ctx, []byte{0x01, 0x00}, nil)
-	if err != nil {
-		return err
+	var got map[obd.ECU][]byte
+	// ISO 15765-4 lets the tester repeat the first request: an ECU that
+	// is still waking up may miss it.
+	for try := 0; try < discoveryTries && len(got) == 0; try++ {
+		var err error
+		if got, err = s.do(ctx, []byte{0x01, 0x00}, nil); err != nil {
+			return err
+		}
 	}
 	for ecu, resp := range got {
 		e := &ecuState{addr: ecu, live: map[obd.PID][]obd.Value{}}
