@@ -4,12 +4,15 @@
 //
 //	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --iface udp:239.64.142.206:20000
 //	vehiclesim --profile testdata/vehicles/petrol-29bit.yaml --iface can:vcan0 --latency 10ms
+//	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --elm327 --baud 38400
 //
 // Each ECU of the profile is its own node on the bus, answering OBD-II
 // requests over ISO-TP. The udp: bus (einride's emulator, kept on the
 // loopback interface) lets the agent run as another process; can:vcan0 uses
-// a virtual SocketCAN interface. SIGINT or SIGTERM stops it cleanly; a second
-// signal kills it.
+// a virtual SocketCAN interface. With --elm327 the vehicle sits behind a
+// simulated ELM327 adapter on a pseudo-terminal instead (drivers/elm327/elmsim),
+// whose device path is printed; --baud paces its output like a serial line.
+// SIGINT or SIGTERM stops it cleanly; a second signal kills it.
 package main
 
 import (
@@ -26,6 +29,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -57,6 +61,8 @@ type config struct {
 	iface   string
 	latency time.Duration
 	verbose bool
+	elm327  bool
+	baud    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -67,8 +73,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.iface, "iface", "", "bus `ADDRESS`: udp:239.64.142.206:20000 or can:vcan0")
 	fs.DurationVar(&c.latency, "latency", 0, "answer latency of every ECU, replacing the profile's (0 keeps the profile's)")
 	fs.BoolVar(&c.verbose, "v", false, "log ISO-TP details (debug level)")
+	fs.BoolVar(&c.elm327, "elm327", false, "serve as an ELM327 adapter on a pseudo-terminal instead of on a bus")
+	fs.IntVar(&c.baud, "baud", 0, "with --elm327: pace the adapter's output to this baud `RATE` (0: no pacing)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vehiclesim --profile FILE --iface ADDRESS [--latency 10ms] [-v]")
+		fmt.Fprintln(fs.Output(), "       vehiclesim --profile FILE --elm327 [--baud 38400] [--latency 10ms] [-v]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -86,8 +95,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case c.profile == "":
 		return bad("missing --profile")
-	case c.iface == "":
+	case c.elm327 && c.iface != "":
+		return bad("--elm327 and --iface exclude each other")
+	case !c.elm327 && c.iface == "":
 		return bad("missing --iface")
+	case c.baud < 0:
+		return bad("--baud must not be negative")
+	case c.baud != 0 && !c.elm327:
+		return bad("--baud needs --elm327")
 	case fs.NArg() > 0:
 		return bad("unexpected argument %q", fs.Arg(0))
 	case strings.HasPrefix(c.iface, "replay:"):
@@ -121,6 +136,9 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 	if err != nil {
 		return err
 	}
+	if c.elm327 {
+		return serveELM327(ctx, c, p, stdout, log)
+	}
 	v, err := obdsim.New(p, obdsim.Options{Latency: c.latency, Logger: log})
 	if err != nil {
 		return err
@@ -136,6 +154,31 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 	opts := canbus.Options{Hub: hub, Logger: log}
 	open := func() (canbus.Conn, error) { return canbus.Open(ctx, c.iface, opts) }
 	if err := v.ServeCAN(ctx, open); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// serveELM327 serves the vehicle behind a simulated ELM327 on a
+// pseudo-terminal until ctx ends, printing the device path.
+func serveELM327(ctx context.Context, c config, p *obdsim.Profile, stdout io.Writer, log *slog.Logger) error {
+	sim, err := elmsim.New(p, elmsim.Options{Latency: c.latency, Baud: c.baud, Logger: log})
+	if err != nil {
+		return err
+	}
+	path, stop, err := elmsim.ServePTY(ctx, sim)
+	if err != nil {
+		return err
+	}
+	var ecus []string
+	for _, e := range sim.Vehicle().ECUs() {
+		ecus = append(ecus, e.Address().String())
+	}
+	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) as ELM327 on %s\n", p.Name, p.VIN, strings.Join(ecus, " "), path)
+	log.Info("ELM327 on a pseudo-terminal", "device", path, "baud", c.baud)
+	<-ctx.Done()
+	if err := stop(); err != nil {
 		return err
 	}
 	log.Info("stopped")

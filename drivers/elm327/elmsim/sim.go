@@ -245,13 +245,13 @@ type session struct {
 	pending []byte // received, not yet consumed
 
 	echo, linefeeds, spaces, headers, caf bool
-	auto     bool // automatic protocol
-	fixed    byte // protocol set with ATSP n (or tried first with ATSP An), 0 none
-	found    bool // automatic search done
-	timeout  time.Duration
-	header   string // ATSH value; "" = functional
-	last     string // last command, repeated by an empty line
-	wireFree time.Time
+	auto                                  bool // automatic protocol
+	fixed                                 byte // protocol set with ATSP n (or tried first with ATSP An), 0 none
+	found                                 bool // automatic search done
+	timeout                               time.Duration
+	header                                string // ATSH value; "" = functional
+	last                                  string // last command, repeated by an empty line
+	wireFree                              time.Time
 }
 
 func (ss *session) defaults() {
