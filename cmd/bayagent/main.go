@@ -6,6 +6,7 @@
 //
 //	bayagent scan     one-shot health scan, a report or --json
 //	bayagent measure  one reading from an exhaust analyzer or opacimeter
+//	bayagent outbox   inspect the durable record buffer
 //	bayagent verify   check a stream of sealed records (JSON lines)
 //	bayagent version  print the version
 //
@@ -65,6 +66,7 @@ func commands() []command {
 	return []command{
 		{"scan", "read a vehicle's health snapshot (report, or --json)", runScan},
 		{"measure", "take one reading from an exhaust analyzer or opacimeter", runMeasure},
+		{"outbox", "inspect the durable record buffer: stats, ls, export", runOutbox},
 		{"verify", "check a stream of sealed records for gaps, edits and re-orders", runVerify},
 		{"version", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bayagent", version)

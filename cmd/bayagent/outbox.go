@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/outbox"
+)
+
+// runOutbox inspects the durable record buffer: stats, ls (one JSON line per
+// record) or export (the sealed records as JSON lines, for `bayagent verify`
+// or a hand-over by other means). The database is opened read-only; while
+// the agent runs it holds the file lock, so stop the agent or work on a copy.
+func runOutbox(_ context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "outbox", "--db PATH stats|ls|export")
+	db := fs.String("db", "", "the outbox database file (state directory of the agent, e.g. /var/lib/bayagent/outbox.db)")
+	wait := fs.Duration("wait", time.Second, "how long to wait for the file lock held by a running agent")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *db == "" {
+		return usagef("--db is required")
+	}
+	if fs.NArg() != 1 {
+		return usagef("give one action: stats, ls or export")
+	}
+	action := fs.Arg(0)
+	if action != "stats" && action != "ls" && action != "export" {
+		return usagef("unknown action %q: want stats, ls or export", action)
+	}
+	if _, err := os.Stat(*db); err != nil {
+		return err // a read-only open must not create the file
+	}
+	ob, err := outbox.Open(*db, outbox.Options{ReadOnly: true, Timeout: *wait})
+	if errors.Is(err, outbox.ErrLocked) {
+		return fmt.Errorf("%w: stop the agent, or copy the file and inspect the copy", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	switch action {
+	case "ls":
+		return ob.List(e.stdout)
+	case "export":
+		return ob.Export(e.stdout)
+	}
+	st, err := ob.Stats()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(st)
+}
