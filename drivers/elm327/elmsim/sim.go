@@ -169,6 +169,7 @@ func (s *Sim) extended() bool { return s.proto == '7' || s.proto == '9' }
 // SetReadDeadline if it has one, or else by closing rw if it is an
 // io.Closer. A Sim serves one line at a time.
 func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
+	ctx, cancel := context.WithCancel(ctx)
 	in := make(chan []byte, 16)
 	var (
 		wg   sync.WaitGroup
@@ -194,12 +195,13 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 			}
 		}
 	}()
-	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		cancel()
-		if d, ok := rw.(interface{ SetReadDeadline(time.Time) error }); ok && d.SetReadDeadline(time.Unix(1, 0)) == nil {
-		} else if c, ok := rw.(io.Closer); ok {
-			_ = c.Close()
+		d, ok := rw.(interface{ SetReadDeadline(time.Time) error })
+		if !ok || d.SetReadDeadline(time.Unix(1, 0)) != nil {
+			if c, ok := rw.(io.Closer); ok {
+				_ = c.Close()
+			}
 		}
 		wg.Wait()
 	}()
@@ -245,13 +247,14 @@ type session struct {
 	pending []byte // received, not yet consumed
 
 	echo, linefeeds, spaces, headers, caf bool
-	auto                                  bool // automatic protocol
-	fixed                                 byte // protocol set with ATSP n (or tried first with ATSP An), 0 none
-	found                                 bool // automatic search done
-	timeout                               time.Duration
-	header                                string // ATSH value; "" = functional
-	last                                  string // last command, repeated by an empty line
-	wireFree                              time.Time
+
+	auto     bool // automatic protocol
+	fixed    byte // protocol set with ATSP n (or tried first with ATSP An), 0 none
+	found    bool // automatic search done
+	timeout  time.Duration
+	header   string    // ATSH value; "" = functional
+	last     string    // last command, repeated by an empty line
+	wireFree time.Time // when the output line is free again
 }
 
 func (ss *session) defaults() {
