@@ -149,8 +149,8 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 	}
 	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) on %s\n", v.Name(), v.VIN(), strings.Join(ecus, " "), c.iface)
 
-	// Every scheme canbus.Open knows carries ISO-TP; an ELM327 on a pty
-	// would be a separate serve function chosen here.
+	// Every scheme canbus.Open knows carries ISO-TP; the ELM327 on a pty
+	// was chosen above (serveELM327).
 	opts := canbus.Options{Hub: hub, Logger: log}
 	open := func() (canbus.Conn, error) { return canbus.Open(ctx, c.iface, opts) }
 	if err := v.ServeCAN(ctx, open); err != nil {
