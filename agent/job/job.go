@@ -1,0 +1,185 @@
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// fileVersion is the version of the job file format.
+const fileVersion = 1
+
+// MaxFileBytes is the largest job file ReadClosed and Open accept.
+const MaxFileBytes = 32 << 20
+
+// Job is the state of an open job: what it was opened with, where the
+// repair stands, and its events so far, grouped by kind (each carries its
+// number N, which gives their order). It is also the job file's content.
+type Job struct {
+	Version int    `json:"version"`
+	Bay     string `json:"bay"`
+	Opening
+	OpenedAt time.Time `json:"opened_at"`
+	// VINFromScan: the job was opened without a VIN and took it from a
+	// scan.
+	VINFromScan bool `json:"vin_from_scan,omitempty"`
+	// RepairStarted: a note marked the repair started, DTCs were cleared,
+	// or an after_repair event was recorded; later scans and readings
+	// default to after_repair and may no longer be before_repair.
+	RepairStarted bool `json:"repair_started"`
+	// Events is the number of events recorded (the last N).
+	Events   int            `json:"events"`
+	Scans    []ScanBody     `json:"scans"`
+	Readings []EmissionBody `json:"readings"`
+	Clears   []DTCClearBody `json:"dtc_clears"`
+	Notes    []NoteBody     `json:"notes"`
+}
+
+// Phase is the phase a scan or reading gets by default: before_repair
+// until the repair started, after_repair afterwards.
+func (j *Job) Phase() Phase {
+	if j.RepairStarted {
+		return PhaseAfterRepair
+	}
+	return PhaseBeforeRepair
+}
+
+// ReadingsIn returns the job's readings of the given phase, in order.
+func (j *Job) ReadingsIn(ph Phase) []EmissionBody {
+	var out []EmissionBody
+	for _, r := range j.Readings {
+		if r.Phase == ph {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// LastScan returns the last scan of one of the phases, or nil.
+func (j *Job) LastScan(phases ...Phase) *ScanBody {
+	for i := len(j.Scans) - 1; i >= 0; i-- {
+		for _, ph := range phases {
+			if j.Scans[i].Phase == ph {
+				return &j.Scans[i]
+			}
+		}
+	}
+	return nil
+}
+
+// Closed is a job closed at settlement: everything the health record
+// needs. It is the content of a closed job's file.
+type Closed struct {
+	Job
+	ClosedAt   time.Time  `json:"closed_at"`
+	ClosedBy   string     `json:"closed_by"`
+	Settlement Settlement `json:"settlement"`
+}
+
+// FaultDescription is the settlement's fault description, or the
+// complaint given at opening.
+func (c *Closed) FaultDescription() string {
+	if c.Settlement.FaultDescription != "" {
+		return c.Settlement.FaultDescription
+	}
+	return c.Complaint
+}
+
+// DecodeClosed reads a closed job (a closed job file, or the JSON of a
+// Closed) and checks it as Close did. Unknown fields are refused.
+func DecodeClosed(r io.Reader) (Closed, error) {
+	var c Closed
+	if err := decodeFile(r, &c); err != nil {
+		return Closed{}, err
+	}
+	var p problems
+	c.checkStored(&p)
+	c.Settlement.check(&p, "settlement.")
+	checkTechnician(&p, "closed_by", c.ClosedBy)
+	if c.ClosedAt.IsZero() {
+		p.add("closed_at", "is required")
+	}
+	c.checkReady(&p, "")
+	if err := p.err(); err != nil {
+		return Closed{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return c, nil
+}
+
+// decodeJob reads an open job file.
+func decodeJob(r io.Reader) (Job, error) {
+	var j Job
+	if err := decodeFile(r, &j); err != nil {
+		return Job{}, err
+	}
+	var p problems
+	j.checkStored(&p)
+	if err := p.err(); err != nil {
+		return Job{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return j, nil
+}
+
+func decodeFile(r io.Reader, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxFileBytes {
+		return fmt.Errorf("%w: larger than %d bytes", ErrCorrupt, MaxFileBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON object", ErrCorrupt)
+	}
+	return nil
+}
+
+// checkStored checks what any stored job must satisfy. Opening's VIN may
+// come from a scan, so it is checked the same way.
+func (j *Job) checkStored(p *problems) {
+	if j.Version != fileVersion {
+		p.add("version", "must be %d, got %d", fileVersion, j.Version)
+	}
+	checkBay(p, "bay", j.Bay)
+	j.Opening.check(p, "")
+	if j.OpenedAt.IsZero() {
+		p.add("opened_at", "is required")
+	}
+	n := 1 + len(j.Scans) + len(j.Readings) + len(j.Clears) + len(j.Notes)
+	if j.Events != n {
+		p.add("events", "is %d but the job holds %d events", j.Events, n)
+	}
+	for i, s := range j.Scans {
+		checkEnum(p, fmt.Sprintf("scans[%d].phase", i), string(s.Phase), scanPhases, true)
+	}
+	for i, r := range j.Readings {
+		checkEnum(p, fmt.Sprintf("readings[%d].phase", i), string(r.Phase), readingPhases, true)
+	}
+}
+
+// checkReady checks what the health record needs from the job itself (the
+// settlement is checked separately): a VIN, and for emission repairs a
+// before and an after reading unless waived.
+func (c *Closed) checkReady(p *problems, prefix string) {
+	if c.VIN == "" {
+		p.add("vin", "is required to close the job: no VIN was given at opening or read by a scan")
+	}
+	switch {
+	case c.Type == TypeEmissionRepair && c.Settlement.EmissionWaiver == "":
+		if len(c.ReadingsIn(PhaseBeforeRepair)) == 0 {
+			p.add("readings", "an emission_repair job needs a before_repair reading (or %semission_waiver with the reason)", prefix)
+		}
+		if len(c.ReadingsIn(PhaseAfterRepair)) == 0 {
+			p.add("readings", "an emission_repair job needs an after_repair reading (or %semission_waiver with the reason)", prefix)
+		}
+	case c.Type != TypeEmissionRepair && c.Settlement.EmissionWaiver != "":
+		p.add(prefix+"emission_waiver", "is only allowed for emission_repair jobs")
+	}
+}

@@ -1,0 +1,535 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/drivers/analyzer"
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// DefaultMaxEvents is the default of Options.MaxEvents.
+const DefaultMaxEvents = 500
+
+// Options configures a Manager. Emit is required; the zero value of every
+// other field is a sensible default.
+type Options struct {
+	// Emit stores one event durably: the agent seals it and appends it to
+	// the outbox, returning only after the append committed. A job changes
+	// only after Emit returned nil; when it returns an error the job is
+	// unchanged and the method returns an error wrapping ErrNotStored.
+	// Emit is called with the Manager's lock held: it must not call the
+	// Manager.
+	Emit func(ctx context.Context, ev Event) error
+	// Logger receives warnings about the state directory; nil discards.
+	Logger *slog.Logger
+	// Now gives event times; nil is time.Now.
+	Now func() time.Time
+	// MaxEvents bounds the events of one job (job_open included);
+	// 0 is DefaultMaxEvents.
+	MaxEvents int
+}
+
+// Manager owns the open jobs of the bays served by one box, at most one per
+// bay, and keeps each in a job file under its state directory (see Open).
+// Its methods are safe for concurrent use; they run one at a time.
+type Manager struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	mu          sync.Mutex
+	jobs        map[string]*Job // by bay
+	quarantined []string
+	write       func(path string, data []byte) error // writeFileAtomic; tests replace it
+}
+
+// Open returns a Manager keeping its state under dir (created 0700 if
+// missing) and loads the open jobs found there, so that an open job
+// survives a power cut. It finishes what a power cut interrupted: a job
+// whose closed file exists is no longer open (its open file is removed),
+// and temporary files are deleted. A job file that cannot be read back is
+// renamed to "<name>.corrupt-<UTC time>", logged, and listed by
+// Quarantined; its bay is free again (the job's records are in the outbox).
+//
+// Only one Manager may use a directory at a time; the agent's outbox lock
+// already guarantees that a box runs one agent.
+func Open(dir string, opts Options) (*Manager, error) {
+	if opts.Emit == nil {
+		return nil, errors.New("job: Options.Emit is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	m := &Manager{
+		dir:   dir,
+		opts:  opts,
+		log:   opts.Logger,
+		jobs:  make(map[string]*Job),
+		write: writeFileAtomic,
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	for _, sub := range []string{openDir, closedDir} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("job: state directory: %w", err)
+		}
+		if err := removeTemps(filepath.Join(dir, sub)); err != nil {
+			return nil, fmt.Errorf("job: state directory: %w", err)
+		}
+	}
+	if err := m.load(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func removeTemps(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.HasSuffix(n, tmpSuffix) {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) load() error {
+	ents, err := os.ReadDir(filepath.Join(m.dir, openDir))
+	if err != nil {
+		return fmt.Errorf("job: state directory: %w", err)
+	}
+	ids := make(map[string]string) // job id -> bay
+	for _, e := range ents {
+		name := e.Name()
+		bay, ok := strings.CutSuffix(name, ".json")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(m.dir, openDir, name)
+		j, err := readJob(path)
+		switch {
+		case err != nil:
+		case j.Bay != bay:
+			err = fmt.Errorf("%w: the file holds the job of bay %q", ErrCorrupt, j.Bay)
+		case ids[j.ID] != "":
+			err = fmt.Errorf("%w: job %q is also open at bay %q", ErrCorrupt, j.ID, ids[j.ID])
+		}
+		if err != nil {
+			if qerr := m.quarantine(path, err); qerr != nil {
+				return qerr
+			}
+			continue
+		}
+		if _, err := os.Stat(closedPath(m.dir, j.ID)); err == nil {
+			// A power cut hit between writing the closed file and removing
+			// the open one: the close is complete.
+			m.log.Info("job: finishing an interrupted close", "job", j.ID, "bay", bay)
+			if err := removeDurably(path); err != nil {
+				return fmt.Errorf("job: %w", err)
+			}
+			continue
+		}
+		ids[j.ID] = bay
+		m.jobs[bay] = &j
+	}
+	return nil
+}
+
+func readJob(path string) (Job, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Job{}, err
+	}
+	defer f.Close()
+	return decodeJob(f)
+}
+
+func (m *Manager) quarantine(path string, cause error) error {
+	to := path + ".corrupt-" + m.opts.Now().UTC().Format("20060102T150405.000Z")
+	if err := os.Rename(path, to); err != nil {
+		return fmt.Errorf("job: cannot move aside corrupt %s (%v): %w", path, cause, err)
+	}
+	m.log.Error("job: job file unreadable, moved aside; its bay is free", "file", to, "err", cause)
+	m.quarantined = append(m.quarantined, to)
+	return syncDir(filepath.Dir(path))
+}
+
+// Quarantined lists the corrupt job files Open moved aside.
+func (m *Manager) Quarantined() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.quarantined)
+}
+
+// Dir returns the state directory.
+func (m *Manager) Dir() string { return m.dir }
+
+// Bays returns the bays that have an open job, sorted.
+func (m *Manager) Bays() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	bays := make([]string, 0, len(m.jobs))
+	for b := range m.jobs {
+		bays = append(bays, b)
+	}
+	slices.Sort(bays)
+	return bays
+}
+
+// Current returns a copy of the open job of bay.
+func (m *Manager) Current(bay string) (Job, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[bay]
+	if j == nil {
+		return Job{}, false
+	}
+	return clone(j), true
+}
+
+// clone deep-copies a job through its JSON form. Every event of a job was
+// encoded before (by Emit and the job file), so this cannot fail; if it
+// did, a shallow copy is still a correct value.
+func clone(j *Job) Job {
+	var c Job
+	b, err := json.Marshal(j)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil {
+		return *j
+	}
+	return c
+}
+
+// Closed reads a closed job of this Manager's directory (see ReadClosed).
+func (m *Manager) Closed(id string) (Closed, error) { return ReadClosed(m.dir, id) }
+
+func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
+
+// current returns the open job of bay, or ErrNoJob.
+func (m *Manager) current(bay string) (*Job, error) {
+	j := m.jobs[bay]
+	if j == nil {
+		if err := ValidBay(bay); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w %q", ErrNoJob, bay)
+	}
+	if j.Events >= m.opts.MaxEvents {
+		return nil, fmt.Errorf("%w: job %q has %d events", ErrJobFull, j.ID, j.Events)
+	}
+	return j, nil
+}
+
+// commit emits ev and, once it is stored, applies the change to j and
+// writes the job file.
+func (m *Manager) commit(ctx context.Context, j *Job, ev Event, apply func(*Job)) error {
+	if err := m.opts.Emit(ctx, ev); err != nil {
+		return fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
+	}
+	apply(j)
+	j.Events++
+	return m.save(j)
+}
+
+func (m *Manager) save(j *Job) error {
+	b, err := marshalFile(j)
+	if err == nil {
+		err = m.write(openPath(m.dir, j.Bay), b)
+	}
+	if err != nil {
+		m.log.Error("job: job file not saved", "job", j.ID, "bay", j.Bay, "err", err)
+		return fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, j.ID, err)
+	}
+	return nil
+}
+
+// OpenJob opens a job at bay. It fails with ErrBayBusy when the bay has an
+// open job, ErrJobExists when the id is open elsewhere or was closed, and a
+// validation error naming each bad field.
+func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var p problems
+	checkBay(&p, "bay", bay)
+	o.check(&p, "")
+	if err := p.err(); err != nil {
+		return Event{}, err
+	}
+	if cur := m.jobs[bay]; cur != nil {
+		return Event{}, fmt.Errorf("%w: bay %q has job %q", ErrBayBusy, bay, cur.ID)
+	}
+	for b, j := range m.jobs {
+		if j.ID == o.ID {
+			return Event{}, fmt.Errorf("%w: job %q is open at bay %q", ErrJobExists, o.ID, b)
+		}
+	}
+	if _, err := os.Stat(closedPath(m.dir, o.ID)); err == nil {
+		return Event{}, fmt.Errorf("%w: job %q was closed", ErrJobExists, o.ID)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Event{}, fmt.Errorf("job: %w", err)
+	}
+	now := m.now()
+	j := &Job{Version: fileVersion, Bay: bay, Opening: o, OpenedAt: now}
+	ev := Event{Kind: KindJobOpen, Job: o.ID, Body: JobOpenBody{N: 1, At: now, Bay: bay, Opening: o}}
+	err := m.commit(ctx, j, ev, func(*Job) { m.jobs[bay] = j })
+	if errors.Is(err, ErrNotStored) {
+		return Event{}, err
+	}
+	return ev, err
+}
+
+// Scan attaches a health snapshot to the open job of bay. An empty phase
+// takes the job's (Job.Phase); intake and before_repair are refused with
+// ErrPhase once the repair started. An after_repair scan marks the repair
+// started. A job opened without VIN takes the scan's VIN when its check
+// digit is valid (ScanBody.VINAdopted); a different VIN is flagged
+// (ScanBody.VINMismatch) and kept out of the job. A scan at a bay without
+// a job gives ErrNoJob: record it with IntakeScan.
+func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.Snapshot) (Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, err := m.current(bay)
+	if err != nil {
+		return Event{}, err
+	}
+	if phase, err = m.phase(j, phase, scanPhases); err != nil {
+		return Event{}, err
+	}
+	body := ScanBody{N: j.Events + 1, At: m.now(), Bay: bay, Phase: phase, Snapshot: snap}
+	switch {
+	case snap.VIN == "":
+	case j.VIN == "":
+		body.VINAdopted = obd.ValidateVIN(snap.VIN) == nil
+	case snap.VIN != j.VIN:
+		body.VINMismatch = true
+	}
+	ev := Event{Kind: KindScan, Job: j.ID, Body: body}
+	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
+		j.Scans = append(j.Scans, body)
+		if body.VINAdopted {
+			j.VIN, j.VINFromScan = snap.VIN, true
+		}
+		if phase == PhaseAfterRepair {
+			j.RepairStarted = true
+		}
+	}))
+}
+
+// Reading attaches an emission reading to the open job of bay. An empty
+// phase takes the job's; before_repair is refused with ErrPhase once the
+// repair started; an after_repair reading marks the repair started.
+func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyzer.Reading) (Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, err := m.current(bay)
+	if err != nil {
+		return Event{}, err
+	}
+	if phase, err = m.phase(j, phase, readingPhases); err != nil {
+		return Event{}, err
+	}
+	var p problems
+	checkLine(&p, "reading.method", r.Method, true, maxCode)
+	if len(r.Values) == 0 {
+		p.add("reading.values", "must hold at least one value")
+	}
+	if err := p.err(); err != nil {
+		return Event{}, err
+	}
+	body := EmissionBody{N: j.Events + 1, At: m.now(), Phase: phase, Reading: r}
+	ev := Event{Kind: KindEmission, Job: j.ID, Body: body}
+	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
+		j.Readings = append(j.Readings, body)
+		if phase == PhaseAfterRepair {
+			j.RepairStarted = true
+		}
+	}))
+}
+
+func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
+	if ph == "" {
+		return j.Phase(), nil
+	}
+	var p problems
+	checkEnum(&p, "phase", string(ph), allowed, true)
+	if err := p.err(); err != nil {
+		return "", err
+	}
+	if j.RepairStarted && ph != PhaseAfterRepair {
+		return "", fmt.Errorf("%w: job %q is after repair (repair started or DTCs cleared); %s is no longer possible", ErrPhase, j.ID, ph)
+	}
+	return ph, nil
+}
+
+// result returns ev unless it was not stored.
+func (m *Manager) result(ev Event, err error) (Event, error) {
+	if errors.Is(err, ErrNotStored) {
+		return Event{}, err
+	}
+	return ev, err
+}
+
+// DTCClear is who clears the trouble codes and why.
+type DTCClear struct {
+	Technician string `json:"technician"`
+	Reason     string `json:"reason"`
+}
+
+// ErrClearFailed wraps the vehicle's error when clearing DTCs failed; the
+// attempt is recorded all the same.
+var ErrClearFailed = errors.New("job: clearing DTCs failed")
+
+// ClearDTCs clears the vehicle's trouble codes through clear (the agent
+// sends Mode 04 and returns the ECUs that acknowledged) and records it. It
+// is refused with ErrNoJob when bay has no open job and with
+// ErrNoTechnician without a technician id; the reason is required.
+//
+// Order: a "dtc_clear" record with stage "requested" is stored first, and
+// only then is clear called, so the vehicle is never changed unrecorded
+// (a full outbox refuses the clear). The job is after_repair from then on.
+// The outcome ("cleared", or "failed" with the error, which is also
+// returned wrapped in ErrClearFailed) is stored as a second record, even
+// when ctx ended meanwhile. The returned Event is the outcome's.
+func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear func(context.Context) ([]obd.ECU, error)) (Event, error) {
+	if clear == nil {
+		return Event{}, errors.New("job: ClearDTCs needs a clear function")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, err := m.current(bay)
+	if err != nil {
+		return Event{}, err
+	}
+	var p problems
+	checkTechnician(&p, "technician", c.Technician)
+	checkText(&p, "reason", c.Reason, true, maxText)
+	if err := p.err(); err != nil {
+		return Event{}, err
+	}
+	req := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearRequested}
+	if err := m.commit(ctx, j, Event{Kind: KindDTCClear, Job: j.ID, Body: req}, func(j *Job) {
+		j.Clears = append(j.Clears, req)
+		j.RepairStarted = true
+	}); err != nil {
+		// Not stored, or stored but the job file not saved: either way the
+		// vehicle is left alone.
+		if errors.Is(err, ErrNotStored) {
+			return Event{}, err
+		}
+		return Event{Kind: KindDTCClear, Job: j.ID, Body: req}, err
+	}
+	ecus, cerr := clear(ctx)
+	out := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearDone, ECUs: ecus}
+	if cerr != nil {
+		out.Stage, out.Error = ClearFailed, cerr.Error()
+		cerr = fmt.Errorf("%w: %w", ErrClearFailed, cerr)
+	}
+	ev := Event{Kind: KindDTCClear, Job: j.ID, Body: out}
+	err = m.commit(context.WithoutCancel(ctx), j, ev, func(j *Job) { j.Clears = append(j.Clears, out) })
+	if errors.Is(err, ErrNotStored) {
+		return Event{}, errors.Join(cerr, err)
+	}
+	return ev, errors.Join(cerr, err)
+}
+
+// Note is a note attached to a job.
+type Note struct {
+	Author string `json:"author"`
+	Text   string `json:"text"`
+	// RepairStarted marks the start of the repair (NoteBody.RepairStarted).
+	RepairStarted bool `json:"repair_started,omitempty"`
+}
+
+// Note attaches a note to the open job of bay.
+func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, err := m.current(bay)
+	if err != nil {
+		return Event{}, err
+	}
+	var p problems
+	checkTechnician(&p, "author", n.Author)
+	checkText(&p, "text", n.Text, true, maxText)
+	if err := p.err(); err != nil {
+		return Event{}, err
+	}
+	body := NoteBody{N: j.Events + 1, At: m.now(), Author: n.Author, Text: n.Text, RepairStarted: n.RepairStarted}
+	ev := Event{Kind: KindNote, Job: j.ID, Body: body}
+	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
+		j.Notes = append(j.Notes, body)
+		if n.RepairStarted {
+			j.RepairStarted = true
+		}
+	}))
+}
+
+// Close closes the open job of bay at settlement. It checks everything the
+// health record needs and reports each problem naming its field: the
+// technician (closed_by), the settlement, a VIN, and for emission repairs a
+// before_repair and an after_repair reading unless Settlement.EmissionWaiver
+// gives the reason. Once the "job_close" record is stored, the job is no
+// longer open, and its file moves to the closed jobs (ReadClosed).
+func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[bay]
+	if j == nil {
+		_, err := m.current(bay)
+		return Closed{}, Event{}, err
+	}
+	now := m.now()
+	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s}
+	var p problems
+	checkTechnician(&p, "closed_by", technician)
+	s.check(&p, "")
+	c.checkReady(&p, "")
+	if err := p.err(); err != nil {
+		return Closed{}, Event{}, err
+	}
+	c.Events++
+	body := JobCloseBody{
+		N: c.Events, At: now, ClosedBy: technician, Settlement: s,
+		VIN: c.VIN, MileageKM: c.MileageKM, FaultDescription: c.FaultDescription(), Events: c.Events,
+	}
+	ev := Event{Kind: KindJobClose, Job: j.ID, Body: body}
+	if err := m.opts.Emit(ctx, ev); err != nil {
+		return Closed{}, Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
+	}
+	delete(m.jobs, bay)
+	b, err := marshalFile(&c)
+	if err == nil {
+		err = m.write(closedPath(m.dir, c.ID), b)
+	}
+	if err == nil {
+		err = removeDurably(openPath(m.dir, bay))
+	}
+	if err != nil {
+		m.log.Error("job: closed job file not saved", "job", c.ID, "bay", bay, "err", err)
+		return c, ev, fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, c.ID, err)
+	}
+	return c, ev, nil
+}
