@@ -163,14 +163,13 @@ func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 		SetPingTimeout(u.opts.ConnectTimeout).
 		SetConnectTimeout(u.opts.ConnectTimeout).
 		SetWriteTimeout(u.opts.ConnectTimeout).
+		SetCustomOpenConnectionFn(dialer(u.tls, u.opts.ConnectTimeout)).
+		SetStore(nullStore{}).
 		SetOrderMatters(true).
 		SetBinaryWill(u.topics.status, u.willPayload(c.session), 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			lose(fmt.Errorf("%w: %v", ErrConnectionLost, err))
 		})
-	if u.tls != nil {
-		o.SetTLSConfig(u.tls)
-	}
 	if u.opts.Username != "" {
 		o.SetUsername(u.opts.Username)
 		if u.opts.PasswordEnv != "" {
