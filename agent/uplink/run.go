@@ -373,7 +373,7 @@ func (u *Uplink) feed(ctx context.Context, c *conn, flights chan<- flight, slots
 			}
 			return fmt.Errorf("%w: next after %d: %w", ErrQueue, cursor, err)
 		}
-		if len(items) > k {
+		if len(items) == 0 || len(items) > k {
 			release(k)
 			return fmt.Errorf("%w: Next returned %d items, asked for %d", ErrQueue, len(items), k)
 		}

@@ -45,12 +45,13 @@
 //
 // Mosquitto (like most brokers) answers an MQTT 3.1.1 publish the ACL
 // denies with a normal PUBACK and drops the message: the protocol has no
-// way to say "denied". Acknowledging records on such a PUBACK would lose
-// them. So on every connection, before any record is published, the uplink
+// way to say "denied" (Mosquitto 2.0.11 then also closes the connection).
+// Acknowledging records on such a PUBACK would lose them. So on every connection, before any record is published, the uplink
 // subscribes to its own status topic, publishes "online" and waits up to
 // Options.ProbeTimeout to receive that very message back. If it does not
-// come back, the connection is closed, [ErrWriteDenied] is reported (Stats,
-// log) and no record leaves the queue. This needs read access to the status
+// come back (or the broker closes the connection meanwhile), the
+// connection is closed, [ErrWriteDenied] is reported (Stats, log), no record
+// leaves the queue, and the uplink tries again after the backoff. This needs read access to the status
 // topic; Options.SkipWriteProbe turns the probe off for brokers that do
 // not grant it (then a denied publish loses records silently).
 //
