@@ -34,8 +34,21 @@ const (
 
 // DTC is one diagnostic trouble code as reported by an ECU.
 type DTC struct {
-	Code        string `json:"code"`        // "P0420"
+	Code        string `json:"code"`        // "P0420", or "SPN 3226 FMI 0" for SAE J1939
 	Description string `json:"description"` // generic description, or a note that there is none
+	// J1939 holds the parts of an SAE J1939 code (drivers/j1939); it is
+	// zero, and left out of JSON, for OBD-II codes.
+	J1939 J1939Code `json:"j1939,omitzero"`
+}
+
+// J1939Code is an SAE J1939 trouble code: suspect parameter number (19
+// bits), failure mode identifier (5 bits), occurrence count (7 bits) and
+// conversion method (1 bit; 0 is the J1939-73 version 4 layout).
+type J1939Code struct {
+	SPN              uint32 `json:"spn"`
+	FMI              uint8  `json:"fmi"`
+	Occurrences      uint8  `json:"occurrences"`
+	ConversionMethod uint8  `json:"conversion_method,omitempty"`
 }
 
 // NewDTC returns the DTC for code with its Description filled in by DescribeDTC.

@@ -1,0 +1,67 @@
+package j1939
+
+import "fmt"
+
+// RequestData is the 3-byte payload of a Request (PGN 59904) for pgn.
+func RequestData(pgn PGN) []byte {
+	return []byte{byte(pgn), byte(pgn >> 8), byte(pgn>>16) & 3}
+}
+
+// ParseRequest returns the PGN a Request asks for.
+func ParseRequest(data []byte) (PGN, error) {
+	if len(data) < 3 {
+		return 0, fmt.Errorf("%w: request has %d bytes, want 3", ErrShortData, len(data))
+	}
+	return PGN(data[0]) | PGN(data[1])<<8 | PGN(data[2]&3)<<16, nil
+}
+
+// AckControl is the control byte of an Acknowledgement (PGN 59392).
+type AckControl uint8
+
+// Acknowledgement control values.
+const (
+	Ack           AckControl = 0
+	Nack          AckControl = 1
+	AccessDenied  AckControl = 2
+	CannotRespond AckControl = 3
+)
+
+func (c AckControl) String() string {
+	switch c {
+	case Ack:
+		return "acknowledged"
+	case Nack:
+		return "not supported (NACK)"
+	case AccessDenied:
+		return "access denied"
+	case CannotRespond:
+		return "cannot respond"
+	}
+	return fmt.Sprintf("acknowledgement %d", uint8(c))
+}
+
+// Acknowledgement is a decoded PGN 59392.
+type Acknowledgement struct {
+	Control AckControl
+	// Address is the node whose request is acknowledged (J1939-21 2006
+	// and later; 0xFF when not filled in).
+	Address uint8
+	PGN     PGN
+}
+
+// EncodeAck builds the 8 data bytes of an acknowledgement.
+func EncodeAck(a Acknowledgement) []byte {
+	return []byte{byte(a.Control), 0xFF, 0xFF, 0xFF, a.Address, byte(a.PGN), byte(a.PGN >> 8), byte(a.PGN>>16) & 3}
+}
+
+// ParseAck decodes an acknowledgement.
+func ParseAck(data []byte) (Acknowledgement, error) {
+	if len(data) < 8 {
+		return Acknowledgement{}, fmt.Errorf("%w: acknowledgement has %d bytes, want 8", ErrShortData, len(data))
+	}
+	a := Acknowledgement{Control: AckControl(data[0]), Address: data[4], PGN: PGN(data[5]) | PGN(data[6])<<8 | PGN(data[7]&3)<<16}
+	if a.Control > CannotRespond {
+		return Acknowledgement{}, fmt.Errorf("%w: acknowledgement control byte %d", ErrFormat, data[0])
+	}
+	return a, nil
+}
