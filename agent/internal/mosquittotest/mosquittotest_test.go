@@ -14,19 +14,35 @@ func TestBrokerTLSAndACL(t *testing.T) {
 
 	cert, key := b.ClientCert("dev-a")
 	a := Connect(t, ClientOptions(b.TLSURL, b.CA.ClientTLS(t, cert, key)))
+	certB, keyB := b.ClientCert("dev-b")
+	devB := Connect(t, ClientOptions(b.TLSURL, b.CA.ClientTLS(t, certB, keyB)))
 
 	// Mosquitto (MQTT 3.1.1) acknowledges a publish the ACL denies and
-	// drops it (2.0.11 then closes the connection; the client reconnects):
-	// the observer must see only the allowed one.
-	for _, topic := range []string{"bayagent/s1/dev-b/records", "bayagent/s1/dev-a/records"} {
-		tok := a.Publish(topic, 1, false, topic)
-		if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	// drops it; 2.0.11 then also closes the connection, so that publish may
+	// end with an error instead. dev-a writes its own topic, then dev-b's;
+	// dev-b then writes a marker. The observer must see dev-a's record and
+	// the marker, and never dev-a's write to dev-b's topic.
+	publish := func(c mqtt.Client, topic, payload string, mustAck bool) {
+		t.Helper()
+		tok := c.Publish(topic, 1, false, payload)
+		if !tok.WaitTimeout(5 * time.Second) {
+			t.Fatalf("publish %s: no answer", topic)
+		}
+		if mustAck && tok.Error() != nil {
 			t.Fatalf("publish %s: %v", topic, tok.Error())
 		}
 	}
-	msgs := obs.WaitN(1, 5*time.Second)
-	if msgs[0].Topic != "bayagent/s1/dev-a/records" {
-		t.Fatalf("observer got %q first, want only the allowed topic", msgs[0].Topic)
+	publish(a, "bayagent/s1/dev-a/records", "allowed", true)
+	publish(a, "bayagent/s1/dev-b/records", "forged", false)
+	publish(devB, "bayagent/s1/dev-b/records", "marker", true)
+	msgs := obs.WaitN(2, 5*time.Second)
+	for _, m := range msgs {
+		if string(m.Payload) == "forged" {
+			t.Fatalf("observer received dev-a's write to dev-b's topic: %+v", msgs)
+		}
+	}
+	if string(msgs[0].Payload) != "allowed" || string(msgs[1].Payload) != "marker" {
+		t.Fatalf("observer got %+v, want the allowed record then the marker", msgs)
 	}
 
 	// Restart keeps the ports.
