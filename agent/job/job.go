@@ -95,7 +95,7 @@ func DecodeClosed(r io.Reader) (Closed, error) {
 		return Closed{}, err
 	}
 	var p problems
-	c.checkStored(&p)
+	c.checkStored(&p, 1) // the job_close event
 	c.Settlement.check(&p, "settlement.")
 	checkTechnician(&p, "closed_by", c.ClosedBy)
 	if c.ClosedAt.IsZero() {
@@ -115,7 +115,7 @@ func decodeJob(r io.Reader) (Job, error) {
 		return Job{}, err
 	}
 	var p problems
-	j.checkStored(&p)
+	j.checkStored(&p, 0)
 	if err := p.err(); err != nil {
 		return Job{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
@@ -141,9 +141,9 @@ func decodeFile(r io.Reader, v any) error {
 	return nil
 }
 
-// checkStored checks what any stored job must satisfy. Opening's VIN may
-// come from a scan, so it is checked the same way.
-func (j *Job) checkStored(p *problems) {
+// checkStored checks what any stored job must satisfy; closing counts the
+// events not kept in the job's lists (the job_close).
+func (j *Job) checkStored(p *problems, closing int) {
 	if j.Version != fileVersion {
 		p.add("version", "must be %d, got %d", fileVersion, j.Version)
 	}
@@ -152,7 +152,7 @@ func (j *Job) checkStored(p *problems) {
 	if j.OpenedAt.IsZero() {
 		p.add("opened_at", "is required")
 	}
-	n := 1 + len(j.Scans) + len(j.Readings) + len(j.Clears) + len(j.Notes)
+	n := 1 + closing + len(j.Scans) + len(j.Readings) + len(j.Clears) + len(j.Notes)
 	if j.Events != n {
 		p.add("events", "is %d but the job holds %d events", j.Events, n)
 	}

@@ -504,7 +504,7 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 	now := m.now()
 	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s}
 	var p problems
-	checkTechnician(&p, "closed_by", technician)
+	checkTechnician(&p, "technician", technician)
 	s.check(&p, "")
 	c.checkReady(&p, "")
 	if err := p.err(); err != nil {

@@ -1,0 +1,328 @@
+package job
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// Commands on the MQTT command topic (the envelope {"id","cmd","args"} is
+// parsed by the uplink; this file defines and validates "args").
+const (
+	CmdOpenJob     = "open_job"
+	CmdCloseJob    = "close_job"
+	CmdAddNote     = "add_note"
+	CmdClearDTCs   = "clear_dtcs"
+	CmdStartScan   = "start_scan"
+	CmdTakeReading = "take_reading"
+	CmdLiveStart   = "live_start"
+	CmdLiveStop    = "live_stop"
+)
+
+// Commands lists the command names DecodeCommandArgs knows.
+func Commands() []string {
+	return []string{CmdOpenJob, CmdCloseJob, CmdAddNote, CmdClearDTCs, CmdStartScan, CmdTakeReading, CmdLiveStart, CmdLiveStop}
+}
+
+// MaxArgsBytes is the largest "args" object DecodeCommandArgs accepts.
+const MaxArgsBytes = 64 << 10
+
+// Limits of the live feed.
+const (
+	MaxLivePIDs        = 16
+	MinLiveRateHz      = 0.1
+	MaxLiveRateHz      = 10.0
+	DefaultLiveRateHz  = 1.0
+	MaxLiveDurationS   = 1800
+	DefaultLiveSeconds = 60
+)
+
+// Args is the decoded and validated arguments of one command: one of the
+// *XxxArgs types of this file.
+type Args interface {
+	// Command returns the command name, e.g. "open_job".
+	Command() string
+	// Validate checks every field; DecodeCommandArgs has called it.
+	Validate() error
+}
+
+// Every command that acts on a bay has an optional "bay": empty means the
+// box's default bay (the agent's configuration).
+
+// OpenJobArgs are the arguments of open_job. The shop code comes from the
+// box's configuration, not from the command.
+type OpenJobArgs struct {
+	Bay        string     `json:"bay,omitempty"`
+	ID         string     `json:"job_id"`
+	Type       Type       `json:"type"`
+	Plate      string     `json:"plate"`
+	PlateColor PlateColor `json:"plate_color,omitempty"`
+	VIN        string     `json:"vin,omitempty"`
+	MileageKM  int        `json:"mileage_km"`
+	Complaint  string     `json:"complaint"`
+	Technician string     `json:"technician"`
+	TestNo     string     `json:"test_no,omitempty"`
+}
+
+// Command implements Args.
+func (*OpenJobArgs) Command() string { return CmdOpenJob }
+
+// Opening returns the opening of the job at the shop with code shop.
+func (a *OpenJobArgs) Opening(shop string) Opening {
+	return Opening{ID: a.ID, Type: a.Type, Shop: shop, Plate: a.Plate, PlateColor: a.PlateColor, VIN: a.VIN,
+		MileageKM: a.MileageKM, Complaint: a.Complaint, Technician: a.Technician, TestNo: a.TestNo}
+}
+
+// Validate implements Args.
+func (a *OpenJobArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	o := a.Opening("")
+	checkJobID(&p, "job_id", o.ID)
+	checkEnum(&p, "type", string(o.Type), types, true)
+	o.checkVehicle(&p, "")
+	return p.err()
+}
+
+// CloseJobArgs are the arguments of close_job: the technician who closes
+// and the settlement (its members inline: settlement_no, settle_date,
+// repair_date, items, parts, fault_description, emission_waiver).
+type CloseJobArgs struct {
+	Bay        string `json:"bay,omitempty"`
+	Technician string `json:"technician"`
+	Settlement
+}
+
+// Command implements Args.
+func (*CloseJobArgs) Command() string { return CmdCloseJob }
+
+// Validate implements Args.
+func (a *CloseJobArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	checkTechnician(&p, "technician", a.Technician)
+	a.Settlement.check(&p, "")
+	return p.err()
+}
+
+// AddNoteArgs are the arguments of add_note.
+type AddNoteArgs struct {
+	Bay string `json:"bay,omitempty"`
+	Note
+}
+
+// Command implements Args.
+func (*AddNoteArgs) Command() string { return CmdAddNote }
+
+// Validate implements Args.
+func (a *AddNoteArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	checkTechnician(&p, "author", a.Author)
+	checkText(&p, "text", a.Text, true, maxText)
+	return p.err()
+}
+
+// ClearDTCsArgs are the arguments of clear_dtcs. The technician id is
+// required (ErrNoTechnician); the open job is checked by Manager.ClearDTCs
+// (ErrNoJob).
+type ClearDTCsArgs struct {
+	Bay string `json:"bay,omitempty"`
+	DTCClear
+}
+
+// Command implements Args.
+func (*ClearDTCsArgs) Command() string { return CmdClearDTCs }
+
+// Validate implements Args.
+func (a *ClearDTCsArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	checkTechnician(&p, "technician", a.Technician)
+	checkText(&p, "reason", a.Reason, true, maxText)
+	return p.err()
+}
+
+// StartScanArgs are the arguments of start_scan. Phase is optional: empty
+// takes the job's phase (intake without a job).
+type StartScanArgs struct {
+	Bay   string `json:"bay,omitempty"`
+	Phase Phase  `json:"phase,omitempty"`
+}
+
+// Command implements Args.
+func (*StartScanArgs) Command() string { return CmdStartScan }
+
+// Validate implements Args.
+func (a *StartScanArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	checkEnum(&p, "phase", string(a.Phase), scanPhases, false)
+	return p.err()
+}
+
+// TakeReadingArgs are the arguments of take_reading. Phase is optional:
+// empty takes the job's phase.
+type TakeReadingArgs struct {
+	Bay   string `json:"bay,omitempty"`
+	Phase Phase  `json:"phase,omitempty"`
+}
+
+// Command implements Args.
+func (*TakeReadingArgs) Command() string { return CmdTakeReading }
+
+// Validate implements Args.
+func (a *TakeReadingArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	checkEnum(&p, "phase", string(a.Phase), readingPhases, false)
+	return p.err()
+}
+
+// LiveStartArgs are the arguments of live_start: the Mode 01 PIDs to
+// sample, as two hex digits each ("0C", "0d"), how often (rate_hz, 0.1 to
+// 10, default 1) and for how long (duration_s, 1 to 1800, default 60).
+type LiveStartArgs struct {
+	Bay       string   `json:"bay,omitempty"`
+	PIDs      []string `json:"pids"`
+	RateHz    float64  `json:"rate_hz,omitempty"`
+	DurationS int      `json:"duration_s,omitempty"`
+}
+
+// Command implements Args.
+func (*LiveStartArgs) Command() string { return CmdLiveStart }
+
+// Validate implements Args.
+func (a *LiveStartArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	switch {
+	case len(a.PIDs) == 0:
+		p.add("pids", "must list 1 to %d Mode 01 PIDs as two hex digits, e.g. [\"0C\", \"0D\"]", MaxLivePIDs)
+	case len(a.PIDs) > MaxLivePIDs:
+		p.add("pids", "must list at most %d PIDs, got %d", MaxLivePIDs, len(a.PIDs))
+	default:
+		seen := make(map[obd.PID]bool)
+		for i, s := range a.PIDs {
+			f := fmt.Sprintf("pids[%d]", i)
+			pid, err := parsePID(s)
+			switch {
+			case err != nil:
+				p.add(f, "must be two hex digits, e.g. \"0C\": %q", clip(s))
+			case pid%0x20 == 0:
+				p.add(f, "%s is a supported-PIDs bitmap, not live data", pid)
+			case seen[pid]:
+				p.add(f, "%s is listed twice", pid)
+			}
+			seen[pid] = true
+		}
+	}
+	if a.RateHz != 0 && !(a.RateHz >= MinLiveRateHz && a.RateHz <= MaxLiveRateHz) {
+		p.add("rate_hz", "must be from %g to %g: %g", MinLiveRateHz, MaxLiveRateHz, a.RateHz)
+	}
+	if a.DurationS != 0 && (a.DurationS < 1 || a.DurationS > MaxLiveDurationS) {
+		p.add("duration_s", "must be from 1 to %d: %d", MaxLiveDurationS, a.DurationS)
+	}
+	return p.err()
+}
+
+// PIDList returns the PIDs; call it on validated arguments.
+func (a *LiveStartArgs) PIDList() []obd.PID {
+	out := make([]obd.PID, 0, len(a.PIDs))
+	for _, s := range a.PIDs {
+		if pid, err := parsePID(s); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Rate returns rate_hz or its default.
+func (a *LiveStartArgs) Rate() float64 {
+	if a.RateHz == 0 {
+		return DefaultLiveRateHz
+	}
+	return a.RateHz
+}
+
+// Seconds returns duration_s or its default.
+func (a *LiveStartArgs) Seconds() int {
+	if a.DurationS == 0 {
+		return DefaultLiveSeconds
+	}
+	return a.DurationS
+}
+
+func parsePID(s string) (obd.PID, error) {
+	if len(s) != 2 {
+		return 0, strconv.ErrSyntax
+	}
+	v, err := strconv.ParseUint(s, 16, 8)
+	return obd.PID(v), err
+}
+
+// LiveStopArgs are the arguments of live_stop.
+type LiveStopArgs struct {
+	Bay string `json:"bay,omitempty"`
+}
+
+// Command implements Args.
+func (*LiveStopArgs) Command() string { return CmdLiveStop }
+
+// Validate implements Args.
+func (a *LiveStopArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	return p.err()
+}
+
+func checkOptionalBay(p *problems, bay string) {
+	if bay != "" {
+		checkBay(p, "bay", bay)
+	}
+}
+
+// DecodeCommandArgs decodes and validates the "args" of command cmd (nil,
+// empty or null args are the zero value, which is valid only for commands
+// whose arguments are all optional). Decoding is strict: at most
+// MaxArgsBytes, valid UTF-8, one JSON object, no unknown or duplicate
+// members, each member of its JSON type. Every error names the member:
+// a *FieldError wrapping ErrArgs (decoding), a *FieldError or
+// *ValidationError wrapping ErrInvalid or ErrNoTechnician (validation), or
+// ErrUnknownCommand.
+func DecodeCommandArgs(cmd string, args json.RawMessage) (Args, error) {
+	var a Args
+	switch cmd {
+	case CmdOpenJob:
+		a = new(OpenJobArgs)
+	case CmdCloseJob:
+		a = new(CloseJobArgs)
+	case CmdAddNote:
+		a = new(AddNoteArgs)
+	case CmdClearDTCs:
+		a = new(ClearDTCsArgs)
+	case CmdStartScan:
+		a = new(StartScanArgs)
+	case CmdTakeReading:
+		a = new(TakeReadingArgs)
+	case CmdLiveStart:
+		a = new(LiveStartArgs)
+	case CmdLiveStop:
+		a = new(LiveStopArgs)
+	default:
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownCommand, clip(cmd), strings.Join(Commands(), ", "))
+	}
+	if len(args) > MaxArgsBytes {
+		return nil, argErr("args", "must be at most %d bytes, got %d", MaxArgsBytes, len(args))
+	}
+	if err := decodeStrict(args, a); err != nil {
+		return nil, err
+	}
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
