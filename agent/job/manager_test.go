@@ -459,7 +459,10 @@ func TestEmitFailure(t *testing.T) {
 	ops := map[string]func() error{
 		"scan":    func() error { _, err := m.Scan(ctx, "b", PhaseAfterRepair, snapshot(testVIN, false)); return err },
 		"reading": func() error { _, err := m.Reading(ctx, "b", "", reading(1)); return err },
-		"note":    func() error { _, err := m.Note(ctx, "b", Note{Author: "T", Text: "x", RepairStarted: true}); return err },
+		"note": func() error {
+			_, err := m.Note(ctx, "b", Note{Author: "T", Text: "x", RepairStarted: true})
+			return err
+		},
 		"close": func() error {
 			s := settlement()
 			s.EmissionWaiver = "w"

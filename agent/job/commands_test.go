@@ -1,0 +1,195 @@
+package job
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+const openJobArgs = `{"job_id":"J-1","type":"emission_repair","plate":"浙A12345","plate_color":"blue",
+	"mileage_km":52341,"complaint":"failed two-speed idle","technician":"T007","test_no":"330106202603140012"}`
+
+const closeJobArgs = `{"technician":"T007","settlement_no":"JS1","settle_date":"2026-03-14","repair_date":"2026-03-13",
+	"items":[{"name":"replace catalytic converter","working_hours":1.5}],
+	"parts":[{"name":"catalytic converter","code":"06A131701","quantity":"1"}]}`
+
+func TestDecodeCommandArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  string
+		args string
+		want Args  // when valid
+		err  error // sentinel
+		msg  string
+	}{
+		{"open_job", CmdOpenJob, openJobArgs, &OpenJobArgs{ID: "J-1", Type: TypeEmissionRepair, Plate: "浙A12345",
+			PlateColor: PlateBlue, MileageKM: 52341, Complaint: "failed two-speed idle", Technician: "T007",
+			TestNo: "330106202603140012"}, nil, ""},
+		{"open_job missing everything", CmdOpenJob, `{}`, nil, ErrInvalid,
+			`job_id must be 1 to 64 characters of A-Z a-z 0-9 . _ : / - starting with a letter or digit: ""; ` +
+				`type must be one of repair, emission_repair: ""; plate is required; mileage_km must be the odometer reading in km, 1 to 9999999: 0; ` +
+				`complaint is required; technician is required`},
+		{"open_job null", CmdOpenJob, `null`, nil, ErrInvalid, ""},
+		{"open_job shop not an argument", CmdOpenJob, `{"shop":"330106000123456"}`, nil, ErrArgs,
+			`shop is not a known argument (allowed: bay, complaint, job_id, mileage_km, plate, plate_color, technician, test_no, type, vin)`},
+		{"open_job case-folded key", CmdOpenJob, `{"JOB_ID":"J"}`, nil, ErrArgs, ""},
+		{"open_job mileage string", CmdOpenJob, `{"mileage_km":"52341"}`, nil, ErrArgs,
+			`mileage_km must be a whole number, got the string "52341"`},
+		{"open_job mileage float", CmdOpenJob, `{"mileage_km":1.5}`, nil, ErrArgs, ""},
+		{"open_job mileage huge", CmdOpenJob, `{"mileage_km":99999999999}`, nil, ErrArgs, ""},
+		{"open_job duplicate", CmdOpenJob, `{"job_id":"A","job_id":"B"}`, nil, ErrArgs, `job_id appears twice`},
+		{"open_job bad VIN", CmdOpenJob, strings.Replace(openJobArgs, `"plate"`, `"vin":"LFV2A21K9A4052691","plate"`, 1), nil, ErrInvalid, ""},
+		{"close_job", CmdCloseJob, closeJobArgs, &CloseJobArgs{Technician: "T007", Settlement: Settlement{
+			SettlementNo: "JS1", SettleDate: "2026-03-14", RepairDate: "2026-03-13",
+			Items: []RepairItem{{Name: "replace catalytic converter", WorkingHours: "1.5"}},
+			Parts: []Part{{Name: "catalytic converter", Code: "06A131701", Quantity: "1"}}}}, nil, ""},
+		{"close_job unknown item member", CmdCloseJob, strings.Replace(closeJobArgs, `"working_hours"`, `"hours"`, 1), nil, ErrArgs,
+			`items[0].hours is not a known argument (allowed: name, working_hours)`},
+		{"close_job items not array", CmdCloseJob, `{"items":{}}`, nil, ErrArgs, `items must be a JSON array, got an object`},
+		{"close_job hours bool", CmdCloseJob, `{"items":[{"working_hours":true}]}`, nil, ErrArgs,
+			`items[0].working_hours must be a decimal number such as 1.5, got true`},
+		{"close_job negative hours", CmdCloseJob, strings.Replace(closeJobArgs, `1.5`, `-1.5`, 1), nil, ErrInvalid,
+			`items[0].working_hours must be a decimal number >= 0 with at most 6 digits before and 3 after the point: "-1.5"`},
+		{"close_job no technician", CmdCloseJob, strings.Replace(closeJobArgs, `"technician":"T007",`, ``, 1), nil, ErrNoTechnician,
+			`technician is required`},
+		{"add_note", CmdAddNote, `{"author":"T007","text":"line 1\nline 2","repair_started":true}`,
+			&AddNoteArgs{Note: Note{Author: "T007", Text: "line 1\nline 2", RepairStarted: true}}, nil, ""},
+		{"add_note control char", CmdAddNote, `{"author":"T007","text":"bell\u0007"}`, nil, ErrInvalid,
+			`text must not contain the control character U+0007`},
+		{"clear_dtcs", CmdClearDTCs, `{"bay":"bay2","technician":"T007","reason":"catalyst replaced"}`,
+			&ClearDTCsArgs{Bay: "bay2", DTCClear: DTCClear{Technician: "T007", Reason: "catalyst replaced"}}, nil, ""},
+		{"clear_dtcs no technician", CmdClearDTCs, `{"reason":"r"}`, nil, ErrNoTechnician, `technician is required`},
+		{"clear_dtcs no args", CmdClearDTCs, ``, nil, ErrNoTechnician, ""},
+		{"start_scan no args", CmdStartScan, ``, &StartScanArgs{}, nil, ""},
+		{"start_scan null", CmdStartScan, `null`, &StartScanArgs{}, nil, ""},
+		{"start_scan intake", CmdStartScan, `{"phase":"intake"}`, &StartScanArgs{Phase: PhaseIntake}, nil, ""},
+		{"start_scan later", CmdStartScan, `{"phase":"later"}`, nil, ErrInvalid,
+			`phase must be one of intake, before_repair, after_repair: "later"`},
+		{"start_scan phase number", CmdStartScan, `{"phase":1}`, nil, ErrArgs, `phase must be a string, got the number 1`},
+		{"start_scan bad bay", CmdStartScan, `{"bay":"../etc"}`, nil, ErrInvalid, ""},
+		{"start_scan array", CmdStartScan, `[]`, nil, ErrArgs, `args must be a JSON object, got an array`},
+		{"start_scan trailing", CmdStartScan, `{} {}`, nil, ErrArgs, ""},
+		{"start_scan truncated", CmdStartScan, `{"phase":`, nil, ErrArgs, ""},
+		{"take_reading intake", CmdTakeReading, `{"phase":"intake"}`, nil, ErrInvalid,
+			`phase must be one of before_repair, after_repair: "intake"`},
+		{"take_reading after", CmdTakeReading, `{"phase":"after_repair"}`, &TakeReadingArgs{Phase: PhaseAfterRepair}, nil, ""},
+		{"live_start", CmdLiveStart, `{"pids":["0C","0d"],"rate_hz":2.5,"duration_s":120}`,
+			&LiveStartArgs{PIDs: []string{"0C", "0d"}, RateHz: 2.5, DurationS: 120}, nil, ""},
+		{"live_start bad pids", CmdLiveStart, `{"pids":["0C","C","20","0c","zz"]}`, nil, ErrInvalid,
+			`pids[1] must be two hex digits, e.g. "0C": "C"; pids[2] 20 is a supported-PIDs bitmap, not live data; ` +
+				`pids[3] 0C is listed twice; pids[4] must be two hex digits, e.g. "0C": "zz"`},
+		{"live_start no pids", CmdLiveStart, `{}`, nil, ErrInvalid, ""},
+		{"live_start rate", CmdLiveStart, `{"pids":["0C"],"rate_hz":50,"duration_s":0}`, nil, ErrInvalid,
+			`rate_hz must be from 0.1 to 10: 50`},
+		{"live_start rate overflow", CmdLiveStart, `{"pids":["0C"],"rate_hz":1e999}`, nil, ErrArgs, ""},
+		{"live_start deep", CmdLiveStart, `{"pids":[[[[[[[[[[1]]]]]]]]]]}`, nil, ErrArgs, ""},
+		{"live_stop", CmdLiveStop, `{}`, &LiveStopArgs{}, nil, ""},
+		{"unknown command", "reboot", `{}`, nil, ErrUnknownCommand, ""},
+		{"invalid UTF-8", CmdAddNote, "{\"author\":\"T\",\"text\":\"\xff\"}", nil, ErrArgs, `args must be valid UTF-8`},
+		{"too large", CmdAddNote, `{"author":"T","text":"` + strings.Repeat("a", MaxArgsBytes) + `"}`, nil, ErrArgs, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := DecodeCommandArgs(tt.cmd, json.RawMessage(tt.args))
+			if tt.err == nil {
+				if err != nil {
+					t.Fatalf("err %v", err)
+				}
+				if !reflect.DeepEqual(a, tt.want) {
+					t.Fatalf("got %#v\nwant %#v", a, tt.want)
+				}
+				if a.Command() != tt.cmd {
+					t.Errorf("Command() = %q", a.Command())
+				}
+				return
+			}
+			if !errors.Is(err, tt.err) || a != nil {
+				t.Fatalf("got %v, %v; want error wrapping %v", a, err, tt.err)
+			}
+			if tt.msg != "" && err.Error() != tt.msg {
+				t.Errorf("message\n got %s\nwant %s", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestLiveStartDefaults(t *testing.T) {
+	a, err := DecodeCommandArgs(CmdLiveStart, json.RawMessage(`{"pids":["0c","A6"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := a.(*LiveStartArgs)
+	if ls.Rate() != DefaultLiveRateHz || ls.Seconds() != DefaultLiveSeconds || !slices.Equal(ls.PIDList(), []obd.PID{0x0C, 0xA6}) {
+		t.Errorf("%v %v %v", ls.Rate(), ls.Seconds(), ls.PIDList())
+	}
+}
+
+// TestOpenJobArgsOpening: the command's opening, with the box's shop code,
+// is one the Manager accepts.
+func TestOpenJobArgsOpening(t *testing.T) {
+	a, err := DecodeCommandArgs(CmdOpenJob, json.RawMessage(openJobArgs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := a.(*OpenJobArgs).Opening(testShop)
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := newManager(t, "")
+	if _, err := m.OpenJob(ctx, "bay1", o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecodeCommandArgs(f *testing.F) {
+	seeds := []struct{ cmd, args string }{
+		{CmdOpenJob, openJobArgs},
+		{CmdCloseJob, closeJobArgs},
+		{CmdAddNote, `{"author":"T007","text":"x","repair_started":true}`},
+		{CmdClearDTCs, `{"technician":"T007","reason":"r"}`},
+		{CmdStartScan, `{"phase":"after_repair","bay":"b1"}`},
+		{CmdTakeReading, `{"phase":"before_repair"}`},
+		{CmdLiveStart, `{"pids":["0C","0D"],"rate_hz":2,"duration_s":30}`},
+		{CmdLiveStop, `null`},
+		{CmdStartScan, `{"phase":"a","phase":"b"}`},
+		{CmdCloseJob, `{"items":[{"name":"x","working_hours":"1e5"}],"parts":[{"quantity":-0}]}`},
+		{"nope", `{}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.cmd, []byte(s.args))
+	}
+	f.Fuzz(func(t *testing.T, cmd string, args []byte) {
+		a, err := DecodeCommandArgs(cmd, args)
+		if err != nil {
+			if a != nil {
+				t.Fatal("arguments returned with an error")
+			}
+			var fe *FieldError
+			var ve *ValidationError
+			if !errors.Is(err, ErrUnknownCommand) && !errors.As(err, &fe) && !errors.As(err, &ve) {
+				t.Fatalf("error names no field: %v", err)
+			}
+			return
+		}
+		if err := a.Validate(); err != nil {
+			t.Fatalf("decoded arguments do not validate: %v", err)
+		}
+		// What we accepted survives a round trip unchanged.
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a2, err := DecodeCommandArgs(cmd, b)
+		if err != nil {
+			t.Fatalf("re-decoding %s: %v", b, err)
+		}
+		if !reflect.DeepEqual(a, a2) {
+			t.Fatalf("round trip changed the arguments:\n%#v\n%#v", a, a2)
+		}
+	})
+}
