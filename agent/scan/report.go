@@ -3,6 +3,8 @@ package scan
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -62,7 +64,7 @@ func WriteReport(w io.Writer, s *Snapshot) error {
 	}
 	for _, c := range counters {
 		if c.v != nil {
-			p("  %s:\t%s\n", c.label, strings.TrimSpace(fmt.Sprintf("%g %s", *c.v, c.unit)))
+			p("  %s:\t%s\n", c.label, strings.TrimSpace(formatNumber(*c.v)+" "+c.unit))
 		}
 	}
 
@@ -159,5 +161,11 @@ func formatValue(v obd.Value) string {
 	if v.Text != "" {
 		return v.Text
 	}
-	return strings.TrimSpace(fmt.Sprintf("%g %s", v.Value, v.Unit))
+	return strings.TrimSpace(formatNumber(v.Value) + " " + v.Unit)
+}
+
+// formatNumber shows a value with at most two decimals: what a technician
+// reads, not the scaling's binary fraction.
+func formatNumber(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }

@@ -1,6 +1,7 @@
 // Package vehicle opens the vehicle interface named by an address as an
 // obd.Transport: ISO-TP over a CAN bus (can:, mem:, udp:), with the 11-bit or
-// 29-bit identifiers of ISO 15765-4 detected when not configured.
+// 29-bit identifiers of ISO 15765-4 detected when not configured, or an
+// ELM327 adapter on a serial line (elm327:/dev/ttyUSB0[@baud]).
 package vehicle
 
 import (
@@ -8,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/isotp"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -23,9 +26,9 @@ var ErrNotDetected = errors.New("vehicle: no ECU answered on 11-bit or 29-bit CA
 type Options struct {
 	// Hub holds in-process buses for mem: addresses.
 	Hub *canbus.MemHub
-	// IDBits is 11 or 29 to skip detection; 0 detects.
+	// IDBits is 11 or 29 to skip detection on CAN; 0 detects.
 	IDBits int
-	// P2 overrides the ECU response window (default 50 ms).
+	// P2 overrides the ECU response window on CAN (default 50 ms).
 	P2     time.Duration
 	Logger *slog.Logger
 }
@@ -34,18 +37,42 @@ type Options struct {
 type Link struct {
 	obd.Transport
 	// Protocol describes the link for people and records, e.g.
-	// "ISO 15765-4 CAN 11-bit (mem:bay1)".
+	// "ISO 15765-4 CAN 11-bit (can:can0)".
 	Protocol string
-	client   *isotp.Client
-	conn     canbus.Conn
+	close    func() error
+	voltage  func(context.Context) (float64, error)
 }
 
-// Open attaches to the bus at addr and returns a transport for OBD requests.
+// ErrNoVoltage is returned by Voltage on links that cannot measure the
+// vehicle's battery (a bare CAN interface).
+var ErrNoVoltage = errors.New("vehicle: this interface cannot read the battery voltage")
+
+// Open attaches to the vehicle interface at addr.
 func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if spec, ok := strings.CutPrefix(addr, "elm327:"); ok {
+		return openELM327(ctx, spec, opts)
+	}
+	return openCAN(ctx, addr, opts)
+}
+
+func openELM327(ctx context.Context, spec string, opts Options) (*Link, error) {
+	a, err := elm327.Open(ctx, spec, elm327.Options{Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &Link{
+		Transport: a,
+		Protocol:  fmt.Sprintf("%s, %s (elm327:%s)", a.Version(), a.Protocol(), spec),
+		close:     a.Close,
+		voltage:   a.Voltage,
+	}, nil
+}
+
+func openCAN(ctx context.Context, addr string, opts Options) (*Link, error) {
+	log := opts.Logger
 	conn, err := canbus.Open(ctx, addr, canbus.Options{Hub: opts.Hub, Logger: log})
 	if err != nil {
 		return nil, err
@@ -54,7 +81,7 @@ func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	switch opts.IDBits {
 	case 11, 29:
 		cfg.Extended = opts.IDBits == 29
-		return newLink(conn, cfg, addr), nil
+		return canLink(conn, cfg, addr), nil
 	case 0:
 	default:
 		conn.Close()
@@ -62,13 +89,14 @@ func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	}
 	for _, ext := range []bool{false, true} {
 		cfg.Extended = ext
-		l := newLink(conn, cfg, addr)
-		_, err := l.client.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
+		c := isotp.NewClient(conn, cfg)
+		_, err := c.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
+		c.Close()
 		if err == nil {
+			l := canLink(conn, cfg, addr)
 			log.Info("vehicle detected", "protocol", l.Protocol)
 			return l, nil
 		}
-		l.client.Close()
 		if !errors.Is(err, obd.ErrNoResponse) {
 			conn.Close()
 			return nil, fmt.Errorf("vehicle: detect on %s: %w", addr, err)
@@ -78,7 +106,7 @@ func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	return nil, ErrNotDetected
 }
 
-func newLink(conn canbus.Conn, cfg isotp.Config, addr string) *Link {
+func canLink(conn canbus.Conn, cfg isotp.Config, addr string) *Link {
 	bits := 11
 	if cfg.Extended {
 		bits = 29
@@ -87,16 +115,18 @@ func newLink(conn canbus.Conn, cfg isotp.Config, addr string) *Link {
 	return &Link{
 		Transport: c,
 		Protocol:  fmt.Sprintf("ISO 15765-4 CAN %d-bit (%s)", bits, addr),
-		client:    c,
-		conn:      conn,
+		close:     func() error { return errors.Join(c.Close(), conn.Close()) },
 	}
 }
 
-// Stats returns the ISO-TP traffic counters of the link.
-func (l *Link) Stats() isotp.Stats { return l.client.Stats() }
-
-// Close stops the transport and detaches from the bus.
-func (l *Link) Close() error {
-	err := l.client.Close()
-	return errors.Join(err, l.conn.Close())
+// Voltage reads the vehicle's battery voltage where the interface can
+// (an ELM327's ATRV); ErrNoVoltage otherwise.
+func (l *Link) Voltage(ctx context.Context) (float64, error) {
+	if l.voltage == nil {
+		return 0, ErrNoVoltage
+	}
+	return l.voltage(ctx)
 }
+
+// Close stops the transport and detaches from the bus or adapter.
+func (l *Link) Close() error { return l.close() }

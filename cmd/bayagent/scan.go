@@ -11,6 +11,7 @@ import (
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -19,6 +20,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	iface := fs.String("iface", "", "vehicle interface: can:can0, udp:239.64.142.206:20000, mem:NAME")
 	sim := fs.String("sim", "", "scan an in-process simulated vehicle from this profile (testdata/vehicles/*.yaml)")
 	latency := fs.Duration("latency", 0, "with --sim: override every ECU's response latency")
+	via := fs.String("via", "can", "with --sim: reach the simulated vehicle over can (in-process bus) or elm327 (an ELM327 simulator on a pseudo-terminal)")
 	asJSON := fs.Bool("json", false, "print the snapshot as JSON")
 	idBits := fs.Int("id-bits", 0, "CAN identifier bits, 11 or 29 (default: detect)")
 	expectVIN := fs.String("vin", "", "the job's VIN: flag the snapshot when the vehicle's differs")
@@ -46,12 +48,15 @@ func runScan(ctx context.Context, e env, args []string) error {
 	addr := *iface
 	opts := vehicle.Options{IDBits: *idBits, P2: *p2, Logger: log}
 	if *sim != "" {
-		stop, hub, bits, err := startSim(ctx, *sim, *latency, log)
+		if *via != "can" && *via != "elm327" {
+			return usagef("--via must be can or elm327: %q", *via)
+		}
+		sv, err := startSim(ctx, *sim, *via, *latency, log)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		addr, opts.Hub, opts.IDBits = "mem:sim", hub, bits
+		defer sv.stop()
+		addr, opts.Hub, opts.IDBits = sv.addr, sv.hub, sv.idBits
 	}
 	link, err := vehicle.Open(ctx, addr, opts)
 	if err != nil {
@@ -73,23 +78,43 @@ func runScan(ctx context.Context, e env, args []string) error {
 	return scan.WriteReport(e.stdout, snap)
 }
 
-// startSim serves a vehicle profile on an in-process bus and returns a stop
-// function that ends the simulator and waits for it.
-func startSim(ctx context.Context, path string, latency time.Duration, log *slog.Logger) (stop func(), hub *canbus.MemHub, idBits int, err error) {
+// simVehicle is a simulated vehicle serving a scan in this process.
+type simVehicle struct {
+	addr   string // the vehicle interface address to open
+	hub    *canbus.MemHub
+	idBits int
+	stop   func()
+}
+
+// startSim serves a vehicle profile on an in-process CAN bus, or as an
+// ELM327 on a pseudo-terminal, until stop is called.
+func startSim(ctx context.Context, path, via string, latency time.Duration, log *slog.Logger) (*simVehicle, error) {
 	p, err := obdsim.Load(path)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, err
+	}
+	if via == "elm327" {
+		s, err := elmsim.New(p, elmsim.Options{Latency: latency, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", path, err)
+		}
+		dev, stopPTY, err := elmsim.ServePTY(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		return &simVehicle{addr: "elm327:" + dev, stop: func() { logStop(log, stopPTY()) }}, nil
 	}
 	v, err := obdsim.New(p, obdsim.Options{Latency: latency, Logger: log})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("profile %s: %w", path, err)
+		return nil, fmt.Errorf("profile %s: %w", path, err)
 	}
-	hub = &canbus.MemHub{}
+	hub := &canbus.MemHub{}
 	stopSim := v.Start(ctx, hub.Bus("sim"))
-	stop = func() {
-		if err := stopSim(); err != nil {
-			log.Error("vehicle simulator stopped", "err", err)
-		}
+	return &simVehicle{addr: "mem:sim", hub: hub, idBits: p.Bus.IDBits, stop: func() { logStop(log, stopSim()) }}, nil
+}
+
+func logStop(log *slog.Logger, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("vehicle simulator stopped", "err", err)
 	}
-	return stop, hub, p.Bus.IDBits, nil
 }

@@ -30,37 +30,46 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // deliberate change, then review the diff.
 func TestScanGolden(t *testing.T) {
 	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit"} {
-		t.Run(name, func(t *testing.T) {
-			profile := filepath.Join("..", "..", "testdata", "vehicles", name+".yaml")
-			code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--json", "--p2", "500ms")
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, stderr)
-			}
-			var snap scan.Snapshot
-			if err := json.Unmarshal([]byte(stdout), &snap); err != nil {
-				t.Fatalf("output is not a snapshot: %v\n%s", err, stdout)
-			}
-			snap.Stats.Started = time.Time{}
-			snap.Stats.Duration = 0
-			got, err := json.MarshalIndent(&snap, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := filepath.Join("..", "..", "testdata", "golden", "scan-"+name+".json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
+		for _, via := range []string{"can", "elm327"} {
+			t.Run(name+"/"+via, func(t *testing.T) {
+				profile := filepath.Join("..", "..", "testdata", "vehicles", name+".yaml")
+				code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--via", via, "--json", "--p2", "500ms")
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, stderr)
+				}
+				var snap scan.Snapshot
+				if err := json.Unmarshal([]byte(stdout), &snap); err != nil {
+					t.Fatalf("output is not a snapshot: %v\n%s", err, stdout)
+				}
+				wantProto := map[string]string{"can": "ISO 15765-4 CAN", "elm327": "ELM327"}[via]
+				if !strings.HasPrefix(snap.Protocol, wantProto) {
+					t.Errorf("protocol %q, want %s...", snap.Protocol, wantProto)
+				}
+				// The golden file holds what must not depend on the path
+				// to the vehicle or on the clock.
+				snap.Protocol = ""
+				snap.Stats.Started = time.Time{}
+				snap.Stats.Duration = 0
+				got, err := json.MarshalIndent(&snap, "", "  ")
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/bayagent -run TestScanGolden -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("snapshot differs from %s:\n%s", golden, lineDiff(string(want), string(got)))
-			}
-		})
+				got = append(got, '\n')
+				golden := filepath.Join("..", "..", "testdata", "golden", "scan-"+name+".json")
+				if *update && via == "can" {
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./cmd/bayagent -run TestScanGolden -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("snapshot differs from %s:\n%s", golden, lineDiff(string(want), string(got)))
+				}
+			})
+		}
 	}
 }
 
