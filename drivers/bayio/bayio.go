@@ -179,7 +179,7 @@ func (b *Bay) watch() {
 		if raw != down {
 			wait = min(wait, changedAt.Add(b.debounce).Sub(now))
 		}
-		if down && !reported {
+		if down && !reported && raw == down {
 			wait = min(wait, downAt.Add(b.long).Sub(now))
 		}
 		edge := false
@@ -198,11 +198,14 @@ func (b *Bay) watch() {
 			if down {
 				downAt, reported = changedAt, false
 			} else if !reported {
-				b.deliver(Press{At: downAt})
+				// Released (changedAt) before the long threshold could fire
+				// while held, e.g. a release pending debounce at 2 s.
+				b.deliver(Press{At: downAt, Long: changedAt.Sub(downAt) >= b.long})
 				reported = true
 			}
 		}
-		if down && !reported && now.Sub(downAt) >= b.long {
+		// Long while held, but not while a release is being debounced.
+		if down && !reported && raw == down && now.Sub(downAt) >= b.long {
 			b.deliver(Press{At: downAt, Long: true})
 			reported = true
 		}
