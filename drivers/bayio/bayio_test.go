@@ -3,6 +3,7 @@ package bayio_test
 import (
 	"errors"
 	"runtime"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -566,6 +567,36 @@ func TestHaltGoroutines(t *testing.T) {
 	}
 }
 
+// flakyPin fails its next Out calls with err; New's first write succeeds.
+type flakyPin struct {
+	*bayiotest.Pin
+	err   error
+	mu    sync.Mutex
+	outs  int
+	fails int // Out calls 2..fails+1 fail
+}
+
+func (f *flakyPin) Out(l gpio.Level) error {
+	f.mu.Lock()
+	f.outs++
+	fail := f.outs > 1 && f.fails > 0
+	if fail {
+		f.fails--
+	}
+	f.mu.Unlock()
+	if fail {
+		return f.err
+	}
+	return f.Pin.Out(l)
+}
+
+// fail makes the next n Out calls fail.
+func (f *flakyPin) fail(n int) {
+	f.mu.Lock()
+	f.fails = n
+	f.mu.Unlock()
+}
+
 func TestErrors(t *testing.T) {
 	boom := errors.New("boom")
 	t.Run("invalid options", func(t *testing.T) {
@@ -595,16 +626,26 @@ func TestErrors(t *testing.T) {
 	t.Run("LED Out fails later", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := newPins()
-			bay, err := bayio.New(b.pins(), bayio.Options{})
+			flaky := &flakyPin{Pin: b.vehicle, fails: 3, err: boom}
+			p := b.pins()
+			p.Vehicle = flaky
+			bay, err := bayio.New(p, bayio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.vehicle.OutErr = boom // only read by Out after New's write
 			bay.SetState(bayio.State{Ready: true, VehicleConnected: true})
 			synctest.Wait()
 			if got := b.ready.Read(); got != gpio.High {
 				t.Errorf("ready LED = %v: one failing pin must not stop the others", got)
 			}
+			if got := b.vehicle.Read(); got != gpio.Low {
+				t.Errorf("vehicle LED = %v while its writes fail", got)
+			}
+			time.Sleep(5 * time.Second)
+			if got := b.vehicle.Read(); got != gpio.High {
+				t.Errorf("vehicle LED = %v, want High once the pin works again (retried)", got)
+			}
+			flaky.fail(1)
 			if err := bay.Halt(); !errors.Is(err, boom) {
 				t.Errorf("Halt err = %v, want boom", err)
 			}

@@ -191,13 +191,16 @@ func (b *Bay) levels(now time.Time) (want [numOutputs]bool, next time.Time) {
 	return want, next
 }
 
+// retryInterval is how soon drive retries a failed output write.
+const retryInterval = time.Second
+
 // drive is the only writer of the outputs after New: it applies state
 // changes and runs patterns until Halt.
 func (b *Bay) drive() {
 	defer b.wg.Done()
 	var (
 		cur     [numOutputs]bool // levels written (New wrote Low)
-		failing [numOutputs]bool // last write failed; logged once
+		failing [numOutputs]bool // last write failed: logged once, retried
 	)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -216,6 +219,11 @@ func (b *Bay) drive() {
 				continue
 			}
 			cur[i], failing[i] = want[i], false
+		}
+		for i := range failing {
+			if failing[i] && (next.IsZero() || now.Add(retryInterval).Before(next)) {
+				next = now.Add(retryInterval)
+			}
 		}
 		var tick <-chan time.Time
 		if !next.IsZero() {
