@@ -13,7 +13,8 @@
 //
 // LEDs and the buzzer are active-high: GPIO -> resistor -> LED -> ground (an
 // active buzzer, or a transistor driving one, on its own pin). High is on.
-// New turns every output off; Halt turns them off again.
+// New turns every output off; Halt turns them off again. A failed write to
+// an output after New is logged once and retried every second.
 //
 // Any pin may be absent (nil in Pins, empty in PinNames): methods touching
 // it do nothing. OpenHost resolves pin names such as "GPIO17" on a real board.
