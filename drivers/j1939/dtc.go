@@ -66,9 +66,9 @@ type LampFlash uint8
 
 // Flash states.
 const (
-	FlashSlow    LampFlash = 0 // 1 Hz
-	FlashFast    LampFlash = 1 // 2 Hz
-	FlashNone    LampFlash = 3 // unavailable / do not flash
+	FlashSlow     LampFlash = 0 // 1 Hz
+	FlashFast     LampFlash = 1 // 2 Hz
+	FlashNone     LampFlash = 3 // unavailable / do not flash
 	FlashReserved LampFlash = 2
 )
 

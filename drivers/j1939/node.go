@@ -136,6 +136,7 @@ type Node struct {
 	changed chan struct{}
 	others  map[uint8]Name // addresses claimed by other nodes
 	tx      map[uint8]*txSession
+	rxOpen  map[rxKey]bool // transfers being received, mirrored for Receiving
 	loopErr error
 }
 
@@ -170,6 +171,7 @@ func NewNode(conn canbus.Conn, cfg Config) *Node {
 		changed: make(chan struct{}),
 		others:  map[uint8]Name{},
 		tx:      map[uint8]*txSession{},
+		rxOpen:  map[rxKey]bool{},
 	}
 	if cfg.ListenOnly {
 		n.state = stateListen
@@ -220,6 +222,15 @@ func (n *Node) Claims() map[uint8]Name {
 		out[a] = nm
 	}
 	return out
+}
+
+// Receiving reports whether a transfer from src to dst (AddressGlobal for a
+// BAM) is being received: a requester then waits for it to end rather than
+// for Tr.
+func (n *Node) Receiving(src, dst uint8) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.rxOpen[rxKey{src, dst}]
 }
 
 // Dropped counts received messages dropped because Receive was not called
@@ -276,7 +287,7 @@ func (n *Node) read() {
 // and timeouts.
 func (n *Node) run() {
 	defer n.wg.Done()
-	rx := map[rxKey]*rxSession{}
+	rx := sessions{n: n, m: map[rxKey]*rxSession{}}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -346,10 +357,10 @@ func (n *Node) setStateLocked(s claimState) {
 	n.changed = make(chan struct{})
 }
 
-func (n *Node) nextDeadline(rx map[rxKey]*rxSession) (time.Time, bool) {
+func (n *Node) nextDeadline(rx sessions) (time.Time, bool) {
 	var dl time.Time
 	ok := false
-	for _, s := range rx {
+	for _, s := range rx.m {
 		if !ok || s.deadline.Before(dl) {
 			dl, ok = s.deadline, true
 		}
@@ -383,7 +394,7 @@ func (n *Node) sendLoop(h Header, data []byte) {
 	}
 }
 
-func (n *Node) handle(f can.Frame, rx map[rxKey]*rxSession) {
+func (n *Node) handle(f can.Frame, rx sessions) {
 	h, err := ParseFrame(f)
 	if err != nil {
 		return // 11-bit traffic shares the bus; not ours

@@ -26,11 +26,34 @@ type rxSession struct {
 	deadline time.Time
 }
 
+// sessions are the transfers being received, owned by the protocol loop and
+// mirrored in Node.rxOpen.
+type sessions struct {
+	n *Node
+	m map[rxKey]*rxSession
+}
+
+func (x sessions) get(k rxKey) *rxSession { return x.m[k] }
+
+func (x sessions) put(s *rxSession) {
+	x.m[s.key] = s
+	x.n.mu.Lock()
+	x.n.rxOpen[s.key] = true
+	x.n.mu.Unlock()
+}
+
+func (x sessions) remove(k rxKey) {
+	delete(x.m, k)
+	x.n.mu.Lock()
+	delete(x.n.rxOpen, k)
+	x.n.mu.Unlock()
+}
+
 func tpHeader(pgn PGN, src, dst uint8) Header {
 	return Header{Priority: 7, PGN: pgn, Source: src, Dest: dst}
 }
 
-func (n *Node) onCM(h Header, data []byte, rx map[rxKey]*rxSession) {
+func (n *Node) onCM(h Header, data []byte, rx sessions) {
 	now := time.Now()
 	cm, err := decodeCM(data)
 	if err != nil {
@@ -50,18 +73,18 @@ func (n *Node) onCM(h Header, data []byte, rx map[rxKey]*rxSession) {
 			return
 		}
 		key := rxKey{h.Source, AddressGlobal}
-		if old := rx[key]; old != nil {
+		if old := rx.get(key); old != nil {
 			n.fail(rx, old, ReasonOther, false)
 		}
-		rx[key] = &rxSession{key: key, pgn: cm.pgn, prio: h.Priority, r: newReassembly(cm.size, cm.packets), bam: true, deadline: now.Add(n.to.T1)}
+		rx.put(&rxSession{key: key, pgn: cm.pgn, prio: h.Priority, r: newReassembly(cm.size, cm.packets), bam: true, deadline: now.Add(n.to.T1)})
 	case cmRTS:
 		key := rxKey{h.Source, h.Dest}
-		if old := rx[key]; old != nil {
+		if old := rx.get(key); old != nil {
 			// A new RTS from the same sender replaces its transfer.
 			n.fail(rx, old, ReasonInSession, false)
 		}
 		s := &rxSession{key: key, pgn: cm.pgn, prio: h.Priority, r: newReassembly(cm.size, cm.packets), ours: n.ours(h.Dest), maxCTS: cm.maxCTS}
-		rx[key] = s
+		rx.put(s)
 		if s.ours {
 			n.askWindow(s, now)
 		} else {
@@ -73,8 +96,8 @@ func (n *Node) onCM(h Header, data []byte, rx map[rxKey]*rxSession) {
 		n.toSender(h, cm)
 		// The sender gave up its transfer, or the receiver refused it.
 		for _, key := range []rxKey{{h.Source, h.Dest}, {h.Dest, h.Source}} {
-			if s := rx[key]; s != nil && s.pgn == cm.pgn {
-				delete(rx, key)
+			if s := rx.get(key); s != nil && s.pgn == cm.pgn {
+				rx.remove(key)
 				n.deliver(event{err: &TransferError{PGN: s.pgn, Source: key.src, Dest: key.dst, Reason: cm.reason, ByPeer: true}})
 			}
 		}
@@ -110,10 +133,10 @@ func (n *Node) askWindow(s *rxSession, now time.Time) {
 	n.sendLoop(tpHeader(PGNTPCM, s.key.dst, s.key.src), encodeCM(tpCM{control: cmCTS, packets: count, next: first, pgn: s.pgn}))
 }
 
-func (n *Node) onDT(h Header, data []byte, rx map[rxKey]*rxSession) {
+func (n *Node) onDT(h Header, data []byte, rx sessions) {
 	now := time.Now()
 	key := rxKey{h.Source, h.Dest}
-	s := rx[key]
+	s := rx.get(key)
 	if s == nil {
 		return // no transfer open: ignored, as J1939-21 asks
 	}
@@ -124,7 +147,7 @@ func (n *Node) onDT(h Header, data []byte, rx map[rxKey]*rxSession) {
 	}
 	s.deadline = now.Add(n.to.T1)
 	if s.r.complete() {
-		delete(rx, key)
+		rx.remove(key)
 		if s.ours {
 			n.sendLoop(tpHeader(PGNTPCM, key.dst, key.src), encodeCM(tpCM{control: cmEoMA, size: s.r.size, packets: len(s.r.have) - 1, pgn: s.pgn}))
 		}
@@ -147,9 +170,9 @@ func (n *Node) onDT(h Header, data []byte, rx map[rxKey]*rxSession) {
 }
 
 // expire handles every deadline that has passed.
-func (n *Node) expire(rx map[rxKey]*rxSession, now time.Time) {
+func (n *Node) expire(rx sessions, now time.Time) {
 	n.expireClaim(now)
-	for _, s := range rx {
+	for _, s := range rx.m {
 		if now.Before(s.deadline) {
 			continue
 		}
@@ -165,8 +188,8 @@ func (n *Node) expire(rx map[rxKey]*rxSession, now time.Time) {
 }
 
 // fail ends a transfer being received, sending an abort when it is ours.
-func (n *Node) fail(rx map[rxKey]*rxSession, s *rxSession, reason AbortReason, abort bool) {
-	delete(rx, s.key)
+func (n *Node) fail(rx sessions, s *rxSession, reason AbortReason, abort bool) {
+	rx.remove(s.key)
 	if abort {
 		n.sendLoop(tpHeader(PGNTPCM, s.key.dst, s.key.src), encodeCM(tpCM{control: cmAbort, reason: reason, pgn: s.pgn}))
 	}

@@ -19,6 +19,12 @@ import (
 // on CAN (ISO 15765-4).
 const ProtocolISO15765 = "iso15765"
 
+// ProtocolJ1939 marks a heavy-duty SAE J1939 profile. Its controllers are
+// described in the j1939 section, which drivers/j1939/j1939sim reads and
+// validates; this package only checks the common fields and does not serve
+// it.
+const ProtocolJ1939 = "j1939"
+
 // Profile describes one simulated vehicle. It is read from YAML (see Parse);
 // testdata/vehicles/ holds examples. A Profile is plain data: tests may build
 // or change one in code before passing it to New.
@@ -30,7 +36,7 @@ type Profile struct {
 	Name string `yaml:"name"`
 	// Description says in plain words what the vehicle shows.
 	Description string `yaml:"description"`
-	// Protocol is "iso15765" (the default when empty).
+	// Protocol is "iso15765" (the default when empty) or "j1939".
 	Protocol string `yaml:"protocol"`
 	// Bus is the CAN bus the vehicle sits on.
 	Bus Bus `yaml:"bus"`
@@ -39,6 +45,9 @@ type Profile struct {
 	VIN string `yaml:"vin"`
 	// ECUs are the control units that answer OBD requests.
 	ECUs []ECUProfile `yaml:"ecus"`
+	// J1939 is the section of a ProtocolJ1939 profile, kept unparsed for
+	// drivers/j1939/j1939sim.
+	J1939 yaml.Node `yaml:"j1939"`
 }
 
 // Bus is the CAN bus configuration of a profile.

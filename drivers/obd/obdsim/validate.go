@@ -21,8 +21,20 @@ func (p *Profile) Validate() error {
 	}
 	switch p.Protocol {
 	case "", ProtocolISO15765:
+		if p.J1939.Kind != 0 {
+			v.addf("j1939", ErrBadValue, "only for protocol %s", ProtocolJ1939)
+		}
+	case ProtocolJ1939:
+		// The ISO 15765 checks (ECUs, OBD addresses) do not apply; the
+		// j1939 section is validated by drivers/j1939/j1939sim.
+		if p.J1939.Kind == 0 {
+			v.add("j1939", ErrMissing)
+		}
+		if len(p.ECUs) > 0 {
+			v.addf("ecus", ErrBadValue, "not used by protocol %s (controllers go in the j1939 section)", ProtocolJ1939)
+		}
 	default:
-		v.addf("protocol", ErrProtocol, "%q (want %s)", p.Protocol, ProtocolISO15765)
+		v.addf("protocol", ErrProtocol, "%q (want %s or %s)", p.Protocol, ProtocolISO15765, ProtocolJ1939)
 	}
 	switch p.Bus.IDBits {
 	case 11, 29:
@@ -40,6 +52,12 @@ func (p *Profile) Validate() error {
 	}
 	if err := checkVIN(p.VIN); err != nil {
 		v.add("vin", err)
+	}
+	if p.Protocol == ProtocolJ1939 {
+		if p.Bus.IDBits == 11 {
+			v.addf("bus.id_bits", ErrBadValue, "11 (J1939 uses 29-bit identifiers)")
+		}
+		return errors.Join(v.errs...)
 	}
 	if len(p.ECUs) == 0 {
 		v.add("ecus", ErrMissing)

@@ -1,0 +1,272 @@
+package j1939sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bayagent/bayagent/drivers/j1939"
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// Errors of the profile loader; compare with errors.Is.
+var (
+	// ErrSyntax: the file is not one YAML profile of the expected shape.
+	ErrSyntax = errors.New("j1939sim: profile syntax")
+	// ErrInvalid: a field has a value the simulator cannot serve.
+	ErrInvalid = errors.New("j1939sim: invalid profile")
+)
+
+// ProtocolJ1939 is the protocol value of a J1939 profile.
+const ProtocolJ1939 = "j1939"
+
+// Profile is a simulated truck, read from the same YAML files as
+// drivers/obd/obdsim profiles (testdata/vehicles/) with protocol: j1939.
+type Profile struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Protocol    string `yaml:"protocol"`
+	Bus         Bus    `yaml:"bus"`
+	VIN         string `yaml:"vin"`
+	J1939       Truck  `yaml:"j1939"`
+}
+
+// Bus is the CAN bus of the profile.
+type Bus struct {
+	IDBits  int `yaml:"id_bits"`
+	Bitrate int `yaml:"bitrate"`
+}
+
+// Truck is the j1939 section.
+type Truck struct {
+	// DM1Period is how often each controller broadcasts DM1 (and the
+	// engine its hours and distance); default 1s.
+	DM1Period Duration `yaml:"dm1_period"`
+	ECUs      []ECU    `yaml:"ecus"`
+}
+
+// ECU is one simulated controller application.
+type ECU struct {
+	// Address is the source address, e.g. 0x00 (engine #1) or 0x3D
+	// (exhaust emission controller).
+	Address Address `yaml:"address"`
+	// Function and Identity go into the controller's NAME (industry group
+	// 1, not arbitrary address capable).
+	Function uint8  `yaml:"function"`
+	Identity uint32 `yaml:"identity"`
+	// VIN marks the controller that answers PGN 65260.
+	VIN bool `yaml:"vin"`
+	// OBDCompliance is DM5 byte 3 (J1979 PID 1C values).
+	OBDCompliance uint8 `yaml:"obd_compliance"`
+	// MIL lights the malfunction indicator lamp in DM1.
+	MIL bool `yaml:"mil"`
+	// Calibrations are the DM19 entries.
+	Calibrations []Calibration `yaml:"calibrations"`
+	// Readiness maps DM5 monitor names to "complete" or "incomplete".
+	Readiness map[string]string `yaml:"readiness"`
+	// DTCs are the active (DM1) and previously active (DM2) codes.
+	DTCs DTCLists `yaml:"dtcs"`
+	// EngineHours (PGN 65253) and OdometerKm (PGN 65248), broadcast with
+	// DM1 and answered on request when set.
+	EngineHours *float64 `yaml:"engine_hours"`
+	OdometerKm  *float64 `yaml:"odometer_km"`
+	// Ratios is DM20, absent when not supported.
+	Ratios *Ratios `yaml:"ratios"`
+	// Latency delays every answer.
+	Latency Duration `yaml:"latency"`
+	// Faults injects transport protocol faults into the controller's
+	// multi-packet messages.
+	Faults Faults `yaml:"faults"`
+}
+
+// Calibration is one CALID and its CVN (8 hex digits).
+type Calibration struct {
+	CALID string `yaml:"calid"`
+	CVN   string `yaml:"cvn"`
+}
+
+// DTCLists are a controller's trouble codes.
+type DTCLists struct {
+	Active   []DTC `yaml:"active"`
+	Previous []DTC `yaml:"previous"`
+}
+
+// DTC is one SPN/FMI code with its occurrence count.
+type DTC struct {
+	SPN         uint32 `yaml:"spn"`
+	FMI         uint8  `yaml:"fmi"`
+	Occurrences uint8  `yaml:"occurrences"`
+}
+
+// Ratios is a DM20.
+type Ratios struct {
+	IgnitionCycles uint16  `yaml:"ignition_cycles"`
+	OBDConditions  uint16  `yaml:"obd_conditions"`
+	Monitors       []Ratio `yaml:"monitors"`
+}
+
+// Ratio is one monitor's DM20 counters.
+type Ratio struct {
+	SPN         uint32 `yaml:"spn"`
+	Numerator   uint16 `yaml:"numerator"`
+	Denominator uint16 `yaml:"denominator"`
+}
+
+// Faults are transport-protocol faults a controller injects into its
+// multi-packet messages (BAM and RTS/CTS).
+type Faults struct {
+	// LostDT drops the second TP.DT of each transfer (a retransmission
+	// of that packet goes through).
+	LostDT bool `yaml:"lost_dt"`
+	// LostLastDT drops the last TP.DT of each transfer once.
+	LostLastDT bool `yaml:"lost_last_dt"`
+	// LateDT delays every TP.DT by this long (T1 is 750 ms).
+	LateDT Duration `yaml:"late_dt"`
+	// Abort replaces the second TP.DT of each connection-mode transfer by
+	// a connection abort and sends nothing more of it.
+	Abort bool `yaml:"abort"`
+}
+
+// Address is a J1939 source address written in hex ("0x3D", 3D).
+type Address uint8
+
+// UnmarshalYAML parses a hex scalar.
+func (a *Address) UnmarshalYAML(n *yaml.Node) error {
+	t := strings.TrimPrefix(strings.TrimPrefix(n.Value, "0x"), "0X")
+	v, err := strconv.ParseUint(t, 16, 8)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("line %d: address %q is not a hex byte such as 0x3D", n.Line, n.Value)
+	}
+	*a = Address(v)
+	return nil
+}
+
+// Duration is a Go duration string in YAML ("1s", "500ms").
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("line %d: duration %q is not like 500ms", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads and validates the profile at path.
+func Load(path string) (*Profile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("j1939sim: %w", err)
+	}
+	p, err := Parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("j1939sim: %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes one YAML profile and validates it. Unknown fields give
+// ErrSyntax.
+func Parse(r io.Reader) (*Profile, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var p Profile
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate checks what the simulator needs; all problems are joined, each
+// wrapping ErrInvalid and naming its field.
+func (p *Profile) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
+	}
+	if p.Name == "" {
+		bad("name", "missing")
+	}
+	if p.Protocol != ProtocolJ1939 {
+		bad("protocol", "%q, want %s", p.Protocol, ProtocolJ1939)
+	}
+	if p.Bus.IDBits != 29 {
+		bad("bus.id_bits", "%d, want 29", p.Bus.IDBits)
+	}
+	if p.Bus.Bitrate != 250000 && p.Bus.Bitrate != 500000 {
+		bad("bus.bitrate", "%d, want 250000 or 500000", p.Bus.Bitrate)
+	}
+	if _, err := obd.VINCheckDigit(p.VIN); err != nil {
+		bad("vin", "%v", err)
+	}
+	if p.J1939.DM1Period < 0 {
+		bad("j1939.dm1_period", "negative")
+	}
+	if len(p.J1939.ECUs) == 0 {
+		bad("j1939.ecus", "missing")
+	}
+	seen := map[Address]bool{}
+	holders := 0
+	for i, e := range p.J1939.ECUs {
+		f := fmt.Sprintf("j1939.ecus[%d]", i)
+		if seen[e.Address] {
+			bad(f+".address", "%02X used twice", uint8(e.Address))
+		}
+		seen[e.Address] = true
+		if uint8(e.Address) >= j1939.AddressNull {
+			bad(f+".address", "%02X is not a controller address", uint8(e.Address))
+		}
+		if e.VIN {
+			holders++
+		}
+		cals := make([]j1939.Calibration, len(e.Calibrations))
+		for k, c := range e.Calibrations {
+			cals[k] = j1939.Calibration{CALID: c.CALID, CVN: c.CVN}
+		}
+		if _, err := j1939.EncodeDM19(cals); err != nil {
+			bad(f+".calibrations", "%v", err)
+		}
+		for _, m := range slices.Sorted(maps.Keys(e.Readiness)) {
+			if !slices.Contains(j1939.DM5MonitorNames(), m) {
+				bad(f+".readiness."+m, "no such DM5 monitor")
+			}
+			if s := e.Readiness[m]; s != "complete" && s != "incomplete" {
+				bad(f+".readiness."+m, "%q, want complete or incomplete", s)
+			}
+		}
+		for list, codes := range map[string][]DTC{"active": e.DTCs.Active, "previous": e.DTCs.Previous} {
+			for k, d := range codes {
+				if d.SPN == 0 || d.SPN > 0x7FFFF || d.FMI > 31 || d.Occurrences > 126 {
+					bad(fmt.Sprintf("%s.dtcs.%s[%d]", f, list, k), "SPN 1-524287, FMI 0-31, occurrences 0-126")
+				}
+			}
+		}
+		if e.EngineHours != nil && (*e.EngineHours < 0 || *e.EngineHours > 200e6) {
+			bad(f+".engine_hours", "out of range")
+		}
+		if e.OdometerKm != nil && (*e.OdometerKm < 0 || *e.OdometerKm > 500e6) {
+			bad(f+".odometer_km", "out of range")
+		}
+		if e.Latency < 0 || e.Faults.LateDT < 0 {
+			bad(f, "negative latency")
+		}
+	}
+	if holders != 1 {
+		bad("j1939.ecus", "%d controllers hold the VIN, want 1", holders)
+	}
+	return errors.Join(errs...)
+}
