@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -18,9 +19,8 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-// ErrNotDetected is returned by Open when IDBits is 0 and no ECU answers a
-// functional 0100 on either 11-bit or 29-bit identifiers.
-var ErrNotDetected = errors.New("vehicle: no ECU answered on 11-bit or 29-bit CAN identifiers (ignition off, wrong bit rate, or not connected?)")
+// ErrNotDetected is returned by Probe when no vehicle answers.
+var ErrNotDetected = errors.New("vehicle: no ECU answered (ignition off, or not connected?)")
 
 // Options configures Open. The zero value detects the addressing.
 type Options struct {
@@ -35,19 +35,28 @@ type Options struct {
 
 // Link is an open vehicle interface.
 type Link struct {
+	// Transport carries OBD requests; on CAN it is set once the identifier
+	// length is known (Options.IDBits, or a successful Probe).
 	obd.Transport
 	// Protocol describes the link for people and records, e.g.
 	// "ISO 15765-4 CAN 11-bit (can:can0)".
 	Protocol string
-	close    func() error
-	voltage  func(context.Context) (float64, error)
+
+	addr    string
+	opts    Options
+	close   func() error
+	voltage func(context.Context) (float64, error)
+	mu      sync.Mutex
+	conn    canbus.Conn   // CAN links only
+	client  *isotp.Client // CAN links, once the identifier length is known
 }
 
 // ErrNoVoltage is returned by Voltage on links that cannot measure the
 // vehicle's battery (a bare CAN interface).
 var ErrNoVoltage = errors.New("vehicle: this interface cannot read the battery voltage")
 
-// Open attaches to the vehicle interface at addr.
+// Open attaches to the vehicle interface at addr. It does not talk to the
+// vehicle: Probe does.
 func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -72,51 +81,105 @@ func openELM327(ctx context.Context, spec string, opts Options) (*Link, error) {
 }
 
 func openCAN(ctx context.Context, addr string, opts Options) (*Link, error) {
-	log := opts.Logger
-	conn, err := canbus.Open(ctx, addr, canbus.Options{Hub: opts.Hub, Logger: log})
+	switch opts.IDBits {
+	case 0, 11, 29:
+	default:
+		return nil, fmt.Errorf("vehicle: CAN identifier bits must be 11, 29 or 0 (detect): %d", opts.IDBits)
+	}
+	conn, err := canbus.Open(ctx, addr, canbus.Options{Hub: opts.Hub, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
-	cfg := isotp.Config{P2: opts.P2, Logger: log}
-	switch opts.IDBits {
-	case 11, 29:
-		cfg.Extended = opts.IDBits == 29
-		return canLink(conn, cfg, addr), nil
-	case 0:
-	default:
-		conn.Close()
-		return nil, fmt.Errorf("vehicle: CAN identifier bits must be 11, 29 or 0 (detect): %d", opts.IDBits)
+	l := &Link{addr: addr, conn: conn, opts: opts}
+	l.close = func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var err error
+		if l.client != nil {
+			err = l.client.Close()
+		}
+		return errors.Join(err, conn.Close())
 	}
-	for _, ext := range []bool{false, true} {
-		cfg.Extended = ext
-		c := isotp.NewClient(conn, cfg)
-		_, err := c.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
-		c.Close()
+	if opts.IDBits != 0 {
+		l.useCAN(opts.IDBits)
+	}
+	return l, nil
+}
+
+// useCAN sets the CAN identifier length; called with l.mu held or before
+// the Link is shared.
+func (l *Link) useCAN(bits int) {
+	if l.client != nil {
+		l.client.Close()
+	}
+	l.client = isotp.NewClient(l.conn, isotp.Config{Extended: bits == 29, P2: l.opts.P2, Logger: l.opts.Logger})
+	l.Transport = l.client
+	l.Protocol = fmt.Sprintf("ISO 15765-4 CAN %d-bit (%s)", bits, l.addr)
+}
+
+// Probe reports whether a vehicle answers: a functional 0100 on CAN (trying
+// 11-bit, then 29-bit identifiers while the length is not known), or on an
+// ELM327 the same request, after the battery voltage shows a vehicle. It
+// returns the ECUs that answered, or ErrNotDetected.
+func (l *Link) Probe(ctx context.Context) ([]obd.ECU, error) {
+	if l.conn == nil {
+		return l.probeELM327(ctx)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bits := []int{11, 29}
+	if l.client != nil && l.opts.IDBits != 0 {
+		bits = []int{l.opts.IDBits}
+	}
+	for _, b := range bits {
+		l.useCAN(b)
+		ecus, err := ping(ctx, l.client)
 		if err == nil {
-			l := canLink(conn, cfg, addr)
-			log.Info("vehicle detected", "protocol", l.Protocol)
-			return l, nil
+			return ecus, nil
 		}
-		if !errors.Is(err, obd.ErrNoResponse) {
-			conn.Close()
-			return nil, fmt.Errorf("vehicle: detect on %s: %w", addr, err)
+		if !errors.Is(err, ErrNotDetected) {
+			return nil, err
 		}
 	}
-	conn.Close()
 	return nil, ErrNotDetected
 }
 
-func canLink(conn canbus.Conn, cfg isotp.Config, addr string) *Link {
-	bits := 11
-	if cfg.Extended {
-		bits = 29
+// MinVoltage is the battery voltage above which an ELM327 link assumes a
+// vehicle is plugged in (an adapter on its own reads about 0 V).
+const MinVoltage = 9.0
+
+func (l *Link) probeELM327(ctx context.Context) ([]obd.ECU, error) {
+	if v, err := l.Voltage(ctx); err == nil && v < MinVoltage {
+		return nil, fmt.Errorf("%w: battery voltage %.1f V", ErrNotDetected, v)
 	}
-	c := isotp.NewClient(conn, cfg)
-	return &Link{
-		Transport: c,
-		Protocol:  fmt.Sprintf("ISO 15765-4 CAN %d-bit (%s)", bits, addr),
-		close:     func() error { return errors.Join(c.Close(), conn.Close()) },
+	return ping(ctx, l.Transport)
+}
+
+func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
+	resps, err := t.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
+	if errors.Is(err, obd.ErrNoResponse) {
+		return nil, ErrNotDetected
 	}
+	if err != nil {
+		return nil, fmt.Errorf("vehicle: probe: %w", err)
+	}
+	var ecus []obd.ECU
+	for _, r := range resps {
+		if obd.CheckResponse(0x01, r.Data) == nil {
+			ecus = append(ecus, r.ECU)
+		}
+	}
+	if len(ecus) == 0 {
+		return nil, ErrNotDetected
+	}
+	return ecus, nil
+}
+
+// Present reports whether the ECUs seen before still answer: a cheap 0100
+// that returns as soon as they have.
+func (l *Link) Present(ctx context.Context, ecus []obd.ECU) bool {
+	resps, err := l.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}, Expect: ecus})
+	return err == nil && len(resps) > 0
 }
 
 // Voltage reads the vehicle's battery voltage where the interface can

@@ -63,6 +63,9 @@ func runScan(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer link.Close()
+	if _, err := link.Probe(ctx); err != nil {
+		return err
+	}
 	snap, err := scan.Scan(ctx, link, scan.Options{ExpectedVIN: *expectVIN, Protocol: link.Protocol, Logger: log})
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("scan did not finish within %s: %w", *timeout, err)
