@@ -413,6 +413,10 @@ var ErrClearFailed = errors.New("job: clearing DTCs failed")
 // The outcome ("cleared", or "failed" with the error, which is also
 // returned wrapped in ErrClearFailed) is stored as a second record, even
 // when ctx ended meanwhile. The returned Event is the outcome's.
+//
+// clear runs with the Manager's lock held (the job must not change while
+// the vehicle is cleared), so other bays' events wait for it: keep its
+// timeout short (Mode 04 answers within P2, or 5 s with response pending).
 func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear func(context.Context) ([]obd.ECU, error)) (Event, error) {
 	if clear == nil {
 		return Event{}, errors.New("job: ClearDTCs needs a clear function")
@@ -492,7 +496,10 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 // technician (closed_by), the settlement, a VIN, and for emission repairs a
 // before_repair and an after_repair reading unless Settlement.EmissionWaiver
 // gives the reason. Once the "job_close" record is stored, the job is no
-// longer open, and its file moves to the closed jobs (ReadClosed).
+// longer open, and its file moves to the closed jobs (ReadClosed). If the
+// closed file cannot be written (ErrStateNotSaved), the job is still no
+// longer open in memory, but its open file stays, so after a restart it is
+// open again and can be closed a second time.
 func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
