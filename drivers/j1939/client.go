@@ -40,6 +40,7 @@ type Answer struct {
 type pending struct {
 	deadline time.Time
 	retried  bool
+	first    error // the failed transfer that was requested again
 }
 
 // Request sends a destination-specific request for pgn to each address in
@@ -78,7 +79,11 @@ func (c *Client) Request(ctx context.Context, pgn PGN, to []uint8) (map[uint8]An
 				if c.Node.Receiving(a, self) || c.Node.Receiving(a, AddressGlobal) {
 					p.deadline = now.Add(c.Node.to.T1)
 				} else {
-					out[a] = Answer{Err: fmt.Errorf("%w: %02X to the request for PGN %d", ErrNoAnswer, a, pgn)}
+					err := fmt.Errorf("%w: %02X to the request for PGN %d", ErrNoAnswer, a, pgn)
+					if p.first != nil {
+						err = fmt.Errorf("%w; requested again: %w", p.first, err)
+					}
+					out[a] = Answer{Err: err}
 					delete(waiting, a)
 					continue
 				}
@@ -101,7 +106,7 @@ func (c *Client) Request(ctx context.Context, pgn PGN, to []uint8) (map[uint8]An
 				continue
 			}
 			if p.retried {
-				out[te.Source] = Answer{Err: te}
+				out[te.Source] = Answer{Err: fmt.Errorf("%w; requested again: %w", p.first, te)}
 				delete(waiting, te.Source)
 				continue
 			}
@@ -109,6 +114,7 @@ func (c *Client) Request(ctx context.Context, pgn PGN, to []uint8) (map[uint8]An
 				return out, err
 			}
 			waiting[te.Source].retried = true
+			waiting[te.Source].first = te
 			continue
 		case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 			continue

@@ -24,9 +24,6 @@ var (
 	// ErrAborted is matched by every *TransferError: a multi-packet
 	// transfer was aborted by either side or timed out.
 	ErrAborted = errors.New("j1939: transfer aborted")
-	// ErrBusy is returned by Send when a connection-mode transfer to the
-	// same destination is already in progress.
-	ErrBusy = errors.New("j1939: transfer to this destination in progress")
 	// ErrCannotClaim is returned when every address the node may use is
 	// held by a node with a higher-priority NAME.
 	ErrCannotClaim = errors.New("j1939: cannot claim an address")

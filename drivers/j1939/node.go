@@ -79,7 +79,9 @@ type Config struct {
 	// receives a connection-mode transfer (default 16, at most 255).
 	PacketsPerCTS int
 	// Retransmits is how many times a receiving node asks again for
-	// missing packets before it aborts (default 2).
+	// packets missing from a window (a gap in the sequence numbers) before
+	// it aborts (default 2). Silence is not retried: after T1 or T2 the
+	// transfer is aborted, as J1939-21 requires.
 	Retransmits int
 	// QueueLen is how many received messages wait for Receive before the
 	// oldest is dropped (default 256).

@@ -1,6 +1,10 @@
 package j1939
 
-import "fmt"
+import (
+	"fmt"
+
+	"go.einride.tech/can"
+)
 
 // RequestData is the 3-byte payload of a Request (PGN 59904) for pgn.
 func RequestData(pgn PGN) []byte {
@@ -64,4 +68,12 @@ func ParseAck(data []byte) (Acknowledgement, error) {
 		return Acknowledgement{}, fmt.Errorf("%w: acknowledgement control byte %d", ErrFormat, data[0])
 	}
 	return a, nil
+}
+
+// RequestFrame is the frame of a Request for pgn from src to dest, for
+// callers that probe a bus without a Node (dest AddressGlobal and src
+// AddressNull ask every node for its address claim).
+func RequestFrame(src, dest uint8, pgn PGN) can.Frame {
+	h := Header{Priority: PriorityDefault, PGN: PGNRequest, Source: src, Dest: dest}
+	return h.frame(RequestData(pgn))
 }

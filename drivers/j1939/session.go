@@ -176,13 +176,6 @@ func (n *Node) expire(rx sessions, now time.Time) {
 		if now.Before(s.deadline) {
 			continue
 		}
-		if s.ours && s.retries < n.cfg.Retransmits {
-			// A lost last packet shows up only as silence: ask again
-			// (the sender waits T3 > T1 for a CTS).
-			s.retries++
-			n.askWindow(s, now)
-			continue
-		}
 		n.fail(rx, s, ReasonTimeout, s.ours)
 	}
 }
@@ -202,6 +195,7 @@ type txSession struct {
 	src, dst uint8
 	pgn      PGN
 	events   chan tpCM
+	done     chan struct{} // closed when the transfer ends
 }
 
 // Send transmits a message from the node's claimed address, waiting for a
@@ -210,7 +204,8 @@ type txSession struct {
 // AddressGlobal, RTS/CTS otherwise. For a PDU2 PGN the destination only
 // selects the transport. Priority 0 means PriorityDefault.
 //
-// A connection-mode transfer returns when the receiver acknowledged it
+// A connection-mode transfer waits for one in progress to the same
+// destination, and returns when the receiver acknowledged it
 // (EoMA), or with a *TransferError when it aborted or stopped answering
 // (after T3 or T4, this node then sends an abort).
 func (n *Node) Send(ctx context.Context, m Message) error {
@@ -254,18 +249,30 @@ func (n *Node) sendBAM(ctx context.Context, src uint8, m Message) error {
 }
 
 func (n *Node) sendRTS(ctx context.Context, src uint8, m Message) error {
-	s := &txSession{src: src, dst: m.Dest, pgn: m.PGN, events: make(chan tpCM, 16)}
-	n.mu.Lock()
-	if n.tx[m.Dest] != nil {
+	s := &txSession{src: src, dst: m.Dest, pgn: m.PGN, events: make(chan tpCM, 16), done: make(chan struct{})}
+	// One connection per destination: wait for a transfer in progress.
+	for {
+		n.mu.Lock()
+		cur := n.tx[m.Dest]
+		if cur == nil {
+			n.tx[m.Dest] = s
+			n.mu.Unlock()
+			break
+		}
 		n.mu.Unlock()
-		return fmt.Errorf("%w: %02X", ErrBusy, m.Dest)
+		select {
+		case <-cur.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.done:
+			return n.finalErr()
+		}
 	}
-	n.tx[m.Dest] = s
-	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
 		delete(n.tx, m.Dest)
 		n.mu.Unlock()
+		close(s.done)
 	}()
 	packets := packetCount(len(m.Data))
 	fail := func(reason AbortReason, byPeer bool) error {
@@ -305,6 +312,15 @@ func (n *Node) sendRTS(ctx context.Context, src uint8, m Message) error {
 					return fail(ReasonOther, false)
 				}
 				for seq := cm.next; seq <= last; seq++ {
+					select {
+					case ev := <-s.events:
+						if ev.control == cmAbort {
+							return fail(ev.reason, true)
+						}
+						// A CTS or EoMA during the transfer: J1939-21
+						// asks to ignore it.
+					default:
+					}
 					if err := n.sendFrame(ctx, tpHeader(PGNTPDT, src, m.Dest), dtPayload(m.Data, seq)); err != nil {
 						return err
 					}

@@ -2,6 +2,7 @@ package j1939sim
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -18,6 +19,10 @@ const (
 	cmAbort = 255
 )
 
+// errInjectedAbort is what a controller's Send returns for the TP.DT the
+// Abort fault replaced.
+var errInjectedAbort = errors.New("j1939sim: transfer aborted (injected fault)")
+
 // faultConn injects Faults into the transport frames a controller sends.
 // A controller runs one transfer of each kind at a time; the injector
 // follows the last TP.CM RTS or BAM sent.
@@ -29,8 +34,8 @@ type faultConn struct {
 	pgnBytes [3]byte
 	dest     uint8
 	packets  int
-	sent     int // TP.DT frames of this transfer so far
-	lastLost bool
+	sent     int  // TP.DT frames of this transfer so far
+	lastLost bool // LostLastDT done
 	aborted  bool
 }
 
@@ -43,7 +48,7 @@ func (c *faultConn) Send(ctx context.Context, f can.Frame) error {
 	case h.PGN == j1939.PGNTPCM && f.Length == 8 && (f.Data[0] == cmRTS || f.Data[0] == cmBAM):
 		c.mu.Lock()
 		c.pgnBytes = [3]byte{f.Data[5], f.Data[6], f.Data[7]}
-		c.dest, c.packets, c.sent, c.lastLost, c.aborted = h.Dest, int(f.Data[3]), 0, false, false
+		c.dest, c.packets, c.sent, c.aborted = h.Dest, int(f.Data[3]), 0, false
 		c.mu.Unlock()
 	case h.PGN == j1939.PGNTPDT:
 		drop, abort := c.dataFault(f)
@@ -53,7 +58,10 @@ func (c *faultConn) Send(ctx context.Context, f can.Frame) error {
 			c.mu.Unlock()
 			a := j1939.Header{Priority: 7, PGN: j1939.PGNTPCM, Source: h.Source, Dest: h.Dest}
 			frame := can.Frame{ID: a.ID(), IsExtended: true, Length: 8, Data: can.Data{cmAbort, byte(j1939.ReasonResources), 0xFF, 0xFF, 0xFF, p[0], p[1], p[2]}}
-			return c.Conn.Send(ctx, frame)
+			if err := c.Conn.Send(ctx, frame); err != nil {
+				return err
+			}
+			return errInjectedAbort // ends the sender's transfer, as a real abort does
 		}
 		if drop {
 			return nil

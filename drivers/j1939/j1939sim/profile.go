@@ -127,7 +127,9 @@ type Faults struct {
 	// LostDT drops the second TP.DT of each transfer (a retransmission
 	// of that packet goes through).
 	LostDT bool `yaml:"lost_dt"`
-	// LostLastDT drops the last TP.DT of each transfer once.
+	// LostLastDT drops the last TP.DT of the controller's first
+	// multi-packet transfer (the receiver times out; a repeated request
+	// gets through).
 	LostLastDT bool `yaml:"lost_last_dt"`
 	// LateDT delays every TP.DT by this long (T1 is 750 ms).
 	LateDT Duration `yaml:"late_dt"`

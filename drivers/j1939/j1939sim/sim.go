@@ -204,6 +204,10 @@ func (s *Sim) serve(ctx context.Context, e *ecu, n *j1939.Node) {
 		s.log.Warn("j1939sim: no address", "ecu", uint8(e.prof.Address), "err", err)
 		return
 	}
+	// Each request is answered on its own goroutine, as a controller goes
+	// on answering while one transfer stalls.
+	var answers sync.WaitGroup
+	defer answers.Wait()
 	for {
 		m, err := n.Receive(ctx)
 		if errors.Is(err, j1939.ErrAborted) {
@@ -220,7 +224,11 @@ func (s *Sim) serve(ctx context.Context, e *ecu, n *j1939.Node) {
 		if err != nil || pgn == j1939.PGNAddressClaimed {
 			continue
 		}
-		s.answer(ctx, e, n, pgn, m.Source, m.Dest == j1939.AddressGlobal)
+		answers.Add(1)
+		go func() {
+			defer answers.Done()
+			s.answer(ctx, e, n, pgn, m.Source, m.Dest == j1939.AddressGlobal)
+		}()
 	}
 }
 
