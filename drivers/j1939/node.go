@@ -144,6 +144,15 @@ type Node struct {
 
 // NewNode starts a node on conn. It claims no address until Claim.
 func NewNode(conn canbus.Conn, cfg Config) *Node {
+	n := newNode(conn, cfg)
+	n.wg.Add(2)
+	go n.read()
+	go n.run()
+	return n
+}
+
+// newNode prepares a node without starting its goroutines.
+func newNode(conn canbus.Conn, cfg Config) *Node {
 	if cfg.PacketsPerCTS <= 0 || cfg.PacketsPerCTS > 255 {
 		cfg.PacketsPerCTS = 16
 	}
@@ -178,9 +187,6 @@ func NewNode(conn canbus.Conn, cfg Config) *Node {
 	if cfg.ListenOnly {
 		n.state = stateListen
 	}
-	n.wg.Add(2)
-	go n.read()
-	go n.run()
 	return n
 }
 
