@@ -358,12 +358,17 @@ func (c *Config) LogValue() slog.Value {
 		slog.Group("vehicle", "interface", c.Vehicle.Interface, "id_bits", c.Vehicle.IDBits,
 			"protocol", c.Vehicle.Protocol, "p2", c.Vehicle.P2.String(), "detect_interval", c.Vehicle.DetectInterval.String()),
 		slog.Group("analyzer", "interface", c.Analyzer.Interface, "method", c.Analyzer.Method),
+		slog.Group("bayio", "button", c.BayIO.Button, "ready", c.BayIO.Ready, "vehicle", c.BayIO.Vehicle,
+			"stored", c.BayIO.Stored, "offline", c.BayIO.Offline, "fault", c.BayIO.Fault, "buzzer", c.BayIO.Buzzer,
+			"active_low", c.BayIO.ActiveLow),
 		slog.Group("outbox", "path", c.Outbox.Path, "max_bytes", c.Outbox.MaxBytes.String()),
 		slog.Group("uplink", "broker", c.Uplink.Broker, "topic_prefix", c.Uplink.TopicPrefix,
 			"client_id", c.Uplink.ClientID, "ca_file", c.Uplink.CAFile, "cert_file", c.Uplink.CertFile,
 			"key_file", c.Uplink.KeyFile, "username", set(c.Uplink.Username), "password_env", c.Uplink.PasswordEnv,
 			"allow_plaintext", c.Uplink.AllowPlaintext, "insecure_skip_verify", c.Uplink.InsecureSkipVerify,
 			"skip_write_probe", c.Uplink.SkipWriteProbe),
+		slog.Group("live", "max_rate_hz", c.Live.MaxRateHz, "max_duration", c.Live.MaxDuration.String()),
+		slog.Group("healthrecord", "part_name_max", c.HealthRecord.PartNameMax),
 		slog.Group("log", "level", c.Log.Level, "format", c.Log.Format),
 	)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"go.yaml.in/yaml/v3"
 )
 
 // boxEnv is the environment the firmware-config files reference, as
@@ -201,8 +203,8 @@ func TestMinimalValid(t *testing.T) {
 	}
 }
 
-// withSection replaces the lines of section in the valid file by body, or
-// adds the section.
+// with returns the valid file with each given section replacing the
+// section of the same name, or added after it.
 func with(sections ...string) string {
 	base := map[string]string{
 		"device":  "device:\n  id: bay1-pi\n  shop: \"440300123456789\"\n",
@@ -605,5 +607,29 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v", err)
+	}
+}
+
+// A configuration written out with yaml.Marshal (e.g. to show the
+// effective settings) reads back the same.
+func TestMarshalRoundTrip(t *testing.T) {
+	c, err := parse(t, with("analyzer:\n  interface: nha506:/dev/ttyUSB0\n", "bayio:\n  button: GPIO17\n  active_low: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := parse(t, string(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	back.lines, c.lines, back.lookupEnv, c.lookupEnv = nil, nil, nil, nil
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip:\n%+v\n%+v\n%s", back, c, out)
+	}
+	if !strings.Contains(string(out), "max_bytes: 64MiB") || !strings.Contains(string(out), "detect_interval: 2s") {
+		t.Errorf("sizes and durations not written as text:\n%s", out)
 	}
 }

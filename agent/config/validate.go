@@ -22,16 +22,11 @@ import (
 
 // Allowed values of the enumerated settings.
 var (
-	// Schemes are the vehicle.interface schemes.
-	Schemes = []string{"can", "udp", "mem", "replay", "elm327"}
-	// Protocols are the vehicle.protocol values.
-	Protocols = []string{"auto", "iso15765", "j1939"}
-	// Methods are the analyzer.method values ("" too: the driver's default).
-	Methods = []string{analyzer.MethodRealtime, analyzer.MethodTwoSpeedIdle, analyzer.MethodASM, analyzer.MethodFreeAcceleration}
-	// LogLevels are the log.level values.
-	LogLevels = []string{"debug", "info", "warn", "error"}
-	// LogFormats are the log.format values.
-	LogFormats = []string{"text", "json"}
+	schemes    = []string{"can", "udp", "mem", "replay", "elm327"}
+	protocols  = []string{"auto", "iso15765", "j1939"}
+	methods    = []string{analyzer.MethodRealtime, analyzer.MethodTwoSpeedIdle, analyzer.MethodASM, analyzer.MethodFreeAcceleration}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
 )
 
 // Validate checks the configuration and returns nil or every problem found,
@@ -85,8 +80,8 @@ func (c *Config) validate(bits32 bool) error {
 	v.rangeInt("live.max_rate_hz", c.Live.MaxRateHz, 1, 50)
 	v.rangeDur("live.max_duration", c.Live.MaxDuration, time.Second, 24*time.Hour)
 	v.rangeInt("healthrecord.part_name_max", c.HealthRecord.PartNameMax, 1, 1000)
-	v.oneOf("log.level", c.Log.Level, LogLevels)
-	v.oneOf("log.format", c.Log.Format, LogFormats)
+	v.oneOf("log.level", c.Log.Level, logLevels)
+	v.oneOf("log.format", c.Log.Format, logFormats)
 	return errors.Join(v.errs...)
 }
 
@@ -119,7 +114,7 @@ func (v *validator) vehicle() {
 		v.bad("vehicle.interface", "required: the vehicle interface (%s; schemes %s)", examples, schemeList())
 	case !ok:
 		v.bad("vehicle.interface", "want SCHEME:ADDRESS (%s), got %q (schemes %s)", examples, ve.Interface, schemeList())
-	case !slices.Contains(Schemes, scheme):
+	case !slices.Contains(schemes, scheme):
 		v.bad("vehicle.interface", "unknown scheme %q (want %s)", scheme, schemeList())
 	case rest == "":
 		v.bad("vehicle.interface", "%q names no interface after the scheme (%s)", ve.Interface, examples)
@@ -135,8 +130,8 @@ func (v *validator) vehicle() {
 	default:
 		v.bad("vehicle.id_bits", "want 0 (detect), 11 or 29, got %d", ve.IDBits)
 	}
-	if !slices.Contains(Protocols, ve.Protocol) {
-		v.bad("vehicle.protocol", "unknown protocol %q (want %s)", ve.Protocol, strings.Join(Protocols, ", "))
+	if !slices.Contains(protocols, ve.Protocol) {
+		v.bad("vehicle.protocol", "unknown protocol %q (want %s)", ve.Protocol, strings.Join(protocols, ", "))
 	} else if ve.Protocol == "j1939" {
 		if scheme == "elm327" {
 			v.bad("vehicle.protocol", "j1939 needs a CAN interface (can:, udp:, mem: or replay:); the elm327 driver speaks OBD-II only")
@@ -150,8 +145,8 @@ func (v *validator) vehicle() {
 }
 
 func schemeList() string {
-	s := make([]string, len(Schemes))
-	for i, x := range Schemes {
+	s := make([]string, len(schemes))
+	for i, x := range schemes {
 		s[i] = x + ":"
 	}
 	return strings.Join(s, ", ")
@@ -168,8 +163,8 @@ func (v *validator) analyzer() {
 		}
 	}
 	if a.Method != "" {
-		if !slices.Contains(Methods, a.Method) {
-			v.bad("analyzer.method", "unknown method %q (want %s, or empty for the driver's default)", a.Method, strings.Join(Methods, ", "))
+		if !slices.Contains(methods, a.Method) {
+			v.bad("analyzer.method", "unknown method %q (want %s, or empty for the driver's default)", a.Method, strings.Join(methods, ", "))
 		} else if a.Interface == "" {
 			v.bad("analyzer.method", "set but analyzer.interface is empty (no analyzer to use it)")
 		}
