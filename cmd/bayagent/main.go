@@ -4,6 +4,7 @@
 //
 // Subcommands:
 //
+//	bayagent run      the daemon: bayagent run --config /etc/bayagent/config.yaml
 //	bayagent scan     one-shot health scan, a report or --json
 //	bayagent measure  one reading from an exhaust analyzer or opacimeter
 //	bayagent outbox   inspect the durable record buffer
@@ -64,6 +65,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run the bay agent (the daemon) with a configuration file", runDaemon},
 		{"scan", "read a vehicle's health snapshot (report, or --json)", runScan},
 		{"measure", "take one reading from an exhaust analyzer or opacimeter", runMeasure},
 		{"outbox", "inspect the durable record buffer: stats, ls, export", runOutbox},

@@ -1,0 +1,267 @@
+// Package agent is the bay agent daemon. It wires the configured vehicle
+// interface, exhaust analyzer, bay button and lights, job manager, durable
+// outbox and MQTT uplink, and runs them until its context ends.
+//
+// What it does on its own: it watches for a vehicle (Probe every
+// vehicle.detect_interval); when one appears it takes a snapshot and
+// attaches it to the bay's open job (phase from the job's state), or
+// records it as an intake scan when no job is open; when the vehicle stops
+// answering it records that it left. A press on the bay button takes a
+// snapshot and, with an analyzer, a reading. Everything else arrives as
+// commands on the MQTT command topic (see Command).
+//
+// Every record is stored (the outbox's bbolt commit) before the agent
+// reports it anywhere: the stored light, the log, a command's reply.
+//
+// Shutdown, on the end of Run's context: the live feed and the vehicle
+// watcher stop, the uplink publishes what is in flight for up to its
+// shutdown timeout, publishes "offline" and disconnects; then the job
+// manager and the outbox close (committing queued appends) and the bay's
+// lights go off.
+package agent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/config"
+	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/outbox"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/drivers/analyzer"
+	"github.com/bayagent/bayagent/drivers/bayio"
+	"github.com/bayagent/bayagent/drivers/canbus"
+)
+
+// Deps are what the agent takes from its surroundings rather than from the
+// configuration: tests and the demo set them; the daemon uses the defaults.
+type Deps struct {
+	// Version is reported in the status.
+	Version string
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Hub holds in-process CAN buses for a mem: vehicle interface.
+	Hub *canbus.MemHub
+	// Pins are the bay's button and lights. Nil: opened from the
+	// configuration's pin names on the host (none when no name is set).
+	Pins *bayio.Pins
+	// AnalyzerDrivers are vendor analyzer drivers (see analyzer.Options).
+	AnalyzerDrivers []analyzer.Driver
+	// Now gives the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Agent is the daemon. Create it with New, run it with Run.
+type Agent struct {
+	cfg  *config.Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+	bay  string // the bay label used for jobs
+
+	key  ed25519.PrivateKey
+	box  *outbox.Outbox
+	jobs *job.Manager
+	up   *uplink.Uplink
+	io   *bayio.Bay // nil when no pin is fitted
+
+	ready chan struct{}
+
+	// vehicle is the connected vehicle, nil when none (guarded by mu).
+	mu      sync.Mutex
+	vehicle *connected
+	live    *liveFeed
+	lastErr string
+	fault   bool
+
+	stored atomic.Int64 // records stored since start
+}
+
+// New opens what the agent keeps on disk (device key, outbox, jobs) and
+// prepares the uplink; nothing runs before Run. Close what New opened with
+// Run, or with Close when Run is never called.
+func New(cfg *config.Config, deps Deps) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	a := &Agent{
+		cfg:   cfg,
+		deps:  deps,
+		log:   log,
+		now:   deps.Now,
+		bay:   cfg.Device.Bay,
+		ready: make(chan struct{}),
+	}
+	if a.bay == "" {
+		a.bay = "1"
+	}
+	if err := os.MkdirAll(cfg.Device.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: state directory: %w", err)
+	}
+	key, created, err := devicekey.LoadOrCreate(cfg.Device.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	a.key = key
+	if created {
+		log.Info("generated the device key", "file", cfg.Device.KeyFile)
+	}
+	if err := a.writePublicKey(); err != nil {
+		return nil, err
+	}
+	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now})
+	if err != nil {
+		return nil, err
+	}
+	bo := cfg.OutboxOptions()
+	bo.Sealer, bo.Logger = sealer, log.With("part", "outbox")
+	if a.box, err = outbox.Open(cfg.Outbox.Path, bo); err != nil {
+		return nil, err
+	}
+	a.jobs, err = job.Open(filepath.Join(cfg.Device.StateDir, "jobs"), job.Options{
+		Emit:   a.emit,
+		Logger: log.With("part", "jobs"),
+		Now:    deps.Now,
+	})
+	if err != nil {
+		a.box.Close()
+		return nil, err
+	}
+	uo := cfg.UplinkOptions()
+	uo.Status = a.status
+	if a.up, err = uplink.New(uo, queue{a.box}, a, log.With("part", "uplink")); err != nil {
+		a.box.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// writePublicKey leaves the public key beside the private one, in the JSON
+// form `bayagent verify --key` and the health-record operator read.
+func (a *Agent) writePublicKey() error {
+	pub := a.key.Public().(ed25519.PublicKey)
+	data, err := json.MarshalIndent(devicekey.NewPublicInfo(a.cfg.Device.ID, pub), "", "  ")
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	path := a.cfg.Device.KeyFile + ".pub.json"
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+		return nil
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// Ready is closed once Run has started every part and the agent serves.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Outbox gives read access to the outbox (status, tests).
+func (a *Agent) Outbox() *outbox.Outbox { return a.box }
+
+// Run runs the agent until ctx ends, then shuts down in the documented
+// order and returns. It returns an error when a part cannot start.
+func (a *Agent) Run(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, a.closeStores()) }()
+	if err := a.openBay(); err != nil {
+		return err
+	}
+	defer a.haltBay()
+
+	var wg sync.WaitGroup
+	upCtx, stopUplink := context.WithCancel(context.Background())
+	defer stopUplink()
+	upDone := make(chan error, 1)
+	go func() { upDone <- a.up.Run(upCtx) }()
+
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	wg.Go(func() { a.watchVehicle(workCtx) })
+	wg.Go(func() { a.watchButton(workCtx) })
+	wg.Go(func() { a.watchUplink(workCtx) })
+
+	a.setLights()
+	close(a.ready)
+	a.log.Info("agent ready", "device", a.cfg.Device.ID, "vehicle", a.cfg.Vehicle.Interface, "broker", a.cfg.Uplink.Broker)
+
+	select {
+	case <-ctx.Done():
+	case err := <-upDone:
+		// The uplink only returns early on a configuration it cannot use.
+		stopWork()
+		wg.Wait()
+		return fmt.Errorf("agent: uplink stopped: %w", err)
+	}
+	a.log.Info("agent stopping")
+	stopWork()
+	a.stopLive("agent stopping")
+	wg.Wait()
+	stopUplink() // the uplink's own shutdown: flush in flight, offline, disconnect
+	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
+		a.log.Warn("uplink shutdown", "err", err)
+	}
+	return nil
+}
+
+// Close releases what New opened, for an agent whose Run was never called.
+func (a *Agent) Close() error { return a.closeStores() }
+
+func (a *Agent) closeStores() error {
+	return errors.Join(a.box.Close())
+}
+
+// emit seals an event and stores it; it returns once the record is durable.
+// It is the job manager's Emit and the path of every other record.
+func (a *Agent) emit(ctx context.Context, ev job.Event) error {
+	// A record that was asked for is stored even when the asker went away:
+	// the caller's ctx bounds only the wait for the writer.
+	rec, err := a.box.Append(context.WithoutCancel(ctx), ev.Kind, ev.Job, ev.Body)
+	if err != nil {
+		if errors.Is(err, outbox.ErrFull) {
+			a.alarm("outbox full: new records are refused until the uplink drains it", err)
+		}
+		return err
+	}
+	a.stored.Add(1)
+	a.log.Info("record stored", "seq", rec.Seq, "kind", rec.Kind, "job", rec.Job)
+	if a.io != nil {
+		a.io.Stored()
+	}
+	a.up.NotifyStatus()
+	return nil
+}
+
+// alarm records a fault for the status and the fault light.
+func (a *Agent) alarm(msg string, err error) {
+	a.log.Error(msg, "err", err)
+	a.mu.Lock()
+	a.lastErr = fmt.Sprintf("%s: %v", msg, err)
+	a.fault = true
+	a.mu.Unlock()
+	a.setLights()
+}
+
+// noteErr remembers the last error for the status, without a fault.
+func (a *Agent) noteErr(msg string, err error) {
+	a.log.Warn(msg, "err", err)
+	a.mu.Lock()
+	a.lastErr = fmt.Sprintf("%s: %v", msg, err)
+	a.mu.Unlock()
+}

@@ -1,0 +1,315 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent"
+	"github.com/bayagent/bayagent/agent/config"
+	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
+	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+)
+
+const (
+	shop   = "330106000123456"
+	device = "bay-01"
+	prefix = "bayagent"
+)
+
+// bench is one bay: a broker with TLS and the device's ACL, an agent
+// configured for an in-process CAN bus and a simulated analyzer on a pty,
+// and an observer subscribed to everything the device publishes.
+type bench struct {
+	t      *testing.T
+	broker *mosquittotest.Broker
+	obs    *mosquittotest.Subscriber
+	cfg    *config.Config
+	hub    *canbus.MemHub
+	agent  *agent.Agent
+	cancel context.CancelFunc
+	done   chan error
+	ids    atomic.Int64
+}
+
+func topic(leaf string) string { return fmt.Sprintf("%s/%s/%s/%s", prefix, shop, device, leaf) }
+
+func newBench(t *testing.T) *bench {
+	t.Helper()
+	b := &bench{t: t, hub: &canbus.MemHub{}}
+	b.broker = mosquittotest.Start(t, mosquittotest.Options{Prefix: prefix, Devices: []mosquittotest.Device{{Shop: shop, ID: device}}})
+	b.obs = mosquittotest.Subscribe(t, b.broker.PlainURL, topic("#"), mosquittotest.SubOptions{QoS: 1})
+
+	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", "nha506-before.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := analyzersim.New(readings, analyzersim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopAnalyzer() })
+
+	dir := t.TempDir()
+	cert, key := b.broker.ClientCert(device)
+	cfg := config.Default()
+	cfg.Device.ID, cfg.Device.Shop, cfg.Device.Bay = device, shop, "bay1"
+	cfg.Device.CompanyName = "Test Motors"
+	cfg.Device.StateDir = dir
+	cfg.Device.KeyFile = filepath.Join(dir, "device.key")
+	cfg.Outbox.Path = filepath.Join(dir, "outbox.db")
+	cfg.Vehicle.Interface = "mem:bay1"
+	cfg.Vehicle.P2 = config.Duration(300 * time.Millisecond)
+	cfg.Vehicle.DetectInterval = config.Duration(100 * time.Millisecond)
+	cfg.Analyzer.Interface = "nha506:" + dev
+	cfg.Uplink.Broker = b.broker.TLSURL
+	cfg.Uplink.TopicPrefix = prefix
+	cfg.Uplink.CAFile = b.broker.CA.File
+	cfg.Uplink.CertFile, cfg.Uplink.KeyFile = cert, key
+	b.cfg = cfg
+	return b
+}
+
+func (b *bench) start() {
+	b.t.Helper()
+	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Logger: testLogger(b.t)})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.agent = a
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel, b.done = cancel, make(chan error, 1)
+	go func() { b.done <- a.Run(ctx) }()
+	b.t.Cleanup(b.stop)
+	select {
+	case <-a.Ready():
+	case err := <-b.done:
+		b.t.Fatalf("agent stopped before ready: %v", err)
+	}
+}
+
+func (b *bench) stop() {
+	if b.cancel == nil {
+		return
+	}
+	b.cancel()
+	b.cancel = nil
+	select {
+	case err := <-b.done:
+		if err != nil {
+			b.t.Errorf("agent Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		b.t.Error("agent did not stop within 30 s")
+	}
+}
+
+// plugIn puts a simulated vehicle on the bay's bus.
+func (b *bench) plugIn(profile string) func() {
+	b.t.Helper()
+	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", profile+".yaml"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	v, err := obdsim.New(p, obdsim.Options{})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	stop := v.Start(context.Background(), b.hub.Bus("bay1"))
+	return func() {
+		if err := stop(); err != nil {
+			b.t.Errorf("vehicle simulator: %v", err)
+		}
+	}
+}
+
+// records decodes the sealed records among msgs.
+func (b *bench) records(msgs []mosquittotest.Message) []record.Record {
+	var out []record.Record
+	for _, m := range msgs {
+		if m.Topic != topic("records") {
+			continue
+		}
+		r, err := record.Decode(m.Payload)
+		if err != nil {
+			b.t.Fatalf("undecodable record on the wire: %v: %s", err, m.Payload)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// waitRecord waits for a record of the given kind matching cond.
+func (b *bench) waitRecord(kind string, cond func(body map[string]any) bool) map[string]any {
+	b.t.Helper()
+	var found map[string]any
+	b.obs.WaitFor(30*time.Second, "a "+kind+" record", func(msgs []mosquittotest.Message) bool {
+		for _, r := range b.records(msgs) {
+			if r.Kind != kind {
+				continue
+			}
+			var body map[string]any
+			if json.Unmarshal(r.Body, &body) == nil && (cond == nil || cond(body)) {
+				found = body
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// command sends one command and waits for its reply.
+func (b *bench) command(name string, args any) (ok bool, result map[string]any, errMsg string) {
+	b.t.Helper()
+	id := fmt.Sprintf("c%d", b.ids.Add(1))
+	raw, _ := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	tok := b.obs.Client().Publish(topic("cmd"), 1, false, raw)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		b.t.Fatalf("publish command: %v", tok.Error())
+	}
+	var reply struct {
+		ID     string         `json:"id"`
+		OK     bool           `json:"ok"`
+		Result map[string]any `json:"result"`
+		Error  string         `json:"error"`
+	}
+	b.obs.WaitFor(60*time.Second, "reply to "+name, func(ms []mosquittotest.Message) bool {
+		for _, m := range ms {
+			if m.Topic == topic("reply") && json.Unmarshal(m.Payload, &reply) == nil && reply.ID == id {
+				return true
+			}
+		}
+		return false
+	})
+	return reply.OK, reply.Result, reply.Error
+}
+
+func (b *bench) mustCommand(name string, args any) map[string]any {
+	b.t.Helper()
+	ok, res, msg := b.command(name, args)
+	if !ok {
+		b.t.Fatalf("%s: %s", name, msg)
+	}
+	return res
+}
+
+// verify checks every record that reached the broker with the device's
+// public key, as the health-record system would.
+func (b *bench) verify() *record.Report {
+	b.t.Helper()
+	data, err := os.ReadFile(b.cfg.Device.KeyFile + ".pub.json")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	pub, dev, err := devicekey.ParsePublic(data)
+	if err != nil || dev != device {
+		b.t.Fatalf("public key file: %v (device %q)", err, dev)
+	}
+	var lines bytes.Buffer
+	for _, m := range b.obs.Messages() {
+		if m.Topic == topic("records") {
+			lines.Write(m.Payload)
+			lines.WriteByte('\n')
+		}
+	}
+	return record.Verify(&lines, record.Keys{device: ed25519.PublicKey(pub)})
+}
+
+// TestAgentBay runs a whole emission-repair job through the agent against a
+// real Mosquitto with TLS client certificates: a vehicle is plugged in and
+// scanned on its own, a job is opened by command, scanned and measured
+// before repair, its codes are cleared, the clean car is scanned and
+// measured after repair, the job is closed, the vehicle leaves. Every record
+// arrives and the stream verifies.
+func TestAgentBay(t *testing.T) {
+	b := newBench(t)
+	b.start()
+
+	// Plug-in detection: presence and an intake snapshot, unasked.
+	unplug := b.plugIn("petrol-p0420")
+	b.waitRecord("presence", func(m map[string]any) bool { return m["event"] == "connected" })
+	intake := b.waitRecord("scan", func(m map[string]any) bool { return m["phase"] == "intake" })
+	if snap := intake["snapshot"].(map[string]any); snap["vin"] != "LFV2A21K8A4052691" || snap["mil"] != true {
+		t.Errorf("intake snapshot VIN %v MIL %v", snap["vin"], snap["mil"])
+	}
+
+	b.mustCommand("open_job", map[string]any{
+		"job_id": "J-1", "type": "emission_repair", "plate": "浙A12345", "mileage_km": 123457,
+		"complaint": "failed two-speed idle", "technician": "T007", "test_no": "330106202603140012",
+	})
+	res := b.mustCommand("start_scan", map[string]any{})
+	if res["phase"] != "before_repair" || res["vin"] != "LFV2A21K8A4052691" {
+		t.Errorf("start_scan result %v", res)
+	}
+	if res := b.mustCommand("take_reading", map[string]any{}); res["phase"] != "before_repair" {
+		t.Errorf("take_reading result %v", res)
+	}
+
+	// Malformed and refused commands are answered with the problem.
+	if ok, _, msg := b.command("clear_dtcs", map[string]any{"reason": "repaired"}); ok || !strings.Contains(msg, "technician") {
+		t.Errorf("clear_dtcs without technician: ok %v, %q", ok, msg)
+	}
+	if ok, _, msg := b.command("frobnicate", nil); ok || !strings.Contains(msg, "frobnicate") {
+		t.Errorf("unknown command: ok %v, %q", ok, msg)
+	}
+
+	res = b.mustCommand("clear_dtcs", map[string]any{"technician": "T007", "reason": "catalyst replaced"})
+	if res["stage"] != "cleared" {
+		t.Errorf("clear_dtcs result %v", res)
+	}
+	res = b.mustCommand("start_scan", map[string]any{})
+	if res["phase"] != "after_repair" || res["mil"] != false {
+		t.Errorf("after-repair scan %v: want after_repair with the MIL off", res)
+	}
+	b.mustCommand("take_reading", map[string]any{})
+	b.mustCommand("close_job", map[string]any{
+		"technician": "T007", "settlement_no": "S-1", "settle_date": "2026-11-29", "repair_date": "2026-11-29",
+		"items": []map[string]any{{"name": "replace catalytic converter", "working_hours": "1.5"}},
+		"parts": []map[string]any{{"name": "catalytic converter", "code": "CAT-1", "quantity": "1"}},
+	})
+	b.waitRecord("job_close", nil)
+
+	unplug()
+	b.waitRecord("presence", func(m map[string]any) bool { return m["event"] == "left" })
+
+	b.stop()
+	rep := b.verify()
+	if !rep.OK() || rep.Records < 10 {
+		t.Errorf("the record stream does not verify (%d records):\n%s", rep.Records, rep)
+	}
+	// Nothing is left unacknowledged in the outbox.
+	st, err := b.agent.Outbox().Stats()
+	if err == nil || st.Depth != 0 {
+		t.Logf("outbox after stop: %+v, %v", st, err)
+	}
+}
+
+// testLogger sends the agent's log to the test's log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

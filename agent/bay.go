@@ -1,0 +1,103 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/bayagent/bayagent/drivers/bayio"
+)
+
+// openBay starts the bay's button and lights: the pins from Deps, or those
+// the configuration names on this host; none fitted is fine.
+func (a *Agent) openBay() error {
+	var pins bayio.Pins
+	if a.deps.Pins != nil {
+		pins = *a.deps.Pins
+	} else {
+		b := a.cfg.BayIO
+		names := bayio.PinNames{Button: b.Button, Ready: b.Ready, Vehicle: b.Vehicle, Stored: b.Stored, Offline: b.Offline, Fault: b.Fault, Buzzer: b.Buzzer}
+		if names == (bayio.PinNames{}) {
+			return nil
+		}
+		var err error
+		if pins, err = bayio.OpenHost(names); err != nil {
+			return err
+		}
+	}
+	if pins == (bayio.Pins{}) {
+		return nil
+	}
+	bay, err := bayio.New(pins, bayio.Options{ActiveHigh: !a.cfg.BayIO.ActiveLow, Logger: a.log.With("part", "bayio")})
+	if err != nil {
+		return err
+	}
+	a.io = bay
+	return nil
+}
+
+func (a *Agent) haltBay() {
+	if a.io != nil {
+		if err := a.io.Halt(); err != nil {
+			a.log.Warn("bay lights", "err", err)
+		}
+	}
+}
+
+// setLights shows the agent's state on the bay's lights.
+func (a *Agent) setLights() {
+	if a.io == nil {
+		return
+	}
+	a.mu.Lock()
+	st := bayio.State{Ready: true, VehicleConnected: a.vehicle != nil, Fault: a.fault}
+	a.mu.Unlock()
+	st.UplinkOffline = !a.up.Stats().Connected
+	a.io.SetState(st)
+}
+
+// watchButton turns button presses into captures: a snapshot, and a
+// reading when an analyzer is configured. A long press clears the fault
+// light.
+func (a *Agent) watchButton(ctx context.Context) {
+	if a.io == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p, ok := <-a.io.Presses():
+			if !ok {
+				return
+			}
+			if p.Long {
+				a.mu.Lock()
+				a.fault = false
+				a.mu.Unlock()
+				a.setLights()
+				continue
+			}
+			a.log.Info("button: capture")
+			if _, err := a.scanNow(ctx, ""); err != nil {
+				a.noteErr("button: scan", err)
+			}
+			if a.cfg.Analyzer.Interface != "" {
+				if _, err := a.readNow(ctx, ""); err != nil {
+					a.noteErr("button: reading", err)
+				}
+			}
+		}
+	}
+}
+
+// watchUplink follows the uplink's connection for the offline light and
+// the status.
+func (a *Agent) watchUplink(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.up.Changed():
+			a.setLights()
+		}
+	}
+}

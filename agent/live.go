@@ -1,0 +1,177 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// liveFeed is a running live feed: decoded values of a few PIDs, sampled at
+// a bounded rate for a bounded time, published on the live topic at QoS 0
+// and never stored.
+type liveFeed struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// LiveSample is one round of values in a live message.
+type LiveSample struct {
+	T      time.Time   `json:"t"`
+	ECU    obd.ECU     `json:"ecu"`
+	Values []obd.Value `json:"values"`
+}
+
+// LiveMessage is one message on the live topic: the samples of about a
+// second, or the end of the feed (Stopped with the reason).
+type LiveMessage struct {
+	Device  string       `json:"device"`
+	Bay     string       `json:"bay"`
+	Samples []LiveSample `json:"samples,omitempty"`
+	Stopped string       `json:"stopped,omitempty"`
+}
+
+// startLive starts a live feed, replacing a running one. Rate and duration
+// are capped by the configuration (live.max_rate_hz, live.max_duration).
+func (a *Agent) startLive(args *job.LiveStartArgs) (any, error) {
+	c := a.current()
+	if c == nil {
+		return nil, ErrNoVehicle
+	}
+	rate := min(args.Rate(), float64(a.cfg.Live.MaxRateHz))
+	dur := min(time.Duration(args.Seconds())*time.Second, a.cfg.Live.MaxDuration.D())
+	pids := args.PIDList()
+	a.stopLive("replaced by a new live feed")
+
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	f := &liveFeed{cancel: cancel, done: make(chan struct{})}
+	a.mu.Lock()
+	a.live = f
+	a.mu.Unlock()
+	go func() {
+		defer close(f.done)
+		reason := a.runLive(ctx, c, pids, rate)
+		a.publishLive(LiveMessage{Stopped: reason})
+		a.mu.Lock()
+		if a.live == f {
+			a.live = nil
+		}
+		a.mu.Unlock()
+	}()
+	return map[string]any{"pids": pidNames(pids), "rate_hz": rate, "duration_s": dur.Seconds()}, nil
+}
+
+// stopLive stops the running live feed and waits for it; it reports
+// whether one was running.
+func (a *Agent) stopLive(reason string) bool {
+	a.mu.Lock()
+	f := a.live
+	a.live = nil
+	a.mu.Unlock()
+	if f == nil {
+		return false
+	}
+	a.log.Info("live feed stopping", "reason", reason)
+	f.cancel()
+	<-f.done
+	return true
+}
+
+// runLive samples until ctx ends and returns why it stopped.
+func (a *Agent) runLive(ctx context.Context, c *connected, pids []obd.PID, rate float64) string {
+	period := time.Duration(float64(time.Second) / rate)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	flush := time.NewTicker(time.Second)
+	defer flush.Stop()
+	var batch []LiveSample
+	for {
+		select {
+		case <-ctx.Done():
+			a.publishLive(LiveMessage{Samples: batch})
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return "duration reached"
+			}
+			return "stopped"
+		case <-flush.C:
+			if len(batch) > 0 {
+				a.publishLive(LiveMessage{Samples: batch})
+				batch = nil
+			}
+		case <-tick.C:
+			s, err := sample(ctx, c, pids)
+			if err != nil && ctx.Err() == nil {
+				a.log.Debug("live sample", "err", err)
+			}
+			batch = append(batch, s...)
+		}
+	}
+}
+
+// sample reads pids once (six per request) from the vehicle's ECUs.
+func sample(ctx context.Context, c *connected, pids []obd.PID) ([]LiveSample, error) {
+	now := time.Now().UTC()
+	byECU := map[obd.ECU]*LiveSample{}
+	var errs []error
+	for chunk := range slices.Chunk(pids, 6) {
+		req := []byte{0x01}
+		for _, p := range chunk {
+			req = append(req, byte(p))
+		}
+		resps, err := c.link.Do(ctx, obd.Request{Data: req, Expect: c.ecus})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range resps {
+			data, order, err := obd.ParsePIDResponse(r.Data)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s := byECU[r.ECU]
+			if s == nil {
+				s = &LiveSample{T: now, ECU: r.ECU}
+				byECU[r.ECU] = s
+			}
+			for _, p := range order {
+				if vals, err := obd.DecodePID(p, data[p]); err == nil {
+					s.Values = append(s.Values, vals...)
+				}
+			}
+		}
+	}
+	out := make([]LiveSample, 0, len(byECU))
+	for _, s := range byECU {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(x, y LiveSample) int { return int(x.ECU) - int(y.ECU) })
+	return out, errors.Join(errs...)
+}
+
+func (a *Agent) publishLive(m LiveMessage) {
+	if len(m.Samples) == 0 && m.Stopped == "" {
+		return
+	}
+	m.Device, m.Bay = a.cfg.Device.ID, a.bay
+	data, err := json.Marshal(m)
+	if err != nil {
+		a.log.Warn("live message", "err", err)
+		return
+	}
+	if err := a.up.PublishLive(data); err != nil {
+		a.log.Debug("live message dropped", "err", err)
+	}
+}
+
+func pidNames(pids []obd.PID) []string {
+	out := make([]string, len(pids))
+	for i, p := range pids {
+		out[i] = p.String()
+	}
+	return out
+}

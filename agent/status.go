@@ -1,0 +1,39 @@
+package agent
+
+import "time"
+
+// status is the agent's part of the retained status message: what an
+// operator needs at a glance.
+func (a *Agent) status() map[string]any {
+	st := map[string]any{"version": a.deps.Version, "bay": a.bay}
+	a.mu.Lock()
+	veh, lastErr, fault, live := a.vehicle, a.lastErr, a.fault, a.live != nil
+	a.mu.Unlock()
+	st["vehicle_connected"] = veh != nil
+	if veh != nil {
+		st["vehicle_protocol"] = veh.link.Protocol
+		st["vehicle_since"] = veh.since.UTC()
+	}
+	st["live_feed"] = live
+	if j, ok := a.jobs.Current(a.bay); ok {
+		st["open_job"] = j.ID
+		st["job_phase"] = j.Phase()
+	}
+	if bs, err := a.box.Stats(); err == nil {
+		st["outbox_depth"] = bs.Depth
+		st["outbox_bytes"] = bs.Bytes
+		st["outbox_max_bytes"] = bs.MaxBytes
+		if bs.Oldest != nil {
+			st["outbox_oldest_age_s"] = int64(a.now().Sub(*bs.Oldest) / time.Second)
+		}
+	}
+	if us := a.up.Stats(); !us.LastUpload.IsZero() {
+		st["last_upload"] = us.LastUpload.UTC()
+	}
+	st["records_stored"] = a.stored.Load()
+	st["fault"] = fault
+	if lastErr != "" {
+		st["last_error"] = lastErr
+	}
+	return st
+}

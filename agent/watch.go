@@ -1,0 +1,240 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/agent/vehicle"
+	"github.com/bayagent/bayagent/drivers/analyzer"
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// Errors of the agent's actions, compared with errors.Is.
+var (
+	// ErrNoVehicle: the action needs a connected vehicle.
+	ErrNoVehicle = errors.New("agent: no vehicle connected")
+	// ErrNoAnalyzer: the action needs an analyzer and none is configured.
+	ErrNoAnalyzer = errors.New("agent: no analyzer configured (analyzer.interface)")
+)
+
+// KindPresence is the record kind saying a vehicle connected or left.
+const KindPresence = "presence"
+
+// PresenceBody is the body of a "presence" record.
+type PresenceBody struct {
+	At       time.Time `json:"at"`
+	Bay      string    `json:"bay"`
+	Event    string    `json:"event"` // "connected" or "left"
+	Protocol string    `json:"protocol,omitempty"`
+	ECUs     []obd.ECU `json:"ecus,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+}
+
+// connected is the vehicle the agent is talking to.
+type connected struct {
+	link  *vehicle.Link
+	ecus  []obd.ECU
+	since time.Time
+	scan  sync.Mutex // one snapshot at a time
+}
+
+func (a *Agent) current() *connected {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.vehicle
+}
+
+// missesToLeave is how many presence pings in a row may go unanswered
+// before the vehicle counts as gone.
+const missesToLeave = 2
+
+// watchVehicle opens the vehicle interface, probes for a vehicle every
+// detect interval, takes a snapshot when one appears and records when it
+// leaves. It owns the link and closes it on return.
+func (a *Agent) watchVehicle(ctx context.Context) {
+	interval := a.cfg.Vehicle.DetectInterval.D()
+	var link *vehicle.Link
+	defer func() {
+		if link != nil {
+			a.left(context.WithoutCancel(ctx), "agent stopping", false)
+			link.Close()
+		}
+	}()
+	misses := 0
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		t.Reset(interval)
+		if link == nil {
+			l, err := a.openLink(ctx)
+			if err != nil {
+				a.noteErr("vehicle interface "+a.cfg.Vehicle.Interface, err)
+				continue
+			}
+			link = l
+		}
+		cur := a.current()
+		if cur == nil {
+			ecus, err := link.Probe(ctx)
+			if err != nil {
+				if !errors.Is(err, vehicle.ErrNotDetected) && ctx.Err() == nil {
+					a.noteErr("vehicle probe", err)
+				}
+				continue
+			}
+			misses = 0
+			a.arrived(ctx, link, ecus)
+			continue
+		}
+		if cur.link.Present(ctx, cur.ecus) {
+			misses = 0
+			continue
+		}
+		if misses++; misses >= missesToLeave {
+			a.left(ctx, fmt.Sprintf("no answer to %d presence checks", misses), true)
+			misses = 0
+		}
+	}
+}
+
+func (a *Agent) openLink(ctx context.Context) (*vehicle.Link, error) {
+	o := a.cfg.VehicleOptions()
+	o.Hub, o.Logger = a.deps.Hub, a.log.With("part", "vehicle")
+	return vehicle.Open(ctx, a.cfg.Vehicle.Interface, o)
+}
+
+// arrived records a vehicle that answered and takes its snapshot.
+func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU) {
+	c := &connected{link: link, ecus: ecus, since: a.now()}
+	a.mu.Lock()
+	a.vehicle = c
+	a.mu.Unlock()
+	a.log.Info("vehicle connected", "protocol", link.Protocol, "ecus", ecus)
+	a.setLights()
+	body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "connected", Protocol: link.Protocol, ECUs: ecus}
+	if err := a.emit(ctx, job.Event{Kind: KindPresence, Job: a.openJobID(), Body: body}); err != nil {
+		a.noteErr("record vehicle connected", err)
+	}
+	if _, err := a.scanNow(ctx, ""); err != nil && ctx.Err() == nil {
+		a.noteErr("snapshot on plug-in", err)
+	}
+}
+
+// left records that the vehicle went away (when record is set) and stops
+// what needed it. The link stays open for the next vehicle.
+func (a *Agent) left(ctx context.Context, reason string, record bool) {
+	a.mu.Lock()
+	c := a.vehicle
+	a.vehicle = nil
+	a.mu.Unlock()
+	if c == nil {
+		return
+	}
+	a.stopLive("vehicle left")
+	a.log.Info("vehicle left", "reason", reason)
+	a.setLights()
+	if record {
+		body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "left", Reason: reason}
+		if err := a.emit(ctx, job.Event{Kind: KindPresence, Job: a.openJobID(), Body: body}); err != nil {
+			a.noteErr("record vehicle left", err)
+		}
+	}
+	a.up.NotifyStatus()
+}
+
+func (a *Agent) openJobID() string {
+	if j, ok := a.jobs.Current(a.bay); ok {
+		return j.ID
+	}
+	return ""
+}
+
+// scanNow takes a snapshot of the connected vehicle and stores it: attached
+// to the bay's open job (phase as given, or the job's), or as an intake
+// scan when no job is open. It returns the stored event.
+func (a *Agent) scanNow(ctx context.Context, phase job.Phase) (job.Event, error) {
+	c := a.current()
+	if c == nil {
+		return job.Event{}, ErrNoVehicle
+	}
+	c.scan.Lock()
+	defer c.scan.Unlock()
+	opts := scan.Options{Protocol: c.link.Protocol, Logger: a.log.With("part", "scan")}
+	j, hasJob := a.jobs.Current(a.bay)
+	if hasJob {
+		opts.ExpectedVIN = j.VIN
+	}
+	snap, err := scan.Scan(ctx, c.link, opts)
+	if err != nil {
+		return job.Event{}, err
+	}
+	if !hasJob {
+		if phase != "" && phase != job.PhaseIntake {
+			return job.Event{}, fmt.Errorf("%w: a %s scan needs an open job", job.ErrNoJob, phase)
+		}
+		ev := job.IntakeScan(a.bay, a.now(), *snap)
+		return ev, a.emit(ctx, ev)
+	}
+	return a.jobs.Scan(ctx, a.bay, phase, *snap)
+}
+
+// readNow takes one reading from the analyzer and attaches it to the open
+// job. The analyzer is opened for the reading and closed after it, so a
+// replugged USB adapter is found again.
+func (a *Agent) readNow(ctx context.Context, phase job.Phase) (job.Event, error) {
+	if a.cfg.Analyzer.Interface == "" {
+		return job.Event{}, ErrNoAnalyzer
+	}
+	if _, ok := a.jobs.Current(a.bay); !ok {
+		return job.Event{}, fmt.Errorf("%w: a reading belongs to a job", job.ErrNoJob)
+	}
+	o := a.cfg.AnalyzerOptions()
+	o.Drivers, o.Logger = a.deps.AnalyzerDrivers, a.log.With("part", "analyzer")
+	inst, err := analyzer.Open(a.cfg.Analyzer.Interface, o)
+	if err != nil {
+		return job.Event{}, err
+	}
+	defer inst.Close()
+	r, err := inst.Read(ctx)
+	if err != nil {
+		return job.Event{}, err
+	}
+	return a.jobs.Reading(ctx, a.bay, phase, r)
+}
+
+// clearDTCs sends Mode 04 to every ECU and returns those that acknowledged.
+func (a *Agent) clearDTCs(ctx context.Context) ([]obd.ECU, error) {
+	c := a.current()
+	if c == nil {
+		return nil, ErrNoVehicle
+	}
+	c.scan.Lock()
+	defer c.scan.Unlock()
+	resps, err := c.link.Do(ctx, obd.Request{Data: []byte{0x04}, Expect: c.ecus})
+	if err != nil {
+		return nil, err
+	}
+	var ok []obd.ECU
+	var refused []error
+	for _, r := range resps {
+		if err := obd.CheckResponse(0x04, r.Data); err != nil {
+			refused = append(refused, fmt.Errorf("ECU %s: %w", r.ECU, err))
+			continue
+		}
+		ok = append(ok, r.ECU)
+	}
+	if len(ok) == 0 {
+		return nil, errors.Join(append([]error{errors.New("no ECU acknowledged the clear")}, refused...)...)
+	}
+	return ok, nil
+}
