@@ -8,6 +8,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/drivers/obd"
 )
 
 // Command runs one command from the MQTT command topic (uplink.Commander).
@@ -46,7 +47,9 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 	case *job.AddNoteArgs:
 		return eventResult(a.jobs.Note(ctx, a.bay, c.Note))
 	case *job.ClearDTCsArgs:
-		return eventResult(a.jobs.ClearDTCs(ctx, a.bay, c.DTCClear, a.clearDTCs))
+		jobID := a.openJobID() // ClearDTCs holds the job manager while it clears
+		clear := func(ctx context.Context) ([]obd.ECU, error) { return a.clearDTCs(ctx, jobID, c.Technician) }
+		return eventResult(a.jobs.ClearDTCs(ctx, a.bay, c.DTCClear, clear))
 	case *job.StartScanArgs:
 		return eventResult(a.scanNow(ctx, c.Phase))
 	case *job.TakeReadingArgs:

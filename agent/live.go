@@ -11,6 +11,10 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
+// ErrLiveJ1939: the live feed reads OBD-II PIDs; a J1939 vehicle's live
+// data is not offered yet.
+var ErrLiveJ1939 = errors.New("agent: the live feed needs an OBD-II vehicle; J1939 live data is not supported yet")
+
 // liveFeed is a running live feed: decoded values of a few PIDs, sampled at
 // a bounded rate for a bounded time, published on the live topic at QoS 0
 // and never stored.
@@ -41,6 +45,9 @@ func (a *Agent) startLive(args *job.LiveStartArgs) (any, error) {
 	c := a.current()
 	if c == nil {
 		return nil, ErrNoVehicle
+	}
+	if c.link.J1939() {
+		return nil, ErrLiveJ1939
 	}
 	rate := min(args.Rate(), float64(a.cfg.Live.MaxRateHz))
 	dur := min(time.Duration(args.Seconds())*time.Second, a.cfg.Live.MaxDuration.D())

@@ -169,12 +169,12 @@ func (a *Agent) scanNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	}
 	c.scan.Lock()
 	defer c.scan.Unlock()
-	opts := scan.Options{Protocol: c.link.Protocol, Logger: a.log.With("part", "scan")}
+	opts := scan.Options{Logger: a.log.With("part", "scan")}
 	j, hasJob := a.jobs.Current(a.bay)
 	if hasJob {
 		opts.ExpectedVIN = j.VIN
 	}
-	snap, err := scan.Scan(ctx, c.link, opts)
+	snap, err := c.link.Scan(ctx, opts)
 	if err != nil {
 		return job.Event{}, err
 	}
@@ -212,29 +212,14 @@ func (a *Agent) readNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	return a.jobs.Reading(ctx, a.bay, phase, r)
 }
 
-// clearDTCs sends Mode 04 to every ECU and returns those that acknowledged.
-func (a *Agent) clearDTCs(ctx context.Context) ([]obd.ECU, error) {
+// clearDTCs clears the connected vehicle's codes (Mode 04, or J1939 DM11)
+// and returns the ECUs that acknowledged.
+func (a *Agent) clearDTCs(ctx context.Context, jobID, technician string) ([]obd.ECU, error) {
 	c := a.current()
 	if c == nil {
 		return nil, ErrNoVehicle
 	}
 	c.scan.Lock()
 	defer c.scan.Unlock()
-	resps, err := c.link.Do(ctx, obd.Request{Data: []byte{0x04}, Expect: c.ecus})
-	if err != nil {
-		return nil, err
-	}
-	var ok []obd.ECU
-	var refused []error
-	for _, r := range resps {
-		if err := obd.CheckResponse(0x04, r.Data); err != nil {
-			refused = append(refused, fmt.Errorf("ECU %s: %w", r.ECU, err))
-			continue
-		}
-		ok = append(ok, r.ECU)
-	}
-	if len(ok) == 0 {
-		return nil, errors.Join(append([]error{errors.New("no ECU acknowledged the clear")}, refused...)...)
-	}
-	return ok, nil
+	return c.link.ClearDTCs(ctx, c.ecus, jobID, technician)
 }

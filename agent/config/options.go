@@ -40,7 +40,7 @@ func (c *Config) UplinkOptions() uplink.Options {
 // VehicleOptions returns vehicle.Open's options for a CAN interface; Hub
 // (for mem:) and Logger are for the agent to set.
 func (c *Config) VehicleOptions() vehicle.Options {
-	return vehicle.Options{IDBits: c.Vehicle.IDBits, P2: c.Vehicle.P2.D()}
+	return vehicle.Options{IDBits: c.Vehicle.IDBits, P2: c.Vehicle.P2.D(), Protocol: c.Vehicle.Protocol}
 }
 
 // AnalyzerOptions returns analyzer.Open's options; Drivers and Logger are

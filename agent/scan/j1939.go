@@ -59,32 +59,15 @@ var j1939PGNs = []j1939.PGN{
 //
 // Snapshot mapping: Stored holds each ECU's DM1 active codes; Pending and
 // Permanent stay empty (J1939 has neither); DM2 previously active codes go
-// to the ECU's previously active list (see j1939Extras). Readiness and
+// to the ECU's previously active list (ECU.Previous). Readiness and
 // Ignition ("compression") come from DM5, mapped onto the SAE J1979
 // compression-ignition monitors; DTCCount is DM5's active count; OBDStandard
 // is DM5's OBD compliance; ECU.Address is the source address. Engine hours
 // and total vehicle distance are ECU live values (engine_hours, odometer)
 // and the distance is also Snapshot.Odometer. Flags are those of Scan.
 func ScanJ1939(ctx context.Context, conn canbus.Conn, opts Options) (*Snapshot, error) {
-	snap, _, err := scanJ1939(ctx, conn, opts)
-	return snap, err
-}
-
-// j1939Extras carries what Snapshot cannot hold yet.
-//
-// Previous holds each ECU's DM2 (previously active) codes. Proposed for
-// snapshot.go: a field on ECU
-//
-//	Previous []obd.DTC `json:"previously_active,omitempty"`
-//
-// (and DTCCounts.Previous `json:"previously_active"`). Once it exists,
-// setPrevious stores the codes there and this type goes.
-type j1939Extras struct {
-	Previous map[obd.ECU][]obd.DTC
-}
-
-func setPrevious(x *j1939Extras, _ *ECU, addr obd.ECU, codes []obd.DTC) {
-	x.Previous[addr] = codes
+	opts.defaults()
+	return scanJ1939(ctx, conn, opts)
 }
 
 type j1939Key struct {
@@ -116,8 +99,7 @@ func (s *j1939Scan) observe(m j1939.Message) {
 	s.latest[j1939Key{m.PGN, m.Source}] = m
 }
 
-func scanJ1939(ctx context.Context, conn canbus.Conn, opts Options) (*Snapshot, *j1939Extras, error) {
-	opts.defaults()
+func scanJ1939(ctx context.Context, conn canbus.Conn, opts Options) (*Snapshot, error) {
 	start := opts.Now()
 	node := j1939.NewNode(conn, j1939.Config{
 		Name: j1939.ToolName, Addresses: j1939.ToolAddresses(), QueueLen: j1939Queue, Logger: opts.Logger,
@@ -134,25 +116,25 @@ func scanJ1939(ctx context.Context, conn canbus.Conn, opts Options) (*Snapshot, 
 	switch {
 	case errors.Is(err, j1939.ErrListenOnly):
 		if err := s.listen(ctx); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	case err != nil:
-		return nil, nil, fmt.Errorf("scan: J1939 address claim: %w", err)
+		return nil, fmt.Errorf("scan: J1939 address claim: %w", err)
 	default:
 		snap.Stats.Requests, snap.Stats.FullWindow = 1, 1 // the request for address claims
 		n, err := s.request(ctx)
 		snap.Stats.Requests += n
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	ecus := s.controllers()
 	if len(ecus) == 0 {
-		return nil, nil, ErrNoVehicle
+		return nil, ErrNoVehicle
 	}
-	extras := s.assemble(snap, ecus)
+	s.assemble(snap, ecus)
 	snap.Stats.Duration = opts.Now().Sub(start)
-	return snap, extras, nil
+	return snap, nil
 }
 
 // listen is the passive mode: take every message until the log ends, the
@@ -266,8 +248,7 @@ func j1939Codes(d []j1939.DTC) []obd.DTC {
 
 // assemble builds the snapshot from the last message of each kind per
 // controller.
-func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) *j1939Extras {
-	extras := &j1939Extras{Previous: map[obd.ECU][]obd.DTC{}}
+func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 	var statuses []obd.MonitorStatus
 	for _, a := range addrs {
 		addr := obd.ECU(a)
@@ -289,7 +270,7 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) *j1939Extras {
 			if dm2, err := j1939.ParseDM1(b); err != nil {
 				s.problem("ECU %02X: DM2: %v", a, err)
 			} else {
-				setPrevious(extras, &out, addr, j1939Codes(dm2.DTCs))
+				out.Previous = j1939Codes(dm2.DTCs)
 				s.checkCM(a, "DM2", dm2.DTCs)
 			}
 		}
@@ -340,6 +321,7 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) *j1939Extras {
 		snap.MIL = snap.MIL || out.MIL
 		snap.DTCCount += out.DTCCount
 		snap.DTCs.Stored += len(out.Stored)
+		snap.DTCs.Previous += len(out.Previous)
 		if snap.Ignition == "" {
 			snap.Ignition = out.Ignition
 		}
@@ -348,7 +330,6 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) *j1939Extras {
 	snap.Readiness = mergeReadiness(statuses)
 	snap.Problems = s.problems
 	snap.Flags = (&scanner{opts: s.opts}).flags(snap)
-	return extras
 }
 
 // liveValues decodes engine hours and vehicle distance (the high

@@ -77,13 +77,17 @@ func WriteReport(w io.Writer, s *Snapshot) error {
 		p("  %s\t%s\tCALID %s\tCVN %s\n", e.Address, name, orNone(e.CALIDs), orNone(e.CVNs))
 	}
 
-	p("\nTrouble codes (stored %d, pending %d, permanent %d)\n", s.DTCs.Stored, s.DTCs.Pending, s.DTCs.Permanent)
+	p("\nTrouble codes (stored %d, pending %d, permanent %d", s.DTCs.Stored, s.DTCs.Pending, s.DTCs.Permanent)
+	if s.DTCs.Previous > 0 {
+		p(", previously active %d", s.DTCs.Previous)
+	}
+	p(")\n")
 	none := true
 	for _, e := range s.ECUs {
 		for _, k := range []struct {
 			kind string
 			dtcs []obd.DTC
-		}{{"stored", e.Stored}, {"pending", e.Pending}, {"permanent", e.Permanent}} {
+		}{{"stored", e.Stored}, {"pending", e.Pending}, {"permanent", e.Permanent}, {"previous", e.Previous}} {
 			for _, d := range k.dtcs {
 				none = false
 				p("  %s\t%s\t%s\t%s\n", d.Code, k.kind, e.Address, d.Description)

@@ -57,25 +57,28 @@ type DTCCounts struct {
 	Stored    int `json:"stored"`
 	Pending   int `json:"pending"`
 	Permanent int `json:"permanent"`
+	Previous  int `json:"previously_active,omitempty"` // J1939 DM2
 }
 
 // ECU is what one control unit reported.
 type ECU struct {
 	Address obd.ECU `json:"address"`
 	// Name is the Mode 09 ECU name, e.g. "ECM-EngineControl".
-	Name          string        `json:"name,omitempty"`
-	CALIDs        []string      `json:"calids,omitempty"`
-	CVNs          []string      `json:"cvns,omitempty"`
-	MIL           bool          `json:"mil"`
-	DTCCount      int           `json:"dtc_count"`
-	Ignition      string        `json:"ignition,omitempty"`
-	Readiness     []obd.Monitor `json:"readiness,omitempty"`
-	Stored        []obd.DTC     `json:"stored"`
-	Pending       []obd.DTC     `json:"pending"`
-	Permanent     []obd.DTC     `json:"permanent"`
-	SupportedPIDs []string      `json:"supported_pids"` // Mode 01, hex
-	Live          []obd.Value   `json:"live,omitempty"`
-	IUPR          *obd.IUPR     `json:"iupr,omitempty"`
+	Name      string        `json:"name,omitempty"`
+	CALIDs    []string      `json:"calids,omitempty"`
+	CVNs      []string      `json:"cvns,omitempty"`
+	MIL       bool          `json:"mil"`
+	DTCCount  int           `json:"dtc_count"`
+	Ignition  string        `json:"ignition,omitempty"`
+	Readiness []obd.Monitor `json:"readiness,omitempty"`
+	Stored    []obd.DTC     `json:"stored"`
+	Pending   []obd.DTC     `json:"pending"`
+	Permanent []obd.DTC     `json:"permanent"`
+	// Previous are previously active codes (J1939 DM2); OBD-II has none.
+	Previous      []obd.DTC   `json:"previously_active,omitempty"`
+	SupportedPIDs []string    `json:"supported_pids"` // Mode 01, hex
+	Live          []obd.Value `json:"live,omitempty"`
+	IUPR          *obd.IUPR   `json:"iupr,omitempty"`
 }
 
 // FreezeFrame is the data an ECU froze when it stored a DTC.

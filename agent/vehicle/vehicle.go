@@ -1,7 +1,9 @@
-// Package vehicle opens the vehicle interface named by an address as an
-// obd.Transport: ISO-TP over a CAN bus (can:, mem:, udp:), with the 11-bit or
-// 29-bit identifiers of ISO 15765-4 detected when not configured, or an
-// ELM327 adapter on a serial line (elm327:/dev/ttyUSB0[@baud]).
+// Package vehicle is the agent's view of the vehicle interface named by an
+// address: ISO-TP over a CAN bus (can:, mem:, udp:, replay:) with the 11-bit
+// or 29-bit identifiers of ISO 15765-4, SAE J1939 on the same buses (heavy
+// diesel), or an ELM327 adapter on a serial line (elm327:/dev/ttyUSB0[@baud]).
+// Probe finds the vehicle and its protocol; Scan, ClearDTCs and Present then
+// work the same whichever protocol it speaks.
 package vehicle
 
 import (
@@ -9,14 +11,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/isotp"
+	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// Protocols of Options.Protocol.
+const (
+	ProtocolAuto     = "auto"
+	ProtocolISO15765 = "iso15765"
+	ProtocolJ1939    = "j1939"
 )
 
 // ErrNotDetected is returned by Probe when no vehicle answers.
@@ -29,8 +41,11 @@ type Options struct {
 	// IDBits is 11 or 29 to skip detection on CAN; 0 detects.
 	IDBits int
 	// P2 overrides the ECU response window on CAN (default 50 ms).
-	P2     time.Duration
-	Logger *slog.Logger
+	P2 time.Duration
+	// Protocol is ProtocolAuto (""/"auto"), ProtocolISO15765 or
+	// ProtocolJ1939; auto tries ISO 15765-4 first, then J1939.
+	Protocol string
+	Logger   *slog.Logger
 }
 
 // Link is an open vehicle interface.
@@ -49,6 +64,7 @@ type Link struct {
 	mu      sync.Mutex
 	conn    canbus.Conn   // CAN links only
 	client  *isotp.Client // CAN links, once the identifier length is known
+	j1939   bool          // the vehicle speaks J1939 on conn
 }
 
 // ErrNoVoltage is returned by Voltage on links that cannot measure the
@@ -127,21 +143,105 @@ func (l *Link) Probe(ctx context.Context) ([]obd.ECU, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	bits := []int{11, 29}
-	if l.client != nil && l.opts.IDBits != 0 {
-		bits = []int{l.opts.IDBits}
-	}
-	for _, b := range bits {
-		l.useCAN(b)
-		ecus, err := ping(ctx, l.client)
-		if err == nil {
-			return ecus, nil
+	if l.opts.Protocol != ProtocolJ1939 {
+		bits := []int{11, 29}
+		if l.opts.IDBits != 0 {
+			bits = []int{l.opts.IDBits}
 		}
-		if !errors.Is(err, ErrNotDetected) {
-			return nil, err
+		for _, b := range bits {
+			l.useCAN(b)
+			ecus, err := ping(ctx, l.client)
+			if err == nil {
+				return ecus, nil
+			}
+			if !errors.Is(err, ErrNotDetected) {
+				return nil, err
+			}
+		}
+		if l.opts.Protocol == ProtocolISO15765 {
+			return nil, ErrNotDetected
 		}
 	}
-	return nil, ErrNotDetected
+	// J1939: the ISO-TP client must not compete for the bus's frames.
+	if l.client != nil {
+		l.client.Close()
+		l.client, l.Transport = nil, nil
+	}
+	if !scan.DetectJ1939(ctx, l.conn) {
+		return nil, ErrNotDetected
+	}
+	l.j1939 = true
+	l.Protocol = fmt.Sprintf("%s (%s)", scan.ProtocolJ1939, l.addr)
+	return nil, nil
+}
+
+// J1939 reports whether the vehicle found by Probe speaks J1939.
+func (l *Link) J1939() bool { return l.j1939 }
+
+// Scan takes the vehicle's health snapshot in its protocol.
+func (l *Link) Scan(ctx context.Context, opts scan.Options) (*scan.Snapshot, error) {
+	opts.Protocol = l.Protocol
+	if l.j1939 {
+		return scan.ScanJ1939(ctx, l.conn, opts)
+	}
+	if l.Transport == nil {
+		return nil, ErrNotDetected
+	}
+	return scan.Scan(ctx, l, opts)
+}
+
+// ClearDTCs clears the vehicle's trouble codes (Mode 04 to the given ECUs,
+// or J1939 DM11 to every controller that answers) and returns the ECUs
+// that acknowledged. jobID and technician are what J1939's clear records.
+func (l *Link) ClearDTCs(ctx context.Context, ecus []obd.ECU, jobID, technician string) ([]obd.ECU, error) {
+	if l.j1939 {
+		return l.clearJ1939(ctx, jobID, technician)
+	}
+	resps, err := l.Do(ctx, obd.Request{Data: []byte{0x04}, Expect: ecus})
+	if err != nil {
+		return nil, err
+	}
+	var ok []obd.ECU
+	var refused []error
+	for _, r := range resps {
+		if err := obd.CheckResponse(0x04, r.Data); err != nil {
+			refused = append(refused, fmt.Errorf("ECU %s: %w", r.ECU, err))
+			continue
+		}
+		ok = append(ok, r.ECU)
+	}
+	if len(ok) == 0 {
+		return nil, errors.Join(append([]error{errors.New("vehicle: no ECU acknowledged the clear")}, refused...)...)
+	}
+	return ok, nil
+}
+
+func (l *Link) clearJ1939(ctx context.Context, jobID, technician string) ([]obd.ECU, error) {
+	node := j1939.NewNode(l.conn, j1939.Config{Name: j1939.ToolName, Addresses: j1939.ToolAddresses(), Logger: l.opts.Logger})
+	defer node.Close()
+	if _, err := node.Claim(ctx); err != nil {
+		return nil, fmt.Errorf("vehicle: J1939 address claim: %w", err)
+	}
+	var addrs []uint8
+	for a := range node.Claims() {
+		addrs = append(addrs, a)
+	}
+	slices.Sort(addrs)
+	c := &j1939.Client{Node: node}
+	res, err := c.ClearActive(ctx, j1939.ClearRequest{JobID: jobID, Technician: technician, ECUs: addrs})
+	if err != nil {
+		return nil, err
+	}
+	var ok []obd.ECU
+	for _, e := range res.ECUs {
+		if e.Acknowledged {
+			ok = append(ok, obd.ECU(e.Address))
+		}
+	}
+	if len(ok) == 0 {
+		return nil, errors.New("vehicle: no J1939 controller acknowledged DM11")
+	}
+	return ok, nil
 }
 
 // MinVoltage is the battery voltage above which an ELM327 link assumes a
@@ -175,9 +275,12 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 	return ecus, nil
 }
 
-// Present reports whether the ECUs seen before still answer: a cheap 0100
-// that returns as soon as they have.
+// Present reports whether the vehicle is still there: a cheap 0100 that
+// returns as soon as the ECUs seen before have answered, or J1939 traffic.
 func (l *Link) Present(ctx context.Context, ecus []obd.ECU) bool {
+	if l.j1939 {
+		return scan.DetectJ1939(ctx, l.conn)
+	}
 	resps, err := l.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}, Expect: ecus})
 	return err == nil && len(resps) > 0
 }

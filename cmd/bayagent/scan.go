@@ -12,6 +12,7 @@ import (
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/j1939/j1939sim"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -56,7 +57,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer sv.stop()
-		addr, opts.Hub, opts.IDBits = sv.addr, sv.hub, sv.idBits
+		addr, opts.Hub, opts.IDBits, opts.Protocol = sv.addr, sv.hub, sv.idBits, sv.protocol
 	}
 	link, err := vehicle.Open(ctx, addr, opts)
 	if err != nil {
@@ -66,7 +67,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	if _, err := link.Probe(ctx); err != nil {
 		return err
 	}
-	snap, err := scan.Scan(ctx, link, scan.Options{ExpectedVIN: *expectVIN, Protocol: link.Protocol, Logger: log})
+	snap, err := link.Scan(ctx, scan.Options{ExpectedVIN: *expectVIN, Logger: log})
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("scan did not finish within %s: %w", *timeout, err)
 	}
@@ -83,10 +84,11 @@ func runScan(ctx context.Context, e env, args []string) error {
 
 // simVehicle is a simulated vehicle serving a scan in this process.
 type simVehicle struct {
-	addr   string // the vehicle interface address to open
-	hub    *canbus.MemHub
-	idBits int
-	stop   func()
+	addr     string // the vehicle interface address to open
+	hub      *canbus.MemHub
+	idBits   int
+	protocol string
+	stop     func()
 }
 
 // startSim serves a vehicle profile on an in-process CAN bus, or as an
@@ -95,6 +97,22 @@ func startSim(ctx context.Context, path, via string, latency time.Duration, log 
 	p, err := obdsim.Load(path)
 	if err != nil {
 		return nil, err
+	}
+	if p.Protocol == obdsim.ProtocolJ1939 {
+		if via != "can" {
+			return nil, usagef("a J1939 vehicle is reached over CAN only, not --via %s", via)
+		}
+		tp, err := j1939sim.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		truck, err := j1939sim.New(tp, j1939sim.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", path, err)
+		}
+		hub := &canbus.MemHub{}
+		stopTruck := truck.Start(hub.Bus("sim").Connect())
+		return &simVehicle{addr: "mem:sim", hub: hub, protocol: vehicle.ProtocolJ1939, stop: func() { logStop(log, stopTruck()) }}, nil
 	}
 	if via == "elm327" {
 		s, err := elmsim.New(p, elmsim.Options{Latency: latency, Logger: log})

@@ -29,8 +29,11 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // (timing fields zeroed). Run with -update to rewrite the golden files after a
 // deliberate change, then review the diff.
 func TestScanGolden(t *testing.T) {
-	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit"} {
+	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit", "diesel-truck-j1939"} {
 		for _, via := range []string{"can", "elm327"} {
+			if via == "elm327" && strings.Contains(name, "j1939") {
+				continue // an ELM327 does not speak J1939
+			}
 			t.Run(name+"/"+via, func(t *testing.T) {
 				profile := filepath.Join("..", "..", "testdata", "vehicles", name+".yaml")
 				code, stdout, stderr := runCmd(t, "scan", "--sim", profile, "--via", via, "--json", "--p2", "500ms")
@@ -42,6 +45,9 @@ func TestScanGolden(t *testing.T) {
 					t.Fatalf("output is not a snapshot: %v\n%s", err, stdout)
 				}
 				wantProto := map[string]string{"can": "ISO 15765-4 CAN", "elm327": "ELM327"}[via]
+				if strings.Contains(name, "j1939") {
+					wantProto = "SAE J1939"
+				}
 				if !strings.HasPrefix(snap.Protocol, wantProto) {
 					t.Errorf("protocol %q, want %s...", snap.Protocol, wantProto)
 				}

@@ -49,6 +49,9 @@ func New(p *Profile, opts Options) (*Vehicle, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if p.Protocol == ProtocolJ1939 {
+		return nil, fmt.Errorf("%w: %s profiles are served by drivers/j1939/j1939sim", ErrProtocol, ProtocolJ1939)
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
