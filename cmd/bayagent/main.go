@@ -7,6 +7,7 @@
 //	bayagent run      the daemon: bayagent run --config /etc/bayagent/config.yaml
 //	bayagent scan     one-shot health scan, a report or --json
 //	bayagent measure  one reading from an exhaust analyzer or opacimeter
+//	bayagent job      job export: a closed job as the health-record upload
 //	bayagent outbox   inspect the durable record buffer
 //	bayagent verify   check a stream of sealed records (JSON lines)
 //	bayagent version  print the version
@@ -68,6 +69,7 @@ func commands() []command {
 		{"run", "run the bay agent (the daemon) with a configuration file", runDaemon},
 		{"scan", "read a vehicle's health snapshot (report, or --json)", runScan},
 		{"measure", "take one reading from an exhaust analyzer or opacimeter", runMeasure},
+		{"job", "job export: a closed job in the health-record upload form", runJob},
 		{"outbox", "inspect the durable record buffer: stats, ls, export", runOutbox},
 		{"verify", "check a stream of sealed records for gaps, edits and re-orders", runVerify},
 		{"version", "print the version", func(_ context.Context, e env, _ []string) error {

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/bayagent/bayagent/agent/config"
+	"github.com/bayagent/bayagent/agent/healthrecord"
+	"github.com/bayagent/bayagent/agent/job"
+)
+
+// runJob is `bayagent job export`: a closed job in the health-record
+// system's upload form.
+func runJob(_ context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "export" {
+		return usagef("want: bayagent job export [--config FILE | --file PATH] [--company NAME] [--no-extension] [JOB_ID]")
+	}
+	fs := newFlagSet(e, "job export", "[--config FILE | --file PATH] [--company NAME] [--no-extension] [JOB_ID]")
+	cfgPath := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration: where its closed jobs are, the company name")
+	file := fs.String("file", "", "read the closed job from this file instead of the agent's state directory")
+	company := fs.String("company", "", "the shop's registered name (default device.company_name of the configuration)")
+	noExt := fs.Bool("no-extension", false, "leave out the x_bayagent_mstation extension")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if (*file == "") == (fs.NArg() == 0) || fs.NArg() > 1 {
+		return usagef("give a JOB_ID or --file PATH")
+	}
+	var c job.Closed
+	if *file != "" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if c, err = job.DecodeClosed(f); err != nil {
+			return fmt.Errorf("%s: %w", *file, err)
+		}
+	} else {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if *company == "" {
+			*company = cfg.Device.CompanyName
+		}
+		if c, err = job.ReadClosed(filepath.Join(cfg.Device.StateDir, "jobs"), fs.Arg(0)); err != nil {
+			return err
+		}
+	}
+	return healthrecord.Export(e.stdout, c, healthrecord.Options{CompanyName: *company, Dialect: healthrecord.Shared{OmitExtension: *noExt}})
+}
