@@ -14,7 +14,7 @@ BENCHTIME ?= 1x
 HOSTARCH := $(shell $(GO) env GOARCH)
 RACE     := $(if $(filter amd64 arm64,$(HOSTARCH)),-race,)
 
-.PHONY: all build test test-host test-arm-drivers test-cross fuzz bench cross demo vet tools clean
+.PHONY: all build test test-host test-arm-drivers test-cross fuzz bench cross dist demo vet tools clean
 
 all: build
 
@@ -48,6 +48,11 @@ cross:
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/bayagent-linux-armv7 ./cmd/bayagent
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/bayagent-linux-arm64 ./cmd/bayagent
 	@ls -l $(BIN)/bayagent-linux-armv7 $(BIN)/bayagent-linux-arm64
+
+# Release tarballs for the boxes (binary, firmware-config, install script,
+# systemd unit, SHA256SUMS) in dist/.
+dist:
+	./scripts/dist.sh $(VERSION) dist
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
