@@ -10,6 +10,7 @@
 //	bayagent job      job export: a closed job as the health-record upload
 //	bayagent outbox   inspect the durable record buffer
 //	bayagent verify   check a stream of sealed records (JSON lines)
+//	bayagent demo     the whole bay on this machine: simulators, embedded broker, one job
 //	bayagent version  print the version
 //
 // main only maps errors to exit codes and signals to a context; the work is
@@ -72,6 +73,7 @@ func commands() []command {
 		{"job", "job export: a closed job in the health-record upload form", runJob},
 		{"outbox", "inspect the durable record buffer: stats, ls, export", runOutbox},
 		{"verify", "check a stream of sealed records for gaps, edits and re-orders", runVerify},
+		{"demo", "run the whole bay on this machine: simulators, embedded broker, one repair job", runDemo},
 		{"version", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bayagent", version)
 			return err

@@ -1,0 +1,358 @@
+package demo
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bayagent/bayagent/agent/config"
+	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/healthrecord"
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/drivers/analyzer"
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// printer writes the demo's report. In JSON mode it stays silent until
+// received, which writes the one JSON document.
+type printer struct {
+	w    io.Writer
+	json bool
+	err  error // the first write error
+}
+
+func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
+
+func (p *printer) printf(format string, a ...any) {
+	if p.json || p.err != nil {
+		return
+	}
+	_, p.err = fmt.Fprintf(p.w, format, a...)
+}
+
+func (p *printer) line(s string) { p.printf("%s\n", s) }
+
+func (p *printer) section(title string) { p.printf("\n== %s\n\n", title) }
+
+func (p *printer) setup(brk *broker, brokerURL, analyzerDev string, cfg *config.Config) {
+	p.line("Bayagent demo: one emission repair at an M station, end to end, on this machine.")
+	p.section("Set-up")
+	if brk != nil {
+		p.printf("  %-10s embedded (mochi-mqtt), TLS on %s, certificate from a CA made for this run\n", "broker", brk.addr)
+	} else {
+		p.printf("  %-10s %s (outside broker)\n", "broker", brokerURL)
+	}
+	p.printf("  %-10s simulated %s on the in-process CAN bus %s\n", "vehicle", vehicleProfile, cfg.Vehicle.Interface)
+	p.printf("  %-10s simulated NHA-506 on %s: %s, then %s\n", "analyzer", analyzerDev, readingsBefore, readingsAfter)
+	p.printf("  %-10s device %s of shop %s, state in %s\n", "agent", cfg.Device.ID, cfg.Device.Shop, cfg.Device.StateDir)
+}
+
+// step prints one step of the script: the command, what it said, what came
+// back.
+func (p *printer) step(cmd, what, outcome string) {
+	if what != "" {
+		what += " "
+	}
+	p.printf("  %-13s %s-> %s\n", cmd, what, outcome)
+}
+
+// received prints what the health-record side received.
+func (p *printer) received(res *Result, t topics, keyFile string, lines [][]byte) error {
+	if p.json {
+		return p.receivedJSON(res, lines)
+	}
+	p.section(fmt.Sprintf("What the health-record system received: %d records on %s", len(res.Records), t.records))
+	kinds := map[string]int{}
+	var order []string
+	for _, r := range res.Records {
+		if kinds[r.Kind] == 0 {
+			order = append(order, r.Kind)
+		}
+		kinds[r.Kind]++
+	}
+	var parts []string
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", kinds[k], k))
+	}
+	p.printf("  %s\n", strings.Join(parts, ", "))
+
+	p.section("Before and after the repair (job " + res.Closed.ID + ", rebuilt from the records)")
+	p.comparison(&res.Closed)
+
+	p.section("Health-record upload form of the closed job (healthrecord.Export, shared API)")
+	var up bytes.Buffer
+	if err := healthrecord.Export(&up, res.Closed, healthrecord.Options{
+		CompanyName: CompanyName, Dialect: healthrecord.Shared{OmitExtension: true},
+	}); err != nil {
+		return err
+	}
+	p.printf("%s", up.String())
+	p.line("  (the x_bayagent_mstation extension with the before/after findings above is left out here; --json shows it)")
+
+	p.section("Verification of the record chain")
+	pubInfo := ""
+	if data, err := os.ReadFile(keyFile); err == nil {
+		if pub, _, err := devicekey.ParsePublic(data); err == nil {
+			pubInfo = " (key " + devicekey.Fingerprint(pub) + ")"
+		}
+	}
+	p.printf("  record.Verify with the device's public key %s%s:\n", keyFile, pubInfo)
+	for _, l := range strings.Split(strings.TrimRight(res.Report.String(), "\n"), "\n") {
+		p.printf("  %s\n", l)
+	}
+	if res.Report.OK() {
+		p.printf("  verified: %d records from %s, complete, in order, hash-chained and signed by the device key\n", res.Report.Records, Device)
+	} else {
+		p.line("  NOT verified: see the problems above")
+	}
+	return p.err
+}
+
+// receivedJSON writes {"records":[...],"upload":{...},"verification":{...}}.
+func (p *printer) receivedJSON(res *Result, lines [][]byte) error {
+	var up bytes.Buffer
+	if err := healthrecord.Export(&up, res.Closed, healthrecord.Options{CompanyName: CompanyName}); err != nil {
+		return err
+	}
+	recs := make([]json.RawMessage, len(lines))
+	for i, l := range lines {
+		recs[i] = l
+	}
+	doc := struct {
+		Records      []json.RawMessage `json:"records"`
+		Upload       json.RawMessage   `json:"upload"`
+		Verification json.RawMessage   `json:"verification"`
+		Verified     bool              `json:"verified"`
+	}{recs, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK()}
+	enc := json.NewEncoder(p.w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func (p *printer) keepRunning(brk *broker, brokerURL string, t topics, dir string) {
+	p.section("Still running (--keep-running): Ctrl-C stops broker, simulators and agent")
+	p.printf("  broker   %s\n", brokerURL)
+	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.records, t.status, t.cmd, t.reply, t.live)
+	sub := "mosquitto_sub -v -t '" + t.root + "/#'"
+	pub := "mosquitto_pub -t '" + t.cmd + `' -m '{"id":"1","cmd":"start_scan","args":{}}'`
+	if brk != nil {
+		host, port := splitHostPort(brk.addr)
+		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.caFile)
+		sub += conn
+		pub += conn
+	}
+	p.printf("  watch    %s\n", sub)
+	p.printf("  command  %s\n", pub)
+	p.printf("  state    %s\n", dir)
+}
+
+func splitHostPort(addr string) (string, string) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return addr, ""
+	}
+	return addr[:i], addr[i+1:]
+}
+
+// Column widths of the comparison.
+const (
+	labelW = 26
+	colW   = 34
+)
+
+func (p *printer) row(label, before, after string) {
+	p.printf("  %-*s %-*s %s\n", labelW, label, colW, before, after)
+}
+
+// comparison prints the before/after table of a closed emission repair.
+func (p *printer) comparison(c *job.Closed) {
+	before := c.LastScan(job.PhaseBeforeRepair)
+	if before == nil {
+		before = c.LastScan(job.PhaseIntake)
+	}
+	after := c.LastScan(job.PhaseAfterRepair)
+	p.row("", "BEFORE REPAIR", "AFTER REPAIR")
+	p.line("  OBD")
+	snap := func(s *job.ScanBody, f func(*scan.Snapshot) string) string {
+		if s == nil {
+			return "(no scan)"
+		}
+		return f(&s.Snapshot)
+	}
+	both := func(label string, f func(*scan.Snapshot) string) {
+		p.row("    "+label, snap(before, f), snap(after, f))
+	}
+	both("MIL", func(s *scan.Snapshot) string { return onOff(s.MIL) })
+	both("stored DTCs", func(s *scan.Snapshot) string { return codeList(s, func(e *scan.ECU) []obd.DTC { return e.Stored }) })
+	both("pending DTCs", func(s *scan.Snapshot) string { return codeList(s, func(e *scan.ECU) []obd.DTC { return e.Pending }) })
+	both("permanent DTCs", func(s *scan.Snapshot) string { return codeList(s, func(e *scan.ECU) []obd.DTC { return e.Permanent }) })
+	both("readiness incomplete", incomplete)
+	both("distance since clear", func(s *scan.Snapshot) string { return optUnit(s.DistanceSinceClear, "km") })
+	both("warm-ups since clear", func(s *scan.Snapshot) string { return optUnit(s.WarmupsSinceClear, "") })
+	both("inspector flags", func(s *scan.Snapshot) string {
+		var fl []string
+		for _, f := range s.Flags {
+			fl = append(fl, f.Code)
+		}
+		return listOrNone(fl)
+	})
+
+	rb, ra := c.ReadingsIn(job.PhaseBeforeRepair), c.ReadingsIn(job.PhaseAfterRepair)
+	model := "analyzer"
+	if len(rb) > 0 {
+		model = rb[0].Reading.Instrument.Model + ", " + rb[0].Reading.Method
+	}
+	p.printf("  Exhaust (%s): idle / high idle\n", model)
+	for _, q := range []struct{ name, label string }{
+		{analyzer.QuantityHC, "HC ppm"},
+		{analyzer.QuantityCO, "CO %vol"},
+		{analyzer.QuantityCO2, "CO2 %vol"},
+		{analyzer.QuantityO2, "O2 %vol"},
+		{analyzer.QuantityNO, "NO ppm"},
+		{analyzer.QuantityLambda, "lambda"},
+		{analyzer.QuantityRPM, "engine rpm"},
+	} {
+		p.row("    "+q.label, values(rb, q.name), values(ra, q.name))
+	}
+	p.row("    analyzer status", readingStatus(rb), readingStatus(ra))
+
+	p.line("  DTC clear")
+	if len(c.Clears) == 0 {
+		p.line("    none")
+	}
+	for _, cl := range c.Clears {
+		ecus := ""
+		if len(cl.ECUs) > 0 {
+			var s []string
+			for _, e := range cl.ECUs {
+				s = append(s, e.String())
+			}
+			ecus = " by ECUs " + strings.Join(s, ", ")
+		}
+		p.printf("    %s  %s: %s%s, technician %s, reason: %s\n", cl.At.Local().Format("15:04:05"), cl.Stage, stageText(cl.Stage), ecus, cl.Technician, cl.Reason)
+	}
+
+	p.line("  DTC descriptions")
+	for _, d := range allDTCs(before, after) {
+		p.printf("    %-6s %s\n", d.Code, d.Description)
+	}
+	p.line("")
+	p.line("  After repair is the same simulated car right after the technician's clear: the non-continuous")
+	p.line("  monitors restart as incomplete and the permanent P0420 stays until the catalyst monitor passes")
+	p.line("  on a drive cycle, as on a real car. The analyzer simulator served nha506-before.yaml's samples,")
+	p.line("  then nha506-after.yaml's, in order on the same pty (it cannot switch readings while serving).")
+}
+
+func stageText(stage string) string {
+	switch stage {
+	case job.ClearRequested:
+		return "stored before touching the car"
+	case job.ClearDone:
+		return "acknowledged"
+	}
+	return "failed"
+}
+
+// codeList lists the DTC codes of every ECU, each once.
+func codeList(s *scan.Snapshot, of func(*scan.ECU) []obd.DTC) string {
+	var codes []string
+	for i := range s.ECUs {
+		for _, d := range of(&s.ECUs[i]) {
+			if !slices.Contains(codes, d.Code) {
+				codes = append(codes, d.Code)
+			}
+		}
+	}
+	return listOrNone(codes)
+}
+
+// allDTCs lists every code of both scans, each once, in order of
+// appearance.
+func allDTCs(scans ...*job.ScanBody) []obd.DTC {
+	var out []obd.DTC
+	seen := map[string]bool{}
+	for _, sc := range scans {
+		if sc == nil {
+			continue
+		}
+		for _, e := range sc.Snapshot.ECUs {
+			for _, l := range [][]obd.DTC{e.Stored, e.Pending, e.Permanent} {
+				for _, d := range l {
+					if !seen[d.Code] {
+						seen[d.Code] = true
+						out = append(out, d)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func incomplete(s *scan.Snapshot) string {
+	var names []string
+	for _, m := range s.Readiness {
+		if m.Code == obd.MonitorNotComplete {
+			names = append(names, strings.ReplaceAll(m.Name, "_", " "))
+		}
+	}
+	return listOrNone(names)
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func optUnit(v *float64, unit string) string {
+	if v == nil {
+		return "-"
+	}
+	s := strconv.FormatFloat(*v, 'f', -1, 64)
+	if unit != "" {
+		s += " " + unit
+	}
+	return s
+}
+
+// values joins one quantity of the phase's readings: "180 / 110".
+func values(rs []job.EmissionBody, name string) string {
+	var out []string
+	for _, r := range rs {
+		q, ok := r.Reading.Value(name)
+		if !ok {
+			out = append(out, "-")
+			continue
+		}
+		prec := -1
+		if name == analyzer.QuantityLambda {
+			prec = 2
+		}
+		out = append(out, strconv.FormatFloat(q.Value, 'f', prec, 64))
+	}
+	if len(out) == 0 {
+		return "(no reading)"
+	}
+	return strings.Join(out, " / ")
+}
+
+func readingStatus(rs []job.EmissionBody) string {
+	var st []string
+	for _, r := range rs {
+		for _, s := range r.Reading.Status {
+			if !slices.Contains(st, s) {
+				st = append(st, s)
+			}
+		}
+	}
+	return listOrNone(st)
+}
