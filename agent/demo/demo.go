@@ -99,10 +99,16 @@ type Options struct {
 	// KeepRunning keeps broker, simulators and agent running after the
 	// script, until ctx ends, and prints how to watch them.
 	KeepRunning bool
-	// KeepState keeps the agent's state directory (key, outbox, jobs).
+	// StateDir is the agent's state directory (key, outbox, jobs), kept
+	// after the run. Empty means a new temporary directory, removed after
+	// the run unless KeepState is set.
+	StateDir string
+	// KeepState keeps the temporary state directory.
 	KeepState bool
-	// JSON prints one JSON document (the records received, the upload form
-	// and the verification report) instead of the human report.
+	// JSON prints one JSON document instead of the human report: the
+	// records received (each its wire line in a JSON string, byte-exact),
+	// the device's public key, the upload form with the M-station
+	// extension, and the verification report.
 	JSON bool
 	// Logger receives the agent's and the embedded broker's logs; nil
 	// discards them.
@@ -119,7 +125,8 @@ type Result struct {
 	Records []record.Record
 	// Report is the verification of the records received.
 	Report *record.Report
-	// StateDir is the agent's state directory (removed unless KeepState).
+	// StateDir is the agent's state directory (removed after the run
+	// unless it was given or KeepState is set).
 	StateDir string
 }
 
@@ -139,17 +146,19 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	}
 	p := newPrinter(w, o.JSON)
 
-	dir, err := os.MkdirTemp("", "bayagent-demo-")
-	if err != nil {
-		return nil, fmt.Errorf("demo: state directory: %w", err)
+	dir := o.StateDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bayagent-demo-"); err != nil {
+			return nil, fmt.Errorf("demo: state directory: %w", err)
+		}
+		if !o.KeepState {
+			defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+		}
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demo: state directory: %w", err)
 	}
 	res = &Result{StateDir: dir}
-	if !o.KeepState {
-		defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
-	}
 
 	// The broker.
 	brokerURL, tlsCfg, caFile := o.Broker, (*tls.Config)(nil), o.CAFile
@@ -277,9 +286,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 
 	if o.KeepRunning {
 		p.keepRunning(brk, brokerURL, t, dir)
-		select {
-		case <-ctx.Done():
-		case <-scriptCtx.Done():
+		<-scriptCtx.Done() // ctx ended, or the agent stopped
+		if ctx.Err() == nil {
 			return res, fmt.Errorf("demo: %w", context.Cause(scriptCtx))
 		}
 		p.line("stopping")

@@ -65,7 +65,7 @@ func (p *printer) step(cmd, what, outcome string) {
 // received prints what the health-record side received.
 func (p *printer) received(res *Result, t topics, keyFile string, lines [][]byte) error {
 	if p.json {
-		return p.receivedJSON(res, lines)
+		return p.receivedJSON(res, keyFile, lines)
 	}
 	p.section(fmt.Sprintf("What the health-record system received: %d records on %s", len(res.Records), t.records))
 	kinds := map[string]int{}
@@ -114,22 +114,30 @@ func (p *printer) received(res *Result, t topics, keyFile string, lines [][]byte
 	return p.err
 }
 
-// receivedJSON writes {"records":[...],"upload":{...},"verification":{...}}.
-func (p *printer) receivedJSON(res *Result, lines [][]byte) error {
+// receivedJSON writes one JSON document: the records received, each as
+// its wire line in a JSON string (byte-exact, so it verifies again), the
+// device's public key, the upload form with the M-station extension, and
+// the verification report.
+func (p *printer) receivedJSON(res *Result, keyFile string, lines [][]byte) error {
 	var up bytes.Buffer
 	if err := healthrecord.Export(&up, res.Closed, healthrecord.Options{CompanyName: CompanyName}); err != nil {
 		return err
 	}
-	recs := make([]json.RawMessage, len(lines))
+	pub, err := os.ReadFile(keyFile)
+	if err != nil {
+		return err
+	}
+	recs := make([]string, len(lines))
 	for i, l := range lines {
-		recs[i] = l
+		recs[i] = string(l)
 	}
 	doc := struct {
-		Records      []json.RawMessage `json:"records"`
-		Upload       json.RawMessage   `json:"upload"`
-		Verification json.RawMessage   `json:"verification"`
-		Verified     bool              `json:"verified"`
-	}{recs, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK()}
+		Records      []string        `json:"records"`
+		PublicKey    json.RawMessage `json:"device_public_key"`
+		Upload       json.RawMessage `json:"upload"`
+		Verification json.RawMessage `json:"verification"`
+		Verified     bool            `json:"verified"`
+	}{recs, pub, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK()}
 	enc := json.NewEncoder(p.w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

@@ -1,0 +1,276 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/healthrecord"
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/drivers/analyzer"
+)
+
+const testData = "../../testdata"
+
+// TestDemo runs the demo as `make demo` does and checks what it shows:
+// the car failed with P0420 and high HC/CO, and after the repair the codes
+// are gone, HC and CO are down, and the record chain verifies.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	res, err := Run(context.Background(), &out, Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Run: %v\noutput:\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, re := range []string{
+		`stored DTCs +P0420, P0171, P0700 +none\n`,
+		`MIL +on +off\n`,
+		`HC ppm +180 / 110 +35 / 20\n`,
+		`CO %vol +1\.2 / 0\.9 +0\.12 / 0\.08\n`,
+		`readiness incomplete +catalyst +catalyst, `,
+		`cleared: acknowledged by ECUs 7E8, 7E9, technician T007, reason: catalytic converter`,
+		`P0420 +Catalyst System Efficiency Below Threshold`,
+		`"costlistcode": "S-\d{8}-0001"`,
+		`"test_no": "330106202603140012"`,
+		`\n  verified: 13 records from bay-01`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("output lacks %q", re)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", text)
+	}
+
+	// The same, from the result rather than the text.
+	c := &res.Closed
+	before, after := c.LastScan(job.PhaseBeforeRepair), c.LastScan(job.PhaseAfterRepair)
+	if before == nil || after == nil {
+		t.Fatalf("scans: before %v, after %v", before, after)
+	}
+	if !before.Snapshot.MIL || before.Snapshot.DTCs.Stored == 0 || after.Snapshot.MIL || after.Snapshot.DTCs.Stored != 0 {
+		t.Errorf("MIL/stored DTCs before %v/%d, after %v/%d", before.Snapshot.MIL, before.Snapshot.DTCs.Stored, after.Snapshot.MIL, after.Snapshot.DTCs.Stored)
+	}
+	rb, ra := c.ReadingsIn(job.PhaseBeforeRepair), c.ReadingsIn(job.PhaseAfterRepair)
+	if len(rb) != samplesPerPhase || len(ra) != samplesPerPhase {
+		t.Fatalf("readings: %d before, %d after; want %d each", len(rb), len(ra), samplesPerPhase)
+	}
+	for i := range rb {
+		for _, q := range []string{analyzer.QuantityHC, analyzer.QuantityCO} {
+			b, _ := rb[i].Reading.Value(q)
+			a, _ := ra[i].Reading.Value(q)
+			if !(b.Value > a.Value) {
+				t.Errorf("reading %d: %s before %v, after %v: want it lower after the repair", i, q, b.Value, a.Value)
+			}
+		}
+	}
+	if !res.Report.OK() || !res.Report.SignaturesChecked || res.Report.Records != len(res.Records) {
+		t.Errorf("verification:\n%s", res.Report)
+	}
+}
+
+// TestDemoOutsideBrokerJSON runs the demo against a broker it did not
+// start (TLS, its CA given as CAFile) with JSON output and a given state
+// directory. The job rebuilt from the records gives exactly the upload the
+// agent's own closed job file gives; a receiver that misses a record of
+// the job notices.
+func TestDemoOutsideBrokerJSON(t *testing.T) {
+	dir := t.TempDir()
+	brk, err := startBroker(filepath.Join(dir, "ca.crt"), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer brk.Close()
+	state := filepath.Join(dir, "state")
+	var out bytes.Buffer
+	res, err := Run(context.Background(), &out, Options{
+		Broker: brk.URL(), CAFile: brk.caFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	var doc struct {
+		Records      []string        `json:"records"`
+		PublicKey    json.RawMessage `json:"device_public_key"`
+		Upload       healthrecord.Upload
+		Verification json.RawMessage
+		Verified     bool
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if !doc.Verified || len(doc.Records) != len(res.Records) || doc.Upload.MStation == nil ||
+		doc.Upload.MStation.TestNo != TestNo || len(doc.Upload.MStation.DTCClears) != 2 {
+		t.Errorf("JSON document: verified %v, %d records (want %d), extension %+v", doc.Verified, len(doc.Records), len(res.Records), doc.Upload.MStation)
+	}
+	// The document holds what is needed to verify the records again.
+	pub, dev, err := devicekey.ParsePublic(doc.PublicKey)
+	if err != nil || dev != Device {
+		t.Fatalf("device_public_key: %v (device %q)", err, dev)
+	}
+	again := record.Verify(strings.NewReader(strings.Join(doc.Records, "\n")), record.Keys{Device: pub})
+	if !again.OK() || again.Records != len(res.Records) {
+		t.Errorf("the records of the JSON document do not verify again:\n%s", again)
+	}
+
+	// The agent's own closed job file maps onto the same upload.
+	own, err := job.ReadClosed(filepath.Join(state, "jobs"), JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	export := func(c job.Closed) string {
+		var b bytes.Buffer
+		if err := healthrecord.Export(&b, c, healthrecord.Options{CompanyName: CompanyName}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if got, want := export(res.Closed), export(own); got != want {
+		t.Errorf("upload from the records differs from the agent's closed job:\n got %s\nwant %s", got, want)
+	}
+
+	// A receiver rebuilding the job from what it got.
+	without := func(kind string) []record.Record {
+		i := slices.IndexFunc(res.Records, func(r record.Record) bool { return r.Kind == kind })
+		return slices.Delete(slices.Clone(res.Records), i, i+1)
+	}
+	for _, tc := range []struct {
+		name string
+		recs []record.Record
+		ok   bool
+	}{
+		{"as received", res.Records, true},
+		{"every record twice", append(slices.Clone(res.Records), res.Records...), true},
+		{"reversed", reversed(res.Records), true},
+		{"an emission reading lost", without(job.KindEmission), false},
+		{"a note lost", without(job.KindNote), false},
+		{"no job_open", without(job.KindJobOpen), false},
+		{"no job_close", without(job.KindJobClose), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := receivedJob(tc.recs)
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("receivedJob: %v", err)
+			case tc.ok && export(c) != export(own):
+				t.Fatal("rebuilt job differs")
+			case !tc.ok && !errors.Is(err, ErrIncompleteJob):
+				t.Fatalf("receivedJob: %v, want ErrIncompleteJob", err)
+			}
+		})
+	}
+}
+
+func reversed(r []record.Record) []record.Record {
+	out := slices.Clone(r)
+	slices.Reverse(out)
+	return out
+}
+
+// TestDemoKeepRunning: with KeepRunning the demo stays up after the job,
+// says how to watch it, and stops cleanly when its context ends.
+func TestDemoKeepRunning(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &watchWriter{want: "Ctrl-C stops", seen: make(chan struct{}), then: cancel}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, w, Options{KeepRunning: true, DataDir: testData, Logger: testLogger(t)})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned before ctx ended: %v\n%s", err, w.String())
+	case <-w.seen:
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	out := w.String()
+	for _, s := range []string{"mosquitto_sub -v -t 'bayagent/330106000123456/bay-01/#' -h 127.0.0.1 -p ", "--cafile ", "\nstopping\n"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+// watchWriter collects output and calls then once want has been written.
+type watchWriter struct {
+	want string
+	seen chan struct{}
+	then func()
+
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	once sync.Once
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen); w.then() })
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func TestDemoErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want error
+		msg  string
+	}{
+		{"no data", Options{DataDir: t.TempDir()}, ErrNoData, "vehicles/petrol-p0420.yaml"},
+		{"broker unreachable", Options{Broker: "tcp://" + closed, DataDir: testData}, nil, "connect to tcp://" + closed},
+		{"bad CA file", Options{Broker: "ssl://" + closed, CAFile: filepath.Join(t.TempDir(), "none.crt"), DataDir: testData}, nil, "--ca"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			tc.o.Timeout = 10 * time.Second
+			_, err := Run(ctx, io.Discard, tc.o)
+			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Run: %v; want %v containing %q", err, tc.want, tc.msg)
+			}
+		})
+	}
+}
+
+// testLogger sends the agent's and the broker's logs to the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
