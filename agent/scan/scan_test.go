@@ -48,7 +48,8 @@ func startRig(t testing.TB, p *obdsim.Profile, latency, p2 time.Duration) *rig {
 	// A wide P2: the suite runs on loaded 2-core machines and under qemu,
 	// where a 50 ms window would make answers late at random. Requests that
 	// name their ECUs still return as soon as those have answered.
-	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29, P2: p2})
+	// A short N_Cr: the fault tests wait it out for every dropped frame.
+	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29, P2: p2, NCr: 250 * time.Millisecond})
 	r := &rig{client: c, stop: stop}
 	t.Cleanup(func() {
 		c.Close()
