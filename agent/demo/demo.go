@@ -361,7 +361,7 @@ func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
 	cfg.Device.KeyFile = filepath.Join(dir, "device.key")
 	cfg.Outbox.Path = filepath.Join(dir, "outbox.db")
 	cfg.Vehicle.Interface = "mem:" + Bay
-	cfg.Vehicle.P2 = config.Duration(200 * time.Millisecond)
+	cfg.Vehicle.P2 = config.Duration(300 * time.Millisecond) // generous: the simulator answers in 15 ms, but machines get busy
 	cfg.Vehicle.DetectInterval = config.Duration(100 * time.Millisecond)
 	cfg.Analyzer.Interface = "nha506:" + analyzerDev
 	cfg.Analyzer.Method = analyzer.MethodTwoSpeedIdle
