@@ -24,6 +24,7 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/agenttest"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/drivers/canbus"
 )
 
@@ -78,10 +79,12 @@ func TestCrashHelper(t *testing.T) {
 
 // TestAgentCrash kills the agent process with SIGKILL at random moments
 // while it stores and publishes notes sent as commands, many times over,
-// then lets a last agent drain its outbox and stops it gracefully. Every
-// note whose command was answered ok (the agent answers once the record is
-// durable) must have reached a persistent-session subscriber of the broker,
-// and the stream it received must verify with `bayagent verify`.
+// then lets a last agent drain its outbox and stops it gracefully. The
+// record of every command answered ok (the agent answers once the record
+// is durable: notes, job openings and closings) must have reached a
+// persistent-session subscriber of the broker, and so must every record up
+// to the last one the outbox sealed; the stream the subscriber received
+// must verify with `bayagent verify`.
 func TestAgentCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the agent as a subprocess many times")
@@ -107,7 +110,7 @@ func TestAgentCrash(t *testing.T) {
 	// The receiver of the health-record system: QoS 1 on a persistent
 	// session, there before the first agent.
 	recv := mosquittotest.Subscribe(t, broker.PlainURL, tp.Records, mosquittotest.SubOptions{QoS: 1, Session: "crash-receiver"})
-	run := &crashRun{t: t, cmdr: agenttest.NewCommander(t, broker.PlainURL, tp), notes: map[string]string{},
+	run := &crashRun{t: t, cmdr: agenttest.NewCommander(t, broker.PlainURL, tp), sent: map[string]string{},
 		jobNotes: map[string]int{}, online: map[string]bool{}}
 
 	state := t.TempDir()
@@ -126,14 +129,14 @@ func TestAgentCrash(t *testing.T) {
 		}
 	}
 
-	// The last agent stores a few more notes, then runs until every note
-	// answered ok has arrived, and stops gracefully.
+	// The last agent stores a few more notes, then runs until every record
+	// of a command answered ok has arrived, and stops gracefully.
 	last := startChild(t, cfgPath)
 	finalAcks := 0
 	run.onNoteOK = func() { finalAcks++ }
 	run.drive(last, nil, func() bool { return finalAcks >= crashFinalNotes })
 	acked := run.acked()
-	waitNotes(t, recv, tp.Records, acked)
+	waitStored(t, recv, tp.Records, acked)
 	last.stdin.Close()
 	if err := last.wait(); err != nil {
 		t.Fatalf("the last agent did not stop cleanly: %v\n%s", err, last.stderr.tail())
@@ -158,6 +161,17 @@ func TestAgentCrash(t *testing.T) {
 	if p := run.cmdr.Problems(); len(p) > 0 {
 		t.Errorf("bad replies or status messages: %q", p)
 	}
+	// Every record sealed, answered or not, arrives: up to the outbox's head.
+	box, err := outbox.Open(filepath.Join(state, config.DefaultOutboxName), outbox.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := box.Stats()
+	box.Close()
+	if err != nil || st.Depth != 0 || st.HeadSeq == 0 {
+		t.Fatalf("outbox after the graceful stop: %+v, %v; want records, none pending", st, err)
+	}
+	waitSeq(t, recv, tp.Records, st.HeadSeq)
 
 	// The stream the receiver got, checked by the real verify command.
 	stream := agenttest.Stream(recv.Messages(), tp.Records)
@@ -192,13 +206,13 @@ func TestAgentCrash(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("bayagent verify --json: %v\n%s", err, stdout.String())
 	}
-	if !rep.SignaturesChecked || len(rep.Devices) != 1 || rep.Devices[0].Device != crashDevice || rep.Devices[0].FirstSeq != 1 {
-		t.Fatalf("verify report: want the signed chain of %s from seq 1:\n%s", crashDevice, stdout.String())
+	if d := rep.Devices; !rep.SignaturesChecked || len(d) != 1 || d[0].Device != crashDevice || d[0].FirstSeq != 1 || d[0].LastSeq != st.HeadSeq {
+		t.Fatalf("verify report: want the signed chain of %s from seq 1 to %d:\n%s", crashDevice, st.HeadSeq, stdout.String())
 	}
 	d := rep.Devices[0]
-	t.Logf("%d agents killed (%d before they served commands), then one stopped gracefully; %d jobs; %d notes answered ok, %d sent; "+
+	t.Logf("%d agents killed (%d before they served commands), then one stopped gracefully; %d jobs; %d of %d notes, job openings and closings answered ok; "+
 		"%d records (seq 1..%d) received %d times (%d duplicates)",
-		crashIterations, killedBeforeReady, run.jobs, len(acked), len(run.notes), d.Records, d.LastSeq, rep.Records, d.Duplicates.Count)
+		crashIterations, killedBeforeReady, run.jobs, len(acked), len(run.sent), d.Records, d.LastSeq, rep.Records, d.Duplicates.Count)
 }
 
 // crashRun drives the agents of TestAgentCrash through commands: a job is
@@ -212,8 +226,9 @@ type crashRun struct {
 	session  string            // the session of the current agent
 	job      string            // the open job, "" for none
 	jobs     int               // jobs opened (for the next job id)
+	noteN    int               // notes sent (for the next note's text)
 	jobNotes map[string]int    // notes sent per job
-	notes    map[string]string // note command id -> note text
+	sent     map[string]string // command id -> storedKey of the record it stores
 	onNoteOK func()            // called for each note answered ok
 }
 
@@ -326,43 +341,54 @@ func (r *crashRun) send(pending map[string]string) {
 		if len(pending) == 0 {
 			r.jobs++
 			id := fmt.Sprintf("J-CRASH-%d", r.jobs)
-			pending[r.cmdr.Send("open_job", map[string]any{
+			cmd := r.cmdr.Send("open_job", map[string]any{
 				"job_id": id, "type": string(job.TypeRepair), "plate": "浙A0000" + fmt.Sprint(r.jobs%10), "vin": "LFV2A21K8A4052691", "mileage_km": 1000 + r.jobs,
 				"complaint": "crash test", "technician": "T001",
-			})] = id
+			})
+			pending[cmd] = id
+			r.sent[cmd] = storedKey(job.KindJobOpen, id, "")
 		}
 	case r.jobNotes[r.job] >= crashJobNotes:
 		if len(pending) == 0 {
-			pending[r.cmdr.Send("close_job", map[string]any{
+			cmd := r.cmdr.Send("close_job", map[string]any{
 				"technician": "T001", "settlement_no": "S-" + r.job, "settle_date": "2026-11-29", "repair_date": "2026-11-29",
 				"items": []map[string]any{{"name": "inspection", "working_hours": "0.5"}},
 				"parts": []map[string]any{},
-			})] = "close"
+			})
+			pending[cmd] = "close"
+			r.sent[cmd] = storedKey(job.KindJobClose, r.job, "")
 		}
 	default:
 		for len(pending) < crashWindow {
-			text := fmt.Sprintf("crash note %d", len(r.notes)+1)
+			r.noteN++
+			text := fmt.Sprintf("crash note %d", r.noteN)
 			id := r.cmdr.Send("add_note", map[string]any{"author": "T001", "text": text})
 			pending[id] = "note"
-			r.notes[id] = text
+			r.sent[id] = storedKey(job.KindNote, r.job, text)
 			r.jobNotes[r.job]++
 		}
 	}
 }
 
-// acked returns the texts of the notes whose command was answered ok.
+// storedKey identifies the record a command stores: its kind, its job and,
+// for a note, the note's text (unique in the test).
+func storedKey(kind, job, text string) string { return kind + "|" + job + "|" + text }
+
+// acked returns the storedKey of every record whose command was answered
+// ok: the agent reported it stored.
 func (r *crashRun) acked() map[string]bool {
 	out := map[string]bool{}
 	for id, rep := range r.cmdr.Replies() {
-		if text, ok := r.notes[id]; ok && rep.OK {
-			out[text] = true
+		if key, ok := r.sent[id]; ok && rep.OK {
+			out[key] = true
 		}
 	}
 	return out
 }
 
-// waitNotes waits until every note in want has arrived on topic.
-func waitNotes(t *testing.T, recv *mosquittotest.Subscriber, topic string, want map[string]bool) {
+// waitStored waits until the record of every storedKey in want has arrived
+// on topic.
+func waitStored(t *testing.T, recv *mosquittotest.Subscriber, topic string, want map[string]bool) {
 	t.Helper()
 	missing := make(map[string]bool, len(want))
 	for k := range want {
@@ -370,22 +396,39 @@ func waitNotes(t *testing.T, recv *mosquittotest.Subscriber, topic string, want 
 	}
 	done := 0 // messages already looked at
 	var bad error
-	recv.WaitFor(30*time.Second, fmt.Sprintf("%d acknowledged notes", len(want)), func(msgs []mosquittotest.Message) bool {
+	recv.WaitFor(30*time.Second, fmt.Sprintf("%d records reported stored", len(want)), func(msgs []mosquittotest.Message) bool {
 		recs, err := agenttest.Records(msgs[done:], topic)
 		if err != nil && bad == nil {
 			bad = err
 		}
 		done = len(msgs)
 		for _, rec := range recs {
-			if rec.Kind != job.KindNote {
+			var b job.NoteBody
+			if rec.Kind == job.KindNote && json.Unmarshal(rec.Body, &b) != nil {
 				continue
 			}
-			var b job.NoteBody
-			if json.Unmarshal(rec.Body, &b) == nil {
-				delete(missing, b.Text)
-			}
+			delete(missing, storedKey(rec.Kind, rec.Job, b.Text))
 		}
 		return len(missing) == 0 || bad != nil
+	})
+	if bad != nil {
+		t.Fatal(bad)
+	}
+}
+
+// waitSeq waits until records up to seq have arrived on topic.
+func waitSeq(t *testing.T, recv *mosquittotest.Subscriber, topic string, seq uint64) {
+	t.Helper()
+	done, highest := 0, uint64(0)
+	var bad error
+	recv.WaitFor(30*time.Second, fmt.Sprintf("record %d", seq), func(msgs []mosquittotest.Message) bool {
+		recs, err := agenttest.Records(msgs[done:], topic)
+		done = len(msgs)
+		for _, r := range recs {
+			highest = max(highest, r.Seq)
+		}
+		bad = err
+		return highest >= seq || bad != nil
 	})
 	if bad != nil {
 		t.Fatal(bad)
