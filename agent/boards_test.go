@@ -158,8 +158,7 @@ func testBoard(t *testing.T, file string) {
 	var snap struct {
 		Phase    job.Phase `json:"phase"`
 		Snapshot struct {
-			VIN      string `json:"vin"`
-			Protocol string `json:"protocol"`
+			VIN string `json:"vin"`
 		} `json:"snapshot"`
 	}
 	waitRecord(t, recv, tp.Records, job.KindScan, func(body json.RawMessage) bool {
