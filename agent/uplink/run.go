@@ -196,17 +196,21 @@ func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
-// setup runs the write probe (or just publishes "online") and subscribes to
-// the command topic: afterwards the connection is ready for records.
+// setup subscribes to the command topic, then runs the write probe (or
+// just publishes "online"): afterwards the connection is ready for records.
+// The subscription comes first so that a command sent as soon as "online"
+// is seen is not lost.
 func (u *Uplink) setup(ctx context.Context, c *conn) error {
+	if err := u.subscribe(ctx, c, u.topics.cmd, func(_ mqtt.Client, m mqtt.Message) { u.onCommand(c, m) }); err != nil {
+		return err
+	}
 	if !u.opts.SkipWriteProbe {
-		if err := u.probe(ctx, c); err != nil {
-			return err
-		}
-	} else if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
+		return u.probe(ctx, c)
+	}
+	if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
 		return fmt.Errorf("%w: status: %w", ErrPublish, err)
 	}
-	return u.subscribe(ctx, c, u.topics.cmd, func(_ mqtt.Client, m mqtt.Message) { u.onCommand(c, m) })
+	return nil
 }
 
 func (u *Uplink) subscribe(ctx context.Context, c *conn, topic string, h mqtt.MessageHandler) error {

@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	"github.com/bayagent/bayagent/agent/outbox"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
+)
+
+var drainN = flag.Int("drain.n", 10000, "records in the backlog of BenchmarkDrainBacklog (the issue's target is 100000)")
+
+type nopCommander struct{}
+
+func (nopCommander) Command(context.Context, string, json.RawMessage) (any, error) {
+	return nil, uplink.ErrUnknownCommand
+}
+
+// BenchmarkDrainBacklog drains a backlog of sealed records from a real
+// outbox (bbolt) through the uplink to Mosquitto, the way the agent does
+// after an outage, and in the same run sends the same records with
+// `mosquitto_pub -q 1 -l` to the same broker. It reports both rates, their
+// ratio, and the process's peak memory during the drain: VmHWM (which
+// counts the outbox file's pages mapped by bbolt) and the peak of RssAnon
+// (the heap and stacks), sampled every 20 ms.
+//
+//	go test -run '^$' -bench BenchmarkDrainBacklog -benchtime 1x ./agent -drain.n=100000
+func BenchmarkDrainBacklog(b *testing.B) {
+	n := *drainN
+	br := mosquittotest.Start(b, mosquittotest.Options{})
+	pubBin := mosquittotest.Binary(b, "mosquitto_pub")
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var upTime, pubTime time.Duration
+	var peakAnon int64
+	iter := 0
+	for b.Loop() {
+		iter++
+		box, files := fillBacklog(b, key, n)
+		u, err := uplink.New(uplink.Options{
+			Broker: br.PlainURL, AllowPlaintext: true, Shop: "s1", Device: "dev-a",
+			ClientID: fmt.Sprintf("drain-%d", iter),
+		}, queue{box}, nopCommander{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		sampling := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { peakAnon = max(peakAnon, samplePeak(sampling)) })
+		start := time.Now()
+		go func() { done <- u.Run(ctx) }()
+		for u.Stats().Acked < uint64(n) {
+			select {
+			case <-u.Changed():
+			case err := <-done:
+				b.Fatalf("uplink stopped: %v", err)
+			case <-time.After(10 * time.Minute):
+				b.Fatalf("drain stuck at %d of %d", u.Stats().Acked, n)
+			}
+		}
+		upTime += time.Since(start)
+		close(sampling)
+		wg.Wait()
+		cancel()
+		<-done
+		if st, err := box.Stats(); err != nil || st.Depth != 0 {
+			b.Fatalf("outbox after the drain: %+v, %v", st, err)
+		}
+		box.Close()
+
+		for _, f := range files {
+			in, err := os.Open(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd := exec.Command(pubBin, "-h", "127.0.0.1", "-p", strconv.Itoa(mosquittotest.Port(br.PlainAddr)),
+				"-q", "1", "-i", fmt.Sprintf("drain-pub-%d", iter), "-t", "bayagent/s1/dev-a/records", "-l")
+			cmd.Stdin = in
+			start = time.Now()
+			out, err := cmd.CombinedOutput()
+			pubTime += time.Since(start)
+			in.Close()
+			if err != nil {
+				b.Fatalf("mosquitto_pub: %v\n%s", err, out)
+			}
+		}
+	}
+	total := float64(n * iter)
+	up, pub := total/upTime.Seconds(), total/pubTime.Seconds()
+	b.ReportMetric(up, "agent_rec/s")
+	b.ReportMetric(pub, "mosquitto_pub_rec/s")
+	b.ReportMetric(up/pub, "ratio")
+	b.ReportMetric(float64(procStatus("VmHWM"))/1024, "peak-rss-MB")
+	b.ReportMetric(float64(peakAnon)/1024, "peak-anon-MB")
+}
+
+// fillBacklog stores n sealed records (about 450 bytes each) in a new
+// outbox, and writes them as mosquitto_pub -l input files of at most
+// 50,000 lines (mosquitto_pub 2.0.11 -l stops at the first message id that
+// wraps around).
+func fillBacklog(b *testing.B, key ed25519.PrivateKey, n int) (*outbox.Outbox, []string) {
+	b.Helper()
+	dir := b.TempDir()
+	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: "dev-a", Shop: "s1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	box, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Options{Sealer: sealer, MaxBytes: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := map[string]any{"author": "T007", "text": strings.Repeat("checked the exhaust line ", 8)}
+	var wg sync.WaitGroup
+	per := (n + 7) / 8
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w * per; i < min(n, (w+1)*per); i++ {
+				if _, err := box.Append(context.Background(), "note", "J-1", body); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var all bytes.Buffer
+	if err := box.Export(&all); err != nil {
+		b.Fatal(err)
+	}
+	var files []string
+	sc := bufio.NewScanner(&all)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var chunk bytes.Buffer
+	lines := 0
+	flush := func() {
+		f := filepath.Join(dir, fmt.Sprintf("records-%d.jsonl", len(files)))
+		if err := os.WriteFile(f, chunk.Bytes(), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, f)
+		chunk.Reset()
+		lines = 0
+	}
+	for sc.Scan() {
+		chunk.Write(sc.Bytes())
+		chunk.WriteByte('\n')
+		if lines++; lines == 50000 {
+			flush()
+		}
+	}
+	if lines > 0 {
+		flush()
+	}
+	return box, files
+}
+
+// samplePeak returns the largest RssAnon (kB) seen until stop is closed.
+func samplePeak(stop <-chan struct{}) int64 {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	peak := procStatus("RssAnon")
+	for {
+		select {
+		case <-stop:
+			return max(peak, procStatus("RssAnon"))
+		case <-t.C:
+			peak = max(peak, procStatus("RssAnon"))
+		}
+	}
+}
+
+// procStatus reads a kB field of /proc/self/status (0 where there is none).
+func procStatus(field string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
