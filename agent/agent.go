@@ -147,7 +147,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	}
 	uo := cfg.UplinkOptions()
 	uo.Status = a.status
-	if a.up, err = uplink.New(uo, queue{a.box}, a, log.With("part", "uplink")); err != nil {
+	if a.up, err = uplink.New(uo, &queue{box: a.box}, a, log.With("part", "uplink")); err != nil {
 		a.box.Close()
 		return nil, err
 	}

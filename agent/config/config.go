@@ -54,7 +54,7 @@
 //	  skip_write_probe: false     # for brokers that do not let the device read its status topic
 //	  qos: 1                      # records are always published at QoS 1
 //	  keepalive: 30s
-//	  inflight: 64                # records published and not yet acknowledged (1-10000)
+//	  inflight: 512               # records published and not yet acknowledged (1-10000)
 //	  max_payload: 0              # largest record; 0 = the MQTT maximum; set to the broker's limit
 //	live:
 //	  max_rate_hz: 10             # live feed samples per second (1-50)
@@ -108,7 +108,7 @@ const (
 	DefaultP2             = Duration(50 * time.Millisecond)
 	DefaultTopicPrefix    = "bayagent"
 	DefaultKeepAlive      = Duration(30 * time.Second)
-	DefaultInFlight       = 64
+	DefaultInFlight       = 512
 	DefaultLiveRateHz     = 10
 	DefaultLiveDuration   = Duration(10 * time.Minute)
 	DefaultPartNameMax    = 50

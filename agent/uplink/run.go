@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -325,8 +326,15 @@ func (u *Uplink) pump(ctx, grace context.Context, c *conn) error {
 	}
 	actx, stopAcks := context.WithCancel(c.ctx)
 	defer stopAcks()
+	// PUBACKs free the window at once; removing the acknowledged records
+	// (a queue commit) happens beside it, many at a time.
+	acks := make(chan []uint64, n)
 	var wg sync.WaitGroup
-	wg.Go(func() { u.ackLoop(actx, c, flights, slots) })
+	wg.Go(func() { u.acker(acks) })
+	wg.Go(func() {
+		defer close(acks)
+		u.ackLoop(actx, c, flights, slots, acks)
+	})
 	err := u.feed(ctx, c, flights, slots)
 	close(flights)
 	switch {
@@ -419,6 +427,35 @@ func (u *Uplink) quarantine(seq uint64, reason string) {
 	u.quarantined.Add(1)
 }
 
+// acker removes acknowledged records from the queue: whatever batches are
+// waiting go into one Ack, so one queue commit serves many PUBACKs. It
+// returns when acks is closed and everything in it is acked.
+func (u *Uplink) acker(acks <-chan []uint64) {
+	for batch := range acks {
+		seqs := batch
+	more:
+		for {
+			select {
+			case b, ok := <-acks:
+				if !ok {
+					break more
+				}
+				seqs = append(seqs, b...)
+			default:
+				break more
+			}
+		}
+		if err := u.q.Ack(seqs...); err != nil {
+			u.setErr(fmt.Errorf("%w: ack %d records: %w", ErrQueue, len(seqs), err))
+			continue
+		}
+		u.acked.Add(uint64(len(seqs)))
+		u.mu.Lock()
+		u.lastAck = time.Now()
+		u.mu.Unlock()
+	}
+}
+
 func done(t mqtt.Token) bool {
 	select {
 	case <-t.Done():
@@ -428,11 +465,11 @@ func done(t mqtt.Token) bool {
 	}
 }
 
-// ackLoop waits for the PUBACKs of flights in publish order and acks the
-// records in batches (every completed flight at hand goes into one Ack).
+// ackLoop waits for the PUBACKs of flights in publish order and hands the
+// acknowledged records to acker in batches (every completed flight at hand).
 // Once ctx ends (the connection is lost) completions are no longer trusted:
 // those records stay in the queue and go again on the next connection.
-func (u *Uplink) ackLoop(ctx context.Context, c *conn, flights <-chan flight, slots chan<- struct{}) {
+func (u *Uplink) ackLoop(ctx context.Context, c *conn, flights <-chan flight, slots chan<- struct{}, acks chan<- []uint64) {
 	var (
 		held    flight
 		holding bool
@@ -489,14 +526,7 @@ func (u *Uplink) ackLoop(ctx context.Context, c *conn, flights <-chan flight, sl
 			return
 		}
 		if len(seqs) > 0 {
-			if err := u.q.Ack(seqs...); err != nil {
-				u.setErr(fmt.Errorf("%w: ack %d records: %w", ErrQueue, len(seqs), err))
-			} else {
-				u.acked.Add(uint64(len(seqs)))
-				u.mu.Lock()
-				u.lastAck = time.Now()
-				u.mu.Unlock()
-			}
+			acks <- slices.Clone(seqs)
 		}
 		if failed != nil {
 			c.lose(failed)

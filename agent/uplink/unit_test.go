@@ -253,6 +253,17 @@ func (f *fakeToken) Error() error                     { return f.err }
 
 var _ mqtt.Token = (*fakeToken)(nil)
 
+// runAckLoop runs ackLoop with its acker, as pump does, and returns when
+// both are done.
+func runAckLoop(u *Uplink, ctx context.Context, c *conn, flights <-chan flight, slots chan<- struct{}) {
+	acks := make(chan []uint64, cap(slots))
+	done := make(chan struct{})
+	go func() { u.acker(acks); close(done) }()
+	u.ackLoop(ctx, c, flights, slots, acks)
+	close(acks)
+	<-done
+}
+
 func TestAckLoop(t *testing.T) {
 	newConn := func() *conn {
 		ctx, lose := context.WithCancelCause(context.Background())
@@ -271,7 +282,7 @@ func TestAckLoop(t *testing.T) {
 			flights <- flight{seq: uint64(i + 1), tok: tk}
 		}
 		close(flights)
-		u.ackLoop(c.ctx, c, flights, slots)
+		runAckLoop(u, c.ctx, c, flights, slots)
 		if q.depth() != 0 || q.ackCalls != 1 || len(slots) != 3 || u.acked.Load() != 3 {
 			t.Fatalf("depth %d, %d Ack calls, %d slots back, acked %d", q.depth(), q.ackCalls, len(slots), u.acked.Load())
 		}
@@ -286,7 +297,7 @@ func TestAckLoop(t *testing.T) {
 		tk := newFakeToken()
 		flights <- flight{seq: 1, tok: tk}
 		done := make(chan struct{})
-		go func() { u.ackLoop(c.ctx, c, flights, slots); close(done) }()
+		go func() { runAckLoop(u, c.ctx, c, flights, slots); close(done) }()
 		c.lose(ErrConnectionLost)
 		tk.complete(nil) // a PUBACK-looking completion, too late
 		<-done
@@ -306,7 +317,7 @@ func TestAckLoop(t *testing.T) {
 		bad.complete(errors.New("publish was broken by timeout"))
 		flights <- flight{seq: 1, tok: ok}
 		flights <- flight{seq: 2, tok: bad}
-		u.ackLoop(c.ctx, c, flights, slots)
+		runAckLoop(u, c.ctx, c, flights, slots)
 		if q.depth() != 1 || !errors.Is(context.Cause(c.ctx), ErrPublish) {
 			t.Fatalf("depth %d (want the failed record kept), connection cause %v", q.depth(), context.Cause(c.ctx))
 		}

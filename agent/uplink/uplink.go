@@ -182,7 +182,7 @@ type Commander interface {
 // Defaults for Options.
 const (
 	DefaultPrefix          = "bayagent"
-	DefaultInFlight        = 64
+	DefaultInFlight        = 512
 	DefaultKeepAlive       = 30 * time.Second
 	DefaultConnectTimeout  = 10 * time.Second
 	DefaultProbeTimeout    = 10 * time.Second
