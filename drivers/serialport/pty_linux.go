@@ -1,8 +1,9 @@
-package analyzersim
+package serialport
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -10,37 +11,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ServePTY serves s on a new pseudo-terminal in raw mode and returns the path
-// of its device side (e.g. /dev/pts/3), which a driver opens like a serial
-// port. stop ends serving (as does ctx), waits for the serving goroutine,
-// closes the pseudo-terminal and returns Serve's error; call it exactly once
-// in every case.
-func ServePTY(ctx context.Context, s *Sim) (devicePath string, stop func() error, err error) {
+// ServePTY runs serve on the controlling side of a new pseudo-terminal in
+// raw mode and returns the path of its device side (e.g. /dev/pts/3), which
+// a driver opens like a serial port: how the instrument and adapter
+// simulators stand in for a USB serial device. stop ends serving (as does
+// ctx), waits for serve, closes the pseudo-terminal and returns serve's
+// error; call it exactly once in every case.
+func ServePTY(ctx context.Context, serve func(context.Context, io.ReadWriter) error) (devicePath string, stop func() error, err error) {
 	master, tty, err := pty.Open()
 	if err != nil {
-		return "", nil, fmt.Errorf("analyzersim: open pty: %w", err)
+		return "", nil, fmt.Errorf("serialport: open pty: %w", err)
 	}
-	// creack/pty leaves the master in blocking mode, where neither Close nor
-	// a deadline can interrupt a read. A non-blocking duplicate goes through
-	// the runtime poller and supports both.
+	// creack/pty leaves the master blocking, where neither Close nor a
+	// deadline interrupts a read. A non-blocking duplicate goes through the
+	// runtime poller and supports both.
 	fd, err := unix.Dup(int(master.Fd()))
 	master.Close()
 	if err != nil {
 		tty.Close()
-		return "", nil, fmt.Errorf("analyzersim: dup pty: %w", err)
+		return "", nil, fmt.Errorf("serialport: dup pty: %w", err)
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
 		tty.Close()
-		return "", nil, fmt.Errorf("analyzersim: pty: %w", err)
+		return "", nil, fmt.Errorf("serialport: pty: %w", err)
 	}
 	m := os.NewFile(uintptr(fd), "/dev/ptmx")
 	if err := makeRaw(int(tty.Fd())); err != nil {
 		m.Close()
 		tty.Close()
-		return "", nil, fmt.Errorf("analyzersim: raw mode on %s: %w", tty.Name(), err)
+		return "", nil, fmt.Errorf("serialport: raw mode on %s: %w", tty.Name(), err)
 	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	var (
 		wg       sync.WaitGroup
@@ -49,7 +50,7 @@ func ServePTY(ctx context.Context, s *Sim) (devicePath string, stop func() error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		serveErr = s.Serve(ctx, m)
+		serveErr = serve(ctx, m)
 	}()
 	var once sync.Once
 	stop = func() error {
