@@ -251,6 +251,35 @@ func TestAgentBay(t *testing.T) {
 		t.Errorf("intake snapshot VIN %v MIL %v", snap["vin"], snap["mil"])
 	}
 
+	// Live feed for remote diagnosis: decoded values on the live topic,
+	// never stored, stopped by command.
+	res0 := b.mustCommand("live_start", map[string]any{"pids": []string{"0C", "0D"}, "rate_hz": 5, "duration_s": 30})
+	if res0["rate_hz"] != 5.0 {
+		t.Errorf("live_start result %v", res0)
+	}
+	b.obs.WaitFor(30*time.Second, "live samples with engine speed", func(ms []mosquittotest.Message) bool {
+		for _, m := range ms {
+			var lm agent.LiveMessage
+			if m.Topic != topic("live") || json.Unmarshal(m.Payload, &lm) != nil {
+				continue
+			}
+			for _, smp := range lm.Samples {
+				for _, v := range smp.Values {
+					if v.Name == "engine_speed" && v.Value == 780 {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	if res := b.mustCommand("live_stop", map[string]any{}); res["stopped"] != true {
+		t.Errorf("live_stop result %v", res)
+	}
+	if ok, _, msg := b.command("live_start", map[string]any{"pids": []string{"ZZ"}}); ok || !strings.Contains(msg, "pids") {
+		t.Errorf("live_start with a bad PID: ok %v, %q", ok, msg)
+	}
+
 	b.mustCommand("open_job", map[string]any{
 		"job_id": "J-1", "type": "emission_repair", "plate": "浙A12345", "mileage_km": 123457,
 		"complaint": "failed two-speed idle", "technician": "T007", "test_no": "330106202603140012",
@@ -289,6 +318,22 @@ func TestAgentBay(t *testing.T) {
 
 	unplug()
 	b.waitRecord("presence", func(m map[string]any) bool { return m["event"] == "left" })
+
+	// The retained status tells an operator the state at a glance.
+	b.obs.WaitFor(30*time.Second, "a status without the vehicle, with the upload time", func(ms []mosquittotest.Message) bool {
+		for i := len(ms) - 1; i >= 0; i-- {
+			if ms[i].Topic != topic("status") {
+				continue
+			}
+			var st map[string]any
+			if json.Unmarshal(ms[i].Payload, &st) != nil {
+				return false
+			}
+			_, hasUpload := st["last_upload"]
+			return st["state"] == "online" && st["vehicle_connected"] == false && st["version"] == "test" && hasUpload
+		}
+		return false
+	})
 
 	b.stop()
 	rep := b.verify()
