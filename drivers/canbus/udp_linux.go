@@ -29,11 +29,18 @@ func joinGroup(rx *ipv4.PacketConn, c net.PacketConn, ifi *net.Interface, group 
 	if err != nil {
 		return err
 	}
-	mreq := &unix.IPMreqn{Ifindex: int32(ifi.Index)}
+	// struct ip_mreq names the interface by its address: qemu-user for
+	// 64-bit targets mistranslates the ifindex of struct ip_mreqn.
+	local, err := ifaceIPv4(ifi)
+	if err != nil {
+		return err
+	}
+	mreq := &unix.IPMreq{}
 	copy(mreq.Multiaddr[:], group.IP.To4())
+	copy(mreq.Interface[:], local)
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)
+		serr = unix.SetsockoptIPMreq(int(fd), unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)
 	}); err != nil {
 		return err
 	}
@@ -41,4 +48,18 @@ func joinGroup(rx *ipv4.PacketConn, c net.PacketConn, ifi *net.Interface, group 
 		return fmt.Errorf("IP_ADD_MEMBERSHIP: %w", serr)
 	}
 	return nil
+}
+
+// ifaceIPv4 returns an IPv4 address of ifi (127.0.0.1 for lo).
+func ifaceIPv4(ifi *net.Interface) (net.IP, error) {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			return n.IP.To4(), nil
+		}
+	}
+	return nil, fmt.Errorf("%s has no IPv4 address", ifi.Name)
 }
