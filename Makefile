@@ -14,7 +14,7 @@ BENCHTIME ?= 1x
 HOSTARCH := $(shell $(GO) env GOARCH)
 RACE     := $(if $(filter amd64 arm64,$(HOSTARCH)),-race,)
 
-.PHONY: all build test test-host test-arm-drivers test-cross fuzz bench cross dist demo vet tools clean
+.PHONY: all build test test-host test-arm test-cross fuzz bench cross dist demo vet tools clean
 
 all: build
 
@@ -28,15 +28,15 @@ vet:
 tools:
 	./scripts/install-test-tools.sh
 
-# The whole suite on this machine (with -race), then the drivers for 32-bit
-# ARM under qemu-user, where alignment and int-size mistakes show.
-test: tools vet test-host test-arm-drivers
+# The whole suite on this machine (with -race), then again for 32-bit ARM
+# under qemu-user, where alignment and int-size mistakes show.
+test: tools vet test-host test-arm
 
 test-host:
 	$(GO) test $(RACE) -count=1 -timeout 15m ./...
 
-test-arm-drivers:
-	./scripts/test-arch.sh arm ./drivers/...
+test-arm:
+	./scripts/test-arch.sh arm ./...
 
 # The whole suite for both ARM targets under qemu-user.
 test-cross: tools
