@@ -88,7 +88,11 @@ func (a *Agent) watchVehicle(ctx context.Context) {
 			ecus, err := link.Probe(ctx)
 			if err != nil {
 				if !errors.Is(err, vehicle.ErrNotDetected) && ctx.Err() == nil {
-					a.noteErr("vehicle probe", err)
+					// The interface itself failed (a dongle unplugged, the
+					// CAN interface down): open it afresh next time.
+					a.noteErr("vehicle interface "+a.cfg.Vehicle.Interface, err)
+					link.Close()
+					link = nil
 				}
 				continue
 			}

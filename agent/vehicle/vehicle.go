@@ -257,8 +257,12 @@ func (l *Link) probeELM327(ctx context.Context) ([]obd.ECU, error) {
 
 func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 	resps, err := t.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
-	if errors.Is(err, obd.ErrNoResponse) {
+	switch {
+	case errors.Is(err, obd.ErrNoResponse):
 		return nil, ErrNotDetected
+	case errors.Is(err, elm327.ErrUnableToConnect), errors.Is(err, elm327.ErrCANError), errors.Is(err, elm327.ErrBusInit):
+		// What an ELM327 says with no vehicle on the other side.
+		return nil, fmt.Errorf("%w: %w", ErrNotDetected, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vehicle: probe: %w", err)
