@@ -453,6 +453,7 @@ func (u *Uplink) acker(acks <-chan []uint64) {
 		u.mu.Lock()
 		u.lastAck = time.Now()
 		u.mu.Unlock()
+		u.NotifyStatus() // the outbox depth and last upload changed
 	}
 }
 
@@ -550,22 +551,39 @@ func (u *Uplink) statusLoop(ctx context.Context) {
 		defer t.Stop()
 		tick = t.C
 	}
+	var (
+		last    time.Time
+		delayed <-chan time.Time // a NotifyStatus that came too soon
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
+		case <-delayed:
+			delayed = nil
 		case <-u.status:
+			if gap := time.Since(last); gap < minStatusGap {
+				if delayed == nil {
+					delayed = time.After(minStatusGap - gap)
+				}
+				continue
+			}
 		}
 		c := u.current()
 		if c == nil {
 			continue
 		}
+		last = time.Now()
 		if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil && ctx.Err() == nil {
 			u.log.Warn("uplink: status not published", "err", err)
 		}
 	}
 }
+
+// minStatusGap bounds how often NotifyStatus publishes the status: acks and
+// stored records may ask many times a second.
+const minStatusGap = time.Second
 
 // liveLoop sends the samples PublishLive queued.
 func (u *Uplink) liveLoop(ctx context.Context) {

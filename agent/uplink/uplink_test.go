@@ -359,3 +359,31 @@ func TestQuarantinesUnpublishable(t *testing.T) {
 		t.Fatalf("quarantined %v", q.quarantined)
 	}
 }
+
+// TestStatusFollowsAcks: the retained status is published again once the
+// queue drained, without waiting for the status interval, so an operator
+// sees the outbox depth fall.
+func TestStatusFollowsAcks(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	sub := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/status", mosquittotest.SubOptions{QoS: 1})
+	q := newMemQueue()
+	q.addRecords(200, 300)
+	o := plainOptions(b, "dev-a")
+	o.StatusInterval = time.Hour
+	o.Status = func() map[string]any { return map[string]any{"depth": q.depth()} }
+	u := newUplink(t, o, q)
+	run(t, u)
+	sub.WaitFor(wait10, "a status with depth 0", func(ms []mosquittotest.Message) bool {
+		for _, m := range ms {
+			var st struct {
+				State string `json:"state"`
+				Depth *int   `json:"depth"`
+			}
+			if json.Unmarshal(m.Payload, &st) == nil && st.State == "online" && st.Depth != nil && *st.Depth == 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
