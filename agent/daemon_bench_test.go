@@ -91,7 +91,7 @@ log: {level: info}
 	b.ReportMetric(float64(hwm)/1024, "peak-rss-MB")
 }
 
-func build(b *testing.B, out, pkg string, env ...string) {
+func build(b testing.TB, out, pkg string, env ...string) {
 	b.Helper()
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
