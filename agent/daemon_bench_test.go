@@ -94,7 +94,9 @@ log: {level: info}
 func build(b testing.TB, out, pkg string, env ...string) {
 	b.Helper()
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
+	// For this machine unless env says otherwise, also when the tests run
+	// for another architecture under qemu-user.
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=", "GOARCH=", "GOARM="), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
