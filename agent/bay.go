@@ -26,7 +26,7 @@ func (a *Agent) openBay() error {
 	if pins == (bayio.Pins{}) {
 		return nil
 	}
-	bay, err := bayio.New(pins, bayio.Options{ActiveHigh: !a.cfg.BayIO.ActiveLow, Logger: a.log.With("part", "bayio")})
+	bay, err := bayio.New(pins, bayio.Options{ActiveHigh: a.cfg.BayIO.ButtonActiveHigh, Logger: a.log.With("part", "bayio")})
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@
 //	  offline: ""                 # LED: broker unreachable
 //	  fault: ""                   # LED: fault (outbox full, device error)
 //	  buzzer: ""
-//	  active_low: false           # outputs and button are active low
+//	  button_active_high: false   # false: the button pulls the line to ground (pull-up on)
 //	outbox:
 //	  path: ""                    # default <state_dir>/outbox.db
 //	  max_bytes: 64MiB            # 1MiB and up; at most 512MiB on 32-bit ARM
@@ -193,9 +193,11 @@ type BayIO struct {
 	Offline string `yaml:"offline"`
 	Fault   string `yaml:"fault"`
 	Buzzer  string `yaml:"buzzer"`
-	// ActiveLow inverts every pin: a pressed button reads low, a lit LED
-	// is driven low.
-	ActiveLow bool `yaml:"active_low"`
+	// ButtonActiveHigh: the button connects the line to 3.3 V when pressed
+	// (pull-down). The default is the usual wiring: the button connects the
+	// line to ground, with the pull-up on. LEDs and the buzzer are driven
+	// high to light or sound.
+	ButtonActiveHigh bool `yaml:"button_active_high"`
 }
 
 // Outbox configures the durable record buffer (package outbox).
@@ -360,7 +362,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.Group("analyzer", "interface", c.Analyzer.Interface, "method", c.Analyzer.Method),
 		slog.Group("bayio", "button", c.BayIO.Button, "ready", c.BayIO.Ready, "vehicle", c.BayIO.Vehicle,
 			"stored", c.BayIO.Stored, "offline", c.BayIO.Offline, "fault", c.BayIO.Fault, "buzzer", c.BayIO.Buzzer,
-			"active_low", c.BayIO.ActiveLow),
+			"button_active_high", c.BayIO.ButtonActiveHigh),
 		slog.Group("outbox", "path", c.Outbox.Path, "max_bytes", c.Outbox.MaxBytes.String()),
 		slog.Group("uplink", "broker", c.Uplink.Broker, "topic_prefix", c.Uplink.TopicPrefix,
 			"client_id", c.Uplink.ClientID, "ca_file", c.Uplink.CAFile, "cert_file", c.Uplink.CertFile,

@@ -380,7 +380,7 @@ func TestParseErrors(t *testing.T) {
 			{"outbox.max_bytes", 7, `outbox.max_bytes (line 7): want a size such as 64MiB, 1GB or 1048576 (units B, KB, MB, GB, KiB, MiB, GiB), got "64 parsecs"`}}},
 		{"section not a mapping", "device: bay1\nbayio:\n  - GPIO17\n", ErrSyntax, []want{
 			{"device", 1, `device (line 1): want a mapping of keys (id, shop, company_name, bay, state_dir, key_file), got a value`},
-			{"bayio", 3, `bayio (line 3): want a mapping of keys (button, ready, vehicle, stored, offline, fault, buzzer, active_low), got a list`}}},
+			{"bayio", 3, `bayio (line 3): want a mapping of keys (button, ready, vehicle, stored, offline, fault, buzzer, button_active_high), got a list`}}},
 		{"value not scalar", "device:\n  id: [a, b]\n", ErrInvalid, []want{
 			{"device.id", 2, `device.id (line 2): want a single value, got a list`}}},
 		{"top level list", "- a\n- b\n", ErrSyntax, []want{
@@ -613,7 +613,7 @@ func TestLoad(t *testing.T) {
 // A configuration written out with yaml.Marshal (e.g. to show the
 // effective settings) reads back the same.
 func TestMarshalRoundTrip(t *testing.T) {
-	c, err := parse(t, with("analyzer:\n  interface: nha506:/dev/ttyUSB0\n", "bayio:\n  button: GPIO17\n  active_low: true\n"))
+	c, err := parse(t, with("analyzer:\n  interface: nha506:/dev/ttyUSB0\n", "bayio:\n  button: GPIO17\n  button_active_high: true\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
