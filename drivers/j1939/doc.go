@@ -6,7 +6,8 @@
 // RTS/CTS, with the standard timeouts and aborts), and decodes the
 // diagnostic messages an inspector needs (J1939-73): DM1 and DM2 active and
 // previously active trouble codes with lamp status, DM5 readiness, DM19
-// calibration identification, DM20 monitor performance ratios, DM11 clear,
+// calibration identification, DM20 monitor performance ratios, DM21
+// distance and time with the MIL on and since codes were cleared, DM11 clear,
 // the VIN, engine hours and vehicle distance.
 //
 // A Node is one address on the bus. It owns a reader goroutine that

@@ -160,6 +160,35 @@ func FuzzDM20(f *testing.F) {
 	})
 }
 
+func FuzzDM21(f *testing.F) {
+	f.Add([]byte{86, 0, 0x7E, 0x3B, 140, 0, 0x80, 0xBB})
+	f.Add([]byte{0xFF, 0xFF, 0x00, 0xFE, 0xFF, 0xFA, 0x00, 0xFB})
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseDM21(b)
+		if err != nil {
+			return
+		}
+		vals := r.Values()
+		if len(vals) > 4 {
+			t.Fatalf("%d values", len(vals))
+		}
+		for _, v := range vals {
+			if v.Value < 0 || v.Value > 0xFAFF {
+				t.Fatalf("value %+v out of range", v)
+			}
+		}
+		enc, err := EncodeDM21(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseDM21(enc)
+		if err != nil || !slices.Equal(again.Values(), vals) {
+			t.Fatalf("round trip % X: %+v %v", b, again.Values(), err)
+		}
+	})
+}
+
 func FuzzVIN(f *testing.F) {
 	f.Add([]byte("LZZ1CLSB1KA000789*"))
 	f.Add([]byte("LZZ1CLSB1KA000789"))

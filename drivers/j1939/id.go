@@ -11,6 +11,7 @@ type PGN uint32
 
 // Parameter groups this package uses.
 const (
+	PGNDM21            PGN = 49408 // diagnostic readiness 2
 	PGNDM20            PGN = 49664 // monitor performance ratio
 	PGNDM19            PGN = 54016 // calibration information
 	PGNAck             PGN = 59392 // acknowledgement

@@ -3,6 +3,7 @@ package j1939
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -197,6 +198,79 @@ func TestDM20(t *testing.T) {
 	}
 	if _, err := ParseDM20([]byte{1, 2, 3, 4, 5}); !errors.Is(err, ErrFormat) {
 		t.Errorf("ragged DM20: %v", err)
+	}
+}
+
+func TestDM21(t *testing.T) {
+	u := func(v uint16) *uint16 { return &v }
+	val := func(p *uint16) string {
+		if p == nil {
+			return "n/a"
+		}
+		return strconv.Itoa(int(*p))
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Readiness2
+		err  error
+	}{
+		{"all set", []byte{86, 0, 0x7E, 0x3B, 140, 0, 0x80, 0xBB}, Readiness2{u(86), u(15230), u(140), u(48000)}, nil},
+		{"MIL never on", []byte{0, 0, 0x7E, 0x3B, 0, 0, 0x80, 0xBB}, Readiness2{u(0), u(15230), u(0), u(48000)}, nil},
+		{"largest valid", []byte{0xFF, 0xFA, 0, 0, 0, 0, 0, 0}, Readiness2{u(0xFAFF), u(0), u(0), u(0)}, nil},
+		{"not available, error, reserved", []byte{0xFF, 0xFF, 0x00, 0xFE, 0x00, 0xFB, 0x10, 0x00}, Readiness2{nil, nil, nil, u(16)}, nil},
+		{"longer than 8 bytes", []byte{1, 0, 2, 0, 3, 0, 4, 0, 0xFF}, Readiness2{u(1), u(2), u(3), u(4)}, nil},
+		{"short", []byte{86, 0, 0x7E, 0x3B, 140, 0, 0x80}, Readiness2{}, ErrShortData},
+		{"empty", nil, Readiness2{}, ErrShortData},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDM21(tc.data)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			for i, pair := range [][2]*uint16{
+				{got.DistanceWithMIL, tc.want.DistanceWithMIL}, {got.DistanceSinceClear, tc.want.DistanceSinceClear},
+				{got.MinutesWithMIL, tc.want.MinutesWithMIL}, {got.MinutesSinceClear, tc.want.MinutesSinceClear},
+			} {
+				if val(pair[0]) != val(pair[1]) {
+					t.Errorf("parameter %d = %s, want %s", i+1, val(pair[0]), val(pair[1]))
+				}
+			}
+			if err != nil {
+				return
+			}
+			b, err := EncodeDM21(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := ParseDM21(b)
+			if err != nil || !slices.Equal(again.Values(), got.Values()) {
+				t.Errorf("round trip % X: %+v %v", b, again.Values(), err)
+			}
+		})
+	}
+	b, err := EncodeDM21(Readiness2{DistanceSinceClear: u(15230), MinutesSinceClear: u(48000)})
+	if want := []byte{0xFF, 0xFF, 0x7E, 0x3B, 0xFF, 0xFF, 0x80, 0xBB}; err != nil || !slices.Equal(b, want) {
+		t.Errorf("EncodeDM21 = % X, %v; want % X", b, err, want)
+	}
+	if _, err := EncodeDM21(Readiness2{MinutesWithMIL: u(0xFB00)}); !errors.Is(err, ErrFormat) {
+		t.Errorf("minutes 0xFB00: %v, want ErrFormat", err)
+	}
+	r, _ := ParseDM21([]byte{86, 0, 0x7E, 0x3B, 0xFF, 0xFF, 0x80, 0xBB})
+	want := []obd.Value{
+		{Name: "distance_with_mil", Label: "Distance traveled with MIL on", Value: 86, Unit: "km"},
+		{Name: "distance_since_clear", Label: "Distance traveled since codes cleared", Value: 15230, Unit: "km"},
+		{Name: "time_since_clear", Label: "Time since codes cleared", Value: 48000, Unit: "min"},
+	}
+	if got := r.Values(); !slices.Equal(got, want) {
+		t.Errorf("Values = %+v, want %+v", got, want)
+	}
+	// The names, labels and units are those of the OBD-II PIDs.
+	for pid, v := range map[obd.PID]obd.Value{0x21: want[0], 0x31: want[1], 0x4E: want[2], 0x4D: {Name: "time_with_mil", Unit: "min"}} {
+		got, err := obd.DecodePID(pid, []byte{0, 1})
+		if err != nil || len(got) != 1 || got[0].Name != v.Name || got[0].Unit != v.Unit || (v.Label != "" && got[0].Label != v.Label) {
+			t.Errorf("PID %s decodes to %+v %v, DM21 gives %+v", pid, got, err, v)
+		}
 	}
 }
 
