@@ -87,7 +87,7 @@ func Open(ctx context.Context, spec string, opts Options) (*Adapter, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("elm327: open %s: %w", name, err)
+			return nil, fmt.Errorf("elm327: %w", err)
 		}
 		p := newPort(rw)
 		ok, err := probe(ctx, p, opts.ProbeTimeout)

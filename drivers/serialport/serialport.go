@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -76,6 +77,10 @@ func Open(name string, baud int) (*Port, error) {
 	}
 	p, err := serial.OpenPort(&serial.Config{Name: name, Baud: baud, ReadTimeout: PollInterval})
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once, here
+		}
 		return nil, fmt.Errorf("serialport: open %s: %w", name, err)
 	}
 	return &Port{name: name, p: p}, nil
