@@ -81,6 +81,8 @@ type ECU struct {
 	OdometerKm  *float64 `yaml:"odometer_km"`
 	// Ratios is DM20, absent when not supported.
 	Ratios *Ratios `yaml:"ratios"`
+	// DM21 is diagnostic readiness 2, absent when not supported.
+	DM21 *DM21 `yaml:"dm21"`
 	// Latency delays every answer.
 	Latency Duration `yaml:"latency"`
 	// Faults injects transport protocol faults into the controller's
@@ -119,6 +121,31 @@ type Ratio struct {
 	SPN         uint32 `yaml:"spn"`
 	Numerator   uint16 `yaml:"numerator"`
 	Denominator uint16 `yaml:"denominator"`
+}
+
+// DM21 is diagnostic readiness 2: distance and engine run time with the MIL
+// on and since the trouble codes were cleared, each 0-64255; one left out
+// is sent as not available.
+type DM21 struct {
+	DistanceWithMILKm    *uint16 `yaml:"distance_with_mil_km"`
+	DistanceSinceClearKm *uint16 `yaml:"distance_since_clear_km"`
+	MinutesWithMIL       *uint16 `yaml:"minutes_with_mil"`
+	MinutesSinceClear    *uint16 `yaml:"minutes_since_clear"`
+}
+
+// readiness2 copies the values, so that the simulation can change its own.
+func (d DM21) readiness2() j1939.Readiness2 {
+	cp := func(p *uint16) *uint16 {
+		if p == nil {
+			return nil
+		}
+		v := *p
+		return &v
+	}
+	return j1939.Readiness2{
+		DistanceWithMIL: cp(d.DistanceWithMILKm), DistanceSinceClear: cp(d.DistanceSinceClearKm),
+		MinutesWithMIL: cp(d.MinutesWithMIL), MinutesSinceClear: cp(d.MinutesSinceClear),
+	}
 }
 
 // Faults are transport-protocol faults a controller injects into its
@@ -255,6 +282,11 @@ func (p *Profile) Validate() error {
 				if d.SPN == 0 || d.SPN > 0x7FFFF || d.FMI > 31 || d.Occurrences > 126 {
 					bad(fmt.Sprintf("%s.dtcs.%s[%d]", f, list, k), "SPN 1-524287, FMI 0-31, occurrences 0-126")
 				}
+			}
+		}
+		if e.DM21 != nil {
+			if _, err := j1939.EncodeDM21(e.DM21.readiness2()); err != nil {
+				bad(f+".dm21", "%v", err)
 			}
 		}
 		if e.EngineHours != nil && (*e.EngineHours < 0 || *e.EngineHours > 200e6) {

@@ -6,12 +6,13 @@
 // the Conn given to Start, so the truck works on any canbus bus. A
 // controller claims its address, broadcasts DM1 (and, for the engine, engine
 // hours and vehicle distance) every DM1 period, and answers requests (PGN
-// 59904) for DM1, DM2, DM5, DM19, DM20, the VIN, engine hours and vehicle
-// distance: to a destination-specific request with the message itself
-// (RTS/CTS when it needs several packets) or a NACK, to a global request
-// with a broadcast (BAM when it needs several packets) or silence. A
-// destination-specific DM11 clears the active codes (they become previously
-// active, the MIL goes off) and is acknowledged.
+// 59904) for DM1, DM2, DM5, DM19, DM20, DM21, the VIN, engine hours and
+// vehicle distance: to a destination-specific request with the message
+// itself (RTS/CTS when it needs several packets) or a NACK, to a global
+// request with a broadcast (BAM when it needs several packets) or silence.
+// A destination-specific DM11 clears the active codes (they become
+// previously active, the MIL goes off, the DM21 distances and times that the
+// controller has restart from 0) and is acknowledged.
 //
 // Faults (per controller, see Faults): lost, late and aborted transport
 // packets; and Options.Rival adds a second tool that takes the address the
@@ -68,6 +69,7 @@ type ecu struct {
 	mil      bool
 	active   []j1939.DTC
 	previous []j1939.DTC
+	dm21     *j1939.Readiness2
 	cleared  int
 }
 
@@ -89,6 +91,10 @@ func New(p *Profile, opts Options) (*Sim, error) {
 		}
 		if e.VIN {
 			x.vin = p.VIN
+		}
+		if e.DM21 != nil {
+			r := e.DM21.readiness2()
+			x.dm21 = &r
 		}
 		for _, d := range e.DTCs.Active {
 			x.active = append(x.active, j1939.DTC{SPN: d.SPN, FMI: d.FMI, Occurrences: d.Occurrences})
@@ -342,6 +348,12 @@ func (e *ecu) payload(pgn j1939.PGN) ([]byte, bool) {
 			r.Monitors = append(r.Monitors, j1939.MonitorRatio{SPN: m.SPN, Numerator: m.Numerator, Denominator: m.Denominator})
 		}
 		return j1939.EncodeDM20(r), true
+	case j1939.PGNDM21:
+		if e.dm21 == nil {
+			return nil, false
+		}
+		b, err := j1939.EncodeDM21(*e.dm21)
+		return b, err == nil
 	case j1939.PGNVehicleIdent:
 		return j1939.EncodeVIN(e.vin), e.vin != ""
 	case j1939.PGNEngineHours:
@@ -359,7 +371,8 @@ func (e *ecu) payload(pgn j1939.PGN) ([]byte, bool) {
 }
 
 // clear obeys DM11: active codes become previously active (their
-// occurrence counts added to an existing entry), the MIL goes off.
+// occurrence counts added to an existing entry), the MIL goes off, and the
+// DM21 distances and times restart from 0 (those not available stay so).
 func (e *ecu) clear() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -373,5 +386,12 @@ func (e *ecu) clear() {
 	}
 	e.active = nil
 	e.mil = false
+	if r := e.dm21; r != nil {
+		for _, p := range []*uint16{r.DistanceWithMIL, r.DistanceSinceClear, r.MinutesWithMIL, r.MinutesSinceClear} {
+			if p != nil {
+				*p = 0
+			}
+		}
+	}
 	e.cleared++
 }

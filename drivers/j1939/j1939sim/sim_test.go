@@ -3,6 +3,7 @@ package j1939sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,6 +40,8 @@ func TestProfileErrors(t *testing.T) {
 		{"bad DTC", "name: x\nprotocol: j1939\nbus: {id_bits: 29, bitrate: 250000}\nvin: LZZ1CLSB1KA000789\nj1939: {ecus: [{address: 0, vin: true, dtcs: {active: [{spn: 0, fmi: 40}]}}]}\n", ErrInvalid},
 		{"bad monitor", "name: x\nprotocol: j1939\nbus: {id_bits: 29, bitrate: 250000}\nvin: LZZ1CLSB1KA000789\nj1939: {ecus: [{address: 0, vin: true, readiness: {catalyst_b9: complete}}]}\n", ErrInvalid},
 		{"bad address", "name: x\nprotocol: j1939\nj1939: {ecus: [{address: zz}]}\n", ErrSyntax},
+		{"DM21 not available value", "name: x\nprotocol: j1939\nbus: {id_bits: 29, bitrate: 250000}\nvin: LZZ1CLSB1KA000789\nj1939: {ecus: [{address: 0, vin: true, dm21: {minutes_since_clear: 65535}}]}\n", ErrInvalid},
+		{"DM21 negative", "name: x\nprotocol: j1939\nj1939: {ecus: [{address: 0, dm21: {distance_with_mil_km: -1}}]}\n", ErrSyntax},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Parse(strings.NewReader(tc.yaml)); !errors.Is(err, tc.want) {
@@ -156,6 +159,56 @@ func TestClear(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(spns, []uint32{5246, 3226}) || dm2.Lamps.MIL != j1939.LampOff {
 			t.Errorf("DM2 after clear: %+v %v", dm2, err)
+		}
+	})
+}
+
+// TestDM21: each controller answers DM21 with its profile's values, one
+// without DM21 NACKs it, and DM11 restarts the counters from 0.
+func TestDM21(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := load(t)
+		p.J1939.ECUs = append(p.J1939.ECUs, ECU{Address: 0x17, Function: 11, Identity: 0x3003})
+		_, c := rig(t, p, Options{DM1Period: -1})
+		read := func() map[uint8][]string {
+			t.Helper()
+			ans, err := c.Request(context.Background(), j1939.PGNDM21, []uint8{0x00, 0x3D, 0x17})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := ans[0x17]; a.Ack == nil || a.Ack.Control != j1939.Nack {
+				t.Errorf("controller without DM21: %+v, want a NACK", a)
+			}
+			out := map[uint8][]string{}
+			for _, a := range []uint8{0x00, 0x3D} {
+				r, err := j1939.ParseDM21(ans[a].Msg.Data)
+				if err != nil {
+					t.Fatalf("ECU %02X DM21 %+v: %v", a, ans[a], err)
+				}
+				for _, v := range r.Values() {
+					out[a] = append(out[a], fmt.Sprintf("%s=%g", v.Name, v.Value))
+				}
+			}
+			return out
+		}
+		got := read()
+		for a, want := range map[uint8][]string{
+			0x00: {"distance_with_mil=0", "distance_since_clear=15230", "time_with_mil=0", "time_since_clear=48000"},
+			0x3D: {"distance_with_mil=86", "distance_since_clear=15230", "time_with_mil=140", "time_since_clear=48000"},
+		} {
+			if !slices.Equal(got[a], want) {
+				t.Errorf("ECU %02X DM21 %v, want %v", a, got[a], want)
+			}
+		}
+		if _, err := c.ClearActive(context.Background(), j1939.ClearRequest{JobID: "JOB-42", Technician: "T-007", ECUs: []uint8{0x3D}}); err != nil {
+			t.Fatal(err)
+		}
+		got = read()
+		if want := []string{"distance_with_mil=0", "distance_since_clear=0", "time_with_mil=0", "time_since_clear=0"}; !slices.Equal(got[0x3D], want) {
+			t.Errorf("ECU 3D DM21 after DM11 %v, want %v", got[0x3D], want)
+		}
+		if want := "distance_since_clear=15230"; got[0x00][1] != want {
+			t.Errorf("ECU 00 DM21 after a DM11 to 3D only %v, want %s", got[0x00], want)
 		}
 	})
 }
