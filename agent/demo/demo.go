@@ -18,11 +18,9 @@
 //     monitors incomplete again and the permanent P0420 still there until
 //     the catalyst monitor passes on a drive cycle. That is what a real car
 //     shows when it leaves the bay, and what the re-test station will see.
-//   - the analyzer answers the gas samples of nha506-before.yaml (idle, high
-//     idle) and then those of nha506-after.yaml, in order, on the same pty:
-//     the agent's configuration names one device path, and the simulator
-//     cannot change its readings while it serves, so the readings of both
-//     files are served one after the other. Two readings are taken in each
+//   - the analyzer on its pty measures the exhaust of nha506-before.yaml
+//     before the repair and of nha506-after.yaml after it (the simulator
+//     switches readings while it serves). Two readings are taken in each
 //     phase (the two-speed idle test's idle and high idle).
 package demo
 
@@ -191,12 +189,13 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	}
 	defer obs.Close()
 
-	// The analyzer: the before samples, then the after samples.
-	readings, err := analyzerReadings(data)
+	// The analyzer: the car as it came in; after the repair it measures
+	// the after readings (script.run switches them).
+	before, after, err := analyzerReadings(data)
 	if err != nil {
 		return res, err
 	}
-	sim, err := analyzersim.New(readings, analyzersim.Options{})
+	sim, err := analyzersim.New(before, analyzersim.Options{})
 	if err != nil {
 		return res, err
 	}
@@ -259,7 +258,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 
 	sctx, cancel := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("the demo script took longer than %s", o.Timeout))
 	defer cancel()
-	s := &script{obs: obs, p: p, vin: car.VIN()}
+	s := &script{obs: obs, p: p, vin: car.VIN(), analyzer: sim, repaired: after}
 	if err := s.run(sctx); err != nil {
 		return res, fmt.Errorf("demo: %w", err)
 	}
@@ -333,23 +332,19 @@ func findData(dir string) (string, error) {
 	}
 }
 
-// analyzerReadings loads the before and after readings and serves them one
-// after the other: samplesPerPhase of each.
-func analyzerReadings(data string) (*analyzersim.Readings, error) {
-	before, err := analyzersim.LoadFile(filepath.Join(data, "analyzers", readingsBefore))
-	if err != nil {
-		return nil, err
+// analyzerReadings loads the before and after readings: samplesPerPhase
+// of each, for the same instrument.
+func analyzerReadings(data string) (before, after *analyzersim.Readings, err error) {
+	if before, err = analyzersim.LoadFile(filepath.Join(data, "analyzers", readingsBefore)); err != nil {
+		return nil, nil, err
 	}
-	after, err := analyzersim.LoadFile(filepath.Join(data, "analyzers", readingsAfter))
-	if err != nil {
-		return nil, err
+	if after, err = analyzersim.LoadFile(filepath.Join(data, "analyzers", readingsAfter)); err != nil {
+		return nil, nil, err
 	}
 	if before.Protocol != after.Protocol || len(before.Gas) != samplesPerPhase || len(after.Gas) != samplesPerPhase {
-		return nil, fmt.Errorf("demo: %s and %s must hold %d gas samples each, for the same instrument", readingsBefore, readingsAfter, samplesPerPhase)
+		return nil, nil, fmt.Errorf("demo: %s and %s must hold %d gas samples each, for the same instrument", readingsBefore, readingsAfter, samplesPerPhase)
 	}
-	r := *before
-	r.Gas = append(append([]analyzersim.GasSample(nil), before.Gas...), after.Gas...)
-	return &r, r.Validate()
+	return before, after, nil
 }
 
 // agentConfig is the agent's configuration for the demo.

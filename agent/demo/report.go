@@ -254,8 +254,8 @@ func (p *printer) comparison(c *job.Closed) {
 	p.line("")
 	p.line("  After repair is the same simulated car right after the technician's clear: the non-continuous")
 	p.line("  monitors restart as incomplete and the permanent P0420 stays until the catalyst monitor passes")
-	p.line("  on a drive cycle, as on a real car. The analyzer simulator served nha506-before.yaml's samples,")
-	p.line("  then nha506-after.yaml's, in order on the same pty (it cannot switch readings while serving).")
+	p.line("  on a drive cycle, as on a real car. The analyzer simulator measured nha506-before.yaml's exhaust")
+	p.line("  before the repair and nha506-after.yaml's after it.")
 }
 
 func stageText(stage string) string {

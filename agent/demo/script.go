@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"strings"
 	"time"
 
@@ -16,6 +17,10 @@ type script struct {
 	obs *observer
 	p   *printer
 	vin string
+	// analyzer is the simulated analyzer; after the repair it measures
+	// the repaired car's exhaust (repaired).
+	analyzer *analyzersim.Sim
+	repaired *analyzersim.Readings
 }
 
 // result is a command's reply result (see agent.Command).
@@ -90,6 +95,9 @@ func (s *script) run(ctx context.Context) error {
 	s.p.step(job.CmdClearDTCs, Technician+": "+reason, fmt.Sprintf("requested, then %s by ECUs %s", r.Stage, strings.Join(r.ECUs, ", ")))
 
 	if err := s.scan(ctx, job.PhaseAfterRepair); err != nil {
+		return err
+	}
+	if err := s.analyzer.SetReadings(s.repaired); err != nil {
 		return err
 	}
 	if err := s.readings(ctx, job.PhaseAfterRepair); err != nil {

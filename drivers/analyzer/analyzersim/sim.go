@@ -109,6 +109,23 @@ func (s *Sim) Inject(f Faults) {
 	s.faults.BadChecksum += f.BadChecksum
 }
 
+// SetReadings makes the instrument report r from now on, from r's first
+// sample: the same instrument measuring another car, or the same car after
+// its repair. r must be for the same protocol.
+func (s *Sim) SetReadings(r *Readings) error {
+	if r.Protocol != s.protocol {
+		return fmt.Errorf("analyzersim: readings for %s, the simulator speaks %s", r.Protocol, s.protocol)
+	}
+	fr, err := r.encode()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fr, s.gasAt, s.opaAt = fr, 0, 0
+	return nil
+}
+
 // SetSilent makes the instrument stop (true) or resume (false) answering.
 func (s *Sim) SetSilent(silent bool) {
 	s.mu.Lock()

@@ -361,3 +361,28 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestSetReadings: the simulator switches to other readings while it
+// serves, from their first sample; readings of another protocol are refused.
+func TestSetReadings(t *testing.T) {
+	before, after := load(t, "nha506-before.yaml"), load(t, "nha506-after.yaml")
+	sim, inst, _ := servePTY(t, before, "nha506", analyzersim.Options{}, analyzer.Options{})
+	read := func() analyzer.Reading {
+		t.Helper()
+		r, err := inst.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want, status := wantGas(before.Protocol, before.Gas[0])
+	sameValues(t, "before", read(), want, status)
+	if err := sim.SetReadings(after); err != nil {
+		t.Fatal(err)
+	}
+	want, status = wantGas(after.Protocol, after.Gas[0])
+	sameValues(t, "after", read(), want, status)
+	if err := sim.SetReadings(load(t, "fga4100-after.yaml")); err == nil {
+		t.Error("readings of another protocol accepted")
+	}
+}
