@@ -5,6 +5,8 @@
 //	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --iface udp:239.64.142.206:20000
 //	vehiclesim --profile testdata/vehicles/petrol-29bit.yaml --iface can:vcan0 --latency 10ms
 //	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --elm327 --baud 38400
+//	vehiclesim --profile testdata/vehicles/diesel-truck-j1939.yaml --iface udp:239.64.142.206:20000
+//	vehiclesim --analyzer testdata/analyzers/nha506-before.yaml [--profile ... --iface ...]
 //
 // Each ECU of the profile is its own node on the bus, answering OBD-II
 // requests over ISO-TP. The udp: bus (einride's emulator, kept on the
@@ -12,6 +14,10 @@
 // a virtual SocketCAN interface. With --elm327 the vehicle sits behind a
 // simulated ELM327 adapter on a pseudo-terminal instead (drivers/elm327/elmsim),
 // whose device path is printed; --baud paces its output like a serial line.
+// A J1939 profile (protocol: j1939) is a truck on the bus (drivers/j1939/j1939sim).
+// Each --analyzer serves a simulated exhaust analyzer or opacimeter from a
+// readings file (testdata/analyzers/) on a pseudo-terminal beside the
+// vehicle, and prints its device path.
 // SIGINT or SIGTERM stops it cleanly; a second signal kills it.
 package main
 
@@ -28,8 +34,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/j1939/j1939sim"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -57,12 +65,13 @@ var errUsage = errors.New("usage")
 
 // config is the parsed command line.
 type config struct {
-	profile string
-	iface   string
-	latency time.Duration
-	verbose bool
-	elm327  bool
-	baud    int
+	analyzers []string
+	profile   string
+	iface     string
+	latency   time.Duration
+	verbose   bool
+	elm327    bool
+	baud      int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -75,9 +84,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log ISO-TP details (debug level)")
 	fs.BoolVar(&c.elm327, "elm327", false, "serve as an ELM327 adapter on a pseudo-terminal instead of on a bus")
 	fs.IntVar(&c.baud, "baud", 0, "with --elm327: pace the adapter's output to this baud `RATE` (0: no pacing)")
+	fs.Func("analyzer", "serve a simulated analyzer from this readings `FILE` (testdata/analyzers) on a pseudo-terminal; repeatable", func(s string) error {
+		c.analyzers = append(c.analyzers, s)
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vehiclesim --profile FILE --iface ADDRESS [--latency 10ms] [-v]")
 		fmt.Fprintln(fs.Output(), "       vehiclesim --profile FILE --elm327 [--baud 38400] [--latency 10ms] [-v]")
+		fmt.Fprintln(fs.Output(), "       vehiclesim --analyzer READINGS [--analyzer READINGS]... [--profile FILE (--iface ADDRESS | --elm327)]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -93,8 +107,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("%w: %s", errUsage, msg)
 	}
 	switch {
-	case c.profile == "":
+	case c.profile == "" && len(c.analyzers) == 0:
 		return bad("missing --profile")
+	case c.profile == "" && (c.iface != "" || c.elm327):
+		return bad("--iface and --elm327 need --profile")
+	case c.profile == "":
+		return c, nil // analyzers only
 	case c.elm327 && c.iface != "":
 		return bad("--elm327 and --iface exclude each other")
 	case !c.elm327 && c.iface == "":
@@ -132,9 +150,26 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	for _, file := range c.analyzers {
+		stop, err := serveAnalyzer(ctx, file, stdout, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if c.profile == "" {
+		<-ctx.Done()
+		return nil
+	}
 	p, err := obdsim.Load(c.profile)
 	if err != nil {
 		return err
+	}
+	if p.Protocol == obdsim.ProtocolJ1939 {
+		if c.elm327 {
+			return fmt.Errorf("%s is a J1939 vehicle: an ELM327 does not speak J1939, give --iface", c.profile)
+		}
+		return serveJ1939(ctx, c, hub, stdout, log)
 	}
 	if c.elm327 {
 		return serveELM327(ctx, c, p, stdout, log)
@@ -183,4 +218,48 @@ func serveELM327(ctx context.Context, c config, p *obdsim.Profile, stdout io.Wri
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveJ1939 serves a J1939 truck profile on the bus until ctx ends.
+func serveJ1939(ctx context.Context, c config, hub *canbus.MemHub, stdout io.Writer, log *slog.Logger) error {
+	tp, err := j1939sim.Load(c.profile)
+	if err != nil {
+		return err
+	}
+	truck, err := j1939sim.New(tp, j1939sim.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	conn, err := canbus.Open(ctx, c.iface, canbus.Options{Hub: hub, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := truck.Start(conn)
+	fmt.Fprintf(stdout, "vehiclesim: %s (J1939) on %s\n", tp.Name, c.iface)
+	<-ctx.Done()
+	if err := stop(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// serveAnalyzer serves a simulated analyzer from a readings file on a
+// pseudo-terminal and prints how to read it.
+func serveAnalyzer(ctx context.Context, file string, stdout io.Writer, log *slog.Logger) (stop func() error, err error) {
+	r, err := analyzersim.LoadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	sim, err := analyzersim.New(r, analyzersim.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	path, stop, err := analyzersim.ServePTY(ctx, sim)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "vehiclesim: analyzer %s (%s) on %s: bayagent measure --iface %s:%s\n", r.Protocol, file, path, r.Protocol, path)
+	return stop, nil
 }
