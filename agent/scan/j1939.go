@@ -35,7 +35,7 @@ const (
 // j1939PGNs are requested from every controller, in this order.
 var j1939PGNs = []j1939.PGN{
 	j1939.PGNDM1, j1939.PGNDM2, j1939.PGNDM5, j1939.PGNDM19, j1939.PGNDM20,
-	j1939.PGNVehicleIdent, j1939.PGNEngineHours, j1939.PGNVehicleDistance, j1939.PGNVDHR,
+	j1939.PGNDM21, j1939.PGNVehicleIdent, j1939.PGNEngineHours, j1939.PGNVehicleDistance, j1939.PGNVDHR,
 }
 
 // ScanJ1939 reads a health snapshot from a heavy-duty vehicle on SAE J1939.
@@ -45,7 +45,8 @@ var j1939PGNs = []j1939.PGN{
 // address claims; when none does, those heard broadcasting DM1), then asks
 // each controller, with destination-specific requests, for DM1 (active
 // codes and lamps), DM2 (previously active), DM5 (readiness), DM19
-// (CALID/CVN), DM20 (monitor performance ratios), the VIN, engine hours and
+// (CALID/CVN), DM20 (monitor performance ratios), DM21 (distance and time
+// with the MIL on and since codes cleared), the VIN, engine hours and
 // vehicle distance. A controller that does not support a message NACKs it;
 // a failed transfer is requested once more, then reported in Problems.
 // Nothing waits for a broadcast that can be requested.
@@ -64,7 +65,13 @@ var j1939PGNs = []j1939.PGN{
 // compression-ignition monitors; DTCCount is DM5's active count; OBDStandard
 // is DM5's OBD compliance; ECU.Address is the source address. Engine hours
 // and total vehicle distance are ECU live values (engine_hours, odometer)
-// and the distance is also Snapshot.Odometer. Flags are those of Scan.
+// and the distance is also Snapshot.Odometer. DM21 gives the ECU live
+// values of SAE J1979 PIDs 21, 31, 4D and 4E (distance_with_mil and
+// distance_since_clear in km, time_with_mil and time_since_clear in min);
+// the snapshot's DistanceWithMIL, DistanceSinceClear, TimeWithMIL and
+// TimeSinceClear, like its Odometer, come from the lowest-addressed
+// controller that sent the value. Flags are those of Scan
+// (codes_cleared_recently from DM21's distance since clear).
 func ScanJ1939(ctx context.Context, conn canbus.Conn, opts Options) (*Snapshot, error) {
 	opts.defaults()
 	return scanJ1939(ctx, conn, opts)
@@ -250,6 +257,15 @@ func j1939Codes(d []j1939.DTC) []obd.DTC {
 // controller.
 func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 	var statuses []obd.MonitorStatus
+	// Live values that are also snapshot fields, taken from the first
+	// (lowest-addressed) controller that has them.
+	lifted := map[string]**float64{
+		nameOdometer:           &snap.Odometer,
+		nameDistanceWithMIL:    &snap.DistanceWithMIL,
+		nameTimeWithMIL:        &snap.TimeWithMIL,
+		nameDistanceSinceClear: &snap.DistanceSinceClear,
+		nameTimeSinceClear:     &snap.TimeSinceClear,
+	}
 	for _, a := range addrs {
 		addr := obd.ECU(a)
 		out := ECU{Address: addr, Name: j1939.AddressName(a), Stored: []obd.DTC{}, Pending: []obd.DTC{}, Permanent: []obd.DTC{}, SupportedPIDs: []string{}}
@@ -313,9 +329,9 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 		}
 		out.Live = s.liveValues(a)
 		for _, v := range out.Live {
-			if v.Name == nameOdometer && snap.Odometer == nil {
-				km := v.Value
-				snap.Odometer = &km
+			if p, ok := lifted[v.Name]; ok && *p == nil {
+				x := v.Value
+				*p = &x
 			}
 		}
 		snap.MIL = snap.MIL || out.MIL
@@ -332,8 +348,8 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 	snap.Flags = (&scanner{opts: s.opts}).flags(snap)
 }
 
-// liveValues decodes engine hours and vehicle distance (the high
-// resolution distance when the controller sends it).
+// liveValues decodes engine hours, vehicle distance (the high resolution
+// distance when the controller sends it) and DM21.
 func (s *j1939Scan) liveValues(a uint8) []obd.Value {
 	var out []obd.Value
 	if b, ok := s.msg(j1939.PGNEngineHours, a); ok {
@@ -360,6 +376,13 @@ func (s *j1939Scan) liveValues(a uint8) []obd.Value {
 	}
 	if have {
 		out = append(out, obd.Value{Name: nameOdometer, Label: "Total vehicle distance", Value: km, Unit: "km"})
+	}
+	if b, ok := s.msg(j1939.PGNDM21, a); ok {
+		if r, err := j1939.ParseDM21(b); err != nil {
+			s.problem("ECU %02X: DM21: %v", a, err)
+		} else {
+			out = append(out, r.Values()...)
+		}
 	}
 	return out
 }

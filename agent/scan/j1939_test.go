@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,10 +160,93 @@ func checkTruck(t *testing.T, s *Snapshot) {
 	if eng.IUPR == nil || eng.IUPR.IgnCntr != 842 || eng.IUPR.OBDCond != 611 || len(eng.IUPR.Monitors) != 2 {
 		t.Errorf("engine DM20 = %+v", eng.IUPR)
 	}
+	// DM21, per controller and, from the engine (the lowest address), in
+	// the snapshot.
+	for _, tc := range []struct {
+		ecu  ECU
+		want []string
+	}{
+		{eng, []string{"distance_with_mil=0 km", "distance_since_clear=15230 km", "time_with_mil=0 min", "time_since_clear=48000 min"}},
+		{at, []string{"distance_with_mil=86 km", "distance_since_clear=15230 km", "time_with_mil=140 min", "time_since_clear=48000 min"}},
+	} {
+		if got := dm21Values(tc.ecu); !slices.Equal(got, tc.want) {
+			t.Errorf("ECU %s DM21 values %v, want %v", tc.ecu.Address, got, tc.want)
+		}
+	}
+	if got, want := optValues(s.DistanceWithMIL, s.DistanceSinceClear, s.TimeWithMIL, s.TimeSinceClear), "0 15230 0 48000"; got != want {
+		t.Errorf("snapshot distance/time with MIL, since clear = %s, want %s", got, want)
+	}
 	for _, f := range []string{FlagMILOn, FlagReadinessIncomplete} {
 		if !s.HasFlag(f) {
 			t.Errorf("flag %s missing: %v", f, s.Flags)
 		}
+	}
+	if s.HasFlag(FlagCodesClearedRecent) {
+		t.Errorf("flag %s raised 15230 km after the clear: %v", FlagCodesClearedRecent, s.Flags)
+	}
+}
+
+// dm21Values lists an ECU's DM21 live values as name=value unit.
+func dm21Values(e ECU) []string {
+	var out []string
+	for _, v := range e.Live {
+		switch v.Name {
+		case "distance_with_mil", "distance_since_clear", "time_with_mil", "time_since_clear":
+			out = append(out, fmt.Sprintf("%s=%g %s", v.Name, v.Value, v.Unit))
+		}
+	}
+	return out
+}
+
+// optValues prints optional snapshot numbers, "-" for nil.
+func optValues(vs ...*float64) string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = "-"
+		if v != nil {
+			out[i] = fmt.Sprintf("%g", *v)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// TestScanJ1939DM21 checks where the snapshot's distance and time with the
+// MIL on and since codes cleared come from, and that a recent clear on a
+// truck raises codes_cleared_recently.
+func TestScanJ1939DM21(t *testing.T) {
+	km := func(v uint16) *uint16 { return &v }
+	for _, tc := range []struct {
+		name    string
+		edit    func(p *j1939sim.Profile)
+		want    string // distance with MIL, since clear, time with MIL, since clear
+		cleared bool
+	}{
+		{"engine cleared 12 km ago", func(p *j1939sim.Profile) {
+			p.J1939.ECUs[0].DM21.DistanceSinceClearKm, p.J1939.ECUs[0].DM21.MinutesSinceClear = km(12), km(25)
+		}, "0 12 0 25", true},
+		{"engine without DM21", func(p *j1939sim.Profile) { p.J1939.ECUs[0].DM21 = nil }, "86 15230 140 48000", false},
+		{"not available from the engine", func(p *j1939sim.Profile) {
+			p.J1939.ECUs[0].DM21 = &j1939sim.DM21{MinutesSinceClear: km(47000)}
+			p.J1939.ECUs[1].DM21.DistanceSinceClearKm = km(30)
+		}, "86 30 140 47000", true},
+		{"no DM21", func(p *j1939sim.Profile) { p.J1939.ECUs[0].DM21, p.J1939.ECUs[1].DM21 = nil, nil }, "- - - -", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := loadTruck(t)
+				tc.edit(p)
+				s := truckScan(t, p, j1939sim.Options{DM1Period: -1}, nil)
+				if got := optValues(s.DistanceWithMIL, s.DistanceSinceClear, s.TimeWithMIL, s.TimeSinceClear); got != tc.want {
+					t.Errorf("snapshot %s, want %s", got, tc.want)
+				}
+				if s.HasFlag(FlagCodesClearedRecent) != tc.cleared {
+					t.Errorf("flag %s: %t, want %t (%v)", FlagCodesClearedRecent, s.HasFlag(FlagCodesClearedRecent), tc.cleared, s.Flags)
+				}
+				if len(s.Problems) != 0 {
+					t.Errorf("problems: %v", s.Problems)
+				}
+			})
+		})
 	}
 }
 
