@@ -64,12 +64,7 @@ func (s *scanner) assemble(snap *Snapshot) {
 		snap.ECUs = append(snap.ECUs, out)
 	}
 	snap.Readiness = mergeReadiness(statuses)
-	snap.Odometer = s.first(nameOdometer)
-	snap.DistanceWithMIL = s.first(nameDistanceWithMIL)
-	snap.TimeWithMIL = s.first(nameTimeWithMIL)
-	snap.DistanceSinceClear = s.first(nameDistanceSinceClear)
-	snap.TimeSinceClear = s.first(nameTimeSinceClear)
-	snap.WarmupsSinceClear = s.first(nameWarmupsSinceClear)
+	liftCounters(snap)
 	for _, e := range ecus {
 		if v, ok := e.live[pidOBDStandard]; ok && len(v) > 0 {
 			snap.OBDStandard = v[0].Text
@@ -95,20 +90,34 @@ func nonNil(d []obd.DTC) []obd.DTC {
 	return d
 }
 
-// first returns the value with the given name from the lowest-addressed ECU
-// that reported it.
-func (s *scanner) first(name string) *float64 {
-	for _, e := range s.sorted() {
-		for _, p := range slices.Sorted(maps.Keys(e.live)) {
-			for _, v := range e.live[p] {
-				if v.Name == name {
+// liftCounters sets the snapshot's odometer and its MIL and since-clear
+// counters from the ECUs' live values: the odometer from the lowest-addressed
+// ECU that reports it; the distance and time with the MIL on from the ECU
+// that reports the most (the lamp was on at least that long); the distance,
+// time and warm-ups since codes were cleared from the ECU that reports the
+// least (the most recent clear). The ECUs are in address order.
+func liftCounters(snap *Snapshot) {
+	pick := func(name string, better func(x, best float64) bool) *float64 {
+		var best *float64
+		for _, e := range snap.ECUs {
+			for _, v := range e.Live {
+				if v.Name == name && (best == nil || better(v.Value, *best)) {
 					x := v.Value
-					return &x
+					best = &x
 				}
 			}
 		}
+		return best
 	}
-	return nil
+	first := func(x, best float64) bool { return false }
+	most := func(x, best float64) bool { return x > best }
+	least := func(x, best float64) bool { return x < best }
+	snap.Odometer = pick(nameOdometer, first)
+	snap.DistanceWithMIL = pick(nameDistanceWithMIL, most)
+	snap.TimeWithMIL = pick(nameTimeWithMIL, most)
+	snap.DistanceSinceClear = pick(nameDistanceSinceClear, least)
+	snap.TimeSinceClear = pick(nameTimeSinceClear, least)
+	snap.WarmupsSinceClear = pick(nameWarmupsSinceClear, least)
 }
 
 // mergeReadiness combines the ECUs' monitors item by item: supported when any

@@ -68,9 +68,8 @@ var j1939PGNs = []j1939.PGN{
 // and the distance is also Snapshot.Odometer. DM21 gives the ECU live
 // values of SAE J1979 PIDs 21, 31, 4D and 4E (distance_with_mil and
 // distance_since_clear in km, time_with_mil and time_since_clear in min);
-// the snapshot's DistanceWithMIL, DistanceSinceClear, TimeWithMIL and
-// TimeSinceClear, like its Odometer, come from the lowest-addressed
-// controller that sent the value. Flags are those of Scan
+// the snapshot's counters are lifted from them as in Scan (liftCounters:
+// the most with the MIL on, the least since clear). Flags are those of Scan
 // (codes_cleared_recently from DM21's distance since clear).
 func ScanJ1939(ctx context.Context, conn canbus.Conn, opts Options) (*Snapshot, error) {
 	opts.defaults()
@@ -257,15 +256,6 @@ func j1939Codes(d []j1939.DTC) []obd.DTC {
 // controller.
 func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 	var statuses []obd.MonitorStatus
-	// Live values that are also snapshot fields, taken from the first
-	// (lowest-addressed) controller that has them.
-	lifted := map[string]**float64{
-		nameOdometer:           &snap.Odometer,
-		nameDistanceWithMIL:    &snap.DistanceWithMIL,
-		nameTimeWithMIL:        &snap.TimeWithMIL,
-		nameDistanceSinceClear: &snap.DistanceSinceClear,
-		nameTimeSinceClear:     &snap.TimeSinceClear,
-	}
 	for _, a := range addrs {
 		addr := obd.ECU(a)
 		out := ECU{Address: addr, Name: j1939.AddressName(a), Stored: []obd.DTC{}, Pending: []obd.DTC{}, Permanent: []obd.DTC{}, SupportedPIDs: []string{}}
@@ -328,12 +318,6 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 			}
 		}
 		out.Live = s.liveValues(a)
-		for _, v := range out.Live {
-			if p, ok := lifted[v.Name]; ok && *p == nil {
-				x := v.Value
-				*p = &x
-			}
-		}
 		snap.MIL = snap.MIL || out.MIL
 		snap.DTCCount += out.DTCCount
 		snap.DTCs.Stored += len(out.Stored)
@@ -344,6 +328,7 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 		snap.ECUs = append(snap.ECUs, out)
 	}
 	snap.Readiness = mergeReadiness(statuses)
+	liftCounters(snap)
 	snap.Problems = s.problems
 	snap.Flags = (&scanner{opts: s.opts}).flags(snap)
 }

@@ -173,7 +173,7 @@ func checkTruck(t *testing.T, s *Snapshot) {
 			t.Errorf("ECU %s DM21 values %v, want %v", tc.ecu.Address, got, tc.want)
 		}
 	}
-	if got, want := optValues(s.DistanceWithMIL, s.DistanceSinceClear, s.TimeWithMIL, s.TimeSinceClear), "0 15230 0 48000"; got != want {
+	if got, want := optValues(s.DistanceWithMIL, s.DistanceSinceClear, s.TimeWithMIL, s.TimeSinceClear), "86 15230 140 48000"; got != want {
 		t.Errorf("snapshot distance/time with MIL, since clear = %s, want %s", got, want)
 	}
 	for _, f := range []string{FlagMILOn, FlagReadinessIncomplete} {
@@ -211,8 +211,9 @@ func optValues(vs ...*float64) string {
 }
 
 // TestScanJ1939DM21 checks where the snapshot's distance and time with the
-// MIL on and since codes cleared come from, and that a recent clear on a
-// truck raises codes_cleared_recently.
+// MIL on (the controller that reports the most) and since codes cleared (the
+// least) come from, and that a recent clear on a truck raises
+// codes_cleared_recently.
 func TestScanJ1939DM21(t *testing.T) {
 	km := func(v uint16) *uint16 { return &v }
 	for _, tc := range []struct {
@@ -223,7 +224,7 @@ func TestScanJ1939DM21(t *testing.T) {
 	}{
 		{"engine cleared 12 km ago", func(p *j1939sim.Profile) {
 			p.J1939.ECUs[0].DM21.DistanceSinceClearKm, p.J1939.ECUs[0].DM21.MinutesSinceClear = km(12), km(25)
-		}, "0 12 0 25", true},
+		}, "86 12 140 25", true},
 		{"engine without DM21", func(p *j1939sim.Profile) { p.J1939.ECUs[0].DM21 = nil }, "86 15230 140 48000", false},
 		{"not available from the engine", func(p *j1939sim.Profile) {
 			p.J1939.ECUs[0].DM21 = &j1939sim.DM21{MinutesSinceClear: km(47000)}
