@@ -316,6 +316,15 @@ func TestAgentBay(t *testing.T) {
 	})
 	b.waitRecord("job_close", nil)
 
+	// A job opened by mistake is cancelled, not settled with made-up data.
+	b.mustCommand("open_job", map[string]any{
+		"job_id": "J-2", "type": "repair", "plate": "浙A54321", "mileage_km": 123457,
+		"complaint": "opened by mistake", "technician": "T007",
+	})
+	if res := b.mustCommand("cancel_job", map[string]any{"technician": "T007", "reason": "wrong plate"}); res["kind"] != "job_cancel" {
+		t.Errorf("cancel_job result %v", res)
+	}
+
 	unplug()
 	b.waitRecord("presence", func(m map[string]any) bool { return m["event"] == "left" })
 

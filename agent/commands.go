@@ -18,6 +18,7 @@ import (
 //
 //	open_job     {job_id, type, plate, vin?, mileage_km, complaint, technician, test_no?}
 //	close_job    {technician, settlement_no, settle_date, repair_date, items, parts, ...}
+//	cancel_job   {technician, reason}          abandon the open job without settlement
 //	add_note     {author, text, repair_started?}
 //	clear_dtcs   {technician, reason}          Mode 04; needs an open job
 //	start_scan   {phase?}                      a snapshot of the connected vehicle
@@ -44,6 +45,8 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 			return nil, err
 		}
 		return map[string]any{"kind": ev.Kind, "job": ev.Job, "events": closed.Events}, nil
+	case *job.CancelJobArgs:
+		return eventResult(a.jobs.Cancel(ctx, a.bay, c.Technician, c.Reason))
 	case *job.AddNoteArgs:
 		return eventResult(a.jobs.Note(ctx, a.bay, c.Note))
 	case *job.ClearDTCsArgs:
@@ -69,6 +72,8 @@ func argBay(a job.Args) string {
 	case *job.OpenJobArgs:
 		return c.Bay
 	case *job.CloseJobArgs:
+		return c.Bay
+	case *job.CancelJobArgs:
 		return c.Bay
 	case *job.AddNoteArgs:
 		return c.Bay

@@ -14,6 +14,7 @@ import (
 const (
 	CmdOpenJob     = "open_job"
 	CmdCloseJob    = "close_job"
+	CmdCancelJob   = "cancel_job"
 	CmdAddNote     = "add_note"
 	CmdClearDTCs   = "clear_dtcs"
 	CmdStartScan   = "start_scan"
@@ -24,7 +25,7 @@ const (
 
 // Commands lists the command names DecodeCommandArgs knows.
 func Commands() []string {
-	return []string{CmdOpenJob, CmdCloseJob, CmdAddNote, CmdClearDTCs, CmdStartScan, CmdTakeReading, CmdLiveStart, CmdLiveStop}
+	return []string{CmdOpenJob, CmdCloseJob, CmdCancelJob, CmdAddNote, CmdClearDTCs, CmdStartScan, CmdTakeReading, CmdLiveStart, CmdLiveStop}
 }
 
 // MaxArgsBytes is the largest "args" object DecodeCommandArgs accepts.
@@ -105,6 +106,26 @@ func (a *CloseJobArgs) Validate() error {
 	checkOptionalBay(&p, a.Bay)
 	checkTechnician(&p, "technician", a.Technician)
 	a.Settlement.check(&p, "")
+	return p.err()
+}
+
+// CancelJobArgs are the arguments of cancel_job: who abandons the open job
+// without settlement, and why.
+type CancelJobArgs struct {
+	Bay        string `json:"bay,omitempty"`
+	Technician string `json:"technician"`
+	Reason     string `json:"reason"`
+}
+
+// Command implements Args.
+func (*CancelJobArgs) Command() string { return CmdCancelJob }
+
+// Validate implements Args.
+func (a *CancelJobArgs) Validate() error {
+	var p problems
+	checkOptionalBay(&p, a.Bay)
+	checkTechnician(&p, "technician", a.Technician)
+	checkText(&p, "reason", a.Reason, true, maxText)
 	return p.err()
 }
 
@@ -300,6 +321,8 @@ func DecodeCommandArgs(cmd string, args json.RawMessage) (Args, error) {
 		a = new(OpenJobArgs)
 	case CmdCloseJob:
 		a = new(CloseJobArgs)
+	case CmdCancelJob:
+		a = new(CancelJobArgs)
 	case CmdAddNote:
 		a = new(AddNoteArgs)
 	case CmdClearDTCs:

@@ -10,12 +10,13 @@ import (
 
 // Event kinds: the "kind" of the record envelope (see package record).
 const (
-	KindJobOpen  = "job_open"
-	KindScan     = "scan"
-	KindEmission = "emission"
-	KindDTCClear = "dtc_clear"
-	KindNote     = "note"
-	KindJobClose = "job_close"
+	KindJobOpen   = "job_open"
+	KindScan      = "scan"
+	KindEmission  = "emission"
+	KindDTCClear  = "dtc_clear"
+	KindNote      = "note"
+	KindJobClose  = "job_close"
+	KindJobCancel = "job_cancel"
 )
 
 // Event is one event to be sealed into a record and stored: the caller
@@ -120,4 +121,15 @@ type JobCloseBody struct {
 // phase intake, no job id. The caller stores it like any other event.
 func IntakeScan(bay string, at time.Time, snap scan.Snapshot) Event {
 	return Event{Kind: KindScan, Body: ScanBody{At: at.UTC(), Bay: bay, Phase: PhaseIntake, Snapshot: snap}}
+}
+
+// JobCancelBody is the body of a "job_cancel" record: the job was abandoned
+// without settlement and yields no maintenance record.
+type JobCancelBody struct {
+	N           int       `json:"n"`
+	At          time.Time `json:"at"`
+	CancelledBy string    `json:"cancelled_by"`
+	Reason      string    `json:"reason"`
+	// Events is the number of events of the job, this one included.
+	Events int `json:"events"`
 }

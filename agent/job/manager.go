@@ -85,7 +85,7 @@ func Open(dir string, opts Options) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	for _, sub := range []string{openDir, closedDir} {
+	for _, sub := range []string{openDir, closedDir, cancelledDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("job: state directory: %w", err)
 		}
@@ -267,7 +267,8 @@ func (m *Manager) save(j *Job) error {
 }
 
 // OpenJob opens a job at bay. It fails with ErrBayBusy when the bay has an
-// open job, ErrJobExists when the id is open elsewhere or was closed, and a
+// open job, ErrJobExists when the id is open elsewhere or was closed or
+// cancelled, and a
 // validation error naming each bad field.
 func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, error) {
 	m.mu.Lock()
@@ -286,10 +287,14 @@ func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, er
 			return Event{}, fmt.Errorf("%w: job %q is open at bay %q", ErrJobExists, o.ID, b)
 		}
 	}
-	if _, err := os.Stat(closedPath(m.dir, o.ID)); err == nil {
-		return Event{}, fmt.Errorf("%w: job %q was closed", ErrJobExists, o.ID)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Event{}, fmt.Errorf("job: %w", err)
+	for _, done := range []struct{ path, what string }{
+		{closedPath(m.dir, o.ID), "closed"}, {cancelledPath(m.dir, o.ID), "cancelled"},
+	} {
+		if _, err := os.Stat(done.path); err == nil {
+			return Event{}, fmt.Errorf("%w: job %q was %s", ErrJobExists, o.ID, done.what)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return Event{}, fmt.Errorf("job: %w", err)
+		}
 	}
 	now := m.now()
 	j := &Job{Version: fileVersion, Bay: bay, Opening: o, OpenedAt: now}
@@ -539,4 +544,54 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 		return c, ev, fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, c.ID, err)
 	}
 	return c, ev, nil
+}
+
+// Cancelled is a job abandoned without settlement, as kept in the state
+// directory.
+type Cancelled struct {
+	Job
+	CancelledAt time.Time `json:"cancelled_at"`
+	CancelledBy string    `json:"cancelled_by"`
+	Reason      string    `json:"reason"`
+}
+
+// Cancel abandons the open job of bay without settlement: opened by
+// mistake, or the customer took the car away. It needs the technician and
+// a reason; a "job_cancel" record says so (the health-record system gets
+// no maintenance record for the job), the bay is free again, and the job id
+// cannot be opened again.
+func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j := m.jobs[bay]
+	if j == nil {
+		_, err := m.current(bay)
+		return Event{}, err
+	}
+	var p problems
+	checkTechnician(&p, "technician", technician)
+	checkText(&p, "reason", reason, true, maxText)
+	if err := p.err(); err != nil {
+		return Event{}, err
+	}
+	now := m.now()
+	c := Cancelled{Job: *j, CancelledAt: now, CancelledBy: technician, Reason: reason}
+	c.Events++
+	ev := Event{Kind: KindJobCancel, Job: j.ID, Body: JobCancelBody{N: c.Events, At: now, CancelledBy: technician, Reason: reason, Events: c.Events}}
+	if err := m.opts.Emit(ctx, ev); err != nil {
+		return Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
+	}
+	delete(m.jobs, bay)
+	b, err := marshalFile(&c)
+	if err == nil {
+		err = m.write(cancelledPath(m.dir, c.ID), b)
+	}
+	if err == nil {
+		err = removeDurably(openPath(m.dir, bay))
+	}
+	if err != nil {
+		m.log.Error("job: cancelled job file not saved", "job", c.ID, "bay", bay, "err", err)
+		return ev, fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, c.ID, err)
+	}
+	return ev, nil
 }

@@ -662,3 +662,43 @@ func TestMaxEvents(t *testing.T) {
 		t.Errorf("a full job must still close: %v", err)
 	}
 }
+
+// TestCancel: a job opened by mistake is abandoned with a reason and a
+// technician, recorded, and gone after a restart; its id stays used.
+func TestCancel(t *testing.T) {
+	dir := t.TempDir()
+	m, rec := newManager(t, dir)
+	if _, err := m.Cancel(ctx, "bay1", "T007", "wrong plate"); !errors.Is(err, ErrNoJob) {
+		t.Errorf("cancel without a job: %v, want ErrNoJob", err)
+	}
+	if _, err := m.OpenJob(ctx, "bay1", repairOpening("J-1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := m.Cancel(ctx, "bay1", "", "")
+	if got := fieldsOf(err); !slices.Equal(got, []string{"technician", "reason"}) {
+		t.Errorf("cancel without technician and reason: fields %v (%v)", got, err)
+	}
+	ev, err := m.Cancel(ctx, "bay1", "T007", "opened for the wrong plate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := ev.Body.(JobCancelBody); !ok || ev.Kind != KindJobCancel || ev.Job != "J-1" || b.N != 2 || b.CancelledBy != "T007" {
+		t.Errorf("event %+v", ev)
+	}
+	if got := rec.kinds(); !slices.Equal(got, []string{KindJobOpen, KindJobCancel}) {
+		t.Errorf("records %v", got)
+	}
+	if _, ok := m.Current("bay1"); ok {
+		t.Error("the bay still has the cancelled job")
+	}
+	if _, err := m.OpenJob(ctx, "bay1", repairOpening("J-1")); !errors.Is(err, ErrJobExists) {
+		t.Errorf("reopening a cancelled id: %v, want ErrJobExists", err)
+	}
+	m2, _ := newManager(t, dir)
+	if _, ok := m2.Current("bay1"); ok {
+		t.Error("the cancelled job is open again after a restart")
+	}
+	if _, err := m2.OpenJob(ctx, "bay1", repairOpening("J-2")); err != nil {
+		t.Errorf("a new job after the cancel: %v", err)
+	}
+}

@@ -20,7 +20,9 @@ import (
 const (
 	openDir   = "open"
 	closedDir = "closed"
-	tmpSuffix = ".tmp"
+	// cancelledDir holds jobs abandoned without settlement (Cancel).
+	cancelledDir = "cancelled"
+	tmpSuffix    = ".tmp"
 )
 
 // writeFileAtomic replaces path with data: it writes a temporary file in the
@@ -70,6 +72,10 @@ func openPath(dir, bay string) string { return filepath.Join(dir, openDir, bay+"
 
 func closedPath(dir, id string) string {
 	return filepath.Join(dir, closedDir, escapeID(id)+".json")
+}
+
+func cancelledPath(dir, id string) string {
+	return filepath.Join(dir, cancelledDir, escapeID(id)+".json")
 }
 
 func escapeID(id string) string {
