@@ -173,9 +173,6 @@ func (a *Agent) writePublicKey() error {
 // Ready is closed once Run has started every part and the agent serves.
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
-// Outbox gives read access to the outbox (status, tests).
-func (a *Agent) Outbox() *outbox.Outbox { return a.box }
-
 // Run runs the agent until ctx ends, then shuts down in the documented
 // order and returns. It returns an error when a part cannot start.
 func (a *Agent) Run(ctx context.Context) (err error) {

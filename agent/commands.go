@@ -33,7 +33,7 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	if bay := argBay(args); bay != "" && bay != a.bay {
+	if bay := args.BayName(); bay != "" && bay != a.bay {
 		return nil, fmt.Errorf("this box serves bay %q, not %q", a.bay, bay)
 	}
 	switch c := args.(type) {
@@ -64,31 +64,6 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 		return map[string]any{"stopped": stopped}, nil
 	}
 	return nil, fmt.Errorf("%w: %q has no handler", uplink.ErrUnknownCommand, name)
-}
-
-// argBay is the optional bay a command names.
-func argBay(a job.Args) string {
-	switch c := a.(type) {
-	case *job.OpenJobArgs:
-		return c.Bay
-	case *job.CloseJobArgs:
-		return c.Bay
-	case *job.CancelJobArgs:
-		return c.Bay
-	case *job.AddNoteArgs:
-		return c.Bay
-	case *job.ClearDTCsArgs:
-		return c.Bay
-	case *job.StartScanArgs:
-		return c.Bay
-	case *job.TakeReadingArgs:
-		return c.Bay
-	case *job.LiveStartArgs:
-		return c.Bay
-	case *job.LiveStopArgs:
-		return c.Bay
-	}
-	return ""
 }
 
 // eventResult is a command's reply for a stored event: its kind and job,

@@ -44,19 +44,27 @@ const (
 // Args is the decoded and validated arguments of one command: one of the
 // *XxxArgs types of this file.
 type Args interface {
+	// BayName is the bay the command names ("" for the box's default).
+	BayName() string
 	// Command returns the command name, e.g. "open_job".
 	Command() string
 	// Validate checks every field; DecodeCommandArgs has called it.
 	Validate() error
 }
 
-// Every command that acts on a bay has an optional "bay": empty means the
-// box's default bay (the agent's configuration).
+// BayArg is the optional "bay" of every command: empty means the box's
+// default bay (the agent's configuration).
+type BayArg struct {
+	Bay string `json:"bay,omitempty"`
+}
+
+// BayName implements Args.
+func (b BayArg) BayName() string { return b.Bay }
 
 // OpenJobArgs are the arguments of open_job. The shop code comes from the
 // box's configuration, not from the command.
 type OpenJobArgs struct {
-	Bay        string     `json:"bay,omitempty"`
+	BayArg
 	ID         string     `json:"job_id"`
 	Type       Type       `json:"type"`
 	Plate      string     `json:"plate"`
@@ -92,7 +100,7 @@ func (a *OpenJobArgs) Validate() error {
 // and the settlement (its members inline: settlement_no, settle_date,
 // repair_date, items, parts, fault_description, emission_waiver).
 type CloseJobArgs struct {
-	Bay        string `json:"bay,omitempty"`
+	BayArg
 	Technician string `json:"technician"`
 	Settlement
 }
@@ -112,7 +120,7 @@ func (a *CloseJobArgs) Validate() error {
 // CancelJobArgs are the arguments of cancel_job: who abandons the open job
 // without settlement, and why.
 type CancelJobArgs struct {
-	Bay        string `json:"bay,omitempty"`
+	BayArg
 	Technician string `json:"technician"`
 	Reason     string `json:"reason"`
 }
@@ -131,7 +139,7 @@ func (a *CancelJobArgs) Validate() error {
 
 // AddNoteArgs are the arguments of add_note.
 type AddNoteArgs struct {
-	Bay string `json:"bay,omitempty"`
+	BayArg
 	Note
 }
 
@@ -151,7 +159,7 @@ func (a *AddNoteArgs) Validate() error {
 // required (ErrNoTechnician); the open job is checked by Manager.ClearDTCs
 // (ErrNoJob).
 type ClearDTCsArgs struct {
-	Bay string `json:"bay,omitempty"`
+	BayArg
 	DTCClear
 }
 
@@ -170,8 +178,8 @@ func (a *ClearDTCsArgs) Validate() error {
 // StartScanArgs are the arguments of start_scan. Phase is optional: empty
 // takes the job's phase (intake without a job).
 type StartScanArgs struct {
-	Bay   string `json:"bay,omitempty"`
-	Phase Phase  `json:"phase,omitempty"`
+	BayArg
+	Phase Phase `json:"phase,omitempty"`
 }
 
 // Command implements Args.
@@ -188,8 +196,8 @@ func (a *StartScanArgs) Validate() error {
 // TakeReadingArgs are the arguments of take_reading. Phase is optional:
 // empty takes the job's phase.
 type TakeReadingArgs struct {
-	Bay   string `json:"bay,omitempty"`
-	Phase Phase  `json:"phase,omitempty"`
+	BayArg
+	Phase Phase `json:"phase,omitempty"`
 }
 
 // Command implements Args.
@@ -207,7 +215,7 @@ func (a *TakeReadingArgs) Validate() error {
 // sample, as two hex digits each ("0C", "0d"), how often (rate_hz, 0.1 to
 // 10, default 1) and for how long (duration_s, 1 to 1800, default 60).
 type LiveStartArgs struct {
-	Bay       string   `json:"bay,omitempty"`
+	BayArg
 	PIDs      []string `json:"pids"`
 	RateHz    float64  `json:"rate_hz,omitempty"`
 	DurationS int      `json:"duration_s,omitempty"`
@@ -287,7 +295,7 @@ func parsePID(s string) (obd.PID, error) {
 
 // LiveStopArgs are the arguments of live_stop.
 type LiveStopArgs struct {
-	Bay string `json:"bay,omitempty"`
+	BayArg
 }
 
 // Command implements Args.

@@ -65,7 +65,7 @@ func TestDecodeCommandArgs(t *testing.T) {
 		{"add_note control char", CmdAddNote, `{"author":"T007","text":"bell\u0007"}`, nil, ErrInvalid,
 			`text must not contain the control character U+0007`},
 		{"clear_dtcs", CmdClearDTCs, `{"bay":"bay2","technician":"T007","reason":"catalyst replaced"}`,
-			&ClearDTCsArgs{Bay: "bay2", DTCClear: DTCClear{Technician: "T007", Reason: "catalyst replaced"}}, nil, ""},
+			&ClearDTCsArgs{BayArg: BayArg{Bay: "bay2"}, DTCClear: DTCClear{Technician: "T007", Reason: "catalyst replaced"}}, nil, ""},
 		{"clear_dtcs no technician", CmdClearDTCs, `{"reason":"r"}`, nil, ErrNoTechnician, `technician is required`},
 		{"clear_dtcs no args", CmdClearDTCs, ``, nil, ErrNoTechnician, ""},
 		{"start_scan no args", CmdStartScan, ``, &StartScanArgs{}, nil, ""},

@@ -252,9 +252,9 @@ func TestScanNoVehicle(t *testing.T) {
 	}
 }
 
-// TestScanFaults injects each fault into the engine ECU: the scan completes
-// (with the damaged answers listed as problems) or fails with an error; it
-// never hangs and never panics.
+// TestScanFaults injects each fault into the engine ECU: the scan completes,
+// recovers what the protocol allows and lists the damaged answers as
+// problems; it never hangs and never panics.
 func TestScanFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -278,8 +278,9 @@ func TestScanFaults(t *testing.T) {
 				t.Fatalf("scan hung: %v", err)
 			}
 			if err != nil {
-				t.Logf("scan failed cleanly: %v", err)
-				return
+				// Only the engine is damaged: the scan must complete and
+				// list what it lost.
+				t.Fatalf("scan failed: %v", err)
 			}
 			if len(s.ECUs) == 0 {
 				t.Fatal("snapshot without ECUs")

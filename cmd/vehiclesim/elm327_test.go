@@ -14,36 +14,20 @@ import (
 // TestRunELM327 serves the profile as an ELM327 on a pty, reads the device
 // path from stdout and talks to it through the ELM327 driver.
 func TestRunELM327(t *testing.T) {
-	stdout, stderr := newLogWatch(" as ELM327 on "), &bytes.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
+	stdout, _, stop := startRun(t, nil, " as ELM327 on ", "--profile", profile, "--elm327", "--baud", "115200")
+	path := lastWord(stdout)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--profile", profile, "--elm327", "--baud", "115200"}, stdout, stderr)
-	}()
-	select {
-	case <-stdout.seen:
-	case err := <-done:
-		t.Fatalf("run returned early: %v\n%s", err, stderr)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no device path after 10 s:\n%s", stderr)
-	}
-	line := strings.TrimSpace(stdout.String())
-	path := line[strings.LastIndex(line, " ")+1:]
-
-	rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer rcancel()
-	a, err := elm327.Open(rctx, path+"@115200", elm327.Options{})
+	a, err := elm327.Open(ctx, path+"@115200", elm327.Options{})
 	if err != nil {
 		t.Fatalf("open %s: %v", path, err)
 	}
-	resps, err := a.Do(rctx, obd.Request{Data: []byte{0x01, 0x00}, Expect: []obd.ECU{0x7E8, 0x7E9}})
+	resps, err := a.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}, Expect: []obd.ECU{0x7E8, 0x7E9}})
 	a.Close()
 	if err != nil || len(resps) != 2 {
 		t.Fatalf("0100: %v, %v; want answers from 7E8 and 7E9", resps, err)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 }

@@ -46,22 +46,52 @@ func (w *logWatch) String() string {
 	return w.buf.String()
 }
 
-func TestRunServesProfile(t *testing.T) {
-	var hub canbus.MemHub
-	stdout, stderr := &bytes.Buffer{}, newLogWatch("vehicle on the bus")
+// startRun runs vehiclesim with args (mem: addresses on hub) in the
+// background until want appears on its stdout or stderr. stop cancels the
+// run and returns its error.
+func startRun(t *testing.T, hub *canbus.MemHub, want string, args ...string) (stdout, stderr *logWatch, stop func() error) {
+	t.Helper()
+	stdout, stderr = newLogWatch(want), newLogWatch(want)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	done := make(chan error, 1)
-	go func() {
-		done <- runOn(ctx, []string{"--profile", profile, "--iface", "mem:bay1", "--latency", "10ms"}, stdout, stderr, &hub)
-	}()
+	go func() { done <- runOn(ctx, args, stdout, stderr, hub) }()
 	select {
+	case <-stdout.seen:
 	case <-stderr.seen:
 	case err := <-done:
-		t.Fatalf("run returned early: %v\n%s", err, stderr)
+		cancel()
+		t.Fatalf("vehiclesim %v returned early: %v\n%s", args, err, stderr)
 	case <-time.After(10 * time.Second):
-		t.Fatalf("not serving after 10 s:\n%s", stderr)
+		cancel()
+		t.Fatalf("vehiclesim %v: no %q after 10 s:\n%s", args, want, stderr)
 	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				err = errors.New("run did not return after cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stdout, stderr, stop
+}
+
+// lastWord is the last word of the watched output, e.g. a device path.
+func lastWord(w *logWatch) string {
+	line := strings.TrimSpace(w.String())
+	return line[strings.LastIndex(line, " ")+1:]
+}
+
+func TestRunServesProfile(t *testing.T) {
+	var hub canbus.MemHub
+	stdout, stderr, stop := startRun(t, &hub, "vehicle on the bus", "--profile", profile, "--iface", "mem:bay1", "--latency", "10ms")
+	ctx := context.Background()
 
 	conn := hub.Bus("bay1").Connect()
 	defer conn.Close()
@@ -74,14 +104,8 @@ func TestRunServesProfile(t *testing.T) {
 		t.Fatalf("0100: %v, %v; want answers from 7E8 and 7E9", resps, err)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	if want := "petrol-p0420 (VIN LFV2A21K8A4052691, ECUs 7E8 7E9) on mem:bay1"; !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout %q, want it to contain %q", stdout, want)
