@@ -32,8 +32,8 @@ const stateMarker = "bayagent_outbox"
 type state struct {
 	Marker      int    `json:"bayagent_outbox"`
 	Device      string `json:"device"`
-	Seq         uint64 `json:"seq"`  // last sealed seq
-	Hash        string `json:"hash"` // hash of the last sealed record
+	Seq         uint64 `json:"seq"`   // last sealed seq
+	Hash        string `json:"hash"`  // hash of the last sealed record
 	Depth       int64  `json:"depth"` // pending records
 	Bytes       int64  `json:"bytes"` // bytes of pending and quarantined records
 	Quarantined int64  `json:"quarantined"`
