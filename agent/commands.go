@@ -29,6 +29,7 @@ import (
 //	take_reading {phase?}                      a reading from the analyzer
 //	live_start   {pids, rate_hz?, duration_s?} decoded values on the live topic
 //	live_stop    {}
+//	resend       {from_seq, to_seq}            publish again what the outbox still holds
 func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
 	res, err := a.command(ctx, name, raw)
 	if err != nil {
@@ -72,6 +73,12 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 	case *job.LiveStopArgs:
 		stopped := a.stopLive("stopped by command")
 		return map[string]any{"stopped": stopped}, nil
+	case *job.ResendArgs:
+		res, err := a.resend(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	return nil, fmt.Errorf("%w: %q has no handler", job.ErrUnknownCommand, name)
 }

@@ -293,8 +293,8 @@ type Uplink struct {
 	live    chan []byte
 	status  chan struct{}
 
-	published, acked, quarantined, reconnects atomic.Uint64
-	liveSent, liveDropped, commands           atomic.Uint64
+	published, acked, quarantined, reconnects, republished atomic.Uint64
+	liveSent, liveDropped, commands                        atomic.Uint64
 
 	mu        sync.Mutex
 	cur       *conn
@@ -535,6 +535,7 @@ type Stats struct {
 	Published      uint64    // record publishes, re-sends included
 	Acked          uint64    // records removed from the queue on PUBACK
 	Quarantined    uint64
+	Republished    uint64 // records published again for `resend` (Republish)
 	Reconnects     uint64 // connections established after the first
 	LiveSent       uint64
 	LiveDropped    uint64
@@ -551,7 +552,7 @@ func (u *Uplink) Stats() Stats {
 	return Stats{
 		Connected: u.cur != nil, ConnectedSince: u.since,
 		Published: u.published.Load(), Acked: u.acked.Load(), Quarantined: u.quarantined.Load(),
-		Reconnects: u.reconnects.Load(), LiveSent: u.liveSent.Load(), LiveDropped: u.liveDropped.Load(),
+		Republished: u.republished.Load(), Reconnects: u.reconnects.Load(), LiveSent: u.liveSent.Load(), LiveDropped: u.liveDropped.Load(),
 		Commands: u.commands.Load(), LastUpload: u.lastAck, LastError: u.lastErr, LastErrorAt: u.lastErrAt,
 	}
 }
