@@ -264,7 +264,7 @@ func TestBrokenConfigs(t *testing.T) {
 			{"device.key_file", 0, `device.key_file: want an absolute path, got "var/lib/bayagent/device.key"`},
 			{"outbox.path", 0, `outbox.path: want an absolute path, got "var/lib/bayagent/outbox.db"`}}},
 		{name: "analyzer", yaml: with("analyzer:\n  interface: nha999:/dev/ttyUSB1\n  method: lug_down\n"), kind: ErrInvalid, want: []want{
-			{"analyzer.interface", 9, `analyzer.interface (line 9): unknown driver "nha999" (want nha506, fla502, mqw511, fga4100, nht6, mqy200)`},
+			{"analyzer.interface", 9, `analyzer.interface (line 9): unknown driver "nha999" (want nha506, fla502, nha503, nha503v, mqw511, nha501a, fla501, mqw50a, fga4100, nht6, mqy200, fty100)`},
 			{"analyzer.method", 10, `analyzer.method (line 10): unknown method "lug_down" (want realtime, two_speed_idle, asm, free_acceleration, or empty for the driver's default)`}}},
 		{name: "analyzer method without analyzer", yaml: with("analyzer:\n  method: asm\n"), kind: ErrInvalid, want: []want{
 			{"analyzer.method", 9, `analyzer.method (line 9): set but analyzer.interface is empty (no analyzer to use it)`}}},
