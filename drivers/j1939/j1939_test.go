@@ -1,11 +1,13 @@
 package j1939
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -37,7 +39,7 @@ func TestParseID(t *testing.T) {
 
 func TestName(t *testing.T) {
 	f := ToolName.Fields()
-	if !f.ArbitraryAddress || f.IndustryGroup != 1 || f.Function != FunctionOffboardTool || f.Identity != 1 {
+	if !f.ArbitraryAddress || f.IndustryGroup != 0 || f.Function != FunctionOffboardTool || f.Identity != 1 {
 		t.Errorf("ToolName fields %+v", f)
 	}
 	n := MakeName(NameFields{ArbitraryAddress: true, IndustryGroup: 7, VehicleSystemInstance: 15, VehicleSystem: 127, Function: 255, FunctionInstance: 31, ECUInstance: 7, Manufacturer: 2047, Identity: 0x1FFFFF})
@@ -111,6 +113,59 @@ func TestDTCText(t *testing.T) {
 	for _, spn := range []uint32{3226, 5246, 3251, 4364, 3364, 1761, 102, 110, 190, 91, 3719, 3720, 4094, 5394, 4765, 27, 412} {
 		if strings.HasPrefix(SPNName(spn), "unknown") {
 			t.Errorf("SPN %d has no name", spn)
+		}
+	}
+}
+
+// TestNamesInChinese checks that every named SPN and every FMI 0-31 has a
+// Chinese text, and spot-checks the terms against the English.
+func TestNamesInChinese(t *testing.T) {
+	han := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
+	}
+	spns := make([]uint32, 0, len(spnNames))
+	for spn := range spnNames {
+		spns = append(spns, spn)
+	}
+	slices.Sort(spns)
+	for _, spn := range spns {
+		en, zh := SPNNameIn(spn, "en"), SPNNameIn(spn, "zh-CN")
+		if en != SPNName(spn) || en == "" || strings.HasPrefix(en, "unknown") {
+			t.Errorf("SPN %d: English name %q", spn, en)
+		}
+		if !han(zh) || zh == en {
+			t.Errorf("SPN %d: Chinese name %q (English %q)", spn, zh, en)
+		}
+	}
+	for fmi := uint8(0); fmi < 32; fmi++ {
+		en, zh := FMIDescriptionIn(fmi, "en"), FMIDescriptionIn(fmi, "zh")
+		if en != FMIDescription(fmi) || en == "" || !han(zh) {
+			t.Errorf("FMI %d: %q / %q", fmi, en, zh)
+		}
+		if reserved := fmi >= 22 && fmi <= 30; reserved != strings.Contains(zh, "SAE预留") {
+			t.Errorf("FMI %d: Chinese %q, reserved = %v", fmi, zh, reserved)
+		}
+	}
+	for _, tt := range []struct {
+		spn  uint32
+		fmi  uint8
+		want string
+	}{
+		{3226, 0, "后处理1出口NOx 1：数据有效但高于正常工作范围-最严重级别"},
+		{110, 3, "发动机冷却液温度：电压高于正常值或对高电位短路"},
+		{1761, 1, "后处理1尿素箱液位：数据有效但低于正常工作范围-最严重级别"},
+		{5246, 31, "后处理SCR驾驶员诱导（限扭）严重等级：状况存在"},
+		{999999, 25, "未知SPN 999999：FMI 25 为SAE预留"},
+	} {
+		d := DTC{SPN: tt.spn, FMI: tt.fmi}
+		if got := d.DescriptionIn("zh-CN"); got != tt.want {
+			t.Errorf("SPN %d FMI %d in zh-CN = %q, want %q", tt.spn, tt.fmi, got, tt.want)
+		}
+		if got := DescribeIn(tt.spn, tt.fmi, "en"); got != d.Description() {
+			t.Errorf("SPN %d FMI %d: DescribeIn en %q, Description %q", tt.spn, tt.fmi, got, d.Description())
+		}
+		if got := DescribeIn(tt.spn, tt.fmi, "fr"); got != d.Description() {
+			t.Errorf("SPN %d FMI %d: an unknown tag gives %q, want English", tt.spn, tt.fmi, got)
 		}
 	}
 }
@@ -199,6 +254,19 @@ func TestDM20(t *testing.T) {
 	if _, err := ParseDM20([]byte{1, 2, 3, 4, 5}); !errors.Is(err, ErrFormat) {
 		t.Errorf("ragged DM20: %v", err)
 	}
+	// J1939-73 places the monitor SPN (SPN 3066) at bit 1 of the entry, 19
+	// bits long: SPN 5322 (0x14CA, NMHC converting catalyst) is CA 14 F8 with
+	// the undefined bits set; SPN 0x7FFFF is FF FF FF. The DM1 layout would
+	// read byte 3's top bits instead.
+	raw := []byte{0x4A, 0x03, 0x63, 0x02, 0xCA, 0x14, 0xF8, 0x10, 0x00, 0x20, 0x00, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x02, 0x00}
+	got, err = ParseDM20(raw)
+	want := []MonitorRatio{{SPN: 5322, Numerator: 16, Denominator: 32}, {SPN: 0x7FFFF, Numerator: 1, Denominator: 2}}
+	if err != nil || got.IgnitionCycles != 842 || got.OBDConditions != 611 || !slices.Equal(got.Monitors, want) {
+		t.Errorf("ParseDM20(% X) = %+v, %v; want %+v", raw, got, err, want)
+	}
+	if enc := EncodeDM20(got); !bytes.Equal(enc, raw) {
+		t.Errorf("EncodeDM20 = % X, want % X", enc, raw)
+	}
 }
 
 func TestDM21(t *testing.T) {
@@ -281,9 +349,25 @@ func TestVehicleMessages(t *testing.T) {
 	if v, err := ParseVIN([]byte("LZZ1CLSB1KA000789*MAKE*")); v != "LZZ1CLSB1KA000789" || err != nil {
 		t.Errorf("VIN with more fields %q %v", v, err)
 	}
-	for _, bad := range [][]byte{nil, []byte("*"), []byte("AB\x01C*")} {
-		if _, err := ParseVIN(bad); !errors.Is(err, ErrFormat) {
-			t.Errorf("ParseVIN(%q) = %v", bad, err)
+	for _, bad := range [][]byte{nil, []byte("*")} {
+		if v, err := ParseVIN(bad); !errors.Is(err, ErrFormat) || v != "" {
+			t.Errorf("ParseVIN(%q) = %q, %v", bad, v, err)
+		}
+	}
+	// Bytes that are not printable stay visible, trailing padding too: the
+	// caller sees what the controller sent, and is told it is malformed.
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"AB\x01C*", `AB\x01C`},
+		{"LZZ1CLSB1KA000789\x00\x00*", `LZZ1CLSB1KA000789\x00\x00`},
+		{"LZZ1CLSB1KA000789\xFF", `LZZ1CLSB1KA000789\xFF`},
+		{"LZZ1CLSB1KA000789  *", `LZZ1CLSB1KA000789\x20\x20`},
+	} {
+		v, err := ParseVIN([]byte(tc.in))
+		if !errors.Is(err, ErrFormat) || v != tc.want {
+			t.Errorf("ParseVIN(%q) = %q, %v; want %q and ErrFormat", tc.in, v, err, tc.want)
 		}
 	}
 	if h, ok, err := ParseEngineHours(EncodeEngineHours(5123.45)); !ok || err != nil || h < 5123.449 || h > 5123.451 {

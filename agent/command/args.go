@@ -1,0 +1,333 @@
+package command
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/drivers/obd"
+)
+
+// BayArg is the optional "bay" of every command: empty means the box's
+// default bay (the agent's configuration).
+type BayArg struct {
+	Bay string `json:"bay,omitempty"`
+}
+
+// BayName implements Args.
+func (b BayArg) BayName() string { return b.Bay }
+
+// OpenJobArgs are the arguments of open_job. The shop code comes from the
+// box's configuration, not from the command.
+type OpenJobArgs struct {
+	BayArg
+	ID         string         `json:"job_id"`
+	Type       job.Type       `json:"type"`
+	Plate      string         `json:"plate"`
+	PlateColor job.PlateColor `json:"plate_color,omitempty"`
+	VIN        string         `json:"vin,omitempty"`
+	MileageKM  int            `json:"mileage_km"`
+	Complaint  string         `json:"complaint"`
+	Technician string         `json:"technician"`
+	TestNo     string         `json:"test_no,omitempty"`
+}
+
+// Command implements Args.
+func (*OpenJobArgs) Command() string { return OpenJob }
+
+// Opening returns the opening of the job at the shop with code shop.
+func (a *OpenJobArgs) Opening(shop string) job.Opening {
+	return job.Opening{ID: a.ID, Type: a.Type, Shop: shop, Plate: a.Plate, PlateColor: a.PlateColor, VIN: a.VIN,
+		MileageKM: a.MileageKM, Complaint: a.Complaint, Technician: a.Technician, TestNo: a.TestNo}
+}
+
+// Validate implements Args.
+func (a *OpenJobArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	o := a.Opening("")
+	o.Check(&p, "")
+	return p.Err()
+}
+
+// CloseJobArgs are the arguments of close_job: the technician who closes
+// and the settlement (its members inline: settlement_no, settle_date,
+// repair_date, items, parts, fault_description, emission_waiver).
+type CloseJobArgs struct {
+	BayArg
+	Technician string `json:"technician"`
+	job.Settlement
+}
+
+// Command implements Args.
+func (*CloseJobArgs) Command() string { return CloseJob }
+
+// Validate implements Args.
+func (a *CloseJobArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	check.Technician(&p, "technician", a.Technician)
+	a.Settlement.Check(&p, "")
+	return p.Err()
+}
+
+// CancelJobArgs are the arguments of cancel_job: who abandons the open job
+// without settlement, and why.
+type CancelJobArgs struct {
+	BayArg
+	Technician string `json:"technician"`
+	Reason     string `json:"reason"`
+}
+
+// Command implements Args.
+func (*CancelJobArgs) Command() string { return CancelJob }
+
+// Validate implements Args.
+func (a *CancelJobArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	check.Technician(&p, "technician", a.Technician)
+	check.Text(&p, "reason", a.Reason, true, job.MaxText)
+	return p.Err()
+}
+
+// AddNoteArgs are the arguments of add_note.
+type AddNoteArgs struct {
+	BayArg
+	job.Note
+}
+
+// Command implements Args.
+func (*AddNoteArgs) Command() string { return AddNote }
+
+// Validate implements Args.
+func (a *AddNoteArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	check.Technician(&p, "author", a.Author)
+	check.Text(&p, "text", a.Text, true, job.MaxText)
+	return p.Err()
+}
+
+// ClearDTCsArgs are the arguments of clear_dtcs. The technician id is
+// required (ErrNoTechnician); the open job is checked by Manager.ClearDTCs
+// (ErrNoJob).
+type ClearDTCsArgs struct {
+	BayArg
+	job.DTCClear
+}
+
+// Command implements Args.
+func (*ClearDTCsArgs) Command() string { return ClearDTCs }
+
+// Validate implements Args.
+func (a *ClearDTCsArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	check.Technician(&p, "technician", a.Technician)
+	check.Text(&p, "reason", a.Reason, true, job.MaxText)
+	return p.Err()
+}
+
+// StartScanArgs are the arguments of start_scan. Phase is optional: empty
+// takes the job's phase (intake without a job).
+type StartScanArgs struct {
+	BayArg
+	Phase job.Phase `json:"phase,omitempty"`
+}
+
+// Command implements Args.
+func (*StartScanArgs) Command() string { return StartScan }
+
+// Validate implements Args.
+func (a *StartScanArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	job.CheckScanPhase(&p, "phase", a.Phase)
+	return p.Err()
+}
+
+// TakeReadingArgs are the arguments of take_reading. Phase is optional:
+// empty takes the job's phase.
+type TakeReadingArgs struct {
+	BayArg
+	Phase job.Phase `json:"phase,omitempty"`
+}
+
+// Command implements Args.
+func (*TakeReadingArgs) Command() string { return TakeReading }
+
+// Validate implements Args.
+func (a *TakeReadingArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	job.CheckReadingPhase(&p, "phase", a.Phase)
+	return p.Err()
+}
+
+// LiveStartArgs are the arguments of live_start: the Mode 01 PIDs to
+// sample, as two hex digits each ("0C", "0d"), how often (rate_hz, 0.1 to
+// 10, default 1) and for how long (duration_s, 1 to 1800, default 60).
+type LiveStartArgs struct {
+	BayArg
+	PIDs      []string `json:"pids"`
+	RateHz    float64  `json:"rate_hz,omitempty"`
+	DurationS int      `json:"duration_s,omitempty"`
+}
+
+// Command implements Args.
+func (*LiveStartArgs) Command() string { return LiveStart }
+
+// Validate implements Args.
+func (a *LiveStartArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	switch {
+	case len(a.PIDs) == 0:
+		p.Add("pids", "must list 1 to %d Mode 01 PIDs as two hex digits, e.g. [\"0C\", \"0D\"]", MaxLivePIDs)
+	case len(a.PIDs) > MaxLivePIDs:
+		p.Add("pids", "must list at most %d PIDs, got %d", MaxLivePIDs, len(a.PIDs))
+	default:
+		seen := make(map[obd.PID]bool)
+		for i, s := range a.PIDs {
+			f := fmt.Sprintf("pids[%d]", i)
+			pid, err := parsePID(s)
+			switch {
+			case err != nil:
+				p.Add(f, "must be two hex digits, e.g. \"0C\": %q", check.Clip(s))
+			case pid%0x20 == 0:
+				p.Add(f, "%s is a supported-PIDs bitmap, not live data", pid)
+			case seen[pid]:
+				p.Add(f, "%s is listed twice", pid)
+			}
+			seen[pid] = true
+		}
+	}
+	if a.RateHz != 0 && !(a.RateHz >= MinLiveRateHz && a.RateHz <= MaxLiveRateHz) {
+		p.Add("rate_hz", "must be from %g to %g: %g", MinLiveRateHz, MaxLiveRateHz, a.RateHz)
+	}
+	if a.DurationS != 0 && (a.DurationS < 1 || a.DurationS > MaxLiveDurationS) {
+		p.Add("duration_s", "must be from 1 to %d: %d", MaxLiveDurationS, a.DurationS)
+	}
+	return p.Err()
+}
+
+// PIDList returns the PIDs; call it on validated arguments.
+func (a *LiveStartArgs) PIDList() []obd.PID {
+	out := make([]obd.PID, 0, len(a.PIDs))
+	for _, s := range a.PIDs {
+		if pid, err := parsePID(s); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Rate returns rate_hz or its default.
+func (a *LiveStartArgs) Rate() float64 {
+	if a.RateHz == 0 {
+		return DefaultLiveRateHz
+	}
+	return a.RateHz
+}
+
+// Seconds returns duration_s or its default.
+func (a *LiveStartArgs) Seconds() int {
+	if a.DurationS == 0 {
+		return DefaultLiveSeconds
+	}
+	return a.DurationS
+}
+
+func parsePID(s string) (obd.PID, error) {
+	if len(s) != 2 {
+		return 0, strconv.ErrSyntax
+	}
+	v, err := strconv.ParseUint(s, 16, 8)
+	return obd.PID(v), err
+}
+
+// LiveStopArgs are the arguments of live_stop.
+type LiveStopArgs struct {
+	BayArg
+}
+
+// Command implements Args.
+func (*LiveStopArgs) Command() string { return LiveStop }
+
+// Validate implements Args.
+func (a *LiveStopArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	return p.Err()
+}
+
+// MaxResendRecords is the largest range one resend may ask for; a
+// receiver asks for a longer gap in several commands.
+const MaxResendRecords = 10000
+
+// maxSeq is the largest record sequence number (record.MaxSeq).
+const maxSeq = 1<<53 - 1
+
+// ResendArgs are the arguments of resend: the health-record side found the
+// records from_seq to to_seq (inclusive) missing and asks the box to
+// publish again what its outbox still holds of them. The answer is a
+// ResendResult. Resend touches neither the vehicle nor a job, so it names
+// no bay.
+type ResendArgs struct {
+	FromSeq uint64 `json:"from_seq"`
+	ToSeq   uint64 `json:"to_seq"`
+}
+
+// BayName implements Args: resend serves the whole box.
+func (*ResendArgs) BayName() string { return "" }
+
+// Command implements Args.
+func (*ResendArgs) Command() string { return Resend }
+
+// Validate implements Args.
+func (a *ResendArgs) Validate() error {
+	var p check.Problems
+	switch {
+	case a.FromSeq < 1 || a.FromSeq > maxSeq:
+		p.Add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(maxSeq), a.FromSeq)
+	case a.ToSeq < a.FromSeq || a.ToSeq > maxSeq:
+		p.Add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(maxSeq), a.ToSeq)
+	case a.ToSeq-a.FromSeq >= MaxResendRecords:
+		p.Add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
+	}
+	return p.Err()
+}
+
+// SeqRange is an inclusive range of record sequence numbers.
+type SeqRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+// ResendResult is the result of a resend: what the box published again
+// (archived or still pending records, on the records topic, before the
+// reply), and what it no longer has.
+type ResendResult struct {
+	FromSeq uint64 `json:"from_seq"`
+	ToSeq   uint64 `json:"to_seq"`
+	// Republished counts the records published again; the broker
+	// acknowledged each before the reply was sent.
+	Republished int `json:"republished"`
+	// Missing are the seqs of the range the box no longer holds (dropped
+	// from its archive, or lost with a damaged outbox): a permanent gap.
+	Missing []SeqRange `json:"missing"`
+	// Quarantined are records the box holds but set aside as
+	// unpublishable; they are not sent.
+	Quarantined []uint64 `json:"quarantined"`
+	// HeadSeq is the box's last sealed seq; seqs of the range above it
+	// are not sealed yet, and not in Missing.
+	HeadSeq uint64 `json:"head_seq"`
+}
+
+func checkOptionalBay(p *check.Problems, bay string) {
+	if bay != "" {
+		check.Bay(p, "bay", bay)
+	}
+}
