@@ -313,6 +313,14 @@ func ValidBay(s string) error {
 	return p.err()
 }
 
+// ValidTechnician reports whether s is a valid technician id: 1 to 32
+// letters (of any script), digits and . _ - @.
+func ValidTechnician(s string) error {
+	var p problems
+	checkTechnician(&p, "technician", s)
+	return p.err()
+}
+
 func checkBay(p *problems, field, s string) {
 	if !validToken(s, maxBay, "._-") {
 		p.add(field, "must be 1 to %d characters of A-Z a-z 0-9 . _ - starting with a letter or digit: %q",
