@@ -24,6 +24,7 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/bayio"
@@ -89,7 +90,7 @@ func TestBoards(t *testing.T) {
 
 func testBoard(t *testing.T, file string) {
 	cfg := loadBoardConfig(t, file)
-	tp := agenttest.DeviceTopics(cfg.Uplink.TopicPrefix, boardShop, boardDevice)
+	tp := uplink.DeviceTopics(cfg.Uplink.TopicPrefix, boardShop, boardDevice)
 	broker := mosquittotest.Start(t, mosquittotest.Options{
 		Prefix: cfg.Uplink.TopicPrefix, Devices: []mosquittotest.Device{{Shop: boardShop, ID: boardDevice}},
 	})
@@ -174,7 +175,7 @@ func testBoard(t *testing.T, file string) {
 			"job_id": "J-BOARD-1", "type": string(job.TypeEmissionRepair), "plate": "浙A12345", "vin": vehicle.vin,
 			"mileage_km": 123457, "complaint": "failed the emission test", "technician": "T007", "test_no": "330106202603140012",
 		})
-		res := cmdr.MustDo(30*time.Second, "take_reading", map[string]any{}).Result
+		res := agenttest.Result(cmdr.MustDo(30*time.Second, "take_reading", map[string]any{}))
 		if res["phase"] != string(job.PhaseBeforeRepair) {
 			t.Errorf("take_reading result %v: want phase before_repair", res)
 		}

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/outbox"
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -25,16 +29,23 @@ import (
 //	take_reading {phase?}                      a reading from the analyzer
 //	live_start   {pids, rate_hz?, duration_s?} decoded values on the live topic
 //	live_stop    {}
+//	resend       {from_seq, to_seq}            publish again what the outbox still holds
 func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
-	args, err := job.DecodeCommandArgs(name, raw)
-	if errors.Is(err, job.ErrUnknownCommand) {
-		return nil, fmt.Errorf("%w: %w", uplink.ErrUnknownCommand, err)
+	res, err := a.command(ctx, name, raw)
+	if err != nil {
+		err = withReplyCode(name, err)
+		a.log.Warn("command refused", "cmd", name, "code", replyCode(err), "err", err)
 	}
+	return res, err
+}
+
+func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
+	args, err := job.DecodeCommandArgs(name, raw)
 	if err != nil {
 		return nil, err
 	}
 	if bay := args.BayName(); bay != "" && bay != a.bay {
-		return nil, fmt.Errorf("this box serves bay %q, not %q", a.bay, bay)
+		return nil, uplink.WithCode(uplink.CodeWrongBay, fmt.Errorf("%w: this box serves bay %q, not %q", errWrongBay, a.bay, bay), "bay", a.bay, "asked", bay)
 	}
 	switch c := args.(type) {
 	case *job.OpenJobArgs:
@@ -62,8 +73,90 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 	case *job.LiveStopArgs:
 		stopped := a.stopLive("stopped by command")
 		return map[string]any{"stopped": stopped}, nil
+	case *job.ResendArgs:
+		res, err := a.resend(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
-	return nil, fmt.Errorf("%w: %q has no handler", uplink.ErrUnknownCommand, name)
+	return nil, fmt.Errorf("%w: %q has no handler", job.ErrUnknownCommand, name)
+}
+
+// errWrongBay: the command names a bay this box does not serve.
+var errWrongBay = errors.New("agent: wrong bay")
+
+// replyCodes are the reply codes of the errors commands give, the first
+// match (errors.Is) in this order wins: a missing technician before other
+// argument problems, a full outbox before "not stored".
+var replyCodes = []struct {
+	err  error
+	code uplink.Code
+}{
+	{job.ErrUnknownCommand, uplink.CodeUnknownCommand},
+	{job.ErrNoTechnician, uplink.CodeTechnicianRequired},
+	{job.ErrArgs, uplink.CodeBadArgument},
+	{job.ErrInvalid, uplink.CodeBadArgument},
+	{errWrongBay, uplink.CodeWrongBay},
+	{job.ErrNoJob, uplink.CodeNoOpenJob},
+	{job.ErrBayBusy, uplink.CodeJobAlreadyOpen},
+	{job.ErrJobExists, uplink.CodeJobIDUsed},
+	{job.ErrPhase, uplink.CodePhaseNotAllowed},
+	{job.ErrJobFull, uplink.CodeJobFull},
+	{outbox.ErrFull, uplink.CodeStorageFull},
+	{job.ErrNotStored, uplink.CodeNotStored},
+	{job.ErrStateNotSaved, uplink.CodeJobNotSaved},
+	{ErrNoVehicle, uplink.CodeVehicleNotConnected},
+	{scan.ErrNoVehicle, uplink.CodeVehicleNotConnected},
+	{vehicle.ErrNotDetected, uplink.CodeVehicleNotConnected},
+	{ErrLiveJ1939, uplink.CodeNotSupported},
+	{ErrNoAnalyzer, uplink.CodeNoAnalyzer},
+	{ErrAnalyzer, uplink.CodeAnalyzerError},
+	{ErrVehicle, uplink.CodeVehicleError},
+	{job.ErrClearFailed, uplink.CodeVehicleError},
+	{context.Canceled, uplink.CodeShuttingDown},
+}
+
+// withReplyCode gives a command's error its reply code (and, for argument
+// problems, the fields at fault), unless it carries one already.
+func withReplyCode(name string, err error) error {
+	if _, ok := errors.AsType[*uplink.Error](err); ok {
+		return err
+	}
+	for _, rc := range replyCodes {
+		if !errors.Is(err, rc.err) {
+			continue
+		}
+		e := &uplink.Error{Code: rc.code, Err: err}
+		switch rc.code {
+		case uplink.CodeBadArgument, uplink.CodeTechnicianRequired:
+			e.Fields = badFields(err)
+		case uplink.CodeUnknownCommand:
+			e.Args = []any{"cmd", name}
+		}
+		return e
+	}
+	return err
+}
+
+// replyCode is the code err is answered with.
+func replyCode(err error) uplink.Code { return uplink.ErrorReply("", err).Code }
+
+// badFields names the arguments a validation error is about, in order.
+func badFields(err error) []string {
+	if v, ok := errors.AsType[*job.ValidationError](err); ok {
+		var out []string
+		for _, p := range v.Problems {
+			if !slices.Contains(out, p.Field) {
+				out = append(out, p.Field)
+			}
+		}
+		return out
+	}
+	if f, ok := errors.AsType[*job.FieldError](err); ok {
+		return []string{f.Field}
+	}
+	return nil
 }
 
 // eventResult is a command's reply for a stored event: its kind and job,

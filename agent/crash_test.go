@@ -25,6 +25,7 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/canbus"
 )
 
@@ -103,7 +104,7 @@ func TestAgentCrash(t *testing.T) {
 	}()
 	t.Cleanup(func() { <-built })
 
-	tp := agenttest.DeviceTopics(crashPrefix, crashShop, crashDevice)
+	tp := uplink.DeviceTopics(crashPrefix, crashShop, crashDevice)
 	broker := mosquittotest.Start(t, mosquittotest.Options{
 		Prefix: crashPrefix, Devices: []mosquittotest.Device{{Shop: crashShop, ID: crashDevice}}, Persistence: true,
 	})

@@ -26,6 +26,11 @@ func (a *Agent) status() map[string]any {
 		if bs.Oldest != nil {
 			st["outbox_oldest_age_s"] = int64(a.now().Sub(*bs.Oldest) / time.Second)
 		}
+		st["outbox_head_seq"] = bs.HeadSeq
+		// What a resend can still give: the oldest archived seq (0: none).
+		st["archive_oldest_seq"] = bs.ArchiveFirstSeq
+		st["archive_records"] = bs.Archived
+		st["archive_bytes"] = bs.ArchiveBytes
 	}
 	if us := a.up.Stats(); !us.LastUpload.IsZero() {
 		st["last_upload"] = us.LastUpload.UTC()

@@ -20,6 +20,12 @@ var (
 	ErrNoVehicle = errors.New("agent: no vehicle connected")
 	// ErrNoAnalyzer: the action needs an analyzer and none is configured.
 	ErrNoAnalyzer = errors.New("agent: no analyzer configured (analyzer.interface)")
+	// ErrVehicle: the vehicle or its interface failed during a scan or a
+	// clear; it wraps the interface's error.
+	ErrVehicle = errors.New("agent: vehicle interface failed")
+	// ErrAnalyzer: the analyzer could not be opened or read; it wraps the
+	// analyzer's error.
+	ErrAnalyzer = errors.New("agent: analyzer failed")
 )
 
 // KindPresence is the record kind saying a vehicle connected or left.
@@ -180,7 +186,7 @@ func (a *Agent) scanNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	}
 	snap, err := c.link.Scan(ctx, opts)
 	if err != nil {
-		return job.Event{}, err
+		return job.Event{}, fmt.Errorf("%w: scan: %w", ErrVehicle, err)
 	}
 	if !hasJob {
 		if phase != "" && phase != job.PhaseIntake {
@@ -206,12 +212,12 @@ func (a *Agent) readNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	o.Drivers, o.Logger = a.deps.AnalyzerDrivers, a.log.With("part", "analyzer")
 	inst, err := analyzer.Open(a.cfg.Analyzer.Interface, o)
 	if err != nil {
-		return job.Event{}, err
+		return job.Event{}, fmt.Errorf("%w: %w", ErrAnalyzer, err)
 	}
 	defer inst.Close()
 	r, err := inst.Read(ctx)
 	if err != nil {
-		return job.Event{}, err
+		return job.Event{}, fmt.Errorf("%w: %w", ErrAnalyzer, err)
 	}
 	return a.jobs.Reading(ctx, a.bay, phase, r)
 }
@@ -225,5 +231,9 @@ func (a *Agent) clearDTCs(ctx context.Context, jobID, technician string) ([]obd.
 	}
 	c.scan.Lock()
 	defer c.scan.Unlock()
-	return c.link.ClearDTCs(ctx, c.ecus, jobID, technician)
+	ecus, err := c.link.ClearDTCs(ctx, c.ecus, jobID, technician)
+	if err != nil {
+		return ecus, fmt.Errorf("%w: clear: %w", ErrVehicle, err)
+	}
+	return ecus, nil
 }

@@ -39,6 +39,8 @@
 //	outbox:
 //	  path: ""                    # default <state_dir>/outbox.db
 //	  max_bytes: 64MiB            # 1MiB and up; at most 512MiB on 32-bit ARM
+//	  archive_max_bytes: 64MiB    # acknowledged records kept for resend (within max_bytes); 0 = none
+//	  archive_max_age: 720h       # archived records sealed longer ago are dropped; 0 = no limit
 //	uplink:
 //	  broker: ssl://records.example.org:8883   # required; ssl:// tls:// mqtts://, tcp:// only with allow_plaintext
 //	  topic_prefix: bayagent
@@ -104,6 +106,8 @@ const (
 	DefaultKeyName        = "device.key"
 	DefaultOutboxName     = "outbox.db"
 	DefaultMaxBytes       = Size(64 << 20)
+	DefaultArchiveBytes   = Size(64 << 20)
+	DefaultArchiveAge     = Duration(30 * 24 * time.Hour)
 	DefaultDetectInterval = Duration(2 * time.Second)
 	DefaultP2             = Duration(50 * time.Millisecond)
 	DefaultTopicPrefix    = "bayagent"
@@ -208,6 +212,14 @@ type Outbox struct {
 	// MaxBytes32: bbolt maps the whole file into the process's address
 	// space, and the file grows beyond the live data.
 	MaxBytes Size `yaml:"max_bytes"`
+	// ArchiveMaxBytes bounds the archive of acknowledged records kept for
+	// `resend`; 0 keeps none. The archive lives within MaxBytes (a larger
+	// value is capped to it): the oldest archived records make room for
+	// new ones.
+	ArchiveMaxBytes Size `yaml:"archive_max_bytes"`
+	// ArchiveMaxAge drops archived records sealed longer ago; 0 sets no
+	// age limit.
+	ArchiveMaxAge Duration `yaml:"archive_max_age"`
 }
 
 // Uplink configures the MQTT connection to the health-record system; its
@@ -254,7 +266,7 @@ func defaults() *Config {
 	return &Config{
 		Device:       Device{StateDir: DefaultStateDir},
 		Vehicle:      Vehicle{Protocol: "auto", P2: DefaultP2, DetectInterval: DefaultDetectInterval},
-		Outbox:       Outbox{MaxBytes: DefaultMaxBytes},
+		Outbox:       Outbox{MaxBytes: DefaultMaxBytes, ArchiveMaxBytes: DefaultArchiveBytes, ArchiveMaxAge: DefaultArchiveAge},
 		Uplink:       Uplink{TopicPrefix: DefaultTopicPrefix, QoS: 1, KeepAlive: DefaultKeepAlive, InFlight: DefaultInFlight},
 		Live:         Live{MaxRateHz: DefaultLiveRateHz, MaxDuration: DefaultLiveDuration},
 		HealthRecord: HealthRecord{PartNameMax: DefaultPartNameMax},

@@ -52,7 +52,18 @@ func (c *Config) AnalyzerOptions() analyzer.Options {
 // OutboxOptions returns outbox.Open's options; Sealer and Logger are for
 // the agent to set. The file is Outbox.Path.
 func (c *Config) OutboxOptions() outbox.Options {
-	return outbox.Options{MaxBytes: int64(c.Outbox.MaxBytes)}
+	o := outbox.Options{
+		MaxBytes:        int64(c.Outbox.MaxBytes),
+		ArchiveMaxBytes: int64(c.Outbox.ArchiveMaxBytes),
+		ArchiveMaxAge:   c.Outbox.ArchiveMaxAge.D(),
+	}
+	if o.ArchiveMaxBytes == 0 {
+		o.ArchiveMaxBytes = -1 // none
+	}
+	if o.ArchiveMaxAge == 0 {
+		o.ArchiveMaxAge = -1 // no limit
+	}
+	return o
 }
 
 // SlogLevel returns the slog level of log.level (info for an unknown one).

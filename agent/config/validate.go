@@ -211,6 +211,9 @@ func (v *validator) outbox(bits32 bool) {
 	case bits32 && o.MaxBytes > MaxBytes32:
 		v.bad("outbox.max_bytes", "want at most %s on a 32-bit system, got %s: bbolt maps the whole outbox file into the agent's memory (under 3 GiB of address space on 32-bit ARM, and the mapping grows in doubling steps) and the file grows beyond the stored records, so a larger bound would fail to map long before the outbox is full (default %s)", MaxBytes32, o.MaxBytes, DefaultMaxBytes)
 	}
+	if o.ArchiveMaxAge < 0 {
+		v.bad("outbox.archive_max_age", "want a duration of 0 (no limit) or more, got %s", o.ArchiveMaxAge)
+	}
 }
 
 // nopQueue and nopCommander let Validate run uplink.New, which only checks

@@ -21,11 +21,12 @@ const (
 	CmdTakeReading = "take_reading"
 	CmdLiveStart   = "live_start"
 	CmdLiveStop    = "live_stop"
+	CmdResend      = "resend"
 )
 
 // Commands lists the command names DecodeCommandArgs knows.
 func Commands() []string {
-	return []string{CmdOpenJob, CmdCloseJob, CmdCancelJob, CmdAddNote, CmdClearDTCs, CmdStartScan, CmdTakeReading, CmdLiveStart, CmdLiveStop}
+	return []string{CmdOpenJob, CmdCloseJob, CmdCancelJob, CmdAddNote, CmdClearDTCs, CmdStartScan, CmdTakeReading, CmdLiveStart, CmdLiveStop, CmdResend}
 }
 
 // MaxArgsBytes is the largest "args" object DecodeCommandArgs accepts.
@@ -308,6 +309,69 @@ func (a *LiveStopArgs) Validate() error {
 	return p.err()
 }
 
+// MaxResendRecords is the largest range one resend may ask for; a
+// receiver asks for a longer gap in several commands.
+const MaxResendRecords = 10000
+
+// maxSeq is the largest record sequence number (record.MaxSeq).
+const maxSeq = 1<<53 - 1
+
+// ResendArgs are the arguments of resend: the health-record side found the
+// records from_seq to to_seq (inclusive) missing and asks the box to
+// publish again what its outbox still holds of them. The answer is a
+// ResendResult. Resend touches neither the vehicle nor a job, so it names
+// no bay.
+type ResendArgs struct {
+	FromSeq uint64 `json:"from_seq"`
+	ToSeq   uint64 `json:"to_seq"`
+}
+
+// BayName implements Args: resend serves the whole box.
+func (*ResendArgs) BayName() string { return "" }
+
+// Command implements Args.
+func (*ResendArgs) Command() string { return CmdResend }
+
+// Validate implements Args.
+func (a *ResendArgs) Validate() error {
+	var p problems
+	switch {
+	case a.FromSeq < 1 || a.FromSeq > maxSeq:
+		p.add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(maxSeq), a.FromSeq)
+	case a.ToSeq < a.FromSeq || a.ToSeq > maxSeq:
+		p.add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(maxSeq), a.ToSeq)
+	case a.ToSeq-a.FromSeq >= MaxResendRecords:
+		p.add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
+	}
+	return p.err()
+}
+
+// SeqRange is an inclusive range of record sequence numbers.
+type SeqRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+// ResendResult is the result of a resend: what the box published again
+// (archived or still pending records, on the records topic, before the
+// reply), and what it no longer has.
+type ResendResult struct {
+	FromSeq uint64 `json:"from_seq"`
+	ToSeq   uint64 `json:"to_seq"`
+	// Republished counts the records published again; the broker
+	// acknowledged each before the reply was sent.
+	Republished int `json:"republished"`
+	// Missing are the seqs of the range the box no longer holds (dropped
+	// from its archive, or lost with a damaged outbox): a permanent gap.
+	Missing []SeqRange `json:"missing"`
+	// Quarantined are records the box holds but set aside as
+	// unpublishable; they are not sent.
+	Quarantined []uint64 `json:"quarantined"`
+	// HeadSeq is the box's last sealed seq; seqs of the range above it
+	// are not sealed yet, and not in Missing.
+	HeadSeq uint64 `json:"head_seq"`
+}
+
 func checkOptionalBay(p *problems, bay string) {
 	if bay != "" {
 		checkBay(p, "bay", bay)
@@ -343,6 +407,8 @@ func DecodeCommandArgs(cmd string, args json.RawMessage) (Args, error) {
 		a = new(LiveStartArgs)
 	case CmdLiveStop:
 		a = new(LiveStopArgs)
+	case CmdResend:
+		a = new(ResendArgs)
 	default:
 		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownCommand, clip(cmd), strings.Join(Commands(), ", "))
 	}

@@ -158,6 +158,15 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
 			return argErr(path, "must be a whole number from %d to %d: %s", math.MinInt32, math.MaxInt32, clip(string(n)))
 		}
+	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return argErr(path, "must be a whole number, got %s", describe(tok))
+		}
+		// Sequence numbers: exact in every JSON reader up to 2^53-1.
+		if v, err := strconv.ParseUint(string(n), 10, 64); err != nil || v > maxSeq {
+			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(maxSeq), clip(string(n)))
+		}
 	case t.Kind() == reflect.Float64:
 		n, ok := tok.(json.Number)
 		if !ok {

@@ -20,27 +20,39 @@
 // returns the context's error; once taken, Append waits for the commit. An
 // error from Append therefore always means "not stored".
 //
-// # Reading and removing
+// # Reading, acknowledging and the archive
 //
-// The uplink reads records in sequence order (Peek, Next), publishes them,
-// and removes each one only after the broker acknowledged it (Ack). Records
-// it cannot publish (for example larger than the broker accepts) are moved
-// by Quarantine to a quarantine bucket with a reason: not retried forever,
-// not silently dropped, listed by List and kept in Export until an operator
-// deals with them. Delivery is at-least-once: a crash between publish and
-// Ack publishes the record again, and receivers de-duplicate by
-// (device, seq).
+// The uplink reads pending records in sequence order (Peek, Next),
+// publishes them, and acknowledges each one only after the broker
+// acknowledged it (Ack). An acknowledged record is no longer pending but
+// stays in the outbox's archive, so that a receiver that finds a gap (the
+// broker lost a record it had acknowledged) can get it again with
+// `resend` (Range). Acknowledging does not copy the record: the records
+// bucket keeps it and a watermark in the state says which records are
+// archived, so the drain costs no more with the archive than without it.
+// Records it cannot publish (for example larger than the broker accepts)
+// are moved by Quarantine to a quarantine bucket with a reason: not
+// retried forever, not silently dropped, listed by List and kept in
+// Export until an operator deals with them. Delivery is at-least-once: a
+// crash between publish and Ack publishes the record again, and receivers
+// de-duplicate by (device, seq).
 //
 // # Bound
 //
 // The outbox holds at most Options.MaxBytes bytes of records (wire bytes
-// plus an 8-byte key each, pending and quarantined together). When a new
-// record does not fit, Append returns an error matching ErrFull that
-// states the sizes; the record is not stored and nothing already stored is
-// ever dropped to make room: job records are evidence. The caller must
-// raise an alarm (LED, status topic) and refuse the technician's action.
-// Space comes back only through Ack (broker reachable again) or an operator
-// exporting and clearing quarantined records.
+// plus an 8-byte key each), pending, quarantined and archived together;
+// the archive on its own holds at most Options.ArchiveMaxBytes (default 64
+// MiB) and nothing sealed longer than Options.ArchiveMaxAge ago (default
+// 30 days, judged by the record's own time and checked at every write).
+// The oldest archived records go first, and only archived ones: when a new
+// record needs room, archived records are dropped for it; when pending
+// and quarantined records alone leave no room, Append returns an error
+// matching ErrFull that states the sizes; the record is not stored and
+// nothing pending is ever dropped to make room: job records are evidence.
+// The caller must raise an alarm (LED, status topic) and refuse the
+// technician's action. Space comes back only through Ack (broker
+// reachable again) or an operator exporting and clearing quarantined
+// records.
 //
 // The default bound, 64 MiB, stays far below what bbolt can map on 32-bit
 // ARM: bbolt mmaps the whole file into the process's ~3 GiB address space
@@ -119,9 +131,11 @@ var (
 
 // Defaults for Options.
 const (
-	DefaultMaxBytes int64 = 64 << 20
-	DefaultTimeout        = time.Second
-	DefaultMaxBatch       = 512
+	DefaultMaxBytes        int64 = 64 << 20
+	DefaultArchiveMaxBytes int64 = 64 << 20
+	DefaultArchiveMaxAge         = 30 * 24 * time.Hour
+	DefaultTimeout               = time.Second
+	DefaultMaxBatch              = 512
 )
 
 // FileMode is the mode of a database file created by Open.
@@ -134,9 +148,16 @@ type Options struct {
 	// keeps the chain head itself (in the database) and ignores the
 	// Sealer's own head.
 	Sealer *record.Sealer
-	// MaxBytes bounds the stored records (see the package doc); 0 means
-	// DefaultMaxBytes.
+	// MaxBytes bounds the stored records, pending, quarantined and
+	// archived together (see the package doc); 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// ArchiveMaxBytes bounds the archive of acknowledged records on its
+	// own (it is also held under MaxBytes); 0 means
+	// DefaultArchiveMaxBytes, a negative value keeps no archive.
+	ArchiveMaxBytes int64
+	// ArchiveMaxAge drops archived records sealed longer ago than this;
+	// 0 means DefaultArchiveMaxAge, a negative value sets no age limit.
+	ArchiveMaxAge time.Duration
 	// Timeout is how long Open waits for the file lock held by another
 	// process before failing with ErrLocked; 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -160,6 +181,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBytes < 0 {
 		return o, fmt.Errorf("%w: MaxBytes must be positive: %d", ErrConfig, o.MaxBytes)
+	}
+	switch {
+	case o.ArchiveMaxBytes == 0:
+		o.ArchiveMaxBytes = DefaultArchiveMaxBytes
+	case o.ArchiveMaxBytes < 0:
+		o.ArchiveMaxBytes = 0
+	}
+	o.ArchiveMaxBytes = min(o.ArchiveMaxBytes, o.MaxBytes)
+	if o.ArchiveMaxAge == 0 {
+		o.ArchiveMaxAge = DefaultArchiveMaxAge
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout

@@ -31,12 +31,20 @@ func (o *Outbox) Peek(n int) ([]Entry, error) { return o.Next(0, n) }
 func (o *Outbox) Next(after uint64, n int) ([]Entry, error) {
 	var out []Entry
 	err := o.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRecords)
+		b, ab := tx.Bucket(bucketRecords), tx.Bucket(bucketAcked)
 		if b == nil || n <= 0 {
 			return nil
 		}
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		skip := outOfOrder(ab)
 		c := b.Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
+		for k, v := c.Seek(seqKey(max(after, st.Acked) + 1)); k != nil && len(out) < n; k, v = c.Next() {
+			if skip && ab.Get(k) != nil {
+				continue
+			}
 			out = append(out, Entry{Seq: binary.BigEndian.Uint64(k), Data: bytes.Clone(v)})
 		}
 		return nil
@@ -66,38 +74,56 @@ func (o *Outbox) NextWait(ctx context.Context, after uint64, n int) ([]Entry, er
 	}
 }
 
-// Ack removes the records with these sequence numbers (the broker has
-// them). Seqs not pending (already acked, quarantined, never stored) are
-// ignored. It returns how many records were removed.
+// Ack moves the records with these sequence numbers to the archive (the
+// broker has them): they are no longer pending, and stay available to
+// Range until the archive's bounds drop them. Seqs not pending (already
+// acked, quarantined, never stored) are ignored. It returns how many
+// records were acknowledged.
 func (o *Outbox) Ack(seqs ...uint64) (int, error) {
-	removed := 0
+	acked := 0
 	err := o.update(func(tx *bolt.Tx) error {
-		removed = 0
+		acked = 0
 		st, err := loadState(tx)
 		if err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketRecords)
+		b, ab := tx.Bucket(bucketRecords), tx.Bucket(bucketAcked)
 		for _, seq := range seqs {
-			k := seqKey(seq)
-			v := b.Get(k)
-			if v == nil {
+			if seq <= st.Acked {
 				continue
 			}
-			size := int64(keySize + len(v))
-			if err := b.Delete(k); err != nil {
+			k := seqKey(seq)
+			v := b.Get(k)
+			if v == nil || ab.Get(k) != nil {
+				continue
+			}
+			if seq == st.Acked+1 {
+				st.Acked = seq
+				if err := advance(tx, &st); err != nil {
+					return err
+				}
+			} else if err := ab.Put(k, nil); err != nil {
 				return err
 			}
+			size := int64(keySize + len(v))
 			st.Depth--
 			st.Bytes -= size
-			removed++
+			st.Archived++
+			st.ArchiveBytes += size
+			acked++
 		}
-		if removed == 0 {
+		if acked == 0 {
 			return nil
+		}
+		if err := o.pruneRoom(tx, &st, 0); err != nil {
+			return err
+		}
+		if err := o.pruneAge(tx, &st); err != nil {
+			return err
 		}
 		return saveState(tx, st)
 	})
-	return removed, err
+	return acked, err
 }
 
 // quarantineValue is how a quarantined record is stored.
@@ -129,7 +155,7 @@ func (o *Outbox) Quarantine(seq uint64, reason string) error {
 		b := tx.Bucket(bucketRecords)
 		k := seqKey(seq)
 		v := b.Get(k)
-		if v == nil {
+		if v == nil || archived(&st, tx.Bucket(bucketAcked), k) {
 			return fmt.Errorf("%w: seq %d is not pending", ErrNotFound, seq)
 		}
 		q, err := json.Marshal(quarantineValue{Seq: seq, At: o.opts.Now().UTC(), Reason: reason, Record: v})
@@ -143,6 +169,9 @@ func (o *Outbox) Quarantine(seq uint64, reason string) error {
 			return err
 		}
 		if err := tx.Bucket(bucketQuarantine).Put(k, q); err != nil {
+			return err
+		}
+		if err := advance(tx, &st); err != nil {
 			return err
 		}
 		return saveState(tx, st)
@@ -172,14 +201,21 @@ func (o *Outbox) Quarantined() ([]QuarantineEntry, error) {
 // Stats describes the outbox's contents.
 type Stats struct {
 	Depth       int64      `json:"depth"`       // pending records
-	Bytes       int64      `json:"bytes"`       // bytes counted against MaxBytes
+	Bytes       int64      `json:"bytes"`       // bytes of pending and quarantined records (ErrFull counts these)
 	MaxBytes    int64      `json:"max_bytes"`   // the bound
 	Quarantined int64      `json:"quarantined"` // quarantined records
 	FirstSeq    uint64     `json:"first_seq"`   // lowest pending seq, 0 if none
 	LastSeq     uint64     `json:"last_seq"`    // highest pending seq, 0 if none
 	HeadSeq     uint64     `json:"head_seq"`    // seq of the last record ever sealed
 	Oldest      *time.Time `json:"oldest,omitempty"`
-	FileBytes   int64      `json:"file_bytes"` // bytes of database pages up to the high-water mark
+	// Archived and ArchiveBytes describe the archive of acknowledged
+	// records; ArchiveFirstSeq is the oldest seq it holds (0 if none),
+	// the lowest a resend can still give.
+	Archived        int64  `json:"archived"`
+	ArchiveBytes    int64  `json:"archive_bytes"`
+	ArchiveMaxBytes int64  `json:"archive_max_bytes"`
+	ArchiveFirstSeq uint64 `json:"archive_first_seq"`
+	FileBytes       int64  `json:"file_bytes"` // bytes of database pages up to the high-water mark
 	// Appends and Commits count records stored and write transactions
 	// since Open (Appends/Commits is the mean group-commit size).
 	Appends int64 `json:"appends"`
@@ -188,28 +224,40 @@ type Stats struct {
 
 // Stats returns the current statistics.
 func (o *Outbox) Stats() (Stats, error) {
-	s := Stats{MaxBytes: o.opts.MaxBytes, Appends: o.appends.Load(), Commits: o.commits.Load()}
+	s := Stats{MaxBytes: o.opts.MaxBytes, ArchiveMaxBytes: o.opts.ArchiveMaxBytes, Appends: o.appends.Load(), Commits: o.commits.Load()}
 	err := o.view(func(tx *bolt.Tx) error {
 		st, err := loadState(tx)
 		if err != nil {
 			return err
 		}
 		s.Depth, s.Bytes, s.Quarantined, s.HeadSeq = st.Depth, st.Bytes, st.Quarantined, st.Seq
+		s.Archived, s.ArchiveBytes = st.Archived, st.ArchiveBytes
 		s.FileBytes = tx.Size()
-		b := tx.Bucket(bucketRecords)
+		b, ab := tx.Bucket(bucketRecords), tx.Bucket(bucketAcked)
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
-		if k, v := c.First(); k != nil {
+		if k, _ := c.First(); k != nil && archived(&st, ab, k) {
+			s.ArchiveFirstSeq = binary.BigEndian.Uint64(k)
+		}
+		for k, v := c.Seek(seqKey(st.Acked + 1)); k != nil; k, v = c.Next() {
+			if archived(&st, ab, k) {
+				continue
+			}
 			s.FirstSeq = binary.BigEndian.Uint64(k)
-			if r, err := record.Decode(v); err == nil {
-				t := r.Time
+			if t, ok := sealedAt(v); ok {
 				s.Oldest = &t
 			}
+			break
 		}
-		if k, _ := c.Last(); k != nil {
-			s.LastSeq = binary.BigEndian.Uint64(k)
+		if s.FirstSeq != 0 {
+			for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+				if !archived(&st, ab, k) {
+					s.LastSeq = binary.BigEndian.Uint64(k)
+					break
+				}
+			}
 		}
 		return nil
 	})
@@ -219,7 +267,7 @@ func (o *Outbox) Stats() (Stats, error) {
 // listLine is one line of List.
 type listLine struct {
 	Seq    uint64 `json:"seq"`
-	State  string `json:"state"` // "pending" or "quarantined"
+	State  string `json:"state"` // "pending", "archived" or "quarantined"
 	Time   string `json:"time,omitempty"`
 	Kind   string `json:"kind,omitempty"`
 	Job    string `json:"job,omitempty"`
@@ -228,14 +276,15 @@ type listLine struct {
 	Error  string `json:"error,omitempty"` // the stored bytes are not a valid record
 }
 
-// List writes one JSON line per stored record, pending and quarantined, in
-// seq order: {"seq","state","time","kind","job","bytes","reason"}.
+// List writes one JSON line per stored record, pending, archived and
+// quarantined, in seq order: {"seq","state","time","kind","job","bytes",
+// "reason"}.
 func (o *Outbox) List(w io.Writer) error {
 	enc := json.NewEncoder(w)
-	return o.each(func(seq uint64, data []byte, q *quarantineValue) error {
-		l := listLine{Seq: seq, State: "pending", Bytes: len(data)}
+	return o.each(func(seq uint64, state string, data []byte, q *quarantineValue) error {
+		l := listLine{Seq: seq, State: state, Bytes: len(data)}
 		if q != nil {
-			l.State, l.Reason = "quarantined", q.Reason
+			l.Reason = q.Reason
 		}
 		if r, err := record.Decode(data); err != nil {
 			l.Error = err.Error()
@@ -246,12 +295,12 @@ func (o *Outbox) List(w io.Writer) error {
 	})
 }
 
-// Export writes every stored record, pending and quarantined, as wire
-// lines in seq order, byte-exact, so that the output can be checked with
-// record.Verify or handed over by other means.
+// Export writes every stored record, archived, pending and quarantined,
+// as wire lines in seq order, byte-exact, so that the output can be
+// checked with record.Verify or handed over by other means.
 func (o *Outbox) Export(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	err := o.each(func(_ uint64, data []byte, _ *quarantineValue) error {
+	err := o.each(func(_ uint64, _ string, data []byte, _ *quarantineValue) error {
 		bw.Write(data)
 		return bw.WriteByte('\n')
 	})
@@ -261,20 +310,29 @@ func (o *Outbox) Export(w io.Writer) error {
 	return bw.Flush()
 }
 
-// each calls fn for every stored record in seq order, merging the pending
-// and quarantine buckets. It runs in one read transaction.
-func (o *Outbox) each(fn func(seq uint64, data []byte, q *quarantineValue) error) error {
+// each calls fn for every stored record in seq order with its state,
+// merging the records and quarantine buckets. It runs in one read
+// transaction.
+func (o *Outbox) each(fn func(seq uint64, state string, data []byte, q *quarantineValue) error) error {
 	return o.view(func(tx *bolt.Tx) error {
-		rb, qb := tx.Bucket(bucketRecords), tx.Bucket(bucketQuarantine)
+		rb, qb, ab := tx.Bucket(bucketRecords), tx.Bucket(bucketQuarantine), tx.Bucket(bucketAcked)
 		if rb == nil || qb == nil {
 			return nil
+		}
+		st, err := loadState(tx)
+		if err != nil {
+			return err
 		}
 		rc, qc := rb.Cursor(), qb.Cursor()
 		rk, rv := rc.First()
 		qk, qv := qc.First()
 		for rk != nil || qk != nil {
 			if qk == nil || rk != nil && bytes.Compare(rk, qk) < 0 {
-				if err := fn(binary.BigEndian.Uint64(rk), rv, nil); err != nil {
+				state := StatePending
+				if archived(&st, ab, rk) {
+					state = StateArchived
+				}
+				if err := fn(binary.BigEndian.Uint64(rk), state, rv, nil); err != nil {
 					return err
 				}
 				rk, rv = rc.Next()
@@ -284,7 +342,7 @@ func (o *Outbox) each(fn func(seq uint64, data []byte, q *quarantineValue) error
 			if err := json.Unmarshal(qv, &q); err != nil {
 				return fmt.Errorf("%w: quarantine entry %x: %v", ErrCorrupt, qk, err)
 			}
-			if err := fn(binary.BigEndian.Uint64(qk), q.Record, &q); err != nil {
+			if err := fn(binary.BigEndian.Uint64(qk), StateQuarantined, q.Record, &q); err != nil {
 				return err
 			}
 			qk, qv = qc.Next()

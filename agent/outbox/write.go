@@ -16,6 +16,7 @@ import (
 var (
 	bucketRecords    = []byte("records")    // seq (8 bytes, big-endian) -> wire record
 	bucketQuarantine = []byte("quarantine") // seq -> quarantineValue JSON
+	bucketAcked      = []byte("acked")      // seq -> empty: acknowledged out of order, above state.Acked
 	bucketMeta       = []byte("meta")
 	keyState         = []byte("state") // state JSON
 )
@@ -31,11 +32,18 @@ const stateMarker = "bayagent_outbox"
 type state struct {
 	Marker      int    `json:"bayagent_outbox"`
 	Device      string `json:"device"`
-	Seq         uint64 `json:"seq"`  // last sealed seq
-	Hash        string `json:"hash"` // hash of the last sealed record
-	Depth       int64  `json:"depth"`
-	Bytes       int64  `json:"bytes"`
+	Seq         uint64 `json:"seq"`   // last sealed seq
+	Hash        string `json:"hash"`  // hash of the last sealed record
+	Depth       int64  `json:"depth"` // pending records
+	Bytes       int64  `json:"bytes"` // bytes of pending and quarantined records
 	Quarantined int64  `json:"quarantined"`
+	// Acked is the archive's watermark: every record still in the records
+	// bucket with a seq up to Acked was acknowledged (archived); so is
+	// every seq listed in the acked bucket. Files written before the
+	// archive have none: all their records are pending.
+	Acked        uint64 `json:"acked,omitempty"`
+	Archived     int64  `json:"archived,omitempty"`      // archived records
+	ArchiveBytes int64  `json:"archive_bytes,omitempty"` // their bytes
 }
 
 func (s *state) head() (record.Head, error) {
@@ -89,7 +97,7 @@ func saveState(tx *bolt.Tx, st state) error {
 func (o *Outbox) init(reset *resetInfo) error {
 	dev := o.opts.Sealer.Device()
 	return o.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketQuarantine, bucketMeta} {
+		for _, b := range [][]byte{bucketRecords, bucketQuarantine, bucketAcked, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
@@ -105,13 +113,20 @@ func (o *Outbox) init(reset *resetInfo) error {
 		if _, err := st.head(); err != nil {
 			return err
 		}
-		var depth, size, qn int64
+		var depth, size, qn, arch, archSize int64
 		var last uint64
+		acked := tx.Bucket(bucketAcked)
 		c := tx.Bucket(bucketRecords).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			depth++
-			size += int64(len(k) + len(v))
-			last = binary.BigEndian.Uint64(k)
+			seq := binary.BigEndian.Uint64(k)
+			if seq <= st.Acked || acked.Get(k) != nil {
+				arch++
+				archSize += int64(len(k) + len(v))
+			} else {
+				depth++
+				size += int64(len(k) + len(v))
+			}
+			last = seq
 		}
 		c = tx.Bucket(bucketQuarantine).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -119,15 +134,24 @@ func (o *Outbox) init(reset *resetInfo) error {
 			size += int64(len(k) + len(v))
 			last = max(last, binary.BigEndian.Uint64(k))
 		}
-		if last > st.Seq {
-			return fmt.Errorf("%w: %s: stored seq %d is beyond the chain head %d", ErrCorrupt, o.path, last, st.Seq)
+		if last > st.Seq || st.Acked > st.Seq {
+			return fmt.Errorf("%w: %s: stored seq %d (acknowledged up to %d) is beyond the chain head %d",
+				ErrCorrupt, o.path, last, st.Acked, st.Seq)
 		}
-		if depth != st.Depth || size != st.Bytes || qn != st.Quarantined {
+		if depth != st.Depth || size != st.Bytes || qn != st.Quarantined || arch != st.Archived || archSize != st.ArchiveBytes {
 			if st.Seq > 0 {
 				o.log.Warn("outbox counters repaired", "depth", depth, "bytes", size, "quarantined", qn,
-					"were_depth", st.Depth, "were_bytes", st.Bytes, "were_quarantined", st.Quarantined)
+					"archived", arch, "archive_bytes", archSize,
+					"were_depth", st.Depth, "were_bytes", st.Bytes, "were_quarantined", st.Quarantined,
+					"were_archived", st.Archived, "were_archive_bytes", st.ArchiveBytes)
 			}
-			st.Depth, st.Bytes, st.Quarantined = depth, size, qn
+			st.Depth, st.Bytes, st.Quarantined, st.Archived, st.ArchiveBytes = depth, size, qn, arch, archSize
+		}
+		if err := o.pruneRoom(tx, &st, 0); err != nil {
+			return err
+		}
+		if err := o.pruneAge(tx, &st); err != nil {
+			return err
 		}
 		if reset != nil && st.Seq == 0 {
 			body := map[string]any{
@@ -280,6 +304,10 @@ func (o *Outbox) commit(batch []*request) {
 					ErrFull, r.kind, size, st.Bytes, o.opts.MaxBytes, st.Depth, st.Quarantined)
 				continue
 			}
+			// Room for a new record comes out of the archive.
+			if err := o.pruneRoom(tx, &st, size); err != nil {
+				return err
+			}
 			if err := recs.Put(seqKey(rec.Seq), wire); err != nil {
 				return err
 			}
@@ -291,6 +319,9 @@ func (o *Outbox) commit(batch []*request) {
 		}
 		if stored == 0 {
 			return errNothingStored
+		}
+		if err := o.pruneAge(tx, &st); err != nil {
+			return err
 		}
 		st.setHead(head)
 		return saveState(tx, st)

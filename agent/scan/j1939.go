@@ -313,9 +313,13 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 			}
 		}
 		if b, ok := s.msg(j1939.PGNVehicleIdent, a); ok {
-			if vin, err := j1939.ParseVIN(b); err != nil {
+			// A VIN with bytes that are not printable is kept as sent
+			// (escaped), so the inspector sees it flagged as invalid.
+			vin, err := j1939.ParseVIN(b)
+			if err != nil {
 				s.problem("ECU %02X: VIN: %v", a, err)
-			} else if snap.VIN == "" {
+			}
+			if snap.VIN == "" {
 				snap.VIN = vin
 			}
 		}

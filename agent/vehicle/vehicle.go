@@ -7,6 +7,7 @@
 package vehicle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -203,7 +204,7 @@ func (l *Link) ClearDTCs(ctx context.Context, ecus []obd.ECU, jobID, technician 
 	}
 	var ok []obd.ECU
 	var refused []error
-	for _, r := range resps {
+	for _, r := range inAddressOrder(resps) {
 		if err := obd.CheckResponse(0x04, r.Data); err != nil {
 			refused = append(refused, fmt.Errorf("ECU %s: %w", r.ECU, err))
 			continue
@@ -238,6 +239,7 @@ func (l *Link) clearJ1939(ctx context.Context, jobID, technician string) ([]obd.
 			ok = append(ok, obd.ECU(e.Address))
 		}
 	}
+	slices.Sort(ok)
 	if len(ok) == 0 {
 		return nil, errors.New("vehicle: no J1939 controller acknowledged DM11")
 	}
@@ -268,7 +270,7 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 		return nil, fmt.Errorf("vehicle: probe: %w", err)
 	}
 	var ecus []obd.ECU
-	for _, r := range resps {
+	for _, r := range inAddressOrder(resps) {
 		if obd.CheckResponse(0x01, r.Data) == nil {
 			ecus = append(ecus, r.ECU)
 		}
@@ -300,3 +302,13 @@ func (l *Link) Voltage(ctx context.Context) (float64, error) {
 
 // Close stops the transport and detaches from the bus or adapter.
 func (l *Link) Close() error { return l.close() }
+
+// inAddressOrder returns the responses sorted by ECU address (stable): a
+// transport returns them in arrival order, which varies with the ECUs'
+// timing, and every list of ECUs the agent records or replies with is in
+// address order, so that the same vehicle gives the same output.
+func inAddressOrder(resps []obd.Response) []obd.Response {
+	out := slices.Clone(resps)
+	slices.SortStableFunc(out, func(a, b obd.Response) int { return cmp.Compare(a.ECU, b.ECU) })
+	return out
+}

@@ -12,8 +12,9 @@ import (
 )
 
 // runOutbox inspects the durable record buffer: stats, ls (one JSON line per
-// record) or export (the sealed records as JSON lines, for `bayagent verify`
-// or a hand-over by other means). The database is opened read-only; while
+// record: pending, archived or quarantined) or export (every sealed record
+// it holds, the archive of acknowledged ones included, as JSON lines, for
+// `bayagent verify` or a hand-over by other means). The database is opened read-only; while
 // the agent runs it holds the file lock, so stop the agent or work on a copy.
 func runOutbox(_ context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "outbox", "--db PATH stats|ls|export")

@@ -13,8 +13,9 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 )
 
-// TestOutboxCommands fills an outbox, then inspects it with the three
-// actions and checks that the export verifies.
+// TestOutboxCommands fills an outbox, acknowledges part of it (archived),
+// then inspects it with the three actions and checks that the export,
+// archive included, verifies.
 func TestOutboxCommands(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	_, key, err := ed25519.GenerateKey(nil)
@@ -34,6 +35,9 @@ func TestOutboxCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := ob.Ack(1); err != nil {
+		t.Fatal(err)
+	}
 	// While the writer holds the file, the command says so instead of hanging.
 	code, _, stderr := runCmd(t, "outbox", "--db", path, "--wait", "50ms", "stats")
 	if code != exitError || !strings.Contains(stderr, "running agent") {
@@ -45,11 +49,12 @@ func TestOutboxCommands(t *testing.T) {
 
 	code, stdout, stderr := runCmd(t, "outbox", "--db", path, "stats")
 	var st outbox.Stats
-	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || st.Depth != 3 || st.HeadSeq != 3 {
+	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || st.Depth != 2 || st.Archived != 1 || st.ArchiveFirstSeq != 1 || st.HeadSeq != 3 {
 		t.Errorf("stats: exit %d, %s %s", code, stdout, stderr)
 	}
 	code, stdout, _ = runCmd(t, "outbox", "--db", path, "ls")
-	if code != 0 || strings.Count(stdout, "\n") != 3 || !strings.Contains(stdout, `"kind":"note"`) {
+	if code != 0 || strings.Count(stdout, "\n") != 3 || !strings.Contains(stdout, `"kind":"note"`) ||
+		!strings.Contains(stdout, `{"seq":1,"state":"archived"`) || !strings.Contains(stdout, `{"seq":2,"state":"pending"`) {
 		t.Errorf("ls: exit %d, %s", code, stdout)
 	}
 	code, stdout, _ = runCmd(t, "outbox", "--db", path, "export")
@@ -57,7 +62,7 @@ func TestOutboxCommands(t *testing.T) {
 		t.Fatalf("export: exit %d", code)
 	}
 	rep := record.Verify(bytes.NewReader([]byte(stdout)), record.Keys{"bay-01": key.Public().(ed25519.PublicKey)})
-	if !rep.OK() {
+	if !rep.OK() || rep.Records != 3 {
 		t.Errorf("exported stream does not verify:\n%s", rep)
 	}
 	for _, tc := range []struct {

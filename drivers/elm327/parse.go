@@ -2,6 +2,7 @@ package elm327
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type parsed struct {
 	pending    int       // "response pending" answers dropped
 	searched   bool      // SEARCHING... was shown
 	idBits     int       // header width seen, 0 if none
+	status     error     // the first status message beside the data (NO DATA, CAN ERROR, ...)
 }
 
 // ParseResponse parses the text an adapter printed in answer to one OBD
@@ -42,14 +44,17 @@ type parsed struct {
 // and/or LF, with or without spaces. It returns the reassembled answer of
 // every ECU in order of completion. "Response pending" answers (7F xx 78) are
 // dropped. Lines that are not valid data are skipped as long as some valid
-// answer remains.
+// answer remains, and so are status lines beside valid answers: with headers
+// on, one ECU's frames and a NO DATA (or CAN ERROR, DATA ERROR, ...) line in
+// the same answer give that ECU's answer.
 //
-// Errors: a status message (NO DATA, CAN ERROR, ...) yields its sentinel
-// (ErrNoData, ErrCANError, ErrBusInit, ErrUnableToConnect, ErrStopped,
-// ErrBufferFull, ErrBusError, ErrDataError, ErrUnknownCommand,
-// ErrAdapterReset); text with no valid answer yields ErrBadResponse, a
-// multi-frame answer cut short ErrIncomplete, and an empty answer
-// obd.ErrNoResponse.
+// Errors: a reset banner, STOPPED and BUFFER FULL mean the answer itself is
+// lost and yield ErrAdapterReset, ErrStopped and ErrBufferFull whatever else
+// was printed. With no valid answer, a status message yields its sentinel
+// (ErrNoData, ErrCANError, ErrBusInit, ErrUnableToConnect, ErrBusError,
+// ErrDataError, ErrUnknownCommand); text with no valid answer yields
+// ErrBadResponse, a multi-frame answer cut short ErrIncomplete, and an empty
+// answer obd.ErrNoResponse.
 func ParseResponse(text string, f Format) ([]obd.Response, error) {
 	p, err := parseResponse(text, f)
 	if err != nil {
@@ -64,6 +69,8 @@ func (p *parsed) err() error {
 	switch {
 	case len(p.resps) > 0:
 		return nil
+	case p.status != nil:
+		return p.status
 	case len(p.incomplete) > 0:
 		return fmt.Errorf("%w: ECU %s", ErrIncomplete, p.incomplete[0])
 	case len(p.malformed) > 0:
@@ -114,6 +121,12 @@ func statusError(line, compact string) (error, bool) {
 		return fmt.Errorf("%w (adapter said %q)", ErrDataError, line), true
 	}
 	return nil, false
+}
+
+// fatalStatus reports whether a status message means that the answer it
+// appears in is lost: the adapter reset, was interrupted or overflowed.
+func fatalStatus(err error) bool {
+	return errors.Is(err, ErrAdapterReset) || errors.Is(err, ErrStopped) || errors.Is(err, ErrBufferFull)
 }
 
 // isBanner reports whether a compacted line is the banner an ELM327 prints
@@ -177,8 +190,11 @@ func parseResponse(text string, f Format) (*parsed, error) {
 	for _, line := range splitLines(text) {
 		c := compact(line)
 		if err, ok := statusError(line, c); ok {
-			if err != nil {
+			if fatalStatus(err) {
 				return nil, err
+			}
+			if err != nil && p.status == nil {
+				p.status = err
 			}
 			if strings.HasPrefix(c, "SEARCHING") {
 				p.searched = true

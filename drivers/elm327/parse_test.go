@@ -76,6 +76,15 @@ var parseTests = []struct {
 	{name: "RX ERROR", text: "<RX ERROR\r", f: Format{Headers: true}, err: ErrDataError},
 	{name: "reset banner", text: "\r\rELM327 v1.5\r\r", f: Format{Headers: true}, err: ErrAdapterReset},
 	{name: "low voltage reset", text: "LV RESET\r", f: Format{Headers: true}, err: ErrAdapterReset},
+	// One ECU answers, the adapter adds a status line for the rest: the
+	// valid frames are kept.
+	{name: "NO DATA beside a valid frame", text: "7E8 06 41 00 BE 3E B8 11 \rNO DATA\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("4100BE3EB811")}}},
+	{name: "NO DATA before valid frames", text: "NO DATA\r7E8 06 41 00 BE 3E B8 11\r7E9 06 41 00 98 18 80 13\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("4100BE3EB811")}, {ECU: 0x7E9, Data: h("410098188013")}}},
+	{name: "CAN ERROR beside a valid frame", text: "7E8 03 41 0D 00\rCAN ERROR\r", f: Format{Headers: true},
+		want: []obd.Response{{ECU: 0x7E8, Data: h("410D00")}}},
+	{name: "banner beside a valid frame", text: "7E8 03 41 0D 00\rELM327 v1.5\r", f: Format{Headers: true}, err: ErrAdapterReset},
 }
 
 func TestParseResponse(t *testing.T) {

@@ -35,7 +35,10 @@ func scanCAN(t *testing.T, p *obdsim.Profile) *scan.Snapshot {
 	bus := canbus.NewMemBus()
 	stop := v.Start(context.Background(), bus)
 	conn := bus.Connect()
-	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29})
+	// A wide P2: on a loaded machine a simulated ECU may answer discovery
+	// later than the standard 50 ms, and the CAN snapshot would then miss
+	// it. Requests that name their ECUs still return as soon as they answer.
+	c := isotp.NewClient(conn, isotp.Config{Extended: p.Bus.IDBits == 29, P2: 500 * time.Millisecond})
 	defer func() {
 		c.Close()
 		conn.Close()

@@ -1,6 +1,7 @@
 package j1939
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -97,8 +98,16 @@ type MonitorRatio struct {
 }
 
 // ParseDM20 decodes a DM20: ignition cycles and OBD monitoring conditions
-// (2 bytes each), then 7-byte entries of SPN (3 bytes, SPN layout of a DTC),
-// numerator and denominator (2 bytes each).
+// (2 bytes each), then 7-byte entries of the monitor's SPN (3 bytes), its
+// numerator and its denominator (2 bytes each).
+//
+// The monitor SPN (SPN 3066, "SPN of applicable system monitor") is a plain
+// 19-bit parameter starting at the entry's first bit: (b1 | b2<<8 | b3<<16)
+// & 0x7FFFF, the top 5 bits of b3 not defined (sent as 1s). That is how
+// J1939-73 places SPN 3066 (start position 5.1 of the message, length 19
+// bits) and how the public ETI J1939-84 reference tool reads it; it is NOT
+// the layout of a DM1 trouble code, whose SPN has its 3 high bits in the top
+// of byte 3 beside the FMI.
 func ParseDM20(data []byte) (MonitorRatios, error) {
 	if len(data) < 4 {
 		return MonitorRatios{}, fmt.Errorf("%w: DM20 has %d bytes, want at least 4", ErrShortData, len(data))
@@ -110,7 +119,7 @@ func ParseDM20(data []byte) (MonitorRatios, error) {
 	r := MonitorRatios{IgnitionCycles: binary.LittleEndian.Uint16(data), OBDConditions: binary.LittleEndian.Uint16(data[2:])}
 	for ; len(rest) >= 7; rest = rest[7:] {
 		r.Monitors = append(r.Monitors, MonitorRatio{
-			SPN:         uint32(rest[0]) | uint32(rest[1])<<8 | uint32(rest[2]>>5)<<16,
+			SPN:         (uint32(rest[0]) | uint32(rest[1])<<8 | uint32(rest[2])<<16) & 0x7FFFF,
 			Numerator:   binary.LittleEndian.Uint16(rest[3:]),
 			Denominator: binary.LittleEndian.Uint16(rest[5:]),
 		})
@@ -118,12 +127,13 @@ func ParseDM20(data []byte) (MonitorRatios, error) {
 	return r, nil
 }
 
-// EncodeDM20 builds a DM20.
+// EncodeDM20 builds a DM20 in the layout ParseDM20 reads (the undefined
+// top 5 bits of each SPN's third byte set to 1).
 func EncodeDM20(r MonitorRatios) []byte {
 	out := binary.LittleEndian.AppendUint16(nil, r.IgnitionCycles)
 	out = binary.LittleEndian.AppendUint16(out, r.OBDConditions)
 	for _, m := range r.Monitors {
-		out = append(out, byte(m.SPN), byte(m.SPN>>8), byte(m.SPN>>16&7)<<5|0x1F)
+		out = append(out, byte(m.SPN), byte(m.SPN>>8), byte(m.SPN>>16&7)|0xF8)
 		out = binary.LittleEndian.AppendUint16(out, m.Numerator)
 		out = binary.LittleEndian.AppendUint16(out, m.Denominator)
 	}
@@ -150,24 +160,37 @@ func (r MonitorRatios) IUPR() obd.IUPR {
 	return out
 }
 
-// ParseVIN decodes PGN 65260: the VIN, delimited by '*' (trailing NULs and
-// blanks are also dropped). An empty or non-printable VIN gives ErrFormat;
-// the VIN's own rules (length, check digit) are left to obd.ValidateVIN.
+// ParseVIN decodes PGN 65260: the VIN, delimited by '*' (fields after the
+// first '*' are not the VIN). Nothing is trimmed: a byte that is not
+// printable ASCII (NUL, 0xFF or blank padding, garbage) is kept, written as
+// \xNN, and ParseVIN then returns that visible text together with an error
+// wrapping ErrFormat, so that a caller can show exactly what the controller
+// sent (and obd.ValidateVIN will not pass it). An empty VIN gives ErrFormat
+// and "". The VIN's own rules (length, check digit) are left to
+// obd.ValidateVIN.
 func ParseVIN(data []byte) (string, error) {
-	s := string(data)
-	if i := strings.IndexByte(s, '*'); i >= 0 {
-		s = s[:i]
+	if i := bytes.IndexByte(data, '*'); i >= 0 {
+		data = data[:i]
 	}
-	s = strings.TrimRight(s, "\x00\xff ")
-	if s == "" {
+	if len(data) == 0 {
 		return "", fmt.Errorf("%w: empty VIN", ErrFormat)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7E {
-			return "", fmt.Errorf("%w: VIN byte %d is 0x%02X, not printable", ErrFormat, i+1, s[i])
+	var b strings.Builder
+	bad := -1
+	for i, c := range data {
+		if c < 0x21 || c > 0x7E {
+			if bad < 0 {
+				bad = i
+			}
+			fmt.Fprintf(&b, "\\x%02X", c)
+			continue
 		}
+		b.WriteByte(c)
 	}
-	return s, nil
+	if bad >= 0 {
+		return b.String(), fmt.Errorf("%w: VIN byte %d is 0x%02X, not printable: %s", ErrFormat, bad+1, data[bad], b.String())
+	}
+	return b.String(), nil
 }
 
 // EncodeVIN builds PGN 65260 for a VIN: the characters and '*'.

@@ -1,6 +1,7 @@
 package j1939
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
@@ -37,7 +38,7 @@ func TestParseID(t *testing.T) {
 
 func TestName(t *testing.T) {
 	f := ToolName.Fields()
-	if !f.ArbitraryAddress || f.IndustryGroup != 1 || f.Function != FunctionOffboardTool || f.Identity != 1 {
+	if !f.ArbitraryAddress || f.IndustryGroup != 0 || f.Function != FunctionOffboardTool || f.Identity != 1 {
 		t.Errorf("ToolName fields %+v", f)
 	}
 	n := MakeName(NameFields{ArbitraryAddress: true, IndustryGroup: 7, VehicleSystemInstance: 15, VehicleSystem: 127, Function: 255, FunctionInstance: 31, ECUInstance: 7, Manufacturer: 2047, Identity: 0x1FFFFF})
@@ -199,6 +200,19 @@ func TestDM20(t *testing.T) {
 	if _, err := ParseDM20([]byte{1, 2, 3, 4, 5}); !errors.Is(err, ErrFormat) {
 		t.Errorf("ragged DM20: %v", err)
 	}
+	// J1939-73 places the monitor SPN (SPN 3066) at bit 1 of the entry, 19
+	// bits long: SPN 5322 (0x14CA, NMHC converting catalyst) is CA 14 F8 with
+	// the undefined bits set; SPN 0x7FFFF is FF FF FF. The DM1 layout would
+	// read byte 3's top bits instead.
+	raw := []byte{0x4A, 0x03, 0x63, 0x02, 0xCA, 0x14, 0xF8, 0x10, 0x00, 0x20, 0x00, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x02, 0x00}
+	got, err = ParseDM20(raw)
+	want := []MonitorRatio{{SPN: 5322, Numerator: 16, Denominator: 32}, {SPN: 0x7FFFF, Numerator: 1, Denominator: 2}}
+	if err != nil || got.IgnitionCycles != 842 || got.OBDConditions != 611 || !slices.Equal(got.Monitors, want) {
+		t.Errorf("ParseDM20(% X) = %+v, %v; want %+v", raw, got, err, want)
+	}
+	if enc := EncodeDM20(got); !bytes.Equal(enc, raw) {
+		t.Errorf("EncodeDM20 = % X, want % X", enc, raw)
+	}
 }
 
 func TestDM21(t *testing.T) {
@@ -281,9 +295,25 @@ func TestVehicleMessages(t *testing.T) {
 	if v, err := ParseVIN([]byte("LZZ1CLSB1KA000789*MAKE*")); v != "LZZ1CLSB1KA000789" || err != nil {
 		t.Errorf("VIN with more fields %q %v", v, err)
 	}
-	for _, bad := range [][]byte{nil, []byte("*"), []byte("AB\x01C*")} {
-		if _, err := ParseVIN(bad); !errors.Is(err, ErrFormat) {
-			t.Errorf("ParseVIN(%q) = %v", bad, err)
+	for _, bad := range [][]byte{nil, []byte("*")} {
+		if v, err := ParseVIN(bad); !errors.Is(err, ErrFormat) || v != "" {
+			t.Errorf("ParseVIN(%q) = %q, %v", bad, v, err)
+		}
+	}
+	// Bytes that are not printable stay visible, trailing padding too: the
+	// caller sees what the controller sent, and is told it is malformed.
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"AB\x01C*", `AB\x01C`},
+		{"LZZ1CLSB1KA000789\x00\x00*", `LZZ1CLSB1KA000789\x00\x00`},
+		{"LZZ1CLSB1KA000789\xFF", `LZZ1CLSB1KA000789\xFF`},
+		{"LZZ1CLSB1KA000789  *", `LZZ1CLSB1KA000789\x20\x20`},
+	} {
+		v, err := ParseVIN([]byte(tc.in))
+		if !errors.Is(err, ErrFormat) || v != tc.want {
+			t.Errorf("ParseVIN(%q) = %q, %v; want %q and ErrFormat", tc.in, v, err, tc.want)
 		}
 	}
 	if h, ok, err := ParseEngineHours(EncodeEngineHours(5123.45)); !ok || err != nil || h < 5123.449 || h > 5123.451 {

@@ -68,16 +68,19 @@ func ParseName(data []byte) (Name, error) {
 }
 
 // FunctionOffboardTool is the J1939 function code of an off-board
-// diagnostic-service tool.
+// diagnostic-service tool in industry group 0 (global).
 const FunctionOffboardTool = 129
 
 // ToolName is the NAME the agent claims with: arbitrary address capable,
-// industry group 1 (on-highway), vehicle system 0 (non-specific), function
-// 129 (off-board diagnostic-service tool), manufacturer code 0 (reserved:
-// none assigned to this project), identity 1.
+// industry group 0 (global), vehicle system 0 (non-specific), function 129,
+// manufacturer code 0 (reserved: none assigned to this project), identity 1.
+// Function codes from 128 up depend on the industry group: 129 is the
+// "off-board diagnostic-service tool" only in industry group 0 (in the NAME
+// tables of J1939-81 as the public ETI J1939-84 tool lists them), while in
+// industry group 1 (on-highway) it is a door controller.
 var ToolName = MakeName(NameFields{
 	ArbitraryAddress: true,
-	IndustryGroup:    1,
+	IndustryGroup:    0,
 	Function:         FunctionOffboardTool,
 	Identity:         1,
 })

@@ -179,7 +179,7 @@ func TestTransportFaults(t *testing.T) {
 }
 
 func TestAddressClaim(t *testing.T) {
-	strong := MakeName(NameFields{ArbitraryAddress: true, Function: FunctionOffboardTool, Identity: 9}) // industry group 0
+	strong := MakeName(NameFields{ArbitraryAddress: false, Function: FunctionOffboardTool, Identity: 9}) // not arbitrary-address capable: lower than ToolName
 	weak := MakeName(NameFields{ArbitraryAddress: true, IndustryGroup: 2, Function: FunctionOffboardTool})
 	t.Run("lower NAME takes the address", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {

@@ -49,7 +49,7 @@ type Options struct {
 }
 
 // RivalName is the NAME of the rival tool of Options.Rival.
-var RivalName = j1939.MakeName(j1939.NameFields{ArbitraryAddress: true, IndustryGroup: 0, Function: j1939.FunctionOffboardTool, Identity: 7})
+var RivalName = j1939.MakeName(j1939.NameFields{ArbitraryAddress: true, IndustryGroup: 0, Function: j1939.FunctionOffboardTool, Identity: 0})
 
 // Sim is a simulated truck.
 type Sim struct {

@@ -1,0 +1,50 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/outbox"
+)
+
+// resend publishes again what the outbox still holds of the records a
+// receiver found missing (archived, or still pending), and says what it
+// no longer has. It returns once the broker acknowledged every record it
+// republished, so the reply arrives after them.
+func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResult, error) {
+	held, err := a.box.Range(c.FromSeq, c.ToSeq)
+	if err != nil {
+		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
+	}
+	st, err := a.box.Stats()
+	if err != nil {
+		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
+	}
+	res := &job.ResendResult{FromSeq: c.FromSeq, ToSeq: c.ToSeq, HeadSeq: st.HeadSeq,
+		Missing: []job.SeqRange{}, Quarantined: []uint64{}}
+	var payloads [][]byte
+	next := c.FromSeq // the lowest seq not yet accounted for
+	for _, h := range held {
+		if h.Seq > next {
+			res.Missing = append(res.Missing, job.SeqRange{From: next, To: h.Seq - 1})
+		}
+		next = h.Seq + 1
+		if h.State == outbox.StateQuarantined {
+			res.Quarantined = append(res.Quarantined, h.Seq)
+			continue
+		}
+		payloads = append(payloads, h.Data)
+	}
+	if last := min(c.ToSeq, st.HeadSeq); next <= last {
+		res.Missing = append(res.Missing, job.SeqRange{From: next, To: last})
+	}
+	n, err := a.up.Republish(ctx, payloads)
+	res.Republished = n
+	if err != nil {
+		return nil, fmt.Errorf("resend %d-%d: %d of %d records published again: %w", c.FromSeq, c.ToSeq, n, len(payloads), err)
+	}
+	a.log.Info("resend", "from_seq", c.FromSeq, "to_seq", c.ToSeq, "republished", n,
+		"missing", len(res.Missing), "quarantined", len(res.Quarantined))
+	return res, nil
+}
