@@ -391,7 +391,7 @@ func TestAgentResend(t *testing.T) {
 	// Commands are not queued for a device that has not subscribed yet.
 	b.obs.WaitFor(30*time.Second, "the device online", func(ms []mosquittotest.Message) bool {
 		for _, m := range ms {
-			if m.Topic == topic("status") && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
+			if m.Topic == topics.Status && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
 				return true
 			}
 		}
@@ -408,7 +408,7 @@ func TestAgentResend(t *testing.T) {
 	var status map[string]any
 	b.obs.WaitFor(30*time.Second, "a status with every record acknowledged and archived", func(ms []mosquittotest.Message) bool {
 		for i := len(ms) - 1; i >= 0; i-- {
-			if ms[i].Topic != topic("status") {
+			if ms[i].Topic != topics.Status {
 				continue
 			}
 			status = nil
@@ -447,10 +447,10 @@ func TestAgentResend(t *testing.T) {
 	if res["republished"] != 1.0 || fmt.Sprint(res["missing"]) != "[]" {
 		t.Errorf("resend beyond the head: %v", res)
 	}
-	if ok, _, msg := b.command("resend", map[string]any{"from_seq": 1, "to_seq": 20000}); ok || !strings.Contains(msg, "to_seq") {
-		t.Errorf("resend of 20000 records: ok %v, %q", ok, msg)
+	if r := b.command("resend", map[string]any{"from_seq": 1, "to_seq": 20000}); r.OK || r.Code != uplink.CodeBadArgument || !strings.Contains(r.Error, "to_seq") {
+		t.Errorf("resend of 20000 records: %+v", r)
 	}
-	if ok, _, msg := b.command("resend", map[string]any{"from_seq": 0, "to_seq": 1}); ok || !strings.Contains(msg, "from_seq") {
-		t.Errorf("resend from 0: ok %v, %q", ok, msg)
+	if r := b.command("resend", map[string]any{"from_seq": 0, "to_seq": 1}); r.OK || r.Code != uplink.CodeBadArgument || !strings.Contains(r.Error, "from_seq") {
+		t.Errorf("resend from 0: %+v", r)
 	}
 }
