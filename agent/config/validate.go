@@ -80,6 +80,7 @@ func (c *Config) validate(bits32 bool) error {
 	v.rangeInt("live.max_rate_hz", c.Live.MaxRateHz, 1, 50)
 	v.rangeDur("live.max_duration", c.Live.MaxDuration, time.Second, 24*time.Hour)
 	v.rangeInt("healthrecord.part_name_max", c.HealthRecord.PartNameMax, 1, 1000)
+	v.screen()
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	return errors.Join(v.errs...)

@@ -151,23 +151,22 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, sess *session) {
 	if back == "" {
 		back = "/"
 	}
-	v := s.baseView(r, "")
-	done := func(ok bool, text string) {
-		s.sessions.setFlash(sess, flash{OK: ok, Text: text})
+	done := func(ok bool, text func(v *view) string) {
+		s.sessions.setFlash(sess, flash{OK: ok, text: text})
 		http.Redirect(w, r, back, http.StatusSeeOther)
 	}
 	if slices.Contains(confirmActions, name) && r.PostForm.Get("confirm") == "" {
-		done(false, v.T("action.confirm_needed"))
+		done(false, func(v *view) string { return v.T("action.confirm_needed") })
 		return
 	}
 	args, err := json.Marshal(build(r.PostForm, sess.technician))
 	if err != nil {
-		done(false, err.Error())
+		done(false, func(*view) string { return err.Error() })
 		return
 	}
 	if err := s.audit(r, sess, name, args); err != nil {
 		s.log.Warn("bay screen: action not run, the audit record was not stored", "action", name, "err", err)
-		done(false, v.T("action.not_audited", "error", replyText(v.Lang, err)))
+		done(false, func(v *view) string { return v.T("action.not_audited", "error", replyText(v.Lang, err)) })
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), actionTimeout)
@@ -175,12 +174,15 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, sess *session) {
 	res, err := s.agent.Command(ctx, name, args)
 	if err != nil {
 		s.log.Info("bay screen: action failed", "action", name, "technician", sess.technician, "err", err)
-		done(false, v.T("action.failed", "action", v.T("cmd."+name), "error", replyText(v.Lang, err)))
+		done(false, func(v *view) string {
+			return v.T("action.failed", "action", v.T("cmd."+name), "error", replyText(v.Lang, err))
+		})
 		return
 	}
 	s.log.Info("bay screen: action", "action", name, "technician", sess.technician)
-	done(true, v.T("action.done", "action", v.T("cmd."+name), "result", resultText(v, res)))
-	s.feed.changed(topicAll)
+	done(true, func(v *view) string {
+		return v.T("action.done", "action", v.T("cmd."+name), "result", resultText(v, res))
+	})
 }
 
 // replyText is an error as a reply on the MQTT topic would give it to a

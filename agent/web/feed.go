@@ -132,31 +132,26 @@ func (f *feed) wakeLocked(t topic) {
 	}
 }
 
-// record takes a stored record.
+// record takes a stored record. Every page may show something of it (the
+// Box page counts them), so every stream wakes.
 func (f *feed) record(rec record.Record) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stored++
-	t := topicBox
 	var body struct {
 		N int `json:"n"`
 	}
 	_ = json.Unmarshal(rec.Body, &body)
 	if rec.Job != "" {
 		f.index(rec, body.N)
-		t |= topicJob
 	}
-	switch rec.Kind {
-	case job.KindScan:
+	if rec.Kind == record.KindScan {
 		var sb job.ScanBody
 		if err := json.Unmarshal(rec.Body, &sb); err == nil {
 			f.lastScan = &scanEntry{Seq: rec.Seq, Time: rec.Time, Job: rec.Job, Body: sb}
-			t |= topicNow | topicLive // the live page offers the scan's PIDs
 		}
-	case "presence":
-		t |= topicNow | topicLive
 	}
-	f.wakeLocked(t)
+	f.wakeLocked(topicAll)
 }
 
 func (f *feed) index(rec record.Record, n int) {

@@ -83,6 +83,14 @@ func (v *view) T(key string, args ...any) string { return i18n.Text(v.Lang, "web
 // M returns a message of any area of the catalogue (its full key).
 func (v *view) M(key string, args ...any) string { return i18n.Text(v.Lang, key, args...) }
 
+// FlashText is the flash message in the reader's language.
+func (v *view) FlashText() string {
+	if v.Flash == nil || v.Flash.text == nil {
+		return ""
+	}
+	return v.Flash.text(v)
+}
+
 // Time formats t in the box's time zone, as a technician reads it.
 func (v *view) Time(t time.Time) string {
 	if t.IsZero() {

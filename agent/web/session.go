@@ -32,10 +32,11 @@ type session struct {
 // sessions of one day apart, useless to steal one.
 func (s *session) short() string { return s.id[:12] }
 
-// flash is a message for the next page the session sees.
+// flash is a message for the next page the session sees, written in the
+// language that page is read in.
 type flash struct {
 	OK   bool
-	Text string
+	text func(*view) string
 }
 
 // maxSessions bounds the sessions held: beyond it the oldest goes.

@@ -275,20 +275,32 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 	return err
 }
 
+// Record, Live and Changed do nothing on a nil *Server (the screen is
+// off).
+
 // Record tells the screen about a stored record (the agent calls it after
 // every commit): a scan shows on Now, a job's events on Job.
 func (s *Server) Record(rec record.Record) {
+	if s == nil {
+		return
+	}
 	s.feed.record(rec)
 }
 
 // Live tells the screen about a message of the live feed (the JSON the
 // agent publishes on the live topic).
 func (s *Server) Live(msg []byte) {
+	if s == nil {
+		return
+	}
 	s.feed.live(msg, s.now())
 }
 
 // Changed tells the screen the agent's status changed (a vehicle came or
 // went, the broker connection changed).
 func (s *Server) Changed() {
+	if s == nil {
+		return
+	}
 	s.feed.changed(topicAll)
 }
