@@ -57,7 +57,7 @@ func (a *Agent) runScreen(ctx context.Context) {
 	if a.screen == nil {
 		return
 	}
-	if err := a.screen.Run(ctx, nil); err != nil && ctx.Err() == nil {
+	if err := a.screen.Run(ctx); err != nil && ctx.Err() == nil {
 		a.alarm("bay screen stopped", err)
 	}
 }

@@ -132,8 +132,8 @@ func (v *validator) screen() {
 		switch {
 		case err != nil:
 			v.bad("screen.listen", "want host:port, e.g. :8080 or 192.168.1.20:8443, got %q", s.Listen)
-		case perr != nil || n < 1 || n > 65535:
-			v.bad("screen.listen", "want a port from 1 to 65535, got %q", port)
+		case perr != nil || n < 0 || n > 65535:
+			v.bad("screen.listen", "want a port from 1 to 65535 (0: any free port), got %q", port)
 		case host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, "/ \t"):
 			v.bad("screen.listen", "want an IP address or host name before the port, got %q", host)
 		}

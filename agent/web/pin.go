@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,13 +8,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bayagent/bayagent/agent/internal/atomicfile"
 )
 
 // Errors of the PIN file, compared with errors.Is.
@@ -166,35 +166,11 @@ func WritePINFile(path, pin string, iter int) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("web: PIN file: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".screen-pin-*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(path, []byte(h+"\n"), 0o600); err != nil {
 		return fmt.Errorf("web: PIN file: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = io.Copy(f, bytes.NewReader([]byte(h+"\n")))
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("web: PIN file: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

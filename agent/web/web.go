@@ -136,8 +136,9 @@ type Server struct {
 	feed     *feed
 	handler  http.Handler
 
-	mu   sync.Mutex
-	addr net.Addr // once listening
+	listening chan struct{} // closed once Run listens
+	mu        sync.Mutex
+	addr      net.Addr // once listening
 }
 
 // New prepares the screen; nothing is served before Run.
@@ -173,10 +174,11 @@ func New(opts Options, a Agent) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, agent: a, log: log, now: opts.Now, rules: rules,
-		sessions: &sessions{ttl: opts.SessionTTL, now: opts.Now, byID: map[string]*session{}},
-		limit:    newLimiter(opts.Now),
-		pinCheck: make(chan struct{}, 1),
-		feed:     newFeed(),
+		sessions:  &sessions{ttl: opts.SessionTTL, now: opts.Now, byID: map[string]*session{}},
+		limit:     newLimiter(opts.Now),
+		pinCheck:  make(chan struct{}, 1),
+		feed:      newFeed(),
+		listening: make(chan struct{}),
 	}
 	if err := parseTemplates(); err != nil {
 		return nil, err
@@ -187,6 +189,9 @@ func New(opts Options, a Agent) (*Server, error) {
 
 // Handler returns the screen's HTTP handler (Run serves it).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listening is closed once Run listens (then Addr and URL are set).
+func (s *Server) Listening() <-chan struct{} { return s.listening }
 
 // Addr returns the address the screen listens on, once Run has started
 // listening; nil before.
@@ -217,11 +222,11 @@ func (s *Server) URL() string {
 // Shutdown grace for open requests; the event streams end at once.
 const shutdownGrace = 2 * time.Second
 
-// Run listens on Options.Addr and serves until ctx ends; ready (if not
-// nil) is called once it listens. Shutdown: the event streams are told to
+// Run listens on Options.Addr and serves until ctx ends (Listening is
+// closed once it listens). Shutdown: the event streams are told to
 // end, the listener closes, and requests in progress get shutdownGrace to
 // finish.
-func (s *Server) Run(ctx context.Context, ready func()) error {
+func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -248,9 +253,7 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		s.log.Warn("bay screen: nobody can log in until a PIN is set", "err", err)
 	}
 	s.log.Info("bay screen listening", "url", s.URL())
-	if ready != nil {
-		ready()
-	}
+	close(s.listening)
 	done := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {
