@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,11 +58,11 @@ const (
 	boardTruck = "diesel-truck-j1939" // J1939, 29-bit, 250 kbit/s
 )
 
-// analyzerSimProtocol maps an analyzer driver to the protocol of the
-// simulator that stands in for it (drivers of compatible instruments share
-// one).
-var analyzerSimProtocol = map[string]string{
-	"nha506": "nha506", "fla502": "nha506", "mqw511": "mqw511", "fga4100": "fga4100", "nht6": "nht6", "mqy200": "nht6",
+// analyzerReadings maps an analyzer driver to the readings file its
+// simulator reports (served in the driver's own protocol).
+var analyzerReadings = map[string]string{
+	"nha506": "nha506-before.yaml", "fla502": "nha506-before.yaml", "mqw511": "mqw511-before.yaml",
+	"fga4100": "fga4100-after.yaml", "nht6": "nht6-free-accel.yaml", "mqy200": "nht6-diesel.yaml",
 }
 
 // TestBoards runs the daemon with every firmware-config file, the
@@ -169,7 +168,7 @@ func testBoard(t *testing.T, file string) {
 			VIN string `json:"vin"`
 		} `json:"snapshot"`
 	}
-	waitRecord(t, recv, tp.Records, job.KindScan, func(body json.RawMessage) bool {
+	waitRecord(t, recv, tp.Records, record.KindScan, func(body json.RawMessage) bool {
 		return json.Unmarshal(body, &snap) == nil
 	})
 	if snap.Phase != job.PhaseIntake || snap.Snapshot.VIN != vehicle.vin {
@@ -187,7 +186,7 @@ func testBoard(t *testing.T, file string) {
 			t.Errorf("take_reading result %v: want phase before_repair", res)
 		}
 		var em job.EmissionBody
-		waitRecord(t, recv, tp.Records, job.KindEmission, func(body json.RawMessage) bool {
+		waitRecord(t, recv, tp.Records, record.KindEmission, func(body json.RawMessage) bool {
 			return json.Unmarshal(body, &em) == nil
 		})
 		if len(em.Reading.Values) == 0 || cfg.Analyzer.Method != "" && em.Reading.Method != cfg.Analyzer.Method {
@@ -381,34 +380,23 @@ func vehicleProfile(name string) string {
 }
 
 // fitAnalyzer replaces the configured analyzer's serial port by a pty
-// served by a simulator speaking that driver's protocol, with the first
-// readings file in testdata/analyzers for that protocol.
+// served by a simulator speaking that driver's protocol, with its readings
+// file from testdata/analyzers.
 func fitAnalyzer(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	addr, err := analyzer.ParseAddress(cfg.Analyzer.Interface)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proto, ok := analyzerSimProtocol[addr.Driver]
+	file, ok := analyzerReadings[addr.Driver]
 	if !ok {
-		t.Fatalf("no simulator for analyzer driver %q", addr.Driver)
+		t.Fatalf("no simulator readings for analyzer driver %q", addr.Driver)
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "analyzers", "*.yaml"))
-	slices.Sort(files)
-	var readings *analyzersim.Readings
-	for _, f := range files {
-		r, err := analyzersim.LoadFile(f)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if r.Protocol == proto {
-			readings = r
-			break
-		}
+	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", file))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if readings == nil {
-		t.Fatalf("no readings in testdata/analyzers for protocol %s", proto)
-	}
+	readings.Protocol = addr.Driver
 	sim, err := analyzersim.New(readings, analyzersim.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/web"
 )
 
@@ -47,7 +48,7 @@ func (s screenAgent) ClosedJob(id string) (job.Closed, error) { return s.a.jobs.
 
 func (s screenAgent) Audit(ctx context.Context, au web.Audit) error {
 	body := AuditBody{At: s.a.now().UTC(), Bay: s.a.bay, Audit: au}
-	return s.a.emit(ctx, job.Event{Kind: web.KindAudit, Job: s.a.openJobID(), Body: body})
+	return s.a.emit(ctx, job.Event{Kind: record.KindAudit, Job: s.a.openJobID(), Body: body})
 }
 
 // runScreen serves the bay screen until ctx ends. A screen that cannot

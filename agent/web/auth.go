@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/i18n"
-	"github.com/bayagent/bayagent/agent/job"
 )
 
 // maxFormBytes bounds a form post (a close_job with its items is the
@@ -217,7 +217,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusTooManyRequests, d)
 		return
 	}
-	if err := job.ValidTechnician(tech); err != nil {
+	if err := check.ValidTechnician(tech); err != nil {
 		d.Error = "login.bad_technician"
 		s.renderLogin(w, r, http.StatusBadRequest, d)
 		return

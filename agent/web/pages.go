@@ -12,6 +12,7 @@ import (
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -262,23 +263,23 @@ func (s *Server) jobEvents(j job.Job, l i18n.Lang) []eventRow {
 			seqs[r.N] = r.Seq
 		}
 	}
-	rows := []eventRow{{N: 1, At: j.OpenedAt, Kind: job.KindJobOpen, Summary: j.Complaint}}
+	rows := []eventRow{{N: 1, At: j.OpenedAt, Kind: record.KindJobOpen, Summary: j.Complaint}}
 	for _, sc := range j.Scans {
 		sum := fmt.Sprintf("MIL %s · %d/%d/%d", onOff(sc.Snapshot.MIL, l), sc.Snapshot.DTCs.Stored, sc.Snapshot.DTCs.Pending, sc.Snapshot.DTCs.Permanent)
-		rows = append(rows, eventRow{N: sc.N, At: sc.At, Kind: job.KindScan, Phase: string(sc.Phase), Summary: sum})
+		rows = append(rows, eventRow{N: sc.N, At: sc.At, Kind: record.KindScan, Phase: string(sc.Phase), Summary: sum})
 	}
 	for _, r := range j.Readings {
-		rows = append(rows, eventRow{N: r.N, At: r.At, Kind: job.KindEmission, Phase: string(r.Phase), Summary: r.Reading.Method})
+		rows = append(rows, eventRow{N: r.N, At: r.At, Kind: record.KindEmission, Phase: string(r.Phase), Summary: r.Reading.Method})
 	}
 	for _, c := range j.Clears {
 		sum := i18n.Text(l, "web.clear."+c.Stage) + " · " + c.Technician + " · " + c.Reason
 		if c.Error != "" {
 			sum += " · " + c.Error
 		}
-		rows = append(rows, eventRow{N: c.N, At: c.At, Kind: job.KindDTCClear, Summary: sum})
+		rows = append(rows, eventRow{N: c.N, At: c.At, Kind: record.KindDTCClear, Summary: sum})
 	}
 	for _, n := range j.Notes {
-		rows = append(rows, eventRow{N: n.N, At: n.At, Kind: job.KindNote, Summary: n.Author + ": " + n.Text})
+		rows = append(rows, eventRow{N: n.N, At: n.At, Kind: record.KindNote, Summary: n.Author + ": " + n.Text})
 	}
 	slices.SortFunc(rows, func(a, b eventRow) int { return cmp.Compare(a.N, b.N) })
 	for i := range rows {
@@ -549,11 +550,11 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, sess *session) {
 		n := d.Job.Events
 		seq := uint64(0)
 		for _, r := range s.feed.records(id) {
-			if r.Kind == job.KindJobClose {
+			if r.Kind == record.KindJobClose {
 				seq = r.Seq
 			}
 		}
-		d.Events = append(d.Events, eventRow{N: n, Seq: seq, At: d.Closed.ClosedAt, Kind: job.KindJobClose, Summary: d.Closed.Settlement.SettlementNo})
+		d.Events = append(d.Events, eventRow{N: n, Seq: seq, At: d.Closed.ClosedAt, Kind: record.KindJobClose, Summary: d.Closed.Settlement.SettlementNo})
 	}
 	d.Readings = readings(d.Job.Readings, v.Lang)
 	v.Data = d

@@ -91,9 +91,6 @@ type Audit struct {
 	Args       json.RawMessage `json:"args,omitempty"`
 }
 
-// KindAudit is the record kind of Audit.
-const KindAudit = "audit"
-
 // Options configures a Server. Addr and PINFile are required.
 type Options struct {
 	// Addr is the listen address, host:port (":8080").
