@@ -161,7 +161,7 @@ func testBoard(t *testing.T, file string) {
 			VIN string `json:"vin"`
 		} `json:"snapshot"`
 	}
-	waitRecord(t, recv, tp.Records, job.KindScan, func(body json.RawMessage) bool {
+	waitRecord(t, recv, tp.Records, record.KindScan, func(body json.RawMessage) bool {
 		return json.Unmarshal(body, &snap) == nil
 	})
 	if snap.Phase != job.PhaseIntake || snap.Snapshot.VIN != vehicle.vin {
@@ -179,7 +179,7 @@ func testBoard(t *testing.T, file string) {
 			t.Errorf("take_reading result %v: want phase before_repair", res)
 		}
 		var em job.EmissionBody
-		waitRecord(t, recv, tp.Records, job.KindEmission, func(body json.RawMessage) bool {
+		waitRecord(t, recv, tp.Records, record.KindEmission, func(body json.RawMessage) bool {
 			return json.Unmarshal(body, &em) == nil
 		})
 		if len(em.Reading.Values) == 0 || cfg.Analyzer.Method != "" && em.Reading.Method != cfg.Analyzer.Method {

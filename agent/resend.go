@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/outbox"
 )
 
@@ -12,7 +12,7 @@ import (
 // receiver found missing (archived, or still pending), and says what it
 // no longer has. It returns once the broker acknowledged every record it
 // republished, so the reply arrives after them.
-func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResult, error) {
+func (a *Agent) resend(ctx context.Context, c *command.ResendArgs) (*command.ResendResult, error) {
 	held, err := a.box.Range(c.FromSeq, c.ToSeq)
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
@@ -21,13 +21,13 @@ func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResul
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
 	}
-	res := &job.ResendResult{FromSeq: c.FromSeq, ToSeq: c.ToSeq, HeadSeq: st.HeadSeq,
-		Missing: []job.SeqRange{}, Quarantined: []uint64{}}
+	res := &command.ResendResult{FromSeq: c.FromSeq, ToSeq: c.ToSeq, HeadSeq: st.HeadSeq,
+		Missing: []command.SeqRange{}, Quarantined: []uint64{}}
 	var payloads [][]byte
 	next := c.FromSeq // the lowest seq not yet accounted for
 	for _, h := range held {
 		if h.Seq > next {
-			res.Missing = append(res.Missing, job.SeqRange{From: next, To: h.Seq - 1})
+			res.Missing = append(res.Missing, command.SeqRange{From: next, To: h.Seq - 1})
 		}
 		next = h.Seq + 1
 		if h.State == outbox.StateQuarantined {
@@ -37,7 +37,7 @@ func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResul
 		payloads = append(payloads, h.Data)
 	}
 	if last := min(c.ToSeq, st.HeadSeq); next <= last {
-		res.Missing = append(res.Missing, job.SeqRange{From: next, To: last})
+		res.Missing = append(res.Missing, command.SeqRange{From: next, To: last})
 	}
 	n, err := a.up.Republish(ctx, payloads)
 	res.Republished = n

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -27,9 +28,6 @@ var (
 	// analyzer's error.
 	ErrAnalyzer = errors.New("agent: analyzer failed")
 )
-
-// KindPresence is the record kind saying a vehicle connected or left.
-const KindPresence = "presence"
 
 // PresenceBody is the body of a "presence" record.
 type PresenceBody struct {
@@ -132,7 +130,7 @@ func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU)
 	a.log.Info("vehicle connected", "protocol", link.Protocol, "ecus", ecus)
 	a.setLights()
 	body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "connected", Protocol: link.Protocol, ECUs: ecus}
-	if err := a.emit(ctx, job.Event{Kind: KindPresence, Job: a.openJobID(), Body: body}); err != nil {
+	if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
 		a.noteErr("record vehicle connected", err)
 	}
 	if _, err := a.scanNow(ctx, ""); err != nil && ctx.Err() == nil {
@@ -142,7 +140,7 @@ func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU)
 
 // left records that the vehicle went away (when record is set) and stops
 // what needed it. The link stays open for the next vehicle.
-func (a *Agent) left(ctx context.Context, reason string, record bool) {
+func (a *Agent) left(ctx context.Context, reason string, store bool) {
 	a.mu.Lock()
 	c := a.vehicle
 	a.vehicle = nil
@@ -153,9 +151,9 @@ func (a *Agent) left(ctx context.Context, reason string, record bool) {
 	a.stopLive("vehicle left")
 	a.log.Info("vehicle left", "reason", reason)
 	a.setLights()
-	if record {
+	if store {
 		body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "left", Reason: reason}
-		if err := a.emit(ctx, job.Event{Kind: KindPresence, Job: a.openJobID(), Body: body}); err != nil {
+		if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
 			a.noteErr("record vehicle left", err)
 		}
 	}

@@ -59,8 +59,8 @@
 //	  inflight: 512               # records published and not yet acknowledged (1-10000)
 //	  max_payload: 0              # largest record; 0 = the MQTT maximum; set to the broker's limit
 //	live:
-//	  max_rate_hz: 10             # live feed samples per second (1-50)
-//	  max_duration: 10m           # a live feed stops by itself after this (1s-24h)
+//	  max_rate_hz: 10             # live feed samples per second (1-10)
+//	  max_duration: 10m           # a live feed stops by itself after this (1s-30m)
 //	healthrecord:
 //	  part_name_max: 50           # part names are cut to this many characters (1-1000)
 //	log:

@@ -155,10 +155,10 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 		{"as received", res.Records, true},
 		{"every record twice", append(slices.Clone(res.Records), res.Records...), true},
 		{"reversed", reversed(res.Records), true},
-		{"an emission reading lost", without(job.KindEmission), false},
-		{"a note lost", without(job.KindNote), false},
-		{"no job_open", without(job.KindJobOpen), false},
-		{"no job_close", without(job.KindJobClose), false},
+		{"an emission reading lost", without(record.KindEmission), false},
+		{"a note lost", without(record.KindNote), false},
+		{"no job_open", without(record.KindJobOpen), false},
+		{"no job_close", without(record.KindJobClose), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := receivedJob(tc.recs)

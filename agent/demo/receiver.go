@@ -45,12 +45,12 @@ func closedFromRecords(recs []record.Record, jobID string) (job.Closed, error) {
 		var n int
 		var err error
 		switch r.Kind {
-		case job.KindJobOpen:
+		case record.KindJobOpen:
 			var b job.JobOpenBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Version, c.Bay, c.Opening, c.OpenedAt, n = 1, b.Bay, b.Opening, b.At, b.N
 			opened = true
-		case job.KindScan:
+		case record.KindScan:
 			var b job.ScanBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Scans, n = append(c.Scans, b), b.N
@@ -59,22 +59,22 @@ func closedFromRecords(recs []record.Record, jobID string) (job.Closed, error) {
 				c.VIN = b.Snapshot.VIN
 			}
 			c.RepairStarted = c.RepairStarted || b.Phase == job.PhaseAfterRepair
-		case job.KindEmission:
+		case record.KindEmission:
 			var b job.EmissionBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Readings, n = append(c.Readings, b), b.N
 			c.RepairStarted = c.RepairStarted || b.Phase == job.PhaseAfterRepair
-		case job.KindDTCClear:
+		case record.KindDTCClear:
 			var b job.DTCClearBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Clears, n = append(c.Clears, b), b.N
 			c.RepairStarted = true
-		case job.KindNote:
+		case record.KindNote:
 			var b job.NoteBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Notes, n = append(c.Notes, b), b.N
 			c.RepairStarted = c.RepairStarted || b.RepairStarted
-		case job.KindJobClose:
+		case record.KindJobClose:
 			var b job.JobCloseBody
 			err = json.Unmarshal(r.Body, &b)
 			c.ClosedAt, c.ClosedBy, c.Settlement, c.Events, n = b.At, b.ClosedBy, b.Settlement, b.Events, b.N

@@ -50,11 +50,4 @@
 // restart that finds both completes the close. Files were chosen over a
 // bbolt bucket because a job is small, changes a few dozen times, and an
 // operator can read or copy a file when something goes wrong.
-//
-// # Commands
-//
-// commands.go defines the argument types of the MQTT commands (open_job,
-// close_job, add_note, clear_dtcs, start_scan, take_reading, live_start,
-// live_stop) and DecodeCommandArgs, which decodes them strictly and
-// validates them with errors naming the field.
 package job
