@@ -87,6 +87,7 @@ const (
 	KindJobClose    = "job_close"
 	KindJobCancel   = "job_cancel"
 	KindPresence    = "presence"
+	KindAudit       = "audit"
 	KindOutboxReset = "outbox_reset"
 )
 
@@ -100,6 +101,7 @@ var kindDocs = []struct{ kind, doc string }{
 	{KindJobClose, "the job closed at settlement, with what goes into the health record"},
 	{KindJobCancel, "the job abandoned without settlement (no health record)"},
 	{KindPresence, "a vehicle connected to the bay's interface, or left it"},
+	{KindAudit, "an action taken on the bay screen (who, what, from where), stored before the action runs"},
 	{KindOutboxReset, "the box lost its record buffer and starts a new chain (first record of it)"},
 }
 
