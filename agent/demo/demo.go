@@ -29,7 +29,6 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -269,8 +268,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		return res, err
 	}
 	res.Records = recs
-	if res.Closed, err = receivedJob(recs); err != nil {
-		return res, err
+	if res.Closed, err = job.FromRecords(recs, JobID); err != nil {
+		return res, fmt.Errorf("demo: %w", err)
 	}
 	keyFile := cfg.Device.KeyFile + ".pub.json"
 	if res.Report, err = verify(lines, keyFile); err != nil {
@@ -365,23 +364,6 @@ func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
 	cfg.Uplink.CAFile = caFile
 	cfg.Uplink.AllowPlaintext = !isTLSURL(brokerURL)
 	return cfg
-}
-
-// receivedJob rebuilds the demo's job from the records and checks it as
-// the agent checked it when closing.
-func receivedJob(recs []record.Record) (job.Closed, error) {
-	c, err := closedFromRecords(recs, JobID)
-	if err != nil {
-		return job.Closed{}, err
-	}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return job.Closed{}, err
-	}
-	if _, err := job.DecodeClosed(strings.NewReader(string(b))); err != nil {
-		return job.Closed{}, fmt.Errorf("%w: %w", ErrIncompleteJob, err)
-	}
-	return c, nil
 }
 
 // verify checks the record lines with the device's public key file.

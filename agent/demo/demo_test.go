@@ -10,7 +10,6 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -142,42 +141,6 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 		t.Errorf("upload from the records differs from the agent's closed job:\n got %s\nwant %s", got, want)
 	}
 
-	// A receiver rebuilding the job from what it got.
-	without := func(kind string) []record.Record {
-		i := slices.IndexFunc(res.Records, func(r record.Record) bool { return r.Kind == kind })
-		return slices.Delete(slices.Clone(res.Records), i, i+1)
-	}
-	for _, tc := range []struct {
-		name string
-		recs []record.Record
-		ok   bool
-	}{
-		{"as received", res.Records, true},
-		{"every record twice", append(slices.Clone(res.Records), res.Records...), true},
-		{"reversed", reversed(res.Records), true},
-		{"an emission reading lost", without(job.KindEmission), false},
-		{"a note lost", without(job.KindNote), false},
-		{"no job_open", without(job.KindJobOpen), false},
-		{"no job_close", without(job.KindJobClose), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := receivedJob(tc.recs)
-			switch {
-			case tc.ok && err != nil:
-				t.Fatalf("receivedJob: %v", err)
-			case tc.ok && export(c) != export(own):
-				t.Fatal("rebuilt job differs")
-			case !tc.ok && !errors.Is(err, ErrIncompleteJob):
-				t.Fatalf("receivedJob: %v, want ErrIncompleteJob", err)
-			}
-		})
-	}
-}
-
-func reversed(r []record.Record) []record.Record {
-	out := slices.Clone(r)
-	slices.Reverse(out)
-	return out
 }
 
 // TestDemoKeepRunning: with KeepRunning the demo stays up after the job,
