@@ -6,6 +6,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
+	"github.com/bayagent/bayagent/agent/record"
 )
 
 // resend publishes again what the outbox still holds of the records a
@@ -22,12 +23,12 @@ func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResul
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
 	}
 	res := &job.ResendResult{FromSeq: c.FromSeq, ToSeq: c.ToSeq, HeadSeq: st.HeadSeq,
-		Missing: []job.SeqRange{}, Quarantined: []uint64{}}
+		Missing: []record.SeqRange{}, Quarantined: []uint64{}}
 	var payloads [][]byte
 	next := c.FromSeq // the lowest seq not yet accounted for
 	for _, h := range held {
 		if h.Seq > next {
-			res.Missing = append(res.Missing, job.SeqRange{From: next, To: h.Seq - 1})
+			res.Missing = append(res.Missing, record.SeqRange{From: next, To: h.Seq - 1})
 		}
 		next = h.Seq + 1
 		if h.State == outbox.StateQuarantined {
@@ -37,7 +38,7 @@ func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResul
 		payloads = append(payloads, h.Data)
 	}
 	if last := min(c.ToSeq, st.HeadSeq); next <= last {
-		res.Missing = append(res.Missing, job.SeqRange{From: next, To: last})
+		res.Missing = append(res.Missing, record.SeqRange{From: next, To: last})
 	}
 	n, err := a.up.Republish(ctx, payloads)
 	res.Republished = n

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bayagent/bayagent/agent/record"
+
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -346,12 +348,6 @@ func (a *ResendArgs) Validate() error {
 	return p.err()
 }
 
-// SeqRange is an inclusive range of record sequence numbers.
-type SeqRange struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
-}
-
 // ResendResult is the result of a resend: what the box published again
 // (archived or still pending records, on the records topic, before the
 // reply), and what it no longer has.
@@ -363,7 +359,7 @@ type ResendResult struct {
 	Republished int `json:"republished"`
 	// Missing are the seqs of the range the box no longer holds (dropped
 	// from its archive, or lost with a damaged outbox): a permanent gap.
-	Missing []SeqRange `json:"missing"`
+	Missing []record.SeqRange `json:"missing"`
 	// Quarantined are records the box holds but set aside as
 	// unpublishable; they are not sent.
 	Quarantined []uint64 `json:"quarantined"`
