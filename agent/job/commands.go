@@ -315,9 +315,6 @@ func (a *LiveStopArgs) Validate() error {
 // receiver asks for a longer gap in several commands.
 const MaxResendRecords = 10000
 
-// maxSeq is the largest record sequence number (record.MaxSeq).
-const maxSeq = 1<<53 - 1
-
 // ResendArgs are the arguments of resend: the health-record side found the
 // records from_seq to to_seq (inclusive) missing and asks the box to
 // publish again what its outbox still holds of them. The answer is a
@@ -338,10 +335,10 @@ func (*ResendArgs) Command() string { return CmdResend }
 func (a *ResendArgs) Validate() error {
 	var p problems
 	switch {
-	case a.FromSeq < 1 || a.FromSeq > maxSeq:
-		p.add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(maxSeq), a.FromSeq)
-	case a.ToSeq < a.FromSeq || a.ToSeq > maxSeq:
-		p.add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(maxSeq), a.ToSeq)
+	case a.FromSeq < 1 || a.FromSeq > record.MaxSeq:
+		p.add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(record.MaxSeq), a.FromSeq)
+	case a.ToSeq < a.FromSeq || a.ToSeq > record.MaxSeq:
+		p.add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(record.MaxSeq), a.ToSeq)
 	case a.ToSeq-a.FromSeq >= MaxResendRecords:
 		p.add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bayagent/bayagent/agent/record"
 )
 
 // maxDepth bounds the nesting of command arguments.
@@ -164,8 +166,8 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 			return argErr(path, "must be a whole number, got %s", describe(tok))
 		}
 		// Sequence numbers: exact in every JSON reader up to 2^53-1.
-		if v, err := strconv.ParseUint(string(n), 10, 64); err != nil || v > maxSeq {
-			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(maxSeq), clip(string(n)))
+		if v, err := strconv.ParseUint(string(n), 10, 64); err != nil || v > record.MaxSeq {
+			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(record.MaxSeq), clip(string(n)))
 		}
 	case t.Kind() == reflect.Float64:
 		n, ok := tok.(json.Number)
