@@ -121,6 +121,7 @@ type Link struct {
 	Prev record.Hash
 	Kind string
 	Job  string
+	Shop string
 }
 
 // Gap is a range of sequence numbers missing below the highest one

@@ -381,7 +381,7 @@ func (c *chainTx) Links(after uint64, n int) ([]store.Link, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, store.Link{Seq: r.Seq, Hash: r.Hash, Prev: r.Prev, Kind: r.Kind, Job: r.Job})
+		out = append(out, store.Link{Seq: r.Seq, Hash: r.Hash, Prev: r.Prev, Kind: r.Kind, Job: r.Job, Shop: r.Shop})
 	}
 	return out, nil
 }

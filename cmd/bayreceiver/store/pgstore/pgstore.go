@@ -359,7 +359,7 @@ func (c *chainTx) SetChain(ch store.Chain) error {
 }
 
 func (c *chainTx) Links(after uint64, n int) ([]store.Link, error) {
-	rows, err := c.tx.Query(c.ctx, "SELECT seq, hash, prev, kind, job FROM records WHERE device = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+	rows, err := c.tx.Query(c.ctx, "SELECT seq, hash, prev, kind, job, shop FROM records WHERE device = $1 AND seq > $2 ORDER BY seq LIMIT $3",
 		c.chain.Device, int64(min(after, record.MaxSeq)), n)
 	if err != nil {
 		return nil, err
@@ -370,7 +370,7 @@ func (c *chainTx) Links(after uint64, n int) ([]store.Link, error) {
 		var l store.Link
 		var seq int64
 		var h, p []byte
-		if err := rows.Scan(&seq, &h, &p, &l.Kind, &l.Job); err != nil {
+		if err := rows.Scan(&seq, &h, &p, &l.Kind, &l.Job, &l.Shop); err != nil {
 			return nil, err
 		}
 		l.Seq = uint64(seq)

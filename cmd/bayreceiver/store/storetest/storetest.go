@@ -195,7 +195,7 @@ func testChain(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		if len(ls) != 3 || ls[0].Seq != 1 || ls[1].Prev != recs[0].Hash || ls[2].Seq != 4 || ls[0].Job != "J-1" || ls[2].Kind != record.KindNote {
+		if len(ls) != 3 || ls[0].Seq != 1 || ls[1].Prev != recs[0].Hash || ls[2].Seq != 4 || ls[0].Job != "J-1" || ls[2].Kind != record.KindNote || ls[1].Shop != "330106000123456" {
 			t.Errorf("Links(0, 10) = %+v", ls)
 		}
 		if ls, _ := tx.Links(1, 1); len(ls) != 1 || ls[0].Seq != 2 {
