@@ -64,7 +64,7 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 		stopped := a.stopLive("stopped by command")
 		return map[string]any{"stopped": stopped}, nil
 	case *job.ResendArgs:
-		res, err := a.resend(ctx, c)
+		res, err := Resend(ctx, a.box, a.up, c, a.log)
 		if err != nil {
 			return nil, err
 		}

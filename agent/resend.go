@@ -3,22 +3,26 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 )
 
-// resend publishes again what the outbox still holds of the records a
-// receiver found missing (archived, or still pending), and says what it
-// no longer has. It returns once the broker acknowledged every record it
-// republished, so the reply arrives after them.
-func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResult, error) {
-	held, err := a.box.Range(c.FromSeq, c.ToSeq)
+// Resend serves the resend command of a box made of an outbox and an
+// uplink (the Agent's, or a test's): it publishes again what the outbox
+// still holds of the records a receiver found missing (archived, or still
+// pending), and says what it no longer has. It returns once the broker
+// acknowledged every record it republished, so the reply arrives after
+// them.
+func Resend(ctx context.Context, box *outbox.Outbox, up *uplink.Uplink, c *job.ResendArgs, log *slog.Logger) (*job.ResendResult, error) {
+	held, err := box.Range(c.FromSeq, c.ToSeq)
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
 	}
-	st, err := a.box.Stats()
+	st, err := box.Stats()
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
 	}
@@ -40,12 +44,12 @@ func (a *Agent) resend(ctx context.Context, c *job.ResendArgs) (*job.ResendResul
 	if last := min(c.ToSeq, st.HeadSeq); next <= last {
 		res.Missing = append(res.Missing, record.SeqRange{From: next, To: last})
 	}
-	n, err := a.up.Republish(ctx, payloads)
+	n, err := up.Republish(ctx, payloads)
 	res.Republished = n
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %d of %d records published again: %w", c.FromSeq, c.ToSeq, n, len(payloads), err)
 	}
-	a.log.Info("resend", "from_seq", c.FromSeq, "to_seq", c.ToSeq, "republished", n,
+	log.Info("resend", "from_seq", c.FromSeq, "to_seq", c.ToSeq, "republished", n,
 		"missing", len(res.Missing), "quarantined", len(res.Quarantined))
 	return res, nil
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -159,14 +160,14 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 
 	// The broker.
 	brokerURL, tlsCfg, caFile := o.Broker, (*tls.Config)(nil), o.CAFile
-	var brk *broker
+	var brk *embedbroker.Broker
 	if brokerURL == "" {
-		if brk, err = startBroker(filepath.Join(dir, "demo-ca.crt"), log.With("part", "broker")); err != nil {
-			return res, err
+		if brk, err = embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "demo-ca.crt"), Logger: log.With("part", "broker")}); err != nil {
+			return res, fmt.Errorf("demo: %w", err)
 		}
 		defer brk.Close()
-		brokerURL, caFile = brk.URL(), brk.caFile
-		tlsCfg = &tls.Config{RootCAs: brk.pool, MinVersion: tls.VersionTLS12}
+		brokerURL, caFile = brk.URL(), brk.CAFile
+		tlsCfg = &tls.Config{RootCAs: brk.Pool, MinVersion: tls.VersionTLS12}
 	} else if isTLSURL(brokerURL) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		if caFile != "" {

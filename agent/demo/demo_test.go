@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
@@ -88,7 +89,7 @@ func TestDemo(t *testing.T) {
 // the job notices.
 func TestDemoOutsideBrokerJSON(t *testing.T) {
 	dir := t.TempDir()
-	brk, err := startBroker(filepath.Join(dir, "ca.crt"), testLogger(t))
+	brk, err := embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "ca.crt"), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	var out bytes.Buffer
 	res, err := Run(context.Background(), &out, Options{
-		Broker: brk.URL(), CAFile: brk.caFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
+		Broker: brk.URL(), CAFile: brk.CAFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())

@@ -75,6 +75,9 @@ func Walk(ctx context.Context, st store.Store, device string, o Options) (Result
 			return fmt.Errorf("chain %s: %w", device, err)
 		}
 		now := o.Now().UTC()
+		if ch.Shop == "" && len(links) > 0 {
+			ch.Shop = links[0].Shop
+		}
 		rest := advance(&ch, links, &res)
 		for _, j := range res.Jobs {
 			if err := tx.AddJob(j); err != nil {
@@ -105,9 +108,6 @@ func advance(ch *store.Chain, links []store.Link, res *Result) []store.Link {
 			}
 			ch.VerifiedThrough, ch.VerifiedHash = min(p.To, l.Seq-1), record.Hash{}
 			continue
-		}
-		if ch.Shop == "" {
-			ch.Shop = l.Shop
 		}
 		switch {
 		case l.Kind == record.KindOutboxReset && l.Prev == record.Genesis:
