@@ -243,11 +243,11 @@ func New(o Options) (*Receiver, error) {
 	}
 	r := &Receiver{
 		o: o, st: o.Store, log: o.Logger,
-		keys:   &keys{dir: o.KeysDir, st: o.Store, log: o.Logger},
-		in:     make(chan inbound, 2*o.Batch),
-		dirty:  map[string]bool{},
-		wake:   make(chan struct{}, 1),
-		upWake: make(chan struct{}, 1),
+		keys:     &keys{dir: o.KeysDir, st: o.Store, log: o.Logger},
+		in:       make(chan inbound, 2*o.Batch),
+		dirty:    map[string]bool{},
+		wake:     make(chan struct{}, 1),
+		upWake:   make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
 	}

@@ -424,7 +424,6 @@ func TestQuarantine(t *testing.T) {
 	}
 }
 
-
 // waitAcked waits until the broker acknowledged everything the box holds.
 func (b *box) waitAcked() {
 	b.t.Helper()
