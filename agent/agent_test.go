@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,9 +18,11 @@ import (
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
@@ -46,13 +49,13 @@ type bench struct {
 	ids    atomic.Int64
 }
 
-func topic(leaf string) string { return fmt.Sprintf("%s/%s/%s/%s", prefix, shop, device, leaf) }
+var topics = uplink.DeviceTopics(prefix, shop, device)
 
 func newBench(t *testing.T) *bench {
 	t.Helper()
 	b := &bench{t: t, hub: &canbus.MemHub{}}
 	b.broker = mosquittotest.Start(t, mosquittotest.Options{Prefix: prefix, Devices: []mosquittotest.Device{{Shop: shop, ID: device}}})
-	b.obs = mosquittotest.Subscribe(t, b.broker.PlainURL, topic("#"), mosquittotest.SubOptions{QoS: 1})
+	b.obs = mosquittotest.Subscribe(t, b.broker.PlainURL, topics.Root+"/#", mosquittotest.SubOptions{QoS: 1})
 
 	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", "nha506-before.yaml"))
 	if err != nil {
@@ -145,7 +148,7 @@ func (b *bench) plugIn(profile string) func() {
 func (b *bench) records(msgs []mosquittotest.Message) []record.Record {
 	var out []record.Record
 	for _, m := range msgs {
-		if m.Topic != topic("records") {
+		if m.Topic != topics.Records {
 			continue
 		}
 		r, err := record.Decode(m.Payload)
@@ -178,36 +181,35 @@ func (b *bench) waitRecord(kind string, cond func(body map[string]any) bool) map
 }
 
 // command sends one command and waits for its reply.
-func (b *bench) command(name string, args any) (ok bool, result map[string]any, errMsg string) {
+func (b *bench) command(name string, args any) uplink.Reply {
 	b.t.Helper()
 	id := fmt.Sprintf("c%d", b.ids.Add(1))
 	raw, _ := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
-	tok := b.obs.Client().Publish(topic("cmd"), 1, false, raw)
+	tok := b.obs.Client().Publish(topics.Cmd, 1, false, raw)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.t.Fatalf("publish command: %v", tok.Error())
 	}
-	var reply struct {
-		ID     string         `json:"id"`
-		OK     bool           `json:"ok"`
-		Result map[string]any `json:"result"`
-		Error  string         `json:"error"`
-	}
+	var reply uplink.Reply
 	b.obs.WaitFor(60*time.Second, "reply to "+name, func(ms []mosquittotest.Message) bool {
 		for _, m := range ms {
-			if m.Topic == topic("reply") && json.Unmarshal(m.Payload, &reply) == nil && reply.ID == id {
+			if m.Topic == topics.Reply && json.Unmarshal(m.Payload, &reply) == nil && reply.ID == id {
 				return true
 			}
 		}
 		return false
 	})
-	return reply.OK, reply.Result, reply.Error
+	return reply
 }
 
 func (b *bench) mustCommand(name string, args any) map[string]any {
 	b.t.Helper()
-	ok, res, msg := b.command(name, args)
-	if !ok {
-		b.t.Fatalf("%s: %s", name, msg)
+	r := b.command(name, args)
+	if !r.OK {
+		b.t.Fatalf("%s: %s", name, r.Error)
+	}
+	var res map[string]any
+	if err := r.Decode(&res); err != nil {
+		b.t.Fatalf("%s: %v", name, err)
 	}
 	return res
 }
@@ -226,7 +228,7 @@ func (b *bench) verify() *record.Report {
 	}
 	var lines bytes.Buffer
 	for _, m := range b.obs.Messages() {
-		if m.Topic == topic("records") {
+		if m.Topic == topics.Records {
 			lines.Write(m.Payload)
 			lines.WriteByte('\n')
 		}
@@ -261,7 +263,7 @@ func TestAgentBay(t *testing.T) {
 	b.obs.WaitFor(30*time.Second, "live samples with engine speed", func(ms []mosquittotest.Message) bool {
 		for _, m := range ms {
 			var lm agent.LiveMessage
-			if m.Topic != topic("live") || json.Unmarshal(m.Payload, &lm) != nil {
+			if m.Topic != topics.Live || json.Unmarshal(m.Payload, &lm) != nil {
 				continue
 			}
 			for _, smp := range lm.Samples {
@@ -277,8 +279,9 @@ func TestAgentBay(t *testing.T) {
 	if res := b.mustCommand("live_stop", map[string]any{}); res["stopped"] != true {
 		t.Errorf("live_stop result %v", res)
 	}
-	if ok, _, msg := b.command("live_start", map[string]any{"pids": []string{"ZZ"}}); ok || !strings.Contains(msg, "pids") {
-		t.Errorf("live_start with a bad PID: ok %v, %q", ok, msg)
+	if r := b.command("live_start", map[string]any{"pids": []string{"ZZ"}}); r.OK || r.Code != uplink.CodeBadArgument ||
+		!slices.Equal(r.Fields, []string{"pids[0]"}) || !strings.Contains(r.Error, "pids") {
+		t.Errorf("live_start with a bad PID: %+v", r)
 	}
 
 	b.mustCommand("open_job", map[string]any{
@@ -294,14 +297,16 @@ func TestAgentBay(t *testing.T) {
 	}
 
 	// Malformed and refused commands are answered with the problem.
-	if ok, _, msg := b.command("clear_dtcs", map[string]any{"reason": "repaired"}); ok || !strings.Contains(msg, "technician") {
-		t.Errorf("clear_dtcs without technician: ok %v, %q", ok, msg)
+	if r := b.command("clear_dtcs", map[string]any{"reason": "repaired"}); r.OK || r.Code != uplink.CodeTechnicianRequired || !strings.Contains(r.Error, "technician") {
+		t.Errorf("clear_dtcs without technician: %+v", r)
 	}
-	if ok, _, msg := b.command("start_scan", map[string]any{"bay": "bay9"}); ok || !strings.Contains(msg, `serves bay "bay1"`) {
-		t.Errorf("a command for another bay: ok %v, %q", ok, msg)
+	if r := b.command("start_scan", map[string]any{"bay": "bay9"}); r.OK || r.Code != uplink.CodeWrongBay || !strings.Contains(r.Error, `serves bay "bay1"`) ||
+		r.Message[i18n.Chinese] != "本设备属于 bay1 号工位，不是 bay9 号工位。" {
+		t.Errorf("a command for another bay: %+v", r)
 	}
-	if ok, _, msg := b.command("frobnicate", nil); ok || !strings.Contains(msg, "frobnicate") {
-		t.Errorf("unknown command: ok %v, %q", ok, msg)
+	if r := b.command("frobnicate", nil); r.OK || r.Code != uplink.CodeUnknownCommand || !strings.Contains(r.Error, "frobnicate") ||
+		!strings.Contains(r.Message[i18n.English], `"frobnicate"`) {
+		t.Errorf("unknown command: %+v", r)
 	}
 
 	res = b.mustCommand("clear_dtcs", map[string]any{"technician": "T007", "reason": "catalyst replaced"})
@@ -335,7 +340,7 @@ func TestAgentBay(t *testing.T) {
 	// The retained status tells an operator the state at a glance.
 	b.obs.WaitFor(30*time.Second, "a status without the vehicle, with the upload time", func(ms []mosquittotest.Message) bool {
 		for i := len(ms) - 1; i >= 0; i-- {
-			if ms[i].Topic != topic("status") {
+			if ms[i].Topic != topics.Status {
 				continue
 			}
 			var st map[string]any
@@ -386,7 +391,7 @@ func TestAgentResend(t *testing.T) {
 	// Commands are not queued for a device that has not subscribed yet.
 	b.obs.WaitFor(30*time.Second, "the device online", func(ms []mosquittotest.Message) bool {
 		for _, m := range ms {
-			if m.Topic == topic("status") && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
+			if m.Topic == topics.Status && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
 				return true
 			}
 		}
@@ -403,7 +408,7 @@ func TestAgentResend(t *testing.T) {
 	var status map[string]any
 	b.obs.WaitFor(30*time.Second, "a status with every record acknowledged and archived", func(ms []mosquittotest.Message) bool {
 		for i := len(ms) - 1; i >= 0; i-- {
-			if ms[i].Topic != topic("status") {
+			if ms[i].Topic != topics.Status {
 				continue
 			}
 			status = nil
@@ -442,10 +447,10 @@ func TestAgentResend(t *testing.T) {
 	if res["republished"] != 1.0 || fmt.Sprint(res["missing"]) != "[]" {
 		t.Errorf("resend beyond the head: %v", res)
 	}
-	if ok, _, msg := b.command("resend", map[string]any{"from_seq": 1, "to_seq": 20000}); ok || !strings.Contains(msg, "to_seq") {
-		t.Errorf("resend of 20000 records: ok %v, %q", ok, msg)
+	if r := b.command("resend", map[string]any{"from_seq": 1, "to_seq": 20000}); r.OK || r.Code != uplink.CodeBadArgument || !strings.Contains(r.Error, "to_seq") {
+		t.Errorf("resend of 20000 records: %+v", r)
 	}
-	if ok, _, msg := b.command("resend", map[string]any{"from_seq": 0, "to_seq": 1}); ok || !strings.Contains(msg, "from_seq") {
-		t.Errorf("resend from 0: ok %v, %q", ok, msg)
+	if r := b.command("resend", map[string]any{"from_seq": 0, "to_seq": 1}); r.OK || r.Code != uplink.CodeBadArgument || !strings.Contains(r.Error, "from_seq") {
+		t.Errorf("resend from 0: %+v", r)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +24,7 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/bayio"
@@ -57,11 +58,11 @@ const (
 	boardTruck = "diesel-truck-j1939" // J1939, 29-bit, 250 kbit/s
 )
 
-// analyzerSimProtocol maps an analyzer driver to the protocol of the
-// simulator that stands in for it (drivers of compatible instruments share
-// one).
-var analyzerSimProtocol = map[string]string{
-	"nha506": "nha506", "fla502": "nha506", "mqw511": "mqw511", "fga4100": "fga4100", "nht6": "nht6", "mqy200": "nht6",
+// analyzerReadings maps an analyzer driver to the readings file its
+// simulator reports (served in the driver's own protocol).
+var analyzerReadings = map[string]string{
+	"nha506": "nha506-before.yaml", "fla502": "nha506-before.yaml", "mqw511": "mqw511-before.yaml",
+	"fga4100": "fga4100-after.yaml", "nht6": "nht6-free-accel.yaml", "mqy200": "nht6-diesel.yaml",
 }
 
 // TestBoards runs the daemon with every firmware-config file, the
@@ -89,7 +90,7 @@ func TestBoards(t *testing.T) {
 
 func testBoard(t *testing.T, file string) {
 	cfg := loadBoardConfig(t, file)
-	tp := agenttest.DeviceTopics(cfg.Uplink.TopicPrefix, boardShop, boardDevice)
+	tp := uplink.DeviceTopics(cfg.Uplink.TopicPrefix, boardShop, boardDevice)
 	broker := mosquittotest.Start(t, mosquittotest.Options{
 		Prefix: cfg.Uplink.TopicPrefix, Devices: []mosquittotest.Device{{Shop: boardShop, ID: boardDevice}},
 	})
@@ -105,6 +106,10 @@ func testBoard(t *testing.T, file string) {
 	cfg.Uplink.Broker = broker.TLSURL
 	cfg.Uplink.CAFile = broker.CA.File
 	cfg.Uplink.CertFile, cfg.Uplink.KeyFile = broker.ClientCert(boardDevice)
+	if cfg.Screen.Listen == "" {
+		t.Errorf("%s does not turn the bay screen on (screen.listen)", file)
+	}
+	cfg.Screen.Listen, cfg.Screen.PINFile = "127.0.0.1:0", filepath.Join(dir, config.DefaultPINName)
 
 	deps := agent.Deps{Version: "boards-test", Logger: slogFor(t, cfg)}
 	vehicle := fitVehicle(t, cfg, &deps)
@@ -147,6 +152,8 @@ func testBoard(t *testing.T, file string) {
 		t.Fatalf("the agent stopped before it was ready: %v", err)
 	}
 
+	checkScreen(t, a)
+
 	// Plug the vehicle in once the agent is looking for one: it finds it
 	// and stores its snapshot.
 	select {
@@ -161,7 +168,7 @@ func testBoard(t *testing.T, file string) {
 			VIN string `json:"vin"`
 		} `json:"snapshot"`
 	}
-	waitRecord(t, recv, tp.Records, job.KindScan, func(body json.RawMessage) bool {
+	waitRecord(t, recv, tp.Records, record.KindScan, func(body json.RawMessage) bool {
 		return json.Unmarshal(body, &snap) == nil
 	})
 	if snap.Phase != job.PhaseIntake || snap.Snapshot.VIN != vehicle.vin {
@@ -174,12 +181,12 @@ func testBoard(t *testing.T, file string) {
 			"job_id": "J-BOARD-1", "type": string(job.TypeEmissionRepair), "plate": "浙A12345", "vin": vehicle.vin,
 			"mileage_km": 123457, "complaint": "failed the emission test", "technician": "T007", "test_no": "330106202603140012",
 		})
-		res := cmdr.MustDo(30*time.Second, "take_reading", map[string]any{}).Result
+		res := agenttest.Result(cmdr.MustDo(30*time.Second, "take_reading", map[string]any{}))
 		if res["phase"] != string(job.PhaseBeforeRepair) {
 			t.Errorf("take_reading result %v: want phase before_repair", res)
 		}
 		var em job.EmissionBody
-		waitRecord(t, recv, tp.Records, job.KindEmission, func(body json.RawMessage) bool {
+		waitRecord(t, recv, tp.Records, record.KindEmission, func(body json.RawMessage) bool {
 			return json.Unmarshal(body, &em) == nil
 		})
 		if len(em.Reading.Values) == 0 || cfg.Analyzer.Method != "" && em.Reading.Method != cfg.Analyzer.Method {
@@ -373,34 +380,23 @@ func vehicleProfile(name string) string {
 }
 
 // fitAnalyzer replaces the configured analyzer's serial port by a pty
-// served by a simulator speaking that driver's protocol, with the first
-// readings file in testdata/analyzers for that protocol.
+// served by a simulator speaking that driver's protocol, with its readings
+// file from testdata/analyzers.
 func fitAnalyzer(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	addr, err := analyzer.ParseAddress(cfg.Analyzer.Interface)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proto, ok := analyzerSimProtocol[addr.Driver]
+	file, ok := analyzerReadings[addr.Driver]
 	if !ok {
-		t.Fatalf("no simulator for analyzer driver %q", addr.Driver)
+		t.Fatalf("no simulator readings for analyzer driver %q", addr.Driver)
 	}
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "analyzers", "*.yaml"))
-	slices.Sort(files)
-	var readings *analyzersim.Readings
-	for _, f := range files {
-		r, err := analyzersim.LoadFile(f)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if r.Protocol == proto {
-			readings = r
-			break
-		}
+	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", file))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if readings == nil {
-		t.Fatalf("no readings in testdata/analyzers for protocol %s", proto)
-	}
+	readings.Protocol = addr.Driver
 	sim, err := analyzersim.New(readings, analyzersim.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -471,5 +467,24 @@ func waitRecord(t *testing.T, recv *mosquittotest.Subscriber, topic, kind string
 	})
 	if bad != nil {
 		t.Fatal(bad)
+	}
+}
+
+// checkScreen waits for the bay screen to listen and asks for its login
+// page.
+func checkScreen(t *testing.T, a *agent.Agent) {
+	t.Helper()
+	select {
+	case <-a.Screen().Listening():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bay screen does not listen")
+	}
+	resp, err := http.Get(a.Screen().URL() + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("bay screen login page: %s", resp.Status)
 	}
 }

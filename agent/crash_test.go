@@ -25,6 +25,8 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/canbus"
 )
 
@@ -103,7 +105,7 @@ func TestAgentCrash(t *testing.T) {
 	}()
 	t.Cleanup(func() { <-built })
 
-	tp := agenttest.DeviceTopics(crashPrefix, crashShop, crashDevice)
+	tp := uplink.DeviceTopics(crashPrefix, crashShop, crashDevice)
 	broker := mosquittotest.Start(t, mosquittotest.Options{
 		Prefix: crashPrefix, Devices: []mosquittotest.Device{{Shop: crashShop, ID: crashDevice}}, Persistence: true,
 	})
@@ -346,7 +348,7 @@ func (r *crashRun) send(pending map[string]string) {
 				"complaint": "crash test", "technician": "T001",
 			})
 			pending[cmd] = id
-			r.sent[cmd] = storedKey(job.KindJobOpen, id, "")
+			r.sent[cmd] = storedKey(record.KindJobOpen, id, "")
 		}
 	case r.jobNotes[r.job] >= crashJobNotes:
 		if len(pending) == 0 {
@@ -356,7 +358,7 @@ func (r *crashRun) send(pending map[string]string) {
 				"parts": []map[string]any{},
 			})
 			pending[cmd] = "close"
-			r.sent[cmd] = storedKey(job.KindJobClose, r.job, "")
+			r.sent[cmd] = storedKey(record.KindJobClose, r.job, "")
 		}
 	default:
 		for len(pending) < crashWindow {
@@ -364,7 +366,7 @@ func (r *crashRun) send(pending map[string]string) {
 			text := fmt.Sprintf("crash note %d", r.noteN)
 			id := r.cmdr.Send("add_note", map[string]any{"author": "T001", "text": text})
 			pending[id] = "note"
-			r.sent[id] = storedKey(job.KindNote, r.job, text)
+			r.sent[id] = storedKey(record.KindNote, r.job, text)
 			r.jobNotes[r.job]++
 		}
 	}
@@ -404,7 +406,7 @@ func waitStored(t *testing.T, recv *mosquittotest.Subscriber, topic string, want
 		done = len(msgs)
 		for _, rec := range recs {
 			var b job.NoteBody
-			if rec.Kind == job.KindNote && json.Unmarshal(rec.Body, &b) != nil {
+			if rec.Kind == record.KindNote && json.Unmarshal(rec.Body, &b) != nil {
 				continue
 			}
 			delete(missing, storedKey(rec.Kind, rec.Job, b.Text))

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -41,7 +41,7 @@ type LiveMessage struct {
 
 // startLive starts a live feed, replacing a running one. Rate and duration
 // are capped by the configuration (live.max_rate_hz, live.max_duration).
-func (a *Agent) startLive(args *job.LiveStartArgs) (any, error) {
+func (a *Agent) startLive(args *command.LiveStartArgs) (any, error) {
 	c := a.current()
 	if c == nil {
 		return nil, ErrNoVehicle
@@ -170,6 +170,7 @@ func (a *Agent) publishLive(m LiveMessage) {
 		a.log.Warn("live message", "err", err)
 		return
 	}
+	a.screen.Live(data)
 	if err := a.up.PublishLive(data); err != nil {
 		a.log.Debug("live message dropped", "err", err)
 	}

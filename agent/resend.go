@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
@@ -17,7 +17,7 @@ import (
 // pending), and says what it no longer has. It returns once the broker
 // acknowledged every record it republished, so the reply arrives after
 // them.
-func Resend(ctx context.Context, box *outbox.Outbox, up *uplink.Uplink, c *job.ResendArgs, log *slog.Logger) (*job.ResendResult, error) {
+func Resend(ctx context.Context, box *outbox.Outbox, up *uplink.Uplink, c *command.ResendArgs, log *slog.Logger) (*command.ResendResult, error) {
 	held, err := box.Range(c.FromSeq, c.ToSeq)
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
@@ -26,7 +26,7 @@ func Resend(ctx context.Context, box *outbox.Outbox, up *uplink.Uplink, c *job.R
 	if err != nil {
 		return nil, fmt.Errorf("resend %d-%d: %w", c.FromSeq, c.ToSeq, err)
 	}
-	res := &job.ResendResult{FromSeq: c.FromSeq, ToSeq: c.ToSeq, HeadSeq: st.HeadSeq,
+	res := &command.ResendResult{FromSeq: c.FromSeq, ToSeq: c.ToSeq, HeadSeq: st.HeadSeq,
 		Missing: []record.SeqRange{}, Quarantined: []uint64{}}
 	var payloads [][]byte
 	next := c.FromSeq // the lowest seq not yet accounted for

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -20,10 +21,13 @@ var (
 	ErrNoVehicle = errors.New("agent: no vehicle connected")
 	// ErrNoAnalyzer: the action needs an analyzer and none is configured.
 	ErrNoAnalyzer = errors.New("agent: no analyzer configured (analyzer.interface)")
+	// ErrVehicle: the vehicle or its interface failed during a scan or a
+	// clear; it wraps the interface's error.
+	ErrVehicle = errors.New("agent: vehicle interface failed")
+	// ErrAnalyzer: the analyzer could not be opened or read; it wraps the
+	// analyzer's error.
+	ErrAnalyzer = errors.New("agent: analyzer failed")
 )
-
-// KindPresence is the record kind saying a vehicle connected or left.
-const KindPresence = "presence"
 
 // PresenceBody is the body of a "presence" record.
 type PresenceBody struct {
@@ -126,7 +130,7 @@ func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU)
 	a.log.Info("vehicle connected", "protocol", link.Protocol, "ecus", ecus)
 	a.setLights()
 	body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "connected", Protocol: link.Protocol, ECUs: ecus}
-	if err := a.emit(ctx, job.Event{Kind: KindPresence, Job: a.openJobID(), Body: body}); err != nil {
+	if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
 		a.noteErr("record vehicle connected", err)
 	}
 	if _, err := a.scanNow(ctx, ""); err != nil && ctx.Err() == nil {
@@ -136,7 +140,7 @@ func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU)
 
 // left records that the vehicle went away (when record is set) and stops
 // what needed it. The link stays open for the next vehicle.
-func (a *Agent) left(ctx context.Context, reason string, record bool) {
+func (a *Agent) left(ctx context.Context, reason string, store bool) {
 	a.mu.Lock()
 	c := a.vehicle
 	a.vehicle = nil
@@ -147,9 +151,9 @@ func (a *Agent) left(ctx context.Context, reason string, record bool) {
 	a.stopLive("vehicle left")
 	a.log.Info("vehicle left", "reason", reason)
 	a.setLights()
-	if record {
+	if store {
 		body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "left", Reason: reason}
-		if err := a.emit(ctx, job.Event{Kind: KindPresence, Job: a.openJobID(), Body: body}); err != nil {
+		if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
 			a.noteErr("record vehicle left", err)
 		}
 	}
@@ -180,7 +184,7 @@ func (a *Agent) scanNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	}
 	snap, err := c.link.Scan(ctx, opts)
 	if err != nil {
-		return job.Event{}, err
+		return job.Event{}, fmt.Errorf("%w: scan: %w", ErrVehicle, err)
 	}
 	if !hasJob {
 		if phase != "" && phase != job.PhaseIntake {
@@ -206,12 +210,12 @@ func (a *Agent) readNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	o.Drivers, o.Logger = a.deps.AnalyzerDrivers, a.log.With("part", "analyzer")
 	inst, err := analyzer.Open(a.cfg.Analyzer.Interface, o)
 	if err != nil {
-		return job.Event{}, err
+		return job.Event{}, fmt.Errorf("%w: %w", ErrAnalyzer, err)
 	}
 	defer inst.Close()
 	r, err := inst.Read(ctx)
 	if err != nil {
-		return job.Event{}, err
+		return job.Event{}, fmt.Errorf("%w: %w", ErrAnalyzer, err)
 	}
 	return a.jobs.Reading(ctx, a.bay, phase, r)
 }
@@ -225,5 +229,9 @@ func (a *Agent) clearDTCs(ctx context.Context, jobID, technician string) ([]obd.
 	}
 	c.scan.Lock()
 	defer c.scan.Unlock()
-	return c.link.ClearDTCs(ctx, c.ecus, jobID, technician)
+	ecus, err := c.link.ClearDTCs(ctx, c.ecus, jobID, technician)
+	if err != nil {
+		return ecus, fmt.Errorf("%w: clear: %w", ErrVehicle, err)
+	}
+	return ecus, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"go.yaml.in/yaml/v3"
@@ -262,7 +264,7 @@ func TestBrokenConfigs(t *testing.T) {
 			{"device.key_file", 0, `device.key_file: want an absolute path, got "var/lib/bayagent/device.key"`},
 			{"outbox.path", 0, `outbox.path: want an absolute path, got "var/lib/bayagent/outbox.db"`}}},
 		{name: "analyzer", yaml: with("analyzer:\n  interface: nha999:/dev/ttyUSB1\n  method: lug_down\n"), kind: ErrInvalid, want: []want{
-			{"analyzer.interface", 9, `analyzer.interface (line 9): unknown driver "nha999" (want nha506, fla502, mqw511, fga4100, nht6, mqy200)`},
+			{"analyzer.interface", 9, `analyzer.interface (line 9): unknown driver "nha999" (want nha506, fla502, nha503, nha503v, mqw511, nha501a, fla501, mqw50a, fga4100, nht6, mqy200, fty100)`},
 			{"analyzer.method", 10, `analyzer.method (line 10): unknown method "lug_down" (want realtime, two_speed_idle, asm, free_acceleration, or empty for the driver's default)`}}},
 		{name: "analyzer method without analyzer", yaml: with("analyzer:\n  method: asm\n"), kind: ErrInvalid, want: []want{
 			{"analyzer.method", 9, `analyzer.method (line 9): set but analyzer.interface is empty (no analyzer to use it)`}}},
@@ -292,8 +294,8 @@ func TestBrokenConfigs(t *testing.T) {
 		{name: "ca file with plain broker", yaml: with("uplink:\n  broker: tcp://localhost\n  allow_plaintext: true\n  ca_file: /etc/ssl/ca.pem\n"), partial: true, kind: uplink.ErrOptions, want: []want{
 			{"uplink.ca_file", 9, `uplink.ca_file (line 9): uplink: invalid options: ca_file, cert_file and key_file need a TLS broker URL (ssl://), got tcp://`}}},
 		{name: "live, health record and log", yaml: with("live:\n  max_rate_hz: 0\n  max_duration: 48h\nhealthrecord:\n  part_name_max: 5000\nlog:\n  level: verbose\n  format: xml\n"), kind: ErrInvalid, want: []want{
-			{"live.max_rate_hz", 9, `live.max_rate_hz (line 9): want 1 to 50, got 0`},
-			{"live.max_duration", 10, `live.max_duration (line 10): want 1s to 24h0m0s, got 48h0m0s`},
+			{"live.max_rate_hz", 9, `live.max_rate_hz (line 9): want 1 to 10, got 0`},
+			{"live.max_duration", 10, `live.max_duration (line 10): want 1s to 30m0s, got 48h0m0s`},
 			{"healthrecord.part_name_max", 12, `healthrecord.part_name_max (line 12): want 1 to 1000, got 5000`},
 			{"log.level", 14, `log.level (line 14): unknown value "verbose" (want debug, info, warn, error)`},
 			{"log.format", 15, `log.format (line 15): unknown value "xml" (want text, json)`}}},
@@ -364,7 +366,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown keys", "device:\n  id: x\n  shp: \"1\"\nvehicel:\n  interface: can:can0\n", ErrUnknownKey, []want{
 			{"device.shp", 3, `device.shp (line 3): unknown key (keys of device: id, shop, company_name, bay, state_dir, key_file)`},
-			{"vehicel", 4, `vehicel (line 4): unknown key (sections: device, vehicle, analyzer, bayio, outbox, uplink, live, healthrecord, log)`}}},
+			{"vehicel", 4, `vehicel (line 4): unknown key (sections: device, vehicle, analyzer, bayio, outbox, uplink, live, healthrecord, screen, precheck, log)`}}},
 		{"password in file", "uplink:\n  broker: ssl://x\n  password: hunter2\n", ErrSecret, []want{
 			{"uplink.password", 3, `uplink.password (line 3): the password must not be in the configuration file: put it in an environment variable (for example in a systemd EnvironmentFile readable only by root) and give that variable's name in uplink.password_env`}}},
 		{"unset variable", "device:\n  id: ${NOPE}\n  bay: ${BAYAGENT_SHOP}-${ALSO_NOPE}\n", ErrEnv, []want{
@@ -631,5 +633,27 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "max_bytes: 64MiB") || !strings.Contains(string(out), "detect_interval: 2s") {
 		t.Errorf("sizes and durations not written as text:\n%s", out)
+	}
+}
+
+// TestBaySameRuleAsCommands: a device.bay that passes the configuration
+// check is one every command accepts as its "bay", and one refused by the
+// commands is refused here ("Bay 3" used to pass run --check and then
+// make every open_job fail).
+func TestBaySameRuleAsCommands(t *testing.T) {
+	for _, bay := range []string{"3", "bay3", "B-3.left_1", "Bay 3", "工位3", "-3", strings.Repeat("b", 32), strings.Repeat("b", 33)} {
+		c, err := parse(t, with("device:\n  id: bay1-pi\n  shop: \"440300123456789\"\n  bay: \""+bay+"\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgErr := c.Validate()
+		args, _ := json.Marshal(map[string]string{"bay": bay})
+		_, cmdErr := command.Decode(command.StartScan, args)
+		if (cfgErr == nil) != (cmdErr == nil) {
+			t.Errorf("bay %q: config check %v, command check %v", bay, cfgErr, cmdErr)
+		}
+		if cfgErr != nil && !strings.Contains(cfgErr.Error(), "device.bay") {
+			t.Errorf("bay %q: %v does not name device.bay", bay, cfgErr)
+		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -65,6 +67,16 @@ func (v *validator) bad(field, format string, a ...any) {
 	v.errs = append(v.errs, &FieldError{Field: field, Line: v.c.line(field), Msg: fmt.Sprintf(format, a...), kind: ErrInvalid})
 }
 
+// checks runs validators of package check, the rules commands and jobs
+// share, and reports their problems under the configuration's keys.
+func (v *validator) checks(run func(p *check.Problems)) {
+	var p check.Problems
+	run(&p)
+	for _, fe := range p {
+		v.bad(fe.Field, "%s", fe.Problem)
+	}
+}
+
 func (v *validator) wrap(field, msg string, err error) {
 	v.errs = append(v.errs, &FieldError{Field: field, Line: v.c.line(field), Msg: msg, Err: err, kind: ErrInvalid})
 }
@@ -77,9 +89,11 @@ func (c *Config) validate(bits32 bool) error {
 	v.bayio()
 	v.outbox(bits32)
 	v.uplink()
-	v.rangeInt("live.max_rate_hz", c.Live.MaxRateHz, 1, 50)
-	v.rangeDur("live.max_duration", c.Live.MaxDuration, time.Second, 24*time.Hour)
+	// The command's limits are the ceiling: a box may only lower them.
+	v.rangeInt("live.max_rate_hz", c.Live.MaxRateHz, 1, int(command.MaxLiveRateHz))
+	v.rangeDur("live.max_duration", c.Live.MaxDuration, time.Second, command.MaxLiveDuration)
 	v.rangeInt("healthrecord.part_name_max", c.HealthRecord.PartNameMax, 1, 1000)
+	v.screen()
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	return errors.Join(v.errs...)
@@ -100,7 +114,9 @@ func (v *validator) device() {
 		v.bad("device.shop", "want the shop's 15-digit company code in the health-record system, got %q", d.Shop)
 	}
 	v.text("device.company_name", d.CompanyName, 200)
-	v.text("device.bay", d.Bay, 64)
+	if d.Bay != "" { // the same rule as a command's "bay"
+		v.checks(func(p *check.Problems) { check.Bay(p, "device.bay", d.Bay) })
+	}
 	v.absPath("device.state_dir", d.StateDir)
 	v.absPath("device.key_file", d.KeyFile)
 }

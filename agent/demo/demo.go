@@ -44,6 +44,7 @@ import (
 	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -182,7 +183,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 			tlsCfg.RootCAs = pool
 		}
 	}
-	t := newTopics(Prefix, Shop, Device)
+	t := uplink.DeviceTopics(Prefix, Shop, Device)
 	obs, err := connectObserver(ctx, brokerURL, tlsCfg, t)
 	if err != nil {
 		return res, err

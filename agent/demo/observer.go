@@ -13,24 +13,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 )
-
-// topics are the device's MQTT topics (see package uplink).
-type topics struct {
-	root, records, status, cmd, reply, live string
-}
-
-func newTopics(prefix, shop, device string) topics {
-	root := prefix + "/" + shop + "/" + device
-	return topics{
-		root:    root,
-		records: root + "/records",
-		status:  root + "/status",
-		cmd:     root + "/cmd",
-		reply:   root + "/reply",
-		live:    root + "/live",
-	}
-}
 
 // message is one MQTT message the observer received.
 type message struct {
@@ -44,7 +28,7 @@ type message struct {
 // every wait with the reason.
 type observer struct {
 	client paho.Client
-	t      topics
+	t      uplink.Topics
 	ids    int
 
 	mu      sync.Mutex
@@ -58,7 +42,7 @@ var errConnectionLost = errors.New("demo: the health-record side lost its broker
 
 // connectObserver connects to the broker and subscribes to the device's
 // topics; it returns once the subscription is acknowledged.
-func connectObserver(ctx context.Context, url string, tlsCfg *tls.Config, t topics) (*observer, error) {
+func connectObserver(ctx context.Context, url string, tlsCfg *tls.Config, t uplink.Topics) (*observer, error) {
 	o := &observer{t: t, changed: make(chan struct{})}
 	opts := paho.NewClientOptions().AddBroker(url).
 		SetClientID("bayagent-demo-hr-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)).
@@ -80,7 +64,7 @@ func connectObserver(ctx context.Context, url string, tlsCfg *tls.Config, t topi
 	if err := wait(ctx, o.client.Connect()); err != nil {
 		return nil, fmt.Errorf("demo: connect to %s: %w", url, err)
 	}
-	sub := o.client.Subscribe(t.root+"/#", 1, func(_ paho.Client, m paho.Message) {
+	sub := o.client.Subscribe(t.Root+"/#", 1, func(_ paho.Client, m paho.Message) {
 		o.mu.Lock()
 		o.msgs = append(o.msgs, message{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...)})
 		o.notifyLocked()
@@ -88,7 +72,7 @@ func connectObserver(ctx context.Context, url string, tlsCfg *tls.Config, t topi
 	})
 	if err := wait(ctx, sub); err != nil {
 		o.client.Disconnect(0)
-		return nil, fmt.Errorf("demo: subscribe to %s/#: %w", t.root, err)
+		return nil, fmt.Errorf("demo: subscribe to %s/#: %w", t.Root, err)
 	}
 	return o, nil
 }
@@ -137,7 +121,7 @@ func (o *observer) waitFor(ctx context.Context, what string, cond func([]message
 func (o *observer) records() ([]record.Record, [][]byte, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return decodeRecords(o.msgs, o.t.records)
+	return decodeRecords(o.msgs, o.t.Records)
 }
 
 func decodeRecords(msgs []message, topic string) ([]record.Record, [][]byte, error) {
@@ -163,7 +147,7 @@ func (o *observer) waitRecord(ctx context.Context, kind, job string, match func(
 	var found record.Record
 	err := o.waitFor(ctx, "a "+kind+" record", func(msgs []message) bool {
 		for _, m := range msgs {
-			if m.Topic != o.t.records {
+			if m.Topic != o.t.Records {
 				continue
 			}
 			r, err := record.Decode(m.Payload)
@@ -180,34 +164,26 @@ func (o *observer) waitRecord(ctx context.Context, kind, job string, match func(
 	return found, err
 }
 
-// reply is a command's reply (package uplink).
-type reply struct {
-	ID     string          `json:"id"`
-	OK     bool            `json:"ok"`
-	Result json.RawMessage `json:"result"`
-	Error  string          `json:"error"`
-}
-
 // errRefused: the agent answered a command with an error.
 var errRefused = errors.New("demo: the agent refused a command")
 
 // command publishes a command on the device's command topic and waits for
 // its reply; a reply with ok false is errRefused with the agent's message.
-func (o *observer) command(ctx context.Context, name string, args any) (reply, error) {
+func (o *observer) command(ctx context.Context, name string, args any) (uplink.Reply, error) {
 	o.ids++
 	id := "demo-" + strconv.Itoa(o.ids)
 	payload, err := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
 	if err != nil {
-		return reply{}, err
+		return uplink.Reply{}, err
 	}
-	if err := wait(ctx, o.client.Publish(o.t.cmd, 1, false, payload)); err != nil {
-		return reply{}, fmt.Errorf("demo: publish %s: %w", name, err)
+	if err := wait(ctx, o.client.Publish(o.t.Cmd, 1, false, payload)); err != nil {
+		return uplink.Reply{}, fmt.Errorf("demo: publish %s: %w", name, err)
 	}
-	var r reply
+	var r uplink.Reply
 	err = o.waitFor(ctx, "the reply to "+name, func(msgs []message) bool {
 		for _, m := range msgs {
-			var got reply
-			if m.Topic == o.t.reply && json.Unmarshal(m.Payload, &got) == nil && got.ID == id {
+			var got uplink.Reply
+			if m.Topic == o.t.Reply && json.Unmarshal(m.Payload, &got) == nil && got.ID == id {
 				r = got
 				return true
 			}
@@ -215,7 +191,7 @@ func (o *observer) command(ctx context.Context, name string, args any) (reply, e
 		return false
 	})
 	if err != nil {
-		return reply{}, err
+		return uplink.Reply{}, err
 	}
 	if !r.OK {
 		return r, fmt.Errorf("%w: %s: %s", errRefused, name, r.Error)

@@ -16,6 +16,7 @@ import (
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -64,11 +65,11 @@ func (p *printer) step(cmd, what, outcome string) {
 }
 
 // received prints what the health-record side received.
-func (p *printer) received(res *Result, t topics, keyFile string, lines [][]byte) error {
+func (p *printer) received(res *Result, t uplink.Topics, keyFile string, lines [][]byte) error {
 	if p.json {
 		return p.receivedJSON(res, keyFile, lines)
 	}
-	p.section(fmt.Sprintf("What the health-record system received: %d records on %s", len(res.Records), t.records))
+	p.section(fmt.Sprintf("What the health-record system received: %d records on %s", len(res.Records), t.Records))
 	kinds := map[string]int{}
 	var order []string
 	for _, r := range res.Records {
@@ -145,12 +146,12 @@ func (p *printer) receivedJSON(res *Result, keyFile string, lines [][]byte) erro
 	return enc.Encode(doc)
 }
 
-func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t topics, dir string) {
+func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplink.Topics, dir string) {
 	p.section("Still running (--keep-running): Ctrl-C stops broker, simulators and agent")
 	p.printf("  broker   %s\n", brokerURL)
-	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.records, t.status, t.cmd, t.reply, t.live)
-	sub := "mosquitto_sub -v -t '" + t.root + "/#'"
-	pub := "mosquitto_pub -t '" + t.cmd + `' -m '{"id":"1","cmd":"start_scan","args":{}}'`
+	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.Records, t.Status, t.Cmd, t.Reply, t.Live)
+	sub := "mosquitto_sub -v -t '" + t.Root + "/#'"
+	pub := "mosquitto_pub -t '" + t.Cmd + `' -m '{"id":"1","cmd":"start_scan","args":{}}'`
 	if brk != nil {
 		host, port := splitHostPort(brk.Addr)
 		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.CAFile)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"strings"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 )
 
 // script is the emission-repair job, driven over MQTT commands as the
@@ -51,7 +53,7 @@ func (s *script) run(ctx context.Context) error {
 	s.p.section("The job, driven over MQTT commands as the shop's software and the technician's app send them")
 
 	// The agent finds the car on its own and scans it.
-	intake, err := s.obs.waitRecord(ctx, job.KindScan, "", func(body []byte) bool {
+	intake, err := s.obs.waitRecord(ctx, record.KindScan, "", func(body []byte) bool {
 		var b job.ScanBody
 		return json.Unmarshal(body, &b) == nil && b.Phase == job.PhaseIntake
 	})
@@ -65,14 +67,14 @@ func (s *script) run(ctx context.Context) error {
 	s.p.step("(plug-in)", "the agent found the car by itself", fmt.Sprintf("presence + intake scan: VIN %s, MIL %s, %d stored DTCs",
 		ib.Snapshot.VIN, onOff(ib.Snapshot.MIL), ib.Snapshot.DTCs.Stored))
 
-	if _, err := s.do(ctx, job.CmdOpenJob, map[string]any{
+	if _, err := s.do(ctx, command.OpenJob, map[string]any{
 		"job_id": JobID, "type": job.TypeEmissionRepair, "plate": Plate, "plate_color": job.PlateBlue,
 		"vin": s.vin, "mileage_km": 123457, "complaint": "failed the two-speed idle test: HC and CO above limit a, MIL on",
 		"technician": Technician, "test_no": TestNo,
 	}); err != nil {
 		return err
 	}
-	s.p.step(job.CmdOpenJob, JobID+" emission_repair, "+Plate+", test_no "+TestNo, "job_open stored")
+	s.p.step(command.OpenJob, JobID+" emission_repair, "+Plate+", test_no "+TestNo, "job_open stored")
 
 	if err := s.scan(ctx, job.PhaseBeforeRepair); err != nil {
 		return err
@@ -82,17 +84,17 @@ func (s *script) run(ctx context.Context) error {
 	}
 
 	work := "replaced the catalytic converter and the front O2 sensor"
-	if _, err := s.do(ctx, job.CmdAddNote, map[string]any{"author": Technician, "text": work, "repair_started": true}); err != nil {
+	if _, err := s.do(ctx, command.AddNote, map[string]any{"author": Technician, "text": work, "repair_started": true}); err != nil {
 		return err
 	}
-	s.p.step(job.CmdAddNote, Technician+": "+work, "note stored (repair started)")
+	s.p.step(command.AddNote, Technician+": "+work, "note stored (repair started)")
 
 	reason := "catalytic converter and front O2 sensor replaced (P0420, P0171)"
-	r, err := s.do(ctx, job.CmdClearDTCs, map[string]any{"technician": Technician, "reason": reason})
+	r, err := s.do(ctx, command.ClearDTCs, map[string]any{"technician": Technician, "reason": reason})
 	if err != nil {
 		return err
 	}
-	s.p.step(job.CmdClearDTCs, Technician+": "+reason, fmt.Sprintf("requested, then %s by ECUs %s", r.Stage, strings.Join(r.ECUs, ", ")))
+	s.p.step(command.ClearDTCs, Technician+": "+reason, fmt.Sprintf("requested, then %s by ECUs %s", r.Stage, strings.Join(r.ECUs, ", ")))
 
 	if err := s.scan(ctx, job.PhaseAfterRepair); err != nil {
 		return err
@@ -119,39 +121,39 @@ func (s *script) run(ctx context.Context) error {
 			{"name": "exhaust gasket", "code": "GSK-1K0253115", "quantity": "2"},
 		},
 	}
-	if _, err := s.do(ctx, job.CmdCloseJob, settlement); err != nil {
+	if _, err := s.do(ctx, command.CloseJob, settlement); err != nil {
 		return err
 	}
-	if _, err := s.obs.waitRecord(ctx, job.KindJobClose, JobID, nil); err != nil {
+	if _, err := s.obs.waitRecord(ctx, record.KindJobClose, JobID, nil); err != nil {
 		return err
 	}
-	s.p.step(job.CmdCloseJob, "settlement "+settlement["settlement_no"].(string)+": 3 items, 3 parts", "job_close stored and received")
+	s.p.step(command.CloseJob, "settlement "+settlement["settlement_no"].(string)+": 3 items, 3 parts", "job_close stored and received")
 	return nil
 }
 
 func (s *script) scan(ctx context.Context, phase job.Phase) error {
-	r, err := s.do(ctx, job.CmdStartScan, map[string]any{})
+	r, err := s.do(ctx, command.StartScan, map[string]any{})
 	if err != nil {
 		return err
 	}
 	if r.Phase != string(phase) {
 		return fmt.Errorf("start_scan: the agent recorded phase %q, want %q", r.Phase, phase)
 	}
-	s.p.step(job.CmdStartScan, "", fmt.Sprintf("%s scan stored: MIL %s, %d stored, %d pending, %d permanent DTCs",
+	s.p.step(command.StartScan, "", fmt.Sprintf("%s scan stored: MIL %s, %d stored, %d pending, %d permanent DTCs",
 		r.Phase, onOff(r.MIL), r.DTCs["stored"], r.DTCs["pending"], r.DTCs["permanent"]))
 	return nil
 }
 
 func (s *script) readings(ctx context.Context, phase job.Phase) error {
 	for i, what := range []string{"idle", "high idle"}[:samplesPerPhase] {
-		r, err := s.do(ctx, job.CmdTakeReading, map[string]any{})
+		r, err := s.do(ctx, command.TakeReading, map[string]any{})
 		if err != nil {
 			return err
 		}
 		if r.Phase != string(phase) {
 			return fmt.Errorf("take_reading %d: the agent recorded phase %q, want %q", i+1, r.Phase, phase)
 		}
-		s.p.step(job.CmdTakeReading, what, r.Phase+" reading stored")
+		s.p.step(command.TakeReading, what, r.Phase+" reading stored")
 	}
 	return nil
 }

@@ -57,11 +57,4 @@
 // the sealed records the box published (any order, duplicates allowed),
 // and checks it as Close did. The receiver (cmd/bayreceiver) and the demo
 // use it; nothing else rebuilds jobs.
-//
-// # Commands
-//
-// commands.go defines the argument types of the MQTT commands (open_job,
-// close_job, add_note, clear_dtcs, start_scan, take_reading, live_start,
-// live_stop, resend) and DecodeCommandArgs, which decodes them strictly and
-// validates them with errors naming the field.
 package job

@@ -3,25 +3,16 @@ package job
 import (
 	"time"
 
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-// Event kinds: the "kind" of the record envelope (see package record).
-const (
-	KindJobOpen   = "job_open"
-	KindScan      = "scan"
-	KindEmission  = "emission"
-	KindDTCClear  = "dtc_clear"
-	KindNote      = "note"
-	KindJobClose  = "job_close"
-	KindJobCancel = "job_cancel"
-)
-
 // Event is one event to be sealed into a record and stored: the caller
 // passes Kind, Job and Body to the outbox (outbox.Append(ctx, ev.Kind,
-// ev.Job, ev.Body)). Body is one of the *Body types of this package.
+// ev.Job, ev.Body)). Kind is one of package record's kinds; Body is one of
+// the *Body types of this package.
 type Event struct {
 	Kind string `json:"kind"`
 	Job  string `json:"job"` // "" for an intake scan outside any job
@@ -120,7 +111,7 @@ type JobCloseBody struct {
 // IntakeScan returns the event for a scan taken at a bay with no open job:
 // phase intake, no job id. The caller stores it like any other event.
 func IntakeScan(bay string, at time.Time, snap scan.Snapshot) Event {
-	return Event{Kind: KindScan, Body: ScanBody{At: at.UTC(), Bay: bay, Phase: PhaseIntake, Snapshot: snap}}
+	return Event{Kind: record.KindScan, Body: ScanBody{At: at.UTC(), Bay: bay, Phase: PhaseIntake, Snapshot: snap}}
 }
 
 // JobCancelBody is the body of a "job_cancel" record: the job was abandoned

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -135,8 +136,8 @@ func settlement() Settlement {
 // fieldsOf returns the fields named by a validation error, in order.
 func fieldsOf(err error) []string {
 	var out []string
-	var ve *ValidationError
-	var fe *FieldError
+	var ve *check.ValidationError
+	var fe *check.FieldError
 	switch {
 	case errors.As(err, &ve):
 		for _, p := range ve.Problems {

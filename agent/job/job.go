@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/bayagent/bayagent/agent/check"
 	"io"
 	"time"
 )
@@ -94,15 +95,15 @@ func DecodeClosed(r io.Reader) (Closed, error) {
 	if err := decodeFile(r, &c); err != nil {
 		return Closed{}, err
 	}
-	var p problems
+	var p check.Problems
 	c.checkStored(&p, 1) // the job_close event
-	c.Settlement.check(&p, "settlement.")
-	checkTechnician(&p, "closed_by", c.ClosedBy)
+	c.Settlement.Check(&p, "settlement.")
+	check.Technician(&p, "closed_by", c.ClosedBy)
 	if c.ClosedAt.IsZero() {
-		p.add("closed_at", "is required")
+		p.Add("closed_at", "is required")
 	}
 	c.checkReady(&p, "")
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Closed{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return c, nil
@@ -114,9 +115,9 @@ func decodeJob(r io.Reader) (Job, error) {
 	if err := decodeFile(r, &j); err != nil {
 		return Job{}, err
 	}
-	var p problems
+	var p check.Problems
 	j.checkStored(&p, 0)
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Job{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return j, nil
@@ -143,43 +144,43 @@ func decodeFile(r io.Reader, v any) error {
 
 // checkStored checks what any stored job must satisfy; closing counts the
 // events not kept in the job's lists (the job_close).
-func (j *Job) checkStored(p *problems, closing int) {
+func (j *Job) checkStored(p *check.Problems, closing int) {
 	if j.Version != fileVersion {
-		p.add("version", "must be %d, got %d", fileVersion, j.Version)
+		p.Add("version", "must be %d, got %d", fileVersion, j.Version)
 	}
-	checkBay(p, "bay", j.Bay)
+	check.Bay(p, "bay", j.Bay)
 	j.Opening.check(p, "")
 	if j.OpenedAt.IsZero() {
-		p.add("opened_at", "is required")
+		p.Add("opened_at", "is required")
 	}
 	n := 1 + closing + len(j.Scans) + len(j.Readings) + len(j.Clears) + len(j.Notes)
 	if j.Events != n {
-		p.add("events", "is %d but the job holds %d events", j.Events, n)
+		p.Add("events", "is %d but the job holds %d events", j.Events, n)
 	}
 	for i, s := range j.Scans {
-		checkEnum(p, fmt.Sprintf("scans[%d].phase", i), string(s.Phase), scanPhases, true)
+		check.Enum(p, fmt.Sprintf("scans[%d].phase", i), string(s.Phase), scanPhases, true)
 	}
 	for i, r := range j.Readings {
-		checkEnum(p, fmt.Sprintf("readings[%d].phase", i), string(r.Phase), readingPhases, true)
+		check.Enum(p, fmt.Sprintf("readings[%d].phase", i), string(r.Phase), readingPhases, true)
 	}
 }
 
 // checkReady checks what the health record needs from the job itself (the
 // settlement is checked separately): a VIN, and for emission repairs a
 // before and an after reading unless waived.
-func (c *Closed) checkReady(p *problems, prefix string) {
+func (c *Closed) checkReady(p *check.Problems, prefix string) {
 	if c.VIN == "" {
-		p.add("vin", "is required to close the job: no VIN was given at opening or read by a scan")
+		p.Add("vin", "is required to close the job: no VIN was given at opening or read by a scan")
 	}
 	switch {
 	case c.Type == TypeEmissionRepair && c.Settlement.EmissionWaiver == "":
 		if len(c.ReadingsIn(PhaseBeforeRepair)) == 0 {
-			p.add("readings", "an emission_repair job needs a before_repair reading (or %semission_waiver with the reason)", prefix)
+			p.Add("readings", "an emission_repair job needs a before_repair reading (or %semission_waiver with the reason)", prefix)
 		}
 		if len(c.ReadingsIn(PhaseAfterRepair)) == 0 {
-			p.add("readings", "an emission_repair job needs an after_repair reading (or %semission_waiver with the reason)", prefix)
+			p.Add("readings", "an emission_repair job needs an after_repair reading (or %semission_waiver with the reason)", prefix)
 		}
 	case c.Type != TypeEmissionRepair && c.Settlement.EmissionWaiver != "":
-		p.add(prefix+"emission_waiver", "is only allowed for emission_repair jobs")
+		p.Add(prefix+"emission_waiver", "is only allowed for emission_repair jobs")
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -232,7 +234,7 @@ func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 func (m *Manager) current(bay string) (*Job, error) {
 	j := m.jobs[bay]
 	if j == nil {
-		if err := ValidBay(bay); err != nil {
+		if err := check.ValidBay(bay); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w %q", ErrNoJob, bay)
@@ -273,10 +275,10 @@ func (m *Manager) save(j *Job) error {
 func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var p problems
-	checkBay(&p, "bay", bay)
+	var p check.Problems
+	check.Bay(&p, "bay", bay)
 	o.check(&p, "")
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
 	if cur := m.jobs[bay]; cur != nil {
@@ -298,7 +300,7 @@ func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, er
 	}
 	now := m.now()
 	j := &Job{Version: fileVersion, Bay: bay, Opening: o, OpenedAt: now}
-	ev := Event{Kind: KindJobOpen, Job: o.ID, Body: JobOpenBody{N: 1, At: now, Bay: bay, Opening: o}}
+	ev := Event{Kind: record.KindJobOpen, Job: o.ID, Body: JobOpenBody{N: 1, At: now, Bay: bay, Opening: o}}
 	err := m.commit(ctx, j, ev, func(*Job) { m.jobs[bay] = j })
 	if errors.Is(err, ErrNotStored) {
 		return Event{}, err
@@ -331,7 +333,7 @@ func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.S
 	case snap.VIN != j.VIN:
 		body.VINMismatch = true
 	}
-	ev := Event{Kind: KindScan, Job: j.ID, Body: body}
+	ev := Event{Kind: record.KindScan, Job: j.ID, Body: body}
 	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
 		j.Scans = append(j.Scans, body)
 		if body.VINAdopted {
@@ -356,16 +358,16 @@ func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyz
 	if phase, err = m.phase(j, phase, readingPhases); err != nil {
 		return Event{}, err
 	}
-	var p problems
-	checkLine(&p, "reading.method", r.Method, true, maxCode)
+	var p check.Problems
+	check.Line(&p, "reading.method", r.Method, true, check.MaxCode)
 	if len(r.Values) == 0 {
-		p.add("reading.values", "must hold at least one value")
+		p.Add("reading.values", "must hold at least one value")
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
 	body := EmissionBody{N: j.Events + 1, At: m.now(), Phase: phase, Reading: r}
-	ev := Event{Kind: KindEmission, Job: j.ID, Body: body}
+	ev := Event{Kind: record.KindEmission, Job: j.ID, Body: body}
 	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
 		j.Readings = append(j.Readings, body)
 		if phase == PhaseAfterRepair {
@@ -378,9 +380,9 @@ func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
 	if ph == "" {
 		return j.Phase(), nil
 	}
-	var p problems
-	checkEnum(&p, "phase", string(ph), allowed, true)
-	if err := p.err(); err != nil {
+	var p check.Problems
+	check.Enum(&p, "phase", string(ph), allowed, true)
+	if err := p.Err(); err != nil {
 		return "", err
 	}
 	if j.RepairStarted && ph != PhaseAfterRepair {
@@ -410,7 +412,7 @@ var ErrClearFailed = errors.New("job: clearing DTCs failed")
 // ClearDTCs clears the vehicle's trouble codes through clear (the agent
 // sends Mode 04 and returns the ECUs that acknowledged) and records it. It
 // is refused with ErrNoJob when bay has no open job and with
-// ErrNoTechnician without a technician id; the reason is required.
+// check.ErrNoTechnician without a technician id; the reason is required.
 //
 // Order: a "dtc_clear" record with stage "requested" is stored first, and
 // only then is clear called, so the vehicle is never changed unrecorded
@@ -432,14 +434,14 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 	if err != nil {
 		return Event{}, err
 	}
-	var p problems
-	checkTechnician(&p, "technician", c.Technician)
-	checkText(&p, "reason", c.Reason, true, maxText)
-	if err := p.err(); err != nil {
+	var p check.Problems
+	check.Technician(&p, "technician", c.Technician)
+	check.Text(&p, "reason", c.Reason, true, MaxText)
+	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
 	req := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearRequested}
-	if err := m.commit(ctx, j, Event{Kind: KindDTCClear, Job: j.ID, Body: req}, func(j *Job) {
+	if err := m.commit(ctx, j, Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}, func(j *Job) {
 		j.Clears = append(j.Clears, req)
 		j.RepairStarted = true
 	}); err != nil {
@@ -448,7 +450,7 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		if errors.Is(err, ErrNotStored) {
 			return Event{}, err
 		}
-		return Event{Kind: KindDTCClear, Job: j.ID, Body: req}, err
+		return Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}, err
 	}
 	ecus, cerr := clear(ctx)
 	out := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearDone, ECUs: ecus}
@@ -456,7 +458,7 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		out.Stage, out.Error = ClearFailed, cerr.Error()
 		cerr = fmt.Errorf("%w: %w", ErrClearFailed, cerr)
 	}
-	ev := Event{Kind: KindDTCClear, Job: j.ID, Body: out}
+	ev := Event{Kind: record.KindDTCClear, Job: j.ID, Body: out}
 	err = m.commit(context.WithoutCancel(ctx), j, ev, func(j *Job) { j.Clears = append(j.Clears, out) })
 	if errors.Is(err, ErrNotStored) {
 		return Event{}, errors.Join(cerr, err)
@@ -480,14 +482,14 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	var p problems
-	checkTechnician(&p, "author", n.Author)
-	checkText(&p, "text", n.Text, true, maxText)
-	if err := p.err(); err != nil {
+	var p check.Problems
+	check.Technician(&p, "author", n.Author)
+	check.Text(&p, "text", n.Text, true, MaxText)
+	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
 	body := NoteBody{N: j.Events + 1, At: m.now(), Author: n.Author, Text: n.Text, RepairStarted: n.RepairStarted}
-	ev := Event{Kind: KindNote, Job: j.ID, Body: body}
+	ev := Event{Kind: record.KindNote, Job: j.ID, Body: body}
 	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
 		j.Notes = append(j.Notes, body)
 		if n.RepairStarted {
@@ -515,11 +517,11 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 	}
 	now := m.now()
 	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s}
-	var p problems
-	checkTechnician(&p, "technician", technician)
-	s.check(&p, "")
+	var p check.Problems
+	check.Technician(&p, "technician", technician)
+	s.Check(&p, "")
 	c.checkReady(&p, "")
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Closed{}, Event{}, err
 	}
 	c.Events++
@@ -527,7 +529,7 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 		N: c.Events, At: now, ClosedBy: technician, Settlement: s,
 		VIN: c.VIN, MileageKM: c.MileageKM, FaultDescription: c.FaultDescription(), Events: c.Events,
 	}
-	ev := Event{Kind: KindJobClose, Job: j.ID, Body: body}
+	ev := Event{Kind: record.KindJobClose, Job: j.ID, Body: body}
 	if err := m.opts.Emit(ctx, ev); err != nil {
 		return Closed{}, Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
 	}
@@ -568,16 +570,16 @@ func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (E
 		_, err := m.current(bay)
 		return Event{}, err
 	}
-	var p problems
-	checkTechnician(&p, "technician", technician)
-	checkText(&p, "reason", reason, true, maxText)
-	if err := p.err(); err != nil {
+	var p check.Problems
+	check.Technician(&p, "technician", technician)
+	check.Text(&p, "reason", reason, true, MaxText)
+	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
 	now := m.now()
 	c := Cancelled{Job: *j, CancelledAt: now, CancelledBy: technician, Reason: reason}
 	c.Events++
-	ev := Event{Kind: KindJobCancel, Job: j.ID, Body: JobCancelBody{N: c.Events, At: now, CancelledBy: technician, Reason: reason, Events: c.Events}}
+	ev := Event{Kind: record.KindJobCancel, Job: j.ID, Body: JobCancelBody{N: c.Events, At: now, CancelledBy: technician, Reason: reason, Events: c.Events}}
 	if err := m.opts.Emit(ctx, ev); err != nil {
 		return Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -57,13 +59,13 @@ func TestOpenJobValidation(t *testing.T) {
 				t.Fatalf("fields = %v, want %v (err %v)", got, tt.fields, err)
 			}
 			if tt.fields == nil {
-				if err != nil || ev.Kind != KindJobOpen || ev.Job != "J-1" || len(rec.events) != 1 {
+				if err != nil || ev.Kind != record.KindJobOpen || ev.Job != "J-1" || len(rec.events) != 1 {
 					t.Fatalf("OpenJob = %+v, %v; %d events", ev, err, len(rec.events))
 				}
 				return
 			}
-			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrNoTechnician) {
-				t.Errorf("err %v wraps neither ErrInvalid nor ErrNoTechnician", err)
+			if !errors.Is(err, check.ErrInvalid) && !errors.Is(err, check.ErrNoTechnician) {
+				t.Errorf("err %v wraps neither check.ErrInvalid nor check.ErrNoTechnician", err)
 			}
 			if len(rec.events) != 0 {
 				t.Errorf("an invalid opening emitted %d events", len(rec.events))
@@ -86,16 +88,16 @@ func TestLifecycle(t *testing.T) {
 		phase Phase // of the event, when it has one
 		after Phase // the job's phase afterwards
 	}{
-		{"open", func() (Event, error) { return m.OpenJob(ctx, "bay1", emissionOpening("J-1")) }, KindJobOpen, "", PhaseBeforeRepair},
-		{"intake scan", func() (Event, error) { return m.Scan(ctx, "bay1", PhaseIntake, snapshot(testVIN, true, "P0420")) }, KindScan, PhaseIntake, PhaseBeforeRepair},
-		{"scan", func() (Event, error) { return m.Scan(ctx, "bay1", "", snapshot(testVIN, true, "P0420")) }, KindScan, PhaseBeforeRepair, PhaseBeforeRepair},
-		{"reading", func() (Event, error) { return m.Reading(ctx, "bay1", "", reading(1.2)) }, KindEmission, PhaseBeforeRepair, PhaseBeforeRepair},
-		{"note", func() (Event, error) { return m.Note(ctx, "bay1", Note{Author: "T007", Text: "catalyst worn"}) }, KindNote, "", PhaseBeforeRepair},
+		{"open", func() (Event, error) { return m.OpenJob(ctx, "bay1", emissionOpening("J-1")) }, record.KindJobOpen, "", PhaseBeforeRepair},
+		{"intake scan", func() (Event, error) { return m.Scan(ctx, "bay1", PhaseIntake, snapshot(testVIN, true, "P0420")) }, record.KindScan, PhaseIntake, PhaseBeforeRepair},
+		{"scan", func() (Event, error) { return m.Scan(ctx, "bay1", "", snapshot(testVIN, true, "P0420")) }, record.KindScan, PhaseBeforeRepair, PhaseBeforeRepair},
+		{"reading", func() (Event, error) { return m.Reading(ctx, "bay1", "", reading(1.2)) }, record.KindEmission, PhaseBeforeRepair, PhaseBeforeRepair},
+		{"note", func() (Event, error) { return m.Note(ctx, "bay1", Note{Author: "T007", Text: "catalyst worn"}) }, record.KindNote, "", PhaseBeforeRepair},
 		{"repair started", func() (Event, error) {
 			return m.Note(ctx, "bay1", Note{Author: "T007", Text: "replacing catalyst", RepairStarted: true})
-		}, KindNote, "", PhaseAfterRepair},
-		{"scan after", func() (Event, error) { return m.Scan(ctx, "bay1", "", snapshot(testVIN, false)) }, KindScan, PhaseAfterRepair, PhaseAfterRepair},
-		{"reading after", func() (Event, error) { return m.Reading(ctx, "bay1", "", reading(0.2)) }, KindEmission, PhaseAfterRepair, PhaseAfterRepair},
+		}, record.KindNote, "", PhaseAfterRepair},
+		{"scan after", func() (Event, error) { return m.Scan(ctx, "bay1", "", snapshot(testVIN, false)) }, record.KindScan, PhaseAfterRepair, PhaseAfterRepair},
+		{"reading after", func() (Event, error) { return m.Reading(ctx, "bay1", "", reading(0.2)) }, record.KindEmission, PhaseAfterRepair, PhaseAfterRepair},
 	}
 	for i, st := range steps {
 		ev, err := st.do()
@@ -126,7 +128,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := ev.Body.(JobCloseBody)
-	if ev.Kind != KindJobClose || body.N != 9 || body.Events != 9 || c.Events != 9 || body.VIN != testVIN ||
+	if ev.Kind != record.KindJobClose || body.N != 9 || body.Events != 9 || c.Events != 9 || body.VIN != testVIN ||
 		body.FaultDescription != emissionOpening("").Complaint {
 		t.Errorf("close event %+v", body)
 	}
@@ -179,8 +181,8 @@ func TestPhases(t *testing.T) {
 		{"after reading marks start", []step{{"reading", PhaseAfterRepair, PhaseAfterRepair, nil}, {"scan", "", PhaseAfterRepair, nil}}},
 		{"no before after start", []step{{"start", "", "", nil}, {"scan", PhaseBeforeRepair, "", ErrPhase}, {"reading", PhaseBeforeRepair, "", ErrPhase}}},
 		{"no intake after clear", []step{{"clear", "", "", nil}, {"scan", PhaseIntake, "", ErrPhase}}},
-		{"reading has no intake", []step{{"reading", PhaseIntake, "", ErrInvalid}}},
-		{"unknown phase", []step{{"scan", "later", "", ErrInvalid}}},
+		{"reading has no intake", []step{{"reading", PhaseIntake, "", check.ErrInvalid}}},
+		{"unknown phase", []step{{"scan", "later", "", check.ErrInvalid}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,13 +249,13 @@ func TestClearDTCs(t *testing.T) {
 		repairNow bool
 	}{
 		{"no job", false, DTCClear{Technician: "T1", Reason: "r"}, nil, nil, []error{ErrNoJob}, false, nil, "", false},
-		{"no technician", true, DTCClear{Reason: "r"}, nil, nil, []error{ErrNoTechnician}, false, nil, "", false},
-		{"no reason", true, DTCClear{Technician: "T1"}, nil, nil, []error{ErrInvalid}, false, nil, "", false},
+		{"no technician", true, DTCClear{Reason: "r"}, nil, nil, []error{check.ErrNoTechnician}, false, nil, "", false},
+		{"no reason", true, DTCClear{Technician: "T1"}, nil, nil, []error{check.ErrInvalid}, false, nil, "", false},
 		{"outbox full", true, DTCClear{Technician: "T1", Reason: "r"}, errOutboxFull, nil, []error{ErrNotStored, errOutboxFull}, false, nil, "", false},
 		{"cleared", true, DTCClear{Technician: "T1", Reason: "catalyst replaced"}, nil, nil, nil, true,
-			[]string{KindDTCClear, KindDTCClear}, ClearDone, true},
+			[]string{record.KindDTCClear, record.KindDTCClear}, ClearDone, true},
 		{"vehicle refused", true, DTCClear{Technician: "T1", Reason: "r"}, nil, vehicleErr, []error{ErrClearFailed, vehicleErr}, true,
-			[]string{KindDTCClear, KindDTCClear}, ClearFailed, true},
+			[]string{record.KindDTCClear, record.KindDTCClear}, ClearFailed, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,7 +269,7 @@ func TestClearDTCs(t *testing.T) {
 			called := false
 			ev, err := m.ClearDTCs(ctx, "b", tt.clear, func(context.Context) ([]obd.ECU, error) {
 				called = true
-				if got := rec.kinds(); len(got) == 0 || got[len(got)-1] != KindDTCClear {
+				if got := rec.kinds(); len(got) == 0 || got[len(got)-1] != record.KindDTCClear {
 					t.Error("vehicle cleared before the request was stored")
 				}
 				return []obd.ECU{0x7E8}, tt.vehicle
@@ -502,7 +504,7 @@ func TestSaveFailure(t *testing.T) {
 	diskFull := errors.New("no space left on device")
 	m.write = func(string, []byte) error { return diskFull }
 	ev, err := m.Note(ctx, "b", Note{Author: "T", Text: "one"})
-	if !errors.Is(err, ErrStateNotSaved) || !errors.Is(err, diskFull) || ev.Kind != KindNote {
+	if !errors.Is(err, ErrStateNotSaved) || !errors.Is(err, diskFull) || ev.Kind != record.KindNote {
 		t.Fatalf("Note = %+v, %v", ev, err)
 	}
 	if j, _ := m.Current("b"); len(j.Notes) != 1 {
@@ -637,7 +639,7 @@ func TestReadClosedErrors(t *testing.T) {
 	if _, err := ReadClosed(dir, "nope"); !errors.Is(err, ErrUnknownJob) {
 		t.Errorf("unknown: %v", err)
 	}
-	if _, err := ReadClosed(dir, "../x"); !errors.Is(err, ErrInvalid) {
+	if _, err := ReadClosed(dir, "../x"); !errors.Is(err, check.ErrInvalid) {
 		t.Errorf("bad id: %v", err)
 	}
 	os.WriteFile(closedPath(dir, "bad"), []byte("{}"), 0o600)
@@ -682,10 +684,10 @@ func TestCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, ok := ev.Body.(JobCancelBody); !ok || ev.Kind != KindJobCancel || ev.Job != "J-1" || b.N != 2 || b.CancelledBy != "T007" {
+	if b, ok := ev.Body.(JobCancelBody); !ok || ev.Kind != record.KindJobCancel || ev.Job != "J-1" || b.N != 2 || b.CancelledBy != "T007" {
 		t.Errorf("event %+v", ev)
 	}
-	if got := rec.kinds(); !slices.Equal(got, []string{KindJobOpen, KindJobCancel}) {
+	if got := rec.kinds(); !slices.Equal(got, []string{record.KindJobOpen, record.KindJobCancel}) {
 		t.Errorf("records %v", got)
 	}
 	if _, ok := m.Current("bay1"); ok {

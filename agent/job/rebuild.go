@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/record"
 )
 
@@ -31,7 +32,7 @@ var (
 // commit and the job file, see the package doc) are both kept, in
 // sequence order. The result is checked as Close checked it: an error
 // wraps ErrIncomplete (something missing or undecodable), ErrCancelled,
-// or ErrInvalid (the job itself does not satisfy the health record).
+// or check.ErrInvalid (the job itself does not satisfy the health record).
 func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 	var mine []record.Record
 	seen := map[uint64]bool{}
@@ -59,12 +60,12 @@ func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 		var n int
 		var err error
 		switch r.Kind {
-		case KindJobOpen:
+		case record.KindJobOpen:
 			var b JobOpenBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Version, c.Bay, c.Opening, c.OpenedAt, n = fileVersion, b.Bay, b.Opening, b.At, b.N
 			opened = true
-		case KindScan:
+		case record.KindScan:
 			var b ScanBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Scans, n = append(c.Scans, b), b.N
@@ -72,28 +73,28 @@ func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 				c.VIN, c.VINFromScan = b.Snapshot.VIN, true
 			}
 			c.RepairStarted = c.RepairStarted || b.Phase == PhaseAfterRepair
-		case KindEmission:
+		case record.KindEmission:
 			var b EmissionBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Readings, n = append(c.Readings, b), b.N
 			c.RepairStarted = c.RepairStarted || b.Phase == PhaseAfterRepair
-		case KindDTCClear:
+		case record.KindDTCClear:
 			var b DTCClearBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Clears, n = append(c.Clears, b), b.N
 			c.RepairStarted = true
-		case KindNote:
+		case record.KindNote:
 			var b NoteBody
 			err = json.Unmarshal(r.Body, &b)
 			c.Notes, n = append(c.Notes, b), b.N
 			c.RepairStarted = c.RepairStarted || b.RepairStarted
-		case KindJobClose:
+		case record.KindJobClose:
 			var b JobCloseBody
 			err = json.Unmarshal(r.Body, &b)
 			c.ClosedAt, c.ClosedBy, c.Settlement, c.Events, n = b.At, b.ClosedBy, b.Settlement, b.Events, b.N
 			c.VIN, c.MileageKM = b.VIN, b.MileageKM
 			closed = true
-		case KindJobCancel:
+		case record.KindJobCancel:
 			var b JobCancelBody
 			if json.Unmarshal(r.Body, &b) == nil {
 				return Closed{}, fmt.Errorf("%w: job %q, by %s: %s (record %d)", ErrCancelled, jobID, b.CancelledBy, b.Reason, r.Seq)
@@ -118,13 +119,13 @@ func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 			return Closed{}, fmt.Errorf("%w: event %d of %d of job %q is missing", ErrIncomplete, n, c.Events, jobID)
 		}
 	}
-	var p problems
-	checkBay(&p, "bay", c.Bay)
+	var p check.Problems
+	check.Bay(&p, "bay", c.Bay)
 	c.Opening.check(&p, "")
-	c.Settlement.check(&p, "settlement.")
-	checkTechnician(&p, "closed_by", c.ClosedBy)
+	c.Settlement.Check(&p, "settlement.")
+	check.Technician(&p, "closed_by", c.ClosedBy)
 	c.checkReady(&p, "")
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return Closed{}, fmt.Errorf("job %q rebuilt from its records: %w", jobID, err)
 	}
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -52,7 +53,7 @@ func sealed(t *testing.T) ([]record.Record, Closed) {
 	var out []record.Record
 	// A record of no job and a presence record naming the job travel
 	// among the job's records.
-	for _, ev := range append([]Event{{Kind: KindScan, Body: map[string]any{"phase": "intake"}}, {Kind: "presence", Job: "J-R1", Body: map[string]any{"event": "left"}}}, rec.events...) {
+	for _, ev := range append([]Event{{Kind: record.KindScan, Body: map[string]any{"phase": "intake"}}, {Kind: "presence", Job: "J-R1", Body: map[string]any{"event": "left"}}}, rec.events...) {
 		r, _, err := s.Seal(ev.Kind, ev.Job, ev.Body)
 		if err != nil {
 			t.Fatal(err)
@@ -78,10 +79,10 @@ func TestFromRecords(t *testing.T) {
 		{"in order", recs, nil},
 		{"every record twice", append(slices.Clone(recs), recs...), nil},
 		{"reversed", reversed, nil},
-		{"an emission reading lost", without(KindEmission), ErrIncomplete},
-		{"a note lost", without(KindNote), ErrIncomplete},
-		{"no job_open", without(KindJobOpen), ErrIncomplete},
-		{"no job_close", without(KindJobClose), ErrIncomplete},
+		{"an emission reading lost", without(record.KindEmission), ErrIncomplete},
+		{"a note lost", without(record.KindNote), ErrIncomplete},
+		{"no job_open", without(record.KindJobOpen), ErrIncomplete},
+		{"no job_close", without(record.KindJobClose), ErrIncomplete},
 		{"another job", nil, ErrIncomplete},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,10 +139,10 @@ func TestFromRecordsChecksTheJob(t *testing.T) {
 	// complete record even if the close says it has fewer events.
 	var kept []record.Record
 	for _, r := range recs {
-		if r.Kind == KindEmission {
+		if r.Kind == record.KindEmission {
 			continue
 		}
-		if r.Kind == KindJobClose {
+		if r.Kind == record.KindJobClose {
 			var b JobCloseBody
 			json.Unmarshal(r.Body, &b)
 			b.Events = 1
@@ -150,7 +151,7 @@ func TestFromRecordsChecksTheJob(t *testing.T) {
 		kept = append(kept, r)
 	}
 	_, err := FromRecords(kept, "J-R1")
-	if !errors.Is(err, ErrInvalid) || !reflect.DeepEqual(fieldsOf(err), []string{"readings", "readings"}) {
+	if !errors.Is(err, check.ErrInvalid) || !reflect.DeepEqual(fieldsOf(err), []string{"readings", "readings"}) {
 		t.Fatalf("FromRecords: %v (fields %v)", err, fieldsOf(err))
 	}
 }

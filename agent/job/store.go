@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bayagent/bayagent/agent/check"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -98,9 +99,9 @@ func escapeID(id string) string {
 // Manager's). It needs no Manager, so `bayagent job export` can run beside
 // a running agent: closed files are only ever replaced atomically.
 func ReadClosed(dir, id string) (Closed, error) {
-	var p problems
-	checkJobID(&p, "job_id", id)
-	if err := p.err(); err != nil {
+	var p check.Problems
+	check.JobID(&p, "job_id", id)
+	if err := p.Err(); err != nil {
 		return Closed{}, err
 	}
 	f, err := os.Open(closedPath(dir, id))

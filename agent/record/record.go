@@ -75,17 +75,54 @@ const (
 // TimeLayout is the layout of the "time" field (UTC, milliseconds).
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
-// Record kinds written by Bayagent. The set is open: any name matching
-// [ValidKind] is accepted.
+// Record kinds: the one list of every kind Bayagent writes. A new kind is
+// added here (and to kindDocs); Decode and Verify accept any name matching
+// [ValidKind], so a receiver older than a kind still verifies its records.
 const (
+	KindJobOpen     = "job_open"
 	KindScan        = "scan"
 	KindEmission    = "emission"
 	KindDTCClear    = "dtc_clear"
-	KindJobOpen     = "job_open"
-	KindJobClose    = "job_close"
 	KindNote        = "note"
+	KindJobClose    = "job_close"
+	KindJobCancel   = "job_cancel"
+	KindPresence    = "presence"
+	KindAudit       = "audit"
 	KindOutboxReset = "outbox_reset"
 )
+
+// kindDocs says what each kind records, in the order of Kinds.
+var kindDocs = []struct{ kind, doc string }{
+	{KindJobOpen, "a repair job opened at a bay (event 1 of the job)"},
+	{KindScan, "a health snapshot of the vehicle, with its phase (intake, before_repair, after_repair)"},
+	{KindEmission, "one exhaust analyzer or opacimeter reading, with its phase"},
+	{KindDTCClear, "a DTC clear: requested (before the vehicle is touched), then cleared or failed"},
+	{KindNote, "a technician's note; it may mark the start of the repair"},
+	{KindJobClose, "the job closed at settlement, with what goes into the health record"},
+	{KindJobCancel, "the job abandoned without settlement (no health record)"},
+	{KindPresence, "a vehicle connected to the bay's interface, or left it"},
+	{KindAudit, "an action taken on the bay screen (who, what, from where), stored before the action runs"},
+	{KindOutboxReset, "the box lost its record buffer and starts a new chain (first record of it)"},
+}
+
+// Kinds returns every record kind Bayagent writes.
+func Kinds() []string {
+	out := make([]string, len(kindDocs))
+	for i, k := range kindDocs {
+		out[i] = k.kind
+	}
+	return out
+}
+
+// KindDoc says what records of kind hold ("" for a kind not in Kinds).
+func KindDoc(kind string) string {
+	for _, k := range kindDocs {
+		if k.kind == kind {
+			return k.doc
+		}
+	}
+	return ""
+}
 
 // Errors returned by this package. Every error returned by Decode, the
 // Sealer and the key parsers wraps one of these.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -173,7 +174,7 @@ func TestSchemaAcceptsSealedRecords(t *testing.T) {
 	}
 	// And records with every kind and an empty job.
 	sl := testSealer(t, "b")
-	for _, k := range []string{KindScan, KindOutboxReset, "x9_"} {
+	for _, k := range append(Kinds(), "x9_") {
 		_, w := mustSeal(t, sl, k, "", nil)
 		if err := validateLine(s, w); err != nil {
 			t.Errorf("%s: %v", w, err)
@@ -212,5 +213,42 @@ func TestSchemaRejects(t *testing.T) {
 		if _, err := Decode([]byte(line)); err == nil {
 			t.Errorf("%s: Decode accepted %s", bad.name, line)
 		}
+	}
+}
+
+// TestKinds: the one list of kinds is documented, valid, without
+// duplicates, and the schema names every kind.
+func TestKinds(t *testing.T) {
+	b, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Properties struct {
+			Kind struct{ Description string } `json:"kind"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile(`[a-z][a-z0-9_]*`).FindAllString(doc.Properties.Kind.Description, -1)
+	seen := map[string]bool{}
+	for _, k := range Kinds() {
+		if seen[k] {
+			t.Errorf("kind %s listed twice", k)
+		}
+		seen[k] = true
+		if err := ValidKind(k); err != nil {
+			t.Errorf("kind %s: %v", k, err)
+		}
+		if KindDoc(k) == "" {
+			t.Errorf("kind %s has no description", k)
+		}
+		if !slices.Contains(named, k) {
+			t.Errorf("kind %s is not named in %s's description of kind", k, schemaPath)
+		}
+	}
+	if KindDoc("x9_") != "" {
+		t.Error("an unknown kind has a description")
 	}
 }

@@ -139,7 +139,19 @@ func WriteReport(w io.Writer, s *Snapshot) error {
 	for _, pr := range s.Problems {
 		p("  ? %s\n", pr)
 	}
-	p("\nScan: %d requests in %s\n", s.Stats.Requests, s.Stats.Duration.Round(1e6))
+	p("\nScan: %d requests in %s", s.Stats.Requests, s.Stats.Duration.Round(1e6))
+	if st := s.Stats; st.Setup > 0 {
+		p(", adapter set-up %s", st.Setup.Round(1e6))
+	}
+	p("\n")
+	switch st := s.Stats; {
+	case st.NoBatch == NoBatchProtocol:
+		p("  one PID per request (the vehicle's protocol takes no more)\n")
+	case st.NoBatch == NoBatchAdapter:
+		p("  one PID per request (the adapter refused several)\n")
+	case len(st.NoBatchECUs) > 0:
+		p("  one PID per request to ECU %s (answered only part of several)\n", ecuList(st.NoBatchECUs))
+	}
 	return tw.Flush()
 }
 
@@ -172,4 +184,12 @@ func formatValue(v obd.Value) string {
 // reads, not the scaling's binary fraction.
 func formatNumber(v float64) string {
 	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+func ecuList(ecus []obd.ECU) string {
+	parts := make([]string, len(ecus))
+	for i, e := range ecus {
+		parts[i] = e.String()
+	}
+	return strings.Join(parts, ", ")
 }

@@ -79,7 +79,27 @@ type ECU struct {
 	SupportedPIDs []string    `json:"supported_pids"` // Mode 01, hex
 	Live          []obd.Value `json:"live,omitempty"`
 	IUPR          *obd.IUPR   `json:"iupr,omitempty"`
+	// Lamps are a J1939 controller's lamps (DM1); nil for OBD-II, which
+	// reports only the MIL.
+	Lamps *Lamps `json:"lamps,omitempty"`
 }
+
+// Lamps is the lamp status a J1939 controller sends with its active codes
+// (DM1): each lamp LampOff, LampOn, LampError or LampNotAvailable.
+type Lamps struct {
+	MIL          string `json:"mil"`
+	RedStop      string `json:"red_stop"`
+	AmberWarning string `json:"amber_warning"`
+	Protect      string `json:"protect"`
+}
+
+// Lamp states of Lamps (the names of j1939.LampStatus).
+const (
+	LampOff          = "off"
+	LampOn           = "on"
+	LampError        = "error"
+	LampNotAvailable = "not available"
+)
 
 // FreezeFrame is the data an ECU froze when it stored a DTC.
 type FreezeFrame struct {
@@ -109,10 +129,27 @@ type Stats struct {
 	Started time.Time `json:"started"`
 	// Duration is the wall time of the whole scan.
 	Duration time.Duration `json:"duration_ns"`
+	// Setup is how long the vehicle interface took to get ready before the
+	// first OBD request (adapter reset and set-up, protocol search), when
+	// the caller measured it.
+	Setup time.Duration `json:"setup_ns,omitempty"`
 	// Requests is how many requests went to the vehicle; FullWindow how
 	// many of them had to wait out the whole response window (discovery).
 	Requests   int `json:"requests"`
 	FullWindow int `json:"full_window"`
+	// Retried counts the requests sent again one item at a time, or on the
+	// functional address, after a refused or partial answer.
+	Retried int `json:"retried,omitempty"`
+	// MaxPerRequest is how many items (PIDs) one request may carry on this
+	// link by the end of the scan: 6 where batching works, 1 otherwise.
+	MaxPerRequest int `json:"max_per_request,omitempty"`
+	// NoBatch says why every request carries one item: NoBatchProtocol (a
+	// K-line or J1850 vehicle) or NoBatchAdapter (the adapter refused
+	// several); empty when batching works.
+	NoBatch string `json:"no_batch,omitempty"`
+	// NoBatchECUs are the ECUs that answered only part of a request with
+	// several items, asked one item at a time since, in address order.
+	NoBatchECUs []obd.ECU `json:"no_batch_ecus,omitempty"`
 }
 
 // HasFlag reports whether the snapshot carries the flag code.

@@ -176,16 +176,6 @@ func bestEffortID(b []byte) string {
 	return id
 }
 
-// reply is the answer to one command.
-type reply struct {
-	ID     string          `json:"id"`
-	OK     bool            `json:"ok"`
-	Result json.RawMessage `json:"result,omitempty"`
-	Error  string          `json:"error,omitempty"`
-}
-
-func errorReply(id string, err error) reply { return reply{ID: id, Error: err.Error()} }
-
 // inbound is a command message as received.
 type inbound struct {
 	payload  []byte
@@ -213,7 +203,7 @@ func (u *Uplink) onCommand(c *conn, m mqtt.Message) {
 		}
 		u.log.Warn("uplink: command refused, queue full", "id", id)
 		u.commands.Add(1)
-		c.client.Publish(u.topics.reply, 1, false, u.encodeReply(errorReply(id, ErrBusy)))
+		c.client.Publish(u.topics.Reply, 1, false, u.encodeReply(ErrorReply(id, ErrBusy)))
 	}
 }
 
@@ -230,7 +220,7 @@ func (u *Uplink) commandLoop(ctx, grace context.Context) {
 				select {
 				case in := <-u.inbox:
 					cmd, _ := parseCommand(in.payload, u.opts.MaxCommandBytes)
-					u.sendReply(grace, errorReply(cmd.ID, ErrShuttingDown))
+					u.sendReply(grace, ErrorReply(cmd.ID, ErrShuttingDown))
 				default:
 					return
 				}
@@ -239,7 +229,7 @@ func (u *Uplink) commandLoop(ctx, grace context.Context) {
 	}
 }
 
-func (u *Uplink) runCommand(ctx context.Context, in inbound) reply {
+func (u *Uplink) runCommand(ctx context.Context, in inbound) Reply {
 	var (
 		cmd command
 		err error
@@ -252,37 +242,31 @@ func (u *Uplink) runCommand(ctx context.Context, in inbound) reply {
 	switch {
 	case err != nil:
 		u.log.Warn("uplink: bad command", "id", cmd.ID, "err", err)
-		return errorReply(cmd.ID, err)
+		return ErrorReply(cmd.ID, err)
 	case in.retained:
-		return errorReply(cmd.ID, ErrRetainedCommand)
+		return ErrorReply(cmd.ID, ErrRetainedCommand)
 	case ctx.Err() != nil:
-		return errorReply(cmd.ID, ErrShuttingDown)
+		return ErrorReply(cmd.ID, ErrShuttingDown)
 	}
 	u.log.Info("uplink: command", "id", cmd.ID, "cmd", cmd.Name)
 	result, err := u.cmds.Command(ctx, cmd.Name, cmd.Args)
 	if err != nil {
-		return errorReply(cmd.ID, err)
+		return ErrorReply(cmd.ID, err)
 	}
-	r := reply{ID: cmd.ID, OK: true}
-	if result != nil {
-		if r.Result, err = json.Marshal(result); err != nil {
-			return errorReply(cmd.ID, fmt.Errorf("command succeeded but its result cannot be encoded: %w", err))
-		}
-	}
-	return r
+	return OKReply(cmd.ID, result)
 }
 
-func (u *Uplink) encodeReply(r reply) []byte {
+func (u *Uplink) encodeReply(r Reply) []byte {
 	b, err := json.Marshal(r)
 	if err != nil { // only Result can fail, and it was produced by json.Marshal
-		b, _ = json.Marshal(errorReply(r.ID, err))
+		b, _ = json.Marshal(ErrorReply(r.ID, err))
 	}
 	return b
 }
 
 // sendReply publishes r, again on the next connection if the current one
 // is lost before the PUBACK, until ctx ends.
-func (u *Uplink) sendReply(ctx context.Context, r reply) {
+func (u *Uplink) sendReply(ctx context.Context, r Reply) {
 	u.commands.Add(1)
 	b := u.encodeReply(r)
 	for {
@@ -291,7 +275,7 @@ func (u *Uplink) sendReply(ctx context.Context, r reply) {
 			u.log.Warn("uplink: reply not sent before shutdown", "id", r.ID)
 			return
 		}
-		err := wait(ctx, c, c.client.Publish(u.topics.reply, 1, false, b))
+		err := wait(ctx, c, c.client.Publish(u.topics.Reply, 1, false, b))
 		if err == nil {
 			return
 		}

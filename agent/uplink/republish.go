@@ -42,7 +42,7 @@ func (u *Uplink) Republish(ctx context.Context, payloads [][]byte) (int, error) 
 		if err := drain(u.opts.InFlight - 1); err != nil {
 			return acked, err
 		}
-		window = append(window, c.client.Publish(u.topics.records, 1, false, p))
+		window = append(window, c.client.Publish(u.topics.Records, 1, false, p))
 		u.published.Add(1)
 	}
 	if err := drain(0); err != nil {

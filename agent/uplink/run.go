@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -167,7 +166,7 @@ func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 		SetCustomOpenConnectionFn(dialer(u.tls, u.opts.ConnectTimeout)).
 		SetStore(nullStore{}).
 		SetOrderMatters(true).
-		SetBinaryWill(u.topics.status, u.willPayload(c.session), 1, true).
+		SetBinaryWill(u.topics.Status, u.willPayload(c.session), 1, true).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			lose(fmt.Errorf("%w: %v", ErrConnectionLost, err))
 		})
@@ -202,13 +201,13 @@ func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 // The subscription comes first so that a command sent as soon as "online"
 // is seen is not lost.
 func (u *Uplink) setup(ctx context.Context, c *conn) error {
-	if err := u.subscribe(ctx, c, u.topics.cmd, func(_ mqtt.Client, m mqtt.Message) { u.onCommand(c, m) }); err != nil {
+	if err := u.subscribe(ctx, c, u.topics.Cmd, func(_ mqtt.Client, m mqtt.Message) { u.onCommand(c, m) }); err != nil {
 		return err
 	}
 	if !u.opts.SkipWriteProbe {
 		return u.probe(ctx, c)
 	}
-	if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
+	if err := wait(ctx, c, c.client.Publish(u.topics.Status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
 		return fmt.Errorf("%w: status: %w", ErrPublish, err)
 	}
 	return nil
@@ -234,7 +233,7 @@ func (u *Uplink) subscribe(ctx context.Context, c *conn, topic string, h mqtt.Me
 func (u *Uplink) probe(ctx context.Context, c *conn) error {
 	echo := make(chan struct{})
 	var once sync.Once
-	err := u.subscribe(ctx, c, u.topics.status, func(_ mqtt.Client, m mqtt.Message) {
+	err := u.subscribe(ctx, c, u.topics.Status, func(_ mqtt.Client, m mqtt.Message) {
 		var s struct {
 			Session string `json:"session"`
 		}
@@ -247,7 +246,7 @@ func (u *Uplink) probe(ctx context.Context, c *conn) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, u.opts.ProbeTimeout)
 	defer cancel()
-	if err := wait(pctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
+	if err := wait(pctx, c, c.client.Publish(u.topics.Status, 1, true, u.statusPayload("online", c.session, ""))); err != nil {
 		return fmt.Errorf("%w: status: %w", ErrPublish, err)
 	}
 	select {
@@ -262,12 +261,12 @@ func (u *Uplink) probe(ctx context.Context, c *conn) error {
 			return ctx.Err()
 		}
 		return fmt.Errorf("%w: the broker acknowledged %s but did not deliver it back within %v; %s",
-			ErrWriteDenied, u.topics.status, u.opts.ProbeTimeout, u.aclHint())
+			ErrWriteDenied, u.topics.Status, u.opts.ProbeTimeout, u.aclHint())
 	}
 	uctx, cancel2 := context.WithTimeout(ctx, u.opts.ConnectTimeout)
 	defer cancel2()
-	if err := wait(uctx, c, c.client.Unsubscribe(u.topics.status)); err != nil {
-		return fmt.Errorf("%w: unsubscribe %s: %w", ErrConnect, u.topics.status, err)
+	if err := wait(uctx, c, c.client.Unsubscribe(u.topics.Status)); err != nil {
+		return fmt.Errorf("%w: unsubscribe %s: %w", ErrConnect, u.topics.Status, err)
 	}
 	return nil
 }
@@ -275,7 +274,7 @@ func (u *Uplink) probe(ctx context.Context, c *conn) error {
 func (u *Uplink) aclHint() string {
 	return fmt.Sprintf("check that the client certificate / user name belongs to device %q of shop %q and that the broker ACL "+
 		"lets it write %s/# and read %s; no record is published meanwhile",
-		u.opts.Device, u.opts.Shop, strings.TrimSuffix(u.topics.status, "/status"), u.topics.status)
+		u.opts.Device, u.opts.Shop, u.topics.Root, u.topics.Status)
 }
 
 // statusPayload builds the status object.
@@ -308,7 +307,7 @@ func (u *Uplink) willPayload(session string) []byte {
 // goodbye publishes the retained "offline" status before a graceful
 // disconnect.
 func (u *Uplink) goodbye(grace context.Context, c *conn) {
-	if err := wait(grace, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("offline", c.session, "shutdown"))); err != nil {
+	if err := wait(grace, c, c.client.Publish(u.topics.Status, 1, true, u.statusPayload("offline", c.session, "shutdown"))); err != nil {
 		u.log.Warn("uplink: offline status not acknowledged; the broker will publish the last will", "err", err)
 	}
 	c.client.Disconnect(100)
@@ -401,7 +400,7 @@ func (u *Uplink) feed(ctx context.Context, c *conn, flights chan<- flight, slots
 				u.quarantine(it.Seq, reason)
 				continue
 			}
-			tok := c.client.Publish(u.topics.records, 1, false, it.Payload)
+			tok := c.client.Publish(u.topics.Records, 1, false, it.Payload)
 			u.published.Add(1)
 			flights <- flight{seq: it.Seq, tok: tok}
 		}
@@ -575,7 +574,7 @@ func (u *Uplink) statusLoop(ctx context.Context) {
 			continue
 		}
 		last = time.Now()
-		if err := wait(ctx, c, c.client.Publish(u.topics.status, 1, true, u.statusPayload("online", c.session, ""))); err != nil && ctx.Err() == nil {
+		if err := wait(ctx, c, c.client.Publish(u.topics.Status, 1, true, u.statusPayload("online", c.session, ""))); err != nil && ctx.Err() == nil {
 			u.log.Warn("uplink: status not published", "err", err)
 		}
 	}
@@ -597,7 +596,7 @@ func (u *Uplink) liveLoop(ctx context.Context) {
 				u.liveDropped.Add(1)
 				continue
 			}
-			c.client.Publish(u.topics.live, byte(u.opts.LiveQoS), false, p)
+			c.client.Publish(u.topics.Live, byte(u.opts.LiveQoS), false, p)
 			u.liveSent.Add(1)
 		}
 	}

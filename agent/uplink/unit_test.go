@@ -79,8 +79,11 @@ func TestTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, s, c, rep, l := u.Topics()
-	got := strings.Join([]string{r, s, c, rep, l}, " ")
+	tp := u.Topics()
+	if tp != DeviceTopics("ehr/v1", "S1", "bay-01") || tp.Root != "ehr/v1/S1/bay-01" {
+		t.Fatalf("topics %+v", tp)
+	}
+	got := strings.Join([]string{tp.Records, tp.Status, tp.Cmd, tp.Reply, tp.Live}, " ")
 	want := "ehr/v1/S1/bay-01/records ehr/v1/S1/bay-01/status ehr/v1/S1/bay-01/cmd ehr/v1/S1/bay-01/reply ehr/v1/S1/bay-01/live"
 	if got != want {
 		t.Fatalf("topics %s, want %s", got, want)

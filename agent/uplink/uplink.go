@@ -5,13 +5,13 @@
 // # Topics
 //
 // Every topic is rooted at a configurable prefix (default "bayagent"), the
-// shop code and the device id:
+// shop code and the device id ([DeviceTopics] makes them):
 //
 //	<prefix>/<shop>/<device>/records  device → broker, QoS 1, not retained: sealed records, one per message
 //	<prefix>/<shop>/<device>/status   device → broker, QoS 1, retained: {"state":"online",...} or "offline"
 //	<prefix>/<shop>/<device>/cmd      broker → device, QoS 1: {"id":"...","cmd":"open_job","args":{...}}
 //	<prefix>/<shop>/<device>/reply    device → broker, QoS 1: {"id":"...","ok":true,"result":...}
-//	                                                         or {"id":"...","ok":false,"error":"..."}
+//	                                  or {"id":"...","ok":false,"code":"...","error":"...","message":{"en":...,"zh-CN":...}}
 //	<prefix>/<shop>/<device>/live     device → broker, QoS 0: live data samples, never stored
 //
 // A records message carries one record's wire JSON byte-exact (package
@@ -60,9 +60,12 @@
 // A command is a JSON object with exactly the members "id" (1 to 128
 // printable ASCII characters), "cmd" (a lowercase name) and optionally
 // "args" (an object). Every command gets exactly one reply on the reply
-// topic: malformed payloads get {"ok":false} with an error naming the
-// problem (and the id when it could be read), valid ones are passed to the
-// [Commander] one at a time in arrival order. Retained commands are refused
+// topic ([Reply]): malformed payloads get {"ok":false} with a [Code] and
+// an error naming the problem (and the id when it could be read), valid
+// ones are passed to the [Commander] one at a time in arrival order. Every
+// error reply carries a stable code (see [Codes]) and a message for people
+// in English and Chinese (package i18n); a Commander chooses the code by
+// returning an [*Error] (see [WithCode]). Retained commands are refused
 // (they would run again on every reconnection); an empty message (a
 // retained command being cleared) is ignored. Commands are not queued by
 // the broker while the device is offline (clean session).
@@ -273,8 +276,6 @@ type Options struct {
 	LiveBuffer int
 }
 
-type topics struct{ records, status, cmd, reply, live string }
-
 // Uplink publishes records from a Queue and serves commands. Create it
 // with New and start it with Run.
 type Uplink struct {
@@ -285,7 +286,7 @@ type Uplink struct {
 	broker   string // normalised URL
 	tls      *tls.Config
 	password string
-	topics   topics
+	topics   Topics
 
 	started atomic.Bool
 	inbox   chan inbound
@@ -364,8 +365,7 @@ func (u *Uplink) setOptions(o Options) error {
 	if len(o.ClientID) > 65535 || !utf8.ValidString(o.ClientID) {
 		return bad("client id must be valid UTF-8 of at most 65535 bytes")
 	}
-	root := o.Prefix + "/" + o.Shop + "/" + o.Device
-	u.topics = topics{root + "/records", root + "/status", root + "/cmd", root + "/reply", root + "/live"}
+	u.topics = DeviceTopics(o.Prefix, o.Shop, o.Device)
 
 	for _, d := range []struct {
 		p    *time.Duration
@@ -395,7 +395,7 @@ func (u *Uplink) setOptions(o Options) error {
 	if err := defInt(&o.InFlight, DefaultInFlight, MaxInFlight, "in-flight window"); err != nil {
 		return err
 	}
-	maxPayload := MaxPacket - 4 - len(u.topics.records)
+	maxPayload := MaxPacket - 4 - len(u.topics.Records)
 	if err := defInt(&o.MaxPayload, maxPayload, maxPayload, "max payload"); err != nil {
 		return err
 	}
@@ -525,11 +525,8 @@ func redactURL(s string) string {
 	return s
 }
 
-// Topics returns the topic names in use: records, status, cmd, reply, live.
-func (u *Uplink) Topics() (records, status, cmd, reply, live string) {
-	t := u.topics
-	return t.records, t.status, t.cmd, t.reply, t.live
-}
+// Topics returns the topics in use.
+func (u *Uplink) Topics() Topics { return u.topics }
 
 // Stats is a snapshot of the uplink's counters and state.
 type Stats struct {

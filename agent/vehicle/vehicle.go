@@ -7,6 +7,7 @@
 package vehicle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +66,10 @@ type Link struct {
 	conn    canbus.Conn   // CAN links only
 	client  *isotp.Client // CAN links, once the identifier length is known
 	j1939   bool          // the vehicle speaks J1939 on conn
+
+	sess   scan.Session // what scans and live samples learnt about this link
+	opened time.Time    // when Open started
+	setup  time.Duration
 }
 
 // ErrNoVoltage is returned by Voltage on links that cannot measure the
@@ -77,10 +82,19 @@ func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	start := time.Now()
+	var l *Link
+	var err error
 	if spec, ok := strings.CutPrefix(addr, "elm327:"); ok {
-		return openELM327(ctx, spec, opts)
+		l, err = openELM327(ctx, spec, opts)
+	} else {
+		l, err = openCAN(ctx, addr, opts)
 	}
-	return openCAN(ctx, addr, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.opened = start
+	return l, nil
 }
 
 func openELM327(ctx context.Context, spec string, opts Options) (*Link, error) {
@@ -138,6 +152,18 @@ func (l *Link) useCAN(bits int) {
 // ELM327 the same request, after the battery voltage shows a vehicle. It
 // returns the ECUs that answered, or ErrNotDetected.
 func (l *Link) Probe(ctx context.Context) ([]obd.ECU, error) {
+	ecus, err := l.probe(ctx)
+	if err == nil && l.setup == 0 {
+		l.setup = time.Since(l.opened)
+	}
+	return ecus, err
+}
+
+// Setup is how long the interface took from Open to the first successful
+// Probe: adapter reset and set-up, protocol search. Zero before.
+func (l *Link) Setup() time.Duration { return l.setup }
+
+func (l *Link) probe(ctx context.Context) ([]obd.ECU, error) {
 	if l.conn == nil {
 		return l.probeELM327(ctx)
 	}
@@ -175,12 +201,33 @@ func (l *Link) Probe(ctx context.Context) ([]obd.ECU, error) {
 	return nil, nil
 }
 
+// Session is what the scans and live samples on this link learnt about it.
+func (l *Link) Session() *scan.Session { return &l.sess }
+
+// MaxPIDs is how many PIDs one request may carry through this link's
+// transport (1 for an ELM327 on a K-line or J1850 vehicle), or 0 when the
+// transport sets no limit of its own.
+func (l *Link) MaxPIDs() int {
+	if m, ok := l.Transport.(interface{ MaxPIDs() int }); ok {
+		return m.MaxPIDs()
+	}
+	return 0
+}
+
 // J1939 reports whether the vehicle found by Probe speaks J1939.
 func (l *Link) J1939() bool { return l.j1939 }
 
-// Scan takes the vehicle's health snapshot in its protocol.
+// Scan takes the vehicle's health snapshot in its protocol. Scans on one
+// Link share a scan.Session (an adapter or ECU that does not batch is
+// learnt once), and report the link's set-up time.
 func (l *Link) Scan(ctx context.Context, opts scan.Options) (*scan.Snapshot, error) {
 	opts.Protocol = l.Protocol
+	if opts.Session == nil {
+		opts.Session = &l.sess
+	}
+	if opts.Setup == 0 {
+		opts.Setup = l.setup
+	}
 	if l.j1939 {
 		return scan.ScanJ1939(ctx, l.conn, opts)
 	}
@@ -203,7 +250,7 @@ func (l *Link) ClearDTCs(ctx context.Context, ecus []obd.ECU, jobID, technician 
 	}
 	var ok []obd.ECU
 	var refused []error
-	for _, r := range resps {
+	for _, r := range inAddressOrder(resps) {
 		if err := obd.CheckResponse(0x04, r.Data); err != nil {
 			refused = append(refused, fmt.Errorf("ECU %s: %w", r.ECU, err))
 			continue
@@ -238,6 +285,7 @@ func (l *Link) clearJ1939(ctx context.Context, jobID, technician string) ([]obd.
 			ok = append(ok, obd.ECU(e.Address))
 		}
 	}
+	slices.Sort(ok)
 	if len(ok) == 0 {
 		return nil, errors.New("vehicle: no J1939 controller acknowledged DM11")
 	}
@@ -268,7 +316,7 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 		return nil, fmt.Errorf("vehicle: probe: %w", err)
 	}
 	var ecus []obd.ECU
-	for _, r := range resps {
+	for _, r := range inAddressOrder(resps) {
 		if obd.CheckResponse(0x01, r.Data) == nil {
 			ecus = append(ecus, r.ECU)
 		}
@@ -300,3 +348,13 @@ func (l *Link) Voltage(ctx context.Context) (float64, error) {
 
 // Close stops the transport and detaches from the bus or adapter.
 func (l *Link) Close() error { return l.close() }
+
+// inAddressOrder returns the responses sorted by ECU address (stable): a
+// transport returns them in arrival order, which varies with the ECUs'
+// timing, and every list of ECUs the agent records or replies with is in
+// address order, so that the same vehicle gives the same output.
+func inAddressOrder(resps []obd.Response) []obd.Response {
+	out := slices.Clone(resps)
+	slices.SortStableFunc(out, func(a, b obd.Response) int { return cmp.Compare(a.ECU, b.ECU) })
+	return out
+}

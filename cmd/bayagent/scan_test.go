@@ -29,7 +29,7 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // (timing fields zeroed). Run with -update to rewrite the golden files after a
 // deliberate change, then review the diff.
 func TestScanGolden(t *testing.T) {
-	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit", "diesel-truck-j1939"} {
+	for _, name := range []string{"petrol-p0420", "petrol-clean", "petrol-cleared", "petrol-29bit", "petrol-nobatch", "diesel-truck-j1939"} {
 		for _, via := range []string{"can", "elm327"} {
 			if via == "elm327" && strings.Contains(name, "j1939") {
 				continue // an ELM327 does not speak J1939
@@ -56,6 +56,7 @@ func TestScanGolden(t *testing.T) {
 				snap.Protocol = ""
 				snap.Stats.Started = time.Time{}
 				snap.Stats.Duration = 0
+				snap.Stats.Setup = 0
 				got, err := json.MarshalIndent(&snap, "", "  ")
 				if err != nil {
 					t.Fatal(err)

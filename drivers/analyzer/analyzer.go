@@ -1,101 +1,74 @@
-// Package analyzer reads exhaust gas analyzers and smoke opacimeters on
-// serial lines (RS-232, 8N1, big-endian 16-bit values) and turns their
-// replies into Readings: the test method, the instrument, the time and
-// values with units. The job layer consumes Instrument; which phase
-// (before or after repair) a reading belongs to is its business, not ours.
+// Package analyzer drives exhaust gas analyzers and smoke opacimeters on
+// serial lines and turns their replies into checked Readings.
 //
-// Open takes an address such as "nha506:/dev/ttyUSB1" or
-// "nht6:/dev/ttyS0@9600" (built-in drivers: nha506, fla502, mqw511, fga4100,
-// nht6, mqy200) and returns an Instrument; a vendor driver (for
+// Open takes an address such as "nha506:/dev/ttyUSB1" or "nht6:/dev/ttyS0@9600"
+// and returns an Instrument. Besides Read, an instrument offers what its
+// protocol has, as small interfaces found by type assertion: Zeroer,
+// LeakChecker, StateReader, Pumper and PeakReader. A vendor driver (for
 // example an encrypted NHA-509 that needs the vendor's library) is a Driver
-// value passed in Options.Drivers, so that it plugs in without touching the
-// agent. NewNHA506, NewMQW511, NewFGA4100 and NewNHT6 run a protocol over any
-// io.ReadWriter, which is how the tests and the simulator (package
-// analyzersim) use them.
+// value in Options.Drivers: it plugs in without touching the agent, and may
+// implement any of those interfaces. The New* constructors run a protocol
+// over any io.ReadWriter, which is how the tests use them.
 //
-// # Protocols and the frame layouts chosen here
+// # Where the protocols come from
 //
-// DOMAIN.md section 3 fixes most of each protocol; the details it leaves open
-// were chosen as follows, and live only in the constants and the Parse/Append
-// functions of this package (the simulator reuses them).
+// Every built-in protocol is taken from the serial drivers of public
+// inspection-station software (repository sinq123/OBD, folder OBDEquThr/, one
+// file per instrument; summarised in DOMAIN.md section 3). Each driver's
+// documentation says which of its details are facts from that code and which
+// are inferred. What the station code does is the reference: it clears the
+// port, sends, reads a fixed number of bytes and checks the checksum where
+// it checks one. This package does the same, and where the station code
+// checks nothing (MQW-511, FLA-501, FTY-100), the only guard is the
+// plausibility check below. Gas values are signed: an analyzer reads HC -3
+// ppm after a zero, and that is a real reading.
 //
-// NHA-506 family (also FLA-502), 9600 baud. Requests are one byte without a
-// checksum. Replies:
+// Built-in drivers, by address name:
 //
-//	0x01 main data  21 bytes: [0] 0x06 header (the ACK byte), [1-2] HC ppm,
-//	                [3-4] CO %vol x100, [5-6] CO2 %vol x100, [7-8] O2 %vol x100,
-//	                [9-10] NO ppm, [11-12] rpm, [13-14] oil temperature degC
-//	                (signed), [15-16] flow (instrument units), [17] status
-//	                (bit0 O2 sensor aged, bit1 NO sensor aged), [18-19] lambda
-//	                x100, [20] checksum = 8-bit sum of bytes 0-19
-//	0x02 ambient     8 bytes: [0] 0x06, [1-2] temperature degC x10 (signed),
-//	                [3-4] pressure kPa x10, [5-6] relative humidity % x10,
-//	                [7] checksum = 8-bit sum of bytes 0-6
-//	5, 6, 7, 8      (back-flush, stop pump, leak check, zero): one byte,
-//	                0x06 ACK, 0x05 busy, 0x15 NAK
+//	nha506   Nanhua NHA-506I / NHA-605I     9600   main data 0x01, 21 bytes, 8-bit sum
+//	fla502   FuLi FLA-502                   9600   as nha506, CO /1000, oil /10
+//	nha503   Nanhua NHA-503                 9600   main data 0x2C (23 bytes), else 0x81
+//	nha503v  Nanhua NHA-503V                9600   main data 0x01, oil /10
+//	mqw511   MingQuan MQW-511               9600   main data 0x03, 19 bytes, no checksum
+//	nha501a  Nanhua NHA-501A                9600   as mqw511, with zero 0x0C
+//	fla501   FuLi FLA-501                   9600   framed 02 LEN CMD, no reply checksum
+//	mqw50a   MingQuan MQW-50A               9600   framed 02 CMD LEN, two's complement
+//	fga4100  Foshan FGA-4100               19200   framed 7E LEN, ASCII fields
+//	nht6     Nanhua NHT-6 opacimeter        9600   [cmd chk], two's complement, NAK 15 code
+//	mqy200   MingQuan MQY-200 opacimeter    9600   NHT-6 framing, real time 0xA6
+//	fty100   FoFen FTY-100 opacimeter       9600   'f' 't' 'y' 01 02 cmd chk
 //
-// A data request may also be answered by the single byte 0x05 (busy) or 0x15
-// (NAK) instead of a frame.
+// # Plausibility
 //
-// MQW-511, 9600 baud, same family: request 0x03, 19-byte reply [0] 0x06,
-// [1-2] HC ppm, [3-4] CO x100, [5-6] CO2 x100, [7-8] O2 x100, [9-10] NO ppm,
-// [11-12] rpm, [13-14] oil temperature degC (signed), [15-16] lambda x100,
-// [17] status bits as on the NHA-506, [18] checksum = 8-bit sum of bytes
-// 0-17. The status byte and the checksum are an assumption (DOMAIN.md gives
-// only the length and the eight values): it is the NHA-506 layout without
-// flow, which makes the length come out at 19. One-byte commands as above.
-//
-// FGA-4100, 19200 baud. Every frame starts with the delimiter 0x7E; lengths
-// are fixed, so a 0x7E inside a frame needs no escaping.
-//
-//	request   4 bytes: 0x7E, address (0x01), command 0x60 (read measurements),
-//	          checksum = bitwise NOT of the 8-bit sum of bytes 1-2
-//	reply    51 bytes: [0] 0x7E, [1] address, [2] command echo 0x60,
-//	          [3-17] instrument status text (ASCII, not interpreted),
-//	          [18-49] eight 4-character ASCII decimals, right-aligned,
-//	          space-padded, optional '-': HC ppm, CO x100, CO2 x10, O2 x10,
-//	          NO ppm, lambda x100, rpm, oil temperature degC x10;
-//	          [50] checksum = bitwise NOT of the 8-bit sum of bytes 18-49
-//
-// NHT-6 family opacimeter (also MQY-200), 9600 baud. A request is [cmd, chk],
-// or [0xA0, status, chk] to set the status; a reply starts with the command
-// byte it answers. In both directions the last byte is the two's complement
-// of the 8-bit sum of the bytes before it, so a whole frame sums to zero:
-//
-//	0xA5 real time  10 bytes: A5, N % x10, K m^-1 x100, rpm, oil temperature
-//	                in whole kelvin (0xFFFF = no sensor), chk
-//	0xB1 free acc.  12 bytes: B1, K1, K2, K3, mean K (all m^-1 x100),
-//	                idle rpm, chk
-//	0xA0 set status  3 bytes: A0, status now in force, chk
-//	0xA1 get status  3 bytes: A1, status, chk
-//	NAK              3 bytes: 15, error code, chk
-//
-// Oil temperature from the opacimeter is reported in degC, converted with
-// 273.15 in exact decimal arithmetic (358 K is 84.85 degC).
-//
-// # Values
-//
-// Every value is decoded from its integer field by a division by a power of
-// ten, so a value written as a decimal (1.20 % CO) round-trips exactly: the
-// float64 in a Quantity equals the float64 the decimal text parses to.
+// A reply that passes its checksum can still hold a value no instrument
+// measures: CO 327.67 %vol, oil temperature -32768 degC. Every decoded value
+// is checked against a range (DefaultRanges, in physical units, the same for
+// every built-in instrument because the station code clamps every gas
+// analyzer to one shared set of limits; Options.Ranges overrides them). A
+// reading with a value outside its range is refused with an
+// *ImplausibleError (errors.Is ErrImplausible), counted in
+// Stats.Implausible, logged once per driver, and never returned as a
+// reading. The ranges are inferred from the instruments' usual measuring
+// ranges plus a margin for negative values after a zero.
 //
 // # Robustness
 //
 // Each exchange discards stale input, sends the request and reads the reply
-// with a deadline (the earlier of ctx's and Options.Timeout). Bytes before a
-// plausible header are discarded (resynchronisation). A frame that fails its
-// checksum or layout, or stops for longer than Options.Gap, is counted
-// (Stats), logged once per driver, and the request is sent again, up to
-// Options.Retries times. An instrument that sends
-// nothing before the deadline gives ErrNoResponse naming the port; busy and
-// NAK replies give ErrBusy and ErrNAK (NAKError carries the NHT-6 code).
+// with a deadline (the earlier of ctx's and Options.Timeout). Where a reply
+// has a checksum, the driver slides over bytes that do not make a valid
+// frame (garbage before a reply), counting them in Stats.Discarded. A reply
+// that fails its checksum or layout, or stops for longer than Options.Gap,
+// is counted (Stats.BadFrames), logged once per driver, and the request is
+// sent again up to Options.Retries times. An instrument that sends nothing
+// gives ErrNoResponse naming the port; NAK replies give ErrNAK (*NAKError
+// carries the opacimeters' code).
 //
 // The drivers read the line from one goroutine each, so that every wait
 // honours its context. They treat a read error that is a timeout
 // (os.ErrDeadlineExceeded, as package serialport reports a quiet line) as
 // "no data yet" and any other error, io.EOF included, as the end of the line
-// (ErrClosed). Give them a serialport.Port, not a bare tarm/serial port, which
-// reports a quiet line as io.EOF.
+// (ErrClosed). Give them a serialport.Port, not a bare tarm/serial port,
+// which reports a quiet line as io.EOF.
 package analyzer
 
 import (
@@ -112,6 +85,74 @@ type Instrument interface {
 	Close() error
 }
 
+// Zeroer is an instrument that can zero itself. Zero returns once the zero
+// is done: nil on success, ErrZeroFailed when the instrument reports a
+// failed zero, ErrNotFinished when it is still busy at the deadline. On an
+// opacimeter, Zero runs the calibration that checks zero with clean air.
+type Zeroer interface {
+	Zero(ctx context.Context) error
+}
+
+// LeakChecker is an instrument that can check its sample line for leaks
+// (the technician caps the probe first). LeakCheck returns nil when the
+// line is tight and ErrLeak when the instrument found a leak.
+type LeakChecker interface {
+	LeakCheck(ctx context.Context) error
+}
+
+// StateReader is an instrument that reports what it is doing.
+type StateReader interface {
+	State(ctx context.Context) (State, error)
+}
+
+// Pumper is an instrument whose pump and valves can be switched. An action
+// the instrument does not have gives ErrUnsupported.
+type Pumper interface {
+	Pump(ctx context.Context, a PumpAction) error
+}
+
+// PeakReader is an opacimeter that keeps the highest values since it was
+// cleared, so a free acceleration's peak is not missed between two reads.
+type PeakReader interface {
+	ClearPeak(ctx context.Context) error
+	Peak(ctx context.Context) (Reading, error)
+}
+
+// PumpAction is what Pump does.
+type PumpAction string
+
+// Pump actions.
+const (
+	PumpProbe     PumpAction = "probe"      // pump on, sample from the probe
+	PumpAmbient   PumpAction = "ambient"    // pump on, sample ambient air
+	PumpBackFlush PumpAction = "back_flush" // blow the probe and line clean
+	PumpStop      PumpAction = "stop"       // stop the pump (and a back-flush)
+)
+
+// Mode is what an instrument reports it is doing.
+type Mode string
+
+// Instrument modes.
+const (
+	ModeReady       Mode = "ready"       // idle, pump off, ready to measure
+	ModeMeasuring   Mode = "measuring"   // pump on, measuring
+	ModeWarmingUp   Mode = "warming_up"  // not ready yet
+	ModeLeakCheck   Mode = "leak_check"  // a leak check is running
+	ModeZeroing     Mode = "zeroing"     // a zero is running
+	ModeCalibrating Mode = "calibrating" // a calibration is running
+	ModeFault       Mode = "fault"       // the instrument reports an internal fault
+	ModeUnknown     Mode = "unknown"     // a status this package cannot interpret
+)
+
+// State is what an instrument reported about itself.
+type State struct {
+	Mode Mode `json:"mode"`
+	// WarmUpLeft is the warm-up time left, when the instrument tells it.
+	WarmUpLeft time.Duration `json:"warm_up_left,omitempty"`
+	// Raw is the status as the instrument sent it, in hex.
+	Raw string `json:"raw,omitempty"`
+}
+
 // Test methods and kinds of reading, for Reading.Method.
 const (
 	MethodRealtime          = "realtime"
@@ -119,6 +160,7 @@ const (
 	MethodASM               = "asm"
 	MethodFreeAcceleration  = "free_acceleration"
 	MethodAmbient           = "ambient"
+	MethodPeak              = "peak"
 	defaultGasMethod        = MethodRealtime
 	defaultOpacimeterMethod = MethodFreeAcceleration
 )
@@ -150,6 +192,7 @@ const (
 const (
 	StatusO2SensorAged     = "o2_sensor_aged"
 	StatusNOSensorAged     = "no_sensor_aged"
+	StatusWaterTrapFull    = "water_trap_full"    // NHA-503: empty the water trap
 	StatusNoOilTemperature = "no_oil_temperature" // the opacimeter has no oil temperature sensor
 )
 
@@ -200,7 +243,8 @@ func (r Reading) Value(name string) (Quantity, bool) {
 
 // Stats counts what a driver saw on its line since it was created.
 type Stats struct {
-	Frames    int64 // valid replies
-	BadFrames int64 // replies that failed their checksum or layout
-	Discarded int64 // bytes thrown away while resynchronising
+	Frames      int64 `json:"frames"`      // valid replies
+	BadFrames   int64 `json:"bad_frames"`  // replies that failed their checksum or layout
+	Discarded   int64 `json:"discarded"`   // bytes thrown away while resynchronising
+	Implausible int64 `json:"implausible"` // readings refused as implausible
 }

@@ -1,48 +1,47 @@
-package analyzer_test
+package analyzer
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
-	"net"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
-
-	"github.com/bayagent/bayagent/drivers/analyzer"
-	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 )
 
-// scripted is an instrument that answers each request with reply(n, req),
-// n counting requests from 0. Its Read blocks until a reply is due or it is
-// closed.
-type scripted struct {
+// line is a scripted instrument: it answers each request with reply(n,
+// req), n counting requests from 0, and records the requests. Its Read
+// blocks until a reply is due or it is closed.
+type line struct {
 	reply   func(n int, req []byte) []byte
-	n       atomic.Int32
+	mu      sync.Mutex
+	reqs    [][]byte
 	ch      chan []byte
 	done    chan struct{}
 	once    sync.Once
 	pending []byte // used by the single reader only
 }
 
-func newScripted(reply func(n int, req []byte) []byte) *scripted {
-	return &scripted{reply: reply, ch: make(chan []byte, 16), done: make(chan struct{})}
+func newLine(reply func(n int, req []byte) []byte) *line {
+	return &line{reply: reply, ch: make(chan []byte, 64), done: make(chan struct{})}
 }
 
-func (s *scripted) Write(b []byte) (int, error) {
-	if r := s.reply(int(s.n.Add(1)-1), bytes.Clone(b)); len(r) > 0 {
+func (s *line) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	n := len(s.reqs)
+	s.reqs = append(s.reqs, bytes.Clone(b))
+	s.mu.Unlock()
+	if r := s.reply(n, bytes.Clone(b)); len(r) > 0 {
 		s.ch <- r
 	}
 	return len(b), nil
 }
 
-func (s *scripted) Read(p []byte) (int, error) {
+func (s *line) Read(p []byte) (int, error) {
 	for len(s.pending) == 0 {
 		select {
 		case s.pending = <-s.ch:
@@ -55,433 +54,486 @@ func (s *scripted) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (s *scripted) Close() error { s.once.Do(func() { close(s.done) }); return nil }
+func (s *line) Close() error { s.once.Do(func() { close(s.done) }); return nil }
 
-type readWriteCloser struct {
+func (s *line) requests() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reqs)
+}
+
+// fragmented gives the driver the line with reads cut into fragments, as a
+// serial port delivers them.
+type fragmented struct {
 	io.Reader
-	io.Writer
-	io.Closer
+	*line
 }
 
-var wrappers = []struct {
-	name string
-	wrap func(io.Reader) io.Reader
-}{
-	{"OneByteReader", iotest.OneByteReader},
-	{"HalfReader", iotest.HalfReader},
+func (f fragmented) Read(p []byte) (int, error) { return f.Reader.Read(p) }
+
+// fast are options that keep polls and waits short.
+var fast = Options{PollInterval: time.Millisecond, ZeroWait: time.Millisecond, Timeout: 2 * time.Second}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
-// wrapped gives the driver the scripted instrument with its reads cut into
-// fragments, as a serial port delivers them.
-func wrapped(s *scripted, wrap func(io.Reader) io.Reader) io.ReadWriter {
-	return readWriteCloser{wrap(s), s, s}
+// always answers every request with the same bytes.
+func always(b []byte) func(int, []byte) []byte { return func(int, []byte) []byte { return b } }
+
+type reader interface {
+	Read(context.Context) (Reading, error)
+	Close() error
 }
 
-func TestStreamFragments(t *testing.T) {
-	nha := unhex(t, goldenNHA506)
+func TestDriversReadDocumentedFrames(t *testing.T) {
 	tests := []struct {
 		name    string
-		open    func(io.ReadWriter) analyzer.Instrument
-		reply   func(n int, req []byte) []byte
-		wantHC  float64
-		wantErr error
-		stats   analyzer.Stats
+		open    func(io.ReadWriter) reader
+		req     string
+		reply   string
+		wantCO  float64
+		wantRPM float64
 	}{
-		{
-			name:   "nha506 clean",
-			open:   func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHA506(rw, "test", analyzer.Options{}) },
-			reply:  func(int, []byte) []byte { return nha },
-			wantHC: 180, stats: analyzer.Stats{Frames: 1},
-		},
-		{
-			name:   "nha506 garbage before the header",
-			open:   func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHA506(rw, "test", analyzer.Options{}) },
-			reply:  func(int, []byte) []byte { return append([]byte{0xFF, 0x00, 0x42}, nha...) },
-			wantHC: 180, stats: analyzer.Stats{Frames: 1, Discarded: 3},
-		},
-		{
-			name: "nha506 bad checksum then good",
-			open: func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHA506(rw, "test", analyzer.Options{}) },
-			reply: func(n int, _ []byte) []byte {
-				if n == 0 {
-					b := bytes.Clone(nha)
-					b[20]++
-					return b
-				}
-				return nha
-			},
-			wantHC: 180, stats: analyzer.Stats{Frames: 1, BadFrames: 1},
-		},
-		{
-			name: "nha506 bad checksum every time",
-			open: func(rw io.ReadWriter) analyzer.Instrument {
-				return analyzer.NewNHA506(rw, "test", analyzer.Options{Retries: 3})
-			},
-			reply:   func(int, []byte) []byte { b := bytes.Clone(nha); b[20]++; return b },
-			wantErr: analyzer.ErrChecksum, stats: analyzer.Stats{BadFrames: 4},
-		},
-		{
-			name:    "nha506 busy",
-			open:    func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHA506(rw, "test", analyzer.Options{}) },
-			reply:   func(int, []byte) []byte { return []byte{0x05} },
-			wantErr: analyzer.ErrBusy,
-		},
-		{
-			name:    "mqw511 nak",
-			open:    func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewMQW511(rw, "test", analyzer.Options{}) },
-			reply:   func(int, []byte) []byte { return []byte{0x15} },
-			wantErr: analyzer.ErrNAK,
-		},
-		{
-			name: "mqw511 clean",
-			open: func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewMQW511(rw, "test", analyzer.Options{}) },
-			reply: func(_ int, req []byte) []byte {
-				if !bytes.Equal(req, []byte{0x03}) {
-					return nil
-				}
-				return unhex(t, goldenMQW511)
-			},
-			wantHC: 240, stats: analyzer.Stats{Frames: 1},
-		},
-		{
-			name: "fga4100 garbage with a false delimiter",
-			open: func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewFGA4100(rw, "test", analyzer.Options{}) },
-			reply: func(n int, req []byte) []byte {
-				if !bytes.Equal(req, analyzer.FGARequest(1)) {
-					return nil
-				}
-				if n == 0 {
-					return append([]byte{0x00, 0x7E, 0x01}, fgaGolden(t)[:30]...)
-				}
-				return fgaGolden(t)
-			},
-			wantHC: 42, stats: analyzer.Stats{Frames: 1, BadFrames: 1, Discarded: 1},
-		},
-		{
-			name: "nht6 nak",
-			open: func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHT6(rw, "test", analyzer.Options{}) },
-			reply: func(int, []byte) []byte {
-				return analyzer.AppendNHT6NAK(nil, 2)
-			},
-			wantErr: &analyzer.NAKError{Code: 2},
-		},
-		{
-			name: "nht6 realtime",
-			open: func(rw io.ReadWriter) analyzer.Instrument {
-				return analyzer.NewNHT6(rw, "test", analyzer.Options{Method: analyzer.MethodRealtime})
-			},
-			reply: func(_ int, req []byte) []byte {
-				if !bytes.Equal(req, []byte{0xA5, 0x5B}) {
-					return nil
-				}
-				return append([]byte{0x01, 0x02}, unhex(t, goldenNHT6Realtime)...)
-			},
-			stats: analyzer.Stats{Frames: 1, Discarded: 2},
-		},
+		{"nha506", func(rw io.ReadWriter) reader { return NewNHA506(rw, "t", fast) }, "01", frameNHA506Idle, 1.20, 780},
+		{"fla502", func(rw io.ReadWriter) reader { return NewFLA502(rw, "t", fast) }, "01", frameFLA502, 1.205, 2510},
+		{"nha503", func(rw io.ReadWriter) reader { return NewNHA503(rw, "t", fast) }, "2c", frameNHA503, 0.45, 2480},
+		{"mqw511", func(rw io.ReadWriter) reader { return NewMQW511(rw, "t", fast) }, "03", frameMQW511, 0.03, 2520},
+		{"nha501a", func(rw io.ReadWriter) reader { return NewNHA501A(rw, "t", fast) }, "03", frameMQW511, 0.03, 2520},
+		{"fla501", func(rw io.ReadWriter) reader { return NewFLA501(rw, "t", fast) }, "02 01 40 bd", frameFLA501, 0.65, 760},
+		{"mqw50a", func(rw io.ReadWriter) reader { return NewMQW50A(rw, "t", fast) }, "02 60 03 9b", frameMQW50A, 0.95, 790},
+		{"fga4100", func(rw io.ReadWriter) reader { return NewFGA4100(rw, "t", fast) }, "7e 01 f4 0a 7e 04 00 01 02 02 f6", frameFGA, 0.15, 770},
+		{"nht6 realtime", func(rw io.ReadWriter) reader { o := fast; o.Method = MethodRealtime; return NewNHT6(rw, "t", o) }, "a5 5b", frameNHT6Realtime, 0, 720},
+		{"mqy200", func(rw io.ReadWriter) reader { return NewMQY200(rw, "t", fast) }, "a6 5a", frameMQY200Realtime, 0, 780},
+		{"fty100", func(rw io.ReadWriter) reader { return NewFTY100(rw, "t", fast) }, "66 74 79 01 02 02 a8", frameFTY100Realtime, 0, 720},
 	}
-	for _, w := range wrappers {
-		for _, tt := range tests {
-			t.Run(w.name+"/"+tt.name, func(t *testing.T) {
-				s := newScripted(tt.reply)
-				inst := tt.open(wrapped(s, w.wrap))
-				defer inst.Close()
-				r, err := inst.Read(t.Context())
-				var nak *analyzer.NAKError
-				switch {
-				case tt.wantErr == nil && err != nil:
+	for _, tt := range tests {
+		for _, w := range []struct {
+			name string
+			wrap func(io.Reader) io.Reader
+		}{{"whole", func(r io.Reader) io.Reader { return r }}, {"OneByteReader", iotest.OneByteReader}, {"HalfReader", iotest.HalfReader}} {
+			t.Run(tt.name+"/"+w.name, func(t *testing.T) {
+				l := newLine(always(unhex(t, tt.reply)))
+				d := tt.open(fragmented{w.wrap(l), l})
+				defer d.Close()
+				r, err := d.Read(ctxT(t))
+				if err != nil {
 					t.Fatal(err)
-				case errors.As(tt.wantErr, &nak):
-					var got *analyzer.NAKError
-					if !errors.As(err, &got) || *got != *nak {
-						t.Fatalf("err = %v, want %v", err, tt.wantErr)
-					}
-				case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
 				}
-				if tt.wantErr == nil && tt.wantHC != 0 {
-					if hc, _ := r.Value("hc"); hc.Value != tt.wantHC {
-						t.Fatalf("hc = %v, want %v", hc, tt.wantHC)
-					}
+				if co, ok := r.Value(QuantityCO); tt.wantCO != 0 && (!ok || co.Value != tt.wantCO) {
+					t.Errorf("co %v", co)
 				}
-				if got := inst.(interface{ Stats() analyzer.Stats }).Stats(); got != tt.stats {
-					t.Fatalf("stats %+v, want %+v", got, tt.stats)
+				if rpm, _ := r.Value(QuantityRPM); rpm.Value != tt.wantRPM {
+					t.Errorf("rpm %v", rpm)
+				}
+				if reqs := l.requests(); len(reqs) != 1 || !bytes.Equal(reqs[0], unhex(t, tt.req)) {
+					t.Errorf("requests % x, want %s", reqs, tt.req)
 				}
 			})
 		}
 	}
 }
 
-func TestBadFramesLoggedOnce(t *testing.T) {
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&buf, nil))
-	bad := bytes.Clone(unhex(t, goldenNHA506))
+func TestResyncAndRetry(t *testing.T) {
+	good := unhex(t, frameNHA506Idle)
+	bad := bytes.Clone(good)
 	bad[20]++
-	s := newScripted(func(int, []byte) []byte { return bad })
-	d := analyzer.NewNHA506(s, "/dev/ttyTEST", analyzer.Options{Logger: log, Retries: 2})
+	t.Run("garbage before a checksummed reply", func(t *testing.T) {
+		l := newLine(always(append([]byte{0xFF, 0x00, 0x42}, good...)))
+		d := NewNHA506(l, "t", fast)
+		defer d.Close()
+		if _, err := d.Read(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if st := d.Stats(); st.Discarded != 3 || st.Frames != 1 || st.BadFrames != 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("bad checksum, then good", func(t *testing.T) {
+		l := newLine(func(n int, _ []byte) []byte {
+			if n == 0 {
+				return bad
+			}
+			return good
+		})
+		d := NewNHA506(l, "t", fast)
+		defer d.Close()
+		if _, err := d.Read(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if st := d.Stats(); st.BadFrames != 1 || st.Frames != 1 || len(l.requests()) != 2 {
+			t.Fatalf("stats %+v, %d requests", st, len(l.requests()))
+		}
+	})
+	t.Run("bad checksum every time", func(t *testing.T) {
+		l := newLine(always(bad))
+		o := fast
+		o.Retries = 3
+		d := NewNHA506(l, "t", o)
+		defer d.Close()
+		_, err := d.Read(ctxT(t))
+		if !errors.Is(err, ErrChecksum) {
+			t.Fatal(err)
+		}
+		if st := d.Stats(); st.BadFrames != 4 || len(l.requests()) != 4 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		l := newLine(always(nil))
+		o := fast
+		o.Timeout = 50 * time.Millisecond
+		d := NewNHA506(l, "/dev/ttyX", o)
+		defer d.Close()
+		if _, err := d.Read(ctxT(t)); !errors.Is(err, ErrNoResponse) {
+			t.Fatal(err)
+		}
+	})
+	t.Run("nha503 falls back to 0x81", func(t *testing.T) {
+		old := unhex(t, frameNHA506Idle) // a 21-byte reply, as 0x81 answers
+		l := newLine(func(_ int, req []byte) []byte {
+			if req[0] == 0x81 {
+				return old
+			}
+			return nil
+		})
+		o := fast
+		o.Timeout = 50 * time.Millisecond
+		d := NewNHA503(l, "t", o)
+		defer d.Close()
+		for range 2 {
+			r, err := d.Read(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if oil, _ := r.Value(QuantityOilTemperature); oil.Value != 8.5 { // /10 on the NHA-503
+				t.Fatalf("oil %v", oil)
+			}
+		}
+		var got []byte
+		for _, r := range l.requests() {
+			got = append(got, r...)
+		}
+		if !bytes.Equal(got, []byte{0x2C, 0x81, 0x81}) {
+			t.Fatalf("requests % x", got)
+		}
+	})
+}
+
+func TestImplausibleReadingRefusedAndCounted(t *testing.T) {
+	var logs bytes.Buffer
+	l := newLine(always(unhex(t, frameNHA506CO7FFF)))
+	o := fast
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	d := NewNHA506(l, "t", o)
 	defer d.Close()
 	for range 2 {
-		if _, err := d.Read(t.Context()); !errors.Is(err, analyzer.ErrChecksum) {
-			t.Fatalf("err = %v", err)
+		r, err := d.Read(ctxT(t))
+		var ie *ImplausibleError
+		if !errors.As(err, &ie) || ie.Values[0].Quantity.Name != QuantityCO || r.Values != nil {
+			t.Fatalf("reading %v, err %v", r, err)
 		}
 	}
-	if st := d.Stats(); st.BadFrames != 6 {
-		t.Fatalf("bad frames %d, want 6", st.BadFrames)
+	if st := d.Stats(); st.Implausible != 2 || st.Frames != 2 {
+		t.Fatalf("stats %+v", st)
 	}
-	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 1 || !bytes.Contains(buf.Bytes(), []byte("/dev/ttyTEST")) {
-		t.Fatalf("%d log lines, want 1 naming the port:\n%s", n, buf.String())
+	if n := bytes.Count(logs.Bytes(), []byte("\n")); n != 1 {
+		t.Fatalf("%d log lines:\n%s", n, logs.String())
 	}
-}
-
-func TestSilentGivesNoResponse(t *testing.T) {
-	s := newScripted(func(int, []byte) []byte { return nil })
-	d := analyzer.NewNHT6(s, "/dev/ttyTEST", analyzer.Options{Timeout: 50 * time.Millisecond})
-	defer d.Close()
-	_, err := d.Read(t.Context())
-	if !errors.Is(err, analyzer.ErrNoResponse) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrNoResponse", err)
-	}
-	// A partial reply is not silence.
-	s2 := newScripted(func(int, []byte) []byte { return []byte{0xA5, 0x01} })
-	d2 := analyzer.NewNHT6(s2, "/dev/ttyTEST", analyzer.Options{Timeout: 50 * time.Millisecond, Method: analyzer.MethodRealtime})
+	// A range from the options replaces the default.
+	o.Ranges = map[string]Range{QuantityCO: {-1, 400}}
+	d2 := NewNHA506(newLine(always(unhex(t, frameNHA506CO7FFF))), "t", o)
 	defer d2.Close()
-	if _, err := d2.Read(t.Context()); !errors.Is(err, analyzer.ErrIncomplete) {
-		t.Fatalf("err = %v, want ErrIncomplete", err)
-	}
-}
-
-func TestCancelAndClose(t *testing.T) {
-	s := newScripted(func(int, []byte) []byte { return nil })
-	d := analyzer.NewNHA506(s, "test", analyzer.Options{Timeout: time.Hour})
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, err := d.Read(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled read: %v", err)
-	}
-
-	// Close while a Read waits: the Read ends with ErrClosed.
-	res := make(chan error, 1)
-	started := make(chan struct{})
-	s.reply = func(int, []byte) []byte { close(started); return nil }
-	go func() {
-		_, err := d.Read(t.Context())
-		res <- err
-	}()
-	<-started
-	if err := d.Close(); err != nil {
+	if _, err := d2.Read(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-res; !errors.Is(err, analyzer.ErrClosed) {
-		t.Fatalf("read during close: %v", err)
-	}
-	if _, err := d.Read(t.Context()); !errors.Is(err, analyzer.ErrClosed) {
-		t.Fatalf("read after close: %v", err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatalf("second close: %v", err)
+}
+
+// codes answers a one-byte command with the next of replies (the last
+// repeats) and data requests with data.
+func codes(replies ...byte) func(int, []byte) []byte {
+	var mu sync.Mutex
+	return func(int, []byte) []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		b := replies[0]
+		if len(replies) > 1 {
+			replies = replies[1:]
+		}
+		return []byte{b}
 	}
 }
 
-func TestLineEnds(t *testing.T) {
-	// A plain reader at EOF is the end of the line, not "no data yet".
-	d := analyzer.NewNHA506(readWriteCloser{bytes.NewReader(nil), io.Discard, io.NopCloser(nil)}, "test", analyzer.Options{})
-	defer d.Close()
-	if _, err := d.Read(t.Context()); !errors.Is(err, analyzer.ErrClosed) || !errors.Is(err, io.EOF) {
-		t.Fatalf("err = %v, want ErrClosed wrapping io.EOF", err)
+func TestNHAZeroAndLeakCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		replies []byte
+		op      func(*NHA, context.Context) error
+		cmd     byte
+		want    error
+		polls   int
+	}{
+		{"zero runs, then done", []byte{0x05, 0x05, 0x00}, (*NHA).Zero, 8, nil, 3},
+		{"zero accepted (06), then done", []byte{0x06, 0x00}, (*NHA).Zero, 8, nil, 2},
+		{"zero fails", []byte{0x05, 0x01}, (*NHA).Zero, 8, ErrZeroFailed, 2},
+		{"leak check tight", []byte{0x05, 0x00}, (*NHA).LeakCheck, 7, nil, 2},
+		{"leak found", []byte{0x01}, (*NHA).LeakCheck, 7, ErrLeak, 1},
 	}
-}
-
-// TestSimulatorFragments runs each simulator through its driver on an
-// in-memory line whose reads are cut into single bytes.
-func TestSimulatorFragments(t *testing.T) {
-	for _, tt := range []struct{ file, driver string }{
-		{"nha506-before.yaml", "nha506"}, {"mqw511-before.yaml", "mqw511"},
-		{"fga4100-after.yaml", "fga4100"}, {"nht6-free-accel.yaml", "nht6"},
-	} {
-		t.Run(tt.driver, func(t *testing.T) {
-			rd, err := analyzersim.LoadFile("../../testdata/analyzers/" + tt.file)
-			if err != nil {
-				t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLine(codes(tt.replies...))
+			d := NewNHA506(l, "t", fast)
+			defer d.Close()
+			err := tt.op(d, ctxT(t))
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("err %v, want %v", err, tt.want)
 			}
-			sim, err := analyzersim.New(rd, analyzersim.Options{Faults: analyzersim.Faults{Garbage: []byte{0, 1, 2}}})
-			if err != nil {
-				t.Fatal(err)
+			reqs := l.requests()
+			if len(reqs) != tt.polls {
+				t.Fatalf("%d requests, want %d", len(reqs), tt.polls)
 			}
-			drv, ins := net.Pipe()
-			serveErr := make(chan error, 1)
-			go func() { serveErr <- sim.Serve(t.Context(), ins) }()
-			defer func() {
-				ins.Close()
-				if err := <-serveErr; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			}()
-			open := map[string]func(io.ReadWriter) analyzer.Instrument{
-				"nha506":  func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHA506(rw, "pipe", analyzer.Options{}) },
-				"mqw511":  func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewMQW511(rw, "pipe", analyzer.Options{}) },
-				"fga4100": func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewFGA4100(rw, "pipe", analyzer.Options{}) },
-				"nht6":    func(rw io.ReadWriter) analyzer.Instrument { return analyzer.NewNHT6(rw, "pipe", analyzer.Options{}) },
-			}[tt.driver]
-			inst := open(readWriteCloser{iotest.OneByteReader(drv), drv, drv})
-			defer inst.Close()
-			for i := range 3 {
-				r, err := inst.Read(t.Context())
-				if err != nil {
-					t.Fatalf("read %d: %v", i, err)
-				}
-				if len(r.Values) == 0 {
-					t.Fatalf("read %d: no values", i)
+			for _, r := range reqs {
+				if !bytes.Equal(r, []byte{tt.cmd}) {
+					t.Fatalf("request % x, want %02x", r, tt.cmd)
 				}
 			}
 		})
 	}
-}
-
-func TestParseAddress(t *testing.T) {
-	tests := []struct {
-		in   string
-		want analyzer.Address
-		err  bool
-	}{
-		{in: "nha506:/dev/ttyUSB1", want: analyzer.Address{Driver: "nha506", Port: "/dev/ttyUSB1"}},
-		{in: "mqw511:/dev/ttyS0@9600", want: analyzer.Address{Driver: "mqw511", Port: "/dev/ttyS0", Baud: 9600}},
-		{in: "fga4100:/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0@19200",
-			want: analyzer.Address{Driver: "fga4100", Port: "/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0-port0", Baud: 19200}},
-		{in: "nht6:/dev/odd@name", want: analyzer.Address{Driver: "nht6", Port: "/dev/odd@name"}},
-		{in: "nha506", err: true},
-		{in: ":/dev/ttyS0", err: true},
-		{in: "NHA506:/dev/ttyS0", err: true},
-		{in: "nha506:", err: true},
-		{in: "nha506:@9600", err: true},
-		{in: "nha506:/dev/x@0", err: true},
-		{in: "nha506:/dev/x\n", err: true},
-	}
-	for _, tt := range tests {
-		got, err := analyzer.ParseAddress(tt.in)
-		if tt.err {
-			if !errors.Is(err, analyzer.ErrBadAddress) {
-				t.Errorf("ParseAddress(%q) err = %v, want ErrBadAddress", tt.in, err)
-			}
-			continue
+	t.Run("still running at the deadline", func(t *testing.T) {
+		l := newLine(codes(0x05))
+		o := fast
+		o.OperationTimeout = 30 * time.Millisecond
+		d := NewNHA506(l, "t", o)
+		defer d.Close()
+		if err := d.Zero(ctxT(t)); !errors.Is(err, ErrNotFinished) {
+			t.Fatal(err)
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("ParseAddress(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
-		}
-		if again, err := analyzer.ParseAddress(got.String()); err != nil || again != got {
-			t.Errorf("String round trip %q: %+v, %v", got.String(), again, err)
-		}
-	}
-}
-
-func FuzzParseAddress(f *testing.F) {
-	for _, s := range []string{"nha506:/dev/ttyUSB1", "mqw511:/dev/ttyS0@9600", "x:@", "a:b@99999999999", "nht6:/dev/a@b@9600"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := analyzer.ParseAddress(s)
-		if err != nil {
-			if !errors.Is(err, analyzer.ErrBadAddress) {
-				t.Fatalf("error not ErrBadAddress: %v", err)
-			}
-			return
-		}
-		if again, err := analyzer.ParseAddress(a.String()); err != nil || again != a {
-			t.Fatalf("round trip %+v -> %q -> %+v, %v", a, a.String(), again, err)
+	})
+	t.Run("unknown answer is a bad frame", func(t *testing.T) {
+		l := newLine(codes(0x42))
+		d := NewNHA506(l, "t", fast)
+		defer d.Close()
+		if err := d.Zero(ctxT(t)); !errors.Is(err, ErrBadFrame) {
+			t.Fatal(err)
 		}
 	})
 }
 
-type fakeInstrument struct{ addr analyzer.Address }
-
-func (f *fakeInstrument) Read(context.Context) (analyzer.Reading, error) {
-	return analyzer.Reading{Method: analyzer.MethodRealtime, Instrument: analyzer.InstrumentID{Model: "NHA-509", Port: f.addr.Port, Protocol: f.addr.Driver}}, nil
-}
-func (f *fakeInstrument) Close() error { return nil }
-
-func TestOpen(t *testing.T) {
-	vendor := analyzer.Driver{Name: "nha509", Baud: 115200, Open: func(a analyzer.Address, _ analyzer.Options) (analyzer.Instrument, error) {
-		return &fakeInstrument{addr: a}, nil
-	}}
-	tests := []struct {
-		addr     string
-		opts     analyzer.Options
-		wantBaud int
-		wantErr  error
-	}{
-		{addr: "nha509:/dev/ttyUSB0", opts: analyzer.Options{Drivers: []analyzer.Driver{vendor}}, wantBaud: 115200},
-		{addr: "nha509:/dev/ttyUSB0@9600", opts: analyzer.Options{Drivers: []analyzer.Driver{vendor}, Baud: 38400}, wantBaud: 9600},
-		{addr: "nha509:/dev/ttyUSB0", opts: analyzer.Options{Drivers: []analyzer.Driver{vendor}, Baud: 38400}, wantBaud: 38400},
-		{addr: "nha509:/dev/ttyUSB0", wantErr: analyzer.ErrUnknownDriver},
-		{addr: "nha506", wantErr: analyzer.ErrBadAddress},
-		{addr: "nht6:/dev/null", opts: analyzer.Options{Method: analyzer.MethodASM}, wantErr: analyzer.ErrBadOptions},
-		{addr: "nha506:/nonexistent/ttyUSB9", wantErr: fs.ErrNotExist},
-		{addr: "nha506:/dev/null@12345", wantErr: nil}, // checked below: bad baud
-	}
-	for _, tt := range tests {
-		inst, err := analyzer.Open(tt.addr, tt.opts)
-		if tt.addr == "nha506:/dev/null@12345" {
-			if err == nil {
-				inst.Close()
-				t.Errorf("Open(%q) accepted baud 12345", tt.addr)
+func TestNHAStateAndPump(t *testing.T) {
+	t.Run("nha506 warming up", func(t *testing.T) {
+		l := newLine(func(_ int, req []byte) []byte {
+			switch req[0] {
+			case 38:
+				return []byte{0x02}
+			case 39:
+				return []byte{0x00, 0x78}
 			}
-			continue
-		}
-		if tt.wantErr != nil {
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("Open(%q) err = %v, want %v", tt.addr, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("Open(%q): %v", tt.addr, err)
-			continue
-		}
-		f := inst.(*fakeInstrument)
-		if f.addr.Baud != tt.wantBaud {
-			t.Errorf("Open(%q) baud %d, want %d", tt.addr, f.addr.Baud, tt.wantBaud)
-		}
-		inst.Close()
-	}
-}
-
-// FuzzReadStream feeds arbitrary instrument bytes to each driver: it must
-// return (a reading or an error from this package) before its deadline and
-// never panic.
-func FuzzReadStream(f *testing.F) {
-	f.Add(byte(0), unhex(f, goldenNHA506))
-	f.Add(byte(0), append([]byte{0x06, 0x06}, unhex(f, goldenNHA506)...))
-	f.Add(byte(1), unhex(f, goldenMQW511))
-	f.Add(byte(2), fgaGolden(f))
-	f.Add(byte(3), unhex(f, goldenNHT6Free))
-	f.Add(byte(3), []byte{0x15, 0x01})
-	f.Add(byte(0), []byte{0x05})
-	f.Fuzz(func(t *testing.T, which byte, reply []byte) {
-		s := newScripted(func(int, []byte) []byte { return reply })
-		o := analyzer.Options{Timeout: 30 * time.Millisecond, Gap: 10 * time.Millisecond}
-		rw := wrapped(s, iotest.HalfReader)
-		var inst analyzer.Instrument
-		switch which % 4 {
-		case 0:
-			inst = analyzer.NewNHA506(rw, "fuzz", o)
-		case 1:
-			inst = analyzer.NewMQW511(rw, "fuzz", o)
-		case 2:
-			inst = analyzer.NewFGA4100(rw, "fuzz", o)
-		default:
-			inst = analyzer.NewNHT6(rw, "fuzz", o)
-		}
-		defer inst.Close()
-		start := time.Now()
-		r, err := inst.Read(t.Context())
-		if took := time.Since(start); took > 5*time.Second { // generous: shared CI cores
-			t.Fatalf("read took %v", took)
-		}
-		if err == nil && len(r.Values) == 0 {
-			t.Fatal("reading without values")
-		}
-		known := []error{analyzer.ErrNoResponse, analyzer.ErrIncomplete, analyzer.ErrBadFrame, analyzer.ErrBusy, analyzer.ErrNAK}
-		if err != nil && !slices.ContainsFunc(known, func(e error) bool { return errors.Is(err, e) }) {
-			t.Fatalf("unexpected error: %v", err)
+			return nil
+		})
+		d := NewNHA506(l, "t", fast)
+		defer d.Close()
+		st, err := d.State(ctxT(t))
+		if err != nil || st.Mode != ModeWarmingUp || st.WarmUpLeft != 120*time.Second || st.Raw != "02" {
+			t.Fatalf("%+v %v", st, err)
 		}
 	})
+	t.Run("fla502 status 34, F1", func(t *testing.T) {
+		l := newLine(codes(0xF1))
+		d := NewFLA502(l, "t", fast)
+		defer d.Close()
+		st, err := d.State(ctxT(t))
+		if err != nil || st.Mode != ModeMeasuring || !bytes.Equal(l.requests()[0], []byte{34}) {
+			t.Fatalf("%+v %v % x", st, err, l.requests())
+		}
+	})
+	for _, tt := range []struct {
+		name string
+		new  func(io.ReadWriter) Pumper
+		want map[PumpAction]string
+	}{
+		{"nha506", func(rw io.ReadWriter) Pumper { return NewNHA506(rw, "t", fast) }, map[PumpAction]string{PumpProbe: "23", PumpAmbient: "22", PumpBackFlush: "05", PumpStop: "06"}},
+		{"fla502", func(rw io.ReadWriter) Pumper { return NewFLA502(rw, "t", fast) }, map[PumpAction]string{PumpProbe: "04", PumpAmbient: "03", PumpBackFlush: "05", PumpStop: "06"}},
+		{"mqw511", func(rw io.ReadWriter) Pumper { return NewMQW511(rw, "t", fast) }, map[PumpAction]string{PumpProbe: "01", PumpStop: "02"}},
+		{"mqw50a", func(rw io.ReadWriter) Pumper { return NewMQW50A(rw, "t", fast) }, map[PumpAction]string{PumpProbe: "02 7b 03 80", PumpAmbient: "02 7c 03 7f", PumpBackFlush: "02 80 03 7b", PumpStop: "02 78 03 83"}},
+		{"fla501", func(rw io.ReadWriter) Pumper { return NewFLA501(rw, "t", fast) }, map[PumpAction]string{PumpProbe: "02 02 a5 01 56", PumpStop: "02 02 a5 00 57"}},
+		{"fga4100", func(rw io.ReadWriter) Pumper { return NewFGA4100(rw, "t", fast) }, map[PumpAction]string{
+			PumpProbe: "7e 01 f4 0a 7e 0a 00 01 0e 02 01 00 00 00 00 00 e3", PumpStop: "7e 01 f4 0a 7e 0a 00 01 0e 02 00 00 00 00 00 00 e4"}},
+	} {
+		for _, a := range []PumpAction{PumpProbe, PumpAmbient, PumpBackFlush, PumpStop} {
+			t.Run(tt.name+" "+string(a), func(t *testing.T) {
+				l := newLine(func(_ int, req []byte) []byte {
+					switch {
+					case tt.name == "fga4100" && req[len(req)-1] == 0xe3:
+						return bytes.Clone(fgaPumpOK)
+					case tt.name == "fga4100":
+						return bytes.Clone(fgaStopOK)
+					case tt.name == "mqw50a", tt.name == "fla501":
+						return []byte{0x06, req[1], 0x03, 0x00}
+					}
+					return []byte{0x06}
+				})
+				p := tt.new(l)
+				defer p.(io.Closer).Close()
+				err := p.Pump(ctxT(t), a)
+				want, ok := tt.want[a]
+				if !ok {
+					if !errors.Is(err, ErrUnsupported) {
+						t.Fatalf("err %v, want ErrUnsupported", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if reqs := l.requests(); len(reqs) != 1 || !bytes.Equal(reqs[0], unhex(t, want)) {
+					t.Fatalf("requests % x, want %s", reqs, want)
+				}
+			})
+		}
+	}
+	t.Run("command refused", func(t *testing.T) {
+		l := newLine(codes(0x15))
+		d := NewNHA506(l, "t", fast)
+		defer d.Close()
+		if err := d.Pump(ctxT(t), PumpProbe); !errors.Is(err, ErrNAK) {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestMQW50AZeroAndLeakCheck(t *testing.T) {
+	status := func(b3, b4, b5 byte) []byte { return []byte{0x06, 0x61, 0x0a, b3, b4, b5, 0, 0, 0, 0, 0} }
+	run := func(t *testing.T, statuses [][]byte) (*line, *MQW50A) {
+		var mu sync.Mutex
+		l := newLine(func(_ int, req []byte) []byte {
+			if req[1] != mqw50aStatus {
+				return []byte{0x06, req[1], 0x03, 0}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			s := statuses[0]
+			if len(statuses) > 1 {
+				statuses = statuses[1:]
+			}
+			return s
+		})
+		d := NewMQW50A(l, "t", fast)
+		t.Cleanup(func() { d.Close() })
+		return l, d
+	}
+	l, d := run(t, [][]byte{status(0x40, 0x80, 0), status(0x40, 0x80, 0), status(0, 0, 0)})
+	if err := d.Zero(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := l.requests(); len(reqs) != 4 || !bytes.Equal(reqs[0], unhex(t, "02 67 03 94")) {
+		t.Fatalf("requests % x", reqs)
+	}
+	_, d = run(t, [][]byte{status(0x40, 0x80, 0), status(0, 0, 0x04)})
+	if err := d.Zero(ctxT(t)); !errors.Is(err, ErrZeroFailed) {
+		t.Fatal(err)
+	}
+	_, d = run(t, [][]byte{status(0x10, 0x80, 0), status(0, 0, 0x01)})
+	if err := d.LeakCheck(ctxT(t)); !errors.Is(err, ErrLeak) {
+		t.Fatal(err)
+	}
+	_, d = run(t, [][]byte{status(0x01, 0x80, 0)})
+	if st, err := d.State(ctxT(t)); err != nil || st.Mode != ModeWarmingUp {
+		t.Fatalf("%+v %v", st, err)
+	}
+}
+
+func TestOpacimeters(t *testing.T) {
+	t.Run("nht6 NAK is two bytes with the code", func(t *testing.T) {
+		l := newLine(always([]byte{0x15, 0x02}))
+		d := NewNHT6(l, "t", fast)
+		defer d.Close()
+		_, err := d.Read(ctxT(t))
+		var nak *NAKError
+		if !errors.As(err, &nak) || nak.Code != 0x02 || !errors.Is(err, ErrNAK) {
+			t.Fatal(err)
+		}
+		if reqs := l.requests(); len(reqs) != 1 || !bytes.Equal(reqs[0], unhex(t, "b1 4f")) {
+			t.Fatalf("requests % x", reqs)
+		}
+	})
+	t.Run("nht6 result, peak, set status", func(t *testing.T) {
+		l := newLine(func(_ int, req []byte) []byte {
+			switch req[0] {
+			case 0xB1:
+				return unhex(t, frameNHT6Result)
+			case 0xA6:
+				return unhex(t, frameNHT6Peak)
+			case 0xA7, 0xA0:
+				return withNeg8(req[0])
+			}
+			return nil
+		})
+		d := NewNHT6(l, "t", fast)
+		defer d.Close()
+		r, err := d.Read(ctxT(t))
+		if k, _ := r.Value(QuantityKMean); err != nil || k.Value != 1.01 || r.Method != MethodFreeAcceleration {
+			t.Fatalf("%v %v", r, err)
+		}
+		if err := d.ClearPeak(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := d.Peak(ctxT(t))
+		if k, _ := p.Value(QuantityOpacityK); err != nil || k.Value != 2.27 {
+			t.Fatalf("%v %v", p, err)
+		}
+		if err := d.SetStatus(ctxT(t), 2); err != nil {
+			t.Fatal(err)
+		}
+		if reqs := l.requests(); !bytes.Equal(reqs[3], unhex(t, "a0 02 5e")) {
+			t.Fatalf("set status request % x", reqs[3])
+		}
+	})
+	t.Run("nht6 calibration", func(t *testing.T) {
+		statuses := []byte{2, 2, 1}
+		var mu sync.Mutex
+		l := newLine(func(_ int, req []byte) []byte {
+			if req[0] == 0xA4 {
+				return withNeg8(0xA4)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			s := statuses[0]
+			statuses = statuses[1:]
+			return withNeg8(0xA1, s)
+		})
+		d := NewNHT6(l, "t", fast)
+		defer d.Close()
+		if err := d.Zero(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if reqs := l.requests(); len(reqs) != 4 || !bytes.Equal(reqs[0], unhex(t, "a4 5c")) {
+			t.Fatalf("requests % x", reqs)
+		}
+	})
+	t.Run("mqy200 has no result", func(t *testing.T) {
+		d := NewMQY200(newLine(always(nil)), "t", fast)
+		defer d.Close()
+		if _, err := d.FreeAcceleration(ctxT(t)); !errors.Is(err, ErrUnsupported) {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestCloseUnblocksAndLineEnd(t *testing.T) {
+	asked := make(chan struct{})
+	var once sync.Once
+	l := newLine(func(int, []byte) []byte { once.Do(func() { close(asked) }); return nil })
+	d := NewNHA506(l, "t", Options{Timeout: time.Minute})
+	done := make(chan error, 1)
+	go func() { _, err := d.Read(context.Background()); done <- err }()
+	<-asked
+	d.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	if _, err := d.Read(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
 }

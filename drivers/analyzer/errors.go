@@ -3,6 +3,7 @@ package analyzer
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors returned by this package. Compare with errors.Is; the returned errors
@@ -19,10 +20,22 @@ var (
 	ErrBadFrame = errors.New("analyzer: bad frame")
 	// ErrChecksum: a reply failed its checksum.
 	ErrChecksum = errors.New("analyzer: bad checksum")
-	// ErrBusy: the instrument answered busy (0x05), e.g. while zeroing.
+	// ErrImplausible: a reply was well formed but held a value outside the
+	// instrument's plausible range (see *ImplausibleError).
+	ErrImplausible = errors.New("analyzer: implausible reading")
+	// ErrBusy: the instrument answered busy (0x05).
 	ErrBusy = errors.New("analyzer: instrument busy")
 	// ErrNAK: the instrument refused the request (0x15). See NAKError.
 	ErrNAK = errors.New("analyzer: request refused (NAK)")
+	// ErrZeroFailed: the instrument reported that its zero failed.
+	ErrZeroFailed = errors.New("analyzer: zero failed")
+	// ErrLeak: the leak check found a leak in the sample line.
+	ErrLeak = errors.New("analyzer: leak check failed: the sample line leaks")
+	// ErrNotFinished: a zero, leak check or calibration was still running
+	// when the deadline came.
+	ErrNotFinished = errors.New("analyzer: operation not finished in time")
+	// ErrUnsupported: the instrument's protocol has no such command.
+	ErrUnsupported = errors.New("analyzer: not supported by this instrument")
 	// ErrClosed: the driver was closed, or its line ended.
 	ErrClosed = errors.New("analyzer: closed")
 	// ErrBadAddress: an address given to Open or ParseAddress is malformed.
@@ -46,6 +59,29 @@ func (e *NAKError) Error() string {
 // Is reports whether target is ErrNAK.
 func (e *NAKError) Is(target error) bool { return target == ErrNAK }
 
+// Implausible is one value outside its range.
+type Implausible struct {
+	Quantity Quantity `json:"quantity"`
+	Range    Range    `json:"range"`
+}
+
+// ImplausibleError lists the values of a reading that are outside their
+// ranges. errors.Is(err, ErrImplausible) holds.
+type ImplausibleError struct {
+	Values []Implausible
+}
+
+func (e *ImplausibleError) Error() string {
+	parts := make([]string, len(e.Values))
+	for i, v := range e.Values {
+		parts[i] = fmt.Sprintf("%s %g %s outside %g..%g", v.Quantity.Name, v.Quantity.Value, v.Quantity.Unit, v.Range.Min, v.Range.Max)
+	}
+	return "analyzer: implausible reading: " + strings.Join(parts, ", ")
+}
+
+// Is reports whether target is ErrImplausible.
+func (e *ImplausibleError) Is(target error) bool { return target == ErrImplausible }
+
 func checksumError(got, want byte) error {
 	return fmt.Errorf("%w: %w: got %#02x, want %#02x", ErrBadFrame, ErrChecksum, got, want)
 }
@@ -53,3 +89,5 @@ func checksumError(got, want byte) error {
 func frameError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadFrame}, args...)...)
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,187 +1,192 @@
 package analyzer
 
 import (
+	"bytes"
 	"context"
 	"io"
-	"strconv"
 )
 
-// FGA-4100 framing; see the package documentation.
+// Foshan (FoFen) FGA-4100, 19200 baud 8N1. Facts from the station code
+// (FoFenFGA4100.cpp), whose frames are literal:
+//
+//   - Every request is two frames: 7E 01 F4 0A, then the command frame.
+//     Frames are 7E LEN payload CHK with CHK the bitwise NOT of the 8-bit sum
+//     of LEN and the payload (inferred from every literal frame; all of them
+//     satisfy it).
+//   - Read data: 7E 01 F4 0A 7E 04 00 01 02 02 F6, answered by 51 bytes whose
+//     [18-49] are eight 4-character ASCII decimals, read with atoi: HC ppm,
+//     CO %vol/100, CO2 /10, O2 /10, NO ppm, lambda /100, rpm, oil
+//     temperature /10 degC. The station checks [50] == NOT(sum of [18-49]).
+//   - Pump on: ... 7E 0A 00 01 0E 02 01 00 00 00 00 00 E3; pump off the same
+//     with 00 for the 01 and E4; each answered by 22 bytes the station
+//     compares literally: 7E 01 C6 38 7E 01 81 7D, then 7E 0B 01 01 0E 00 00
+//     01 00 00 00 00 00 E3 (on) or ... 00 ... E4 (off).
+//   - Zero: ... 7E 04 00 01 16 45 9F, answered by 7E 01 C6 38 7E 01 81 7D;
+//     the station then waits 30 s.
+//   - No leak check, status, warm-up or back-flush command.
+//
+// Inferred: that [0-17] of the data reply are those two acknowledgement
+// frames and the data frame's header (the driver checks only [0] = 7E and
+// the checksum); that a field may be padded with spaces on either side or
+// NULs after the digits (atoi stops at the first non-digit; anything else in
+// a field is refused as a bad frame).
+
 const (
-	FGADelimiter      = 0x7E // first byte of every frame
-	FGAAddress        = 0x01 // default instrument address
-	FGACommandMeasure = 0x60 // read measurements
-	FGARequestLen     = 4
-	FGAReplyLen       = 51
-	fgaFieldsAt       = 18 // offset of the first ASCII field
-	fgaFieldLen       = 4
-	fgaFields         = 8
-	fgaMin, fgaMax    = -999, 9999 // what four characters can hold
+	fgaMainLen   = 51
+	fgaFieldsAt  = 18
+	fgaFieldLen  = 4
+	fgaDelimiter = 0x7E
 )
 
-// FGAFrame is an FGA-4100 measurement reply as encoded: each field is the
-// integer written as four ASCII characters.
-type FGAFrame struct {
-	Address        byte
-	Status         [15]byte // bytes 3-17, ASCII, not interpreted
-	HC             int      // ppm
-	CO             int      // %vol x100
-	CO2            int      // %vol x10
-	O2             int      // %vol x10
-	NO             int      // ppm
-	Lambda         int      // x100
-	RPM            int      // 1/min
-	OilTemperature int      // degC x10
+// fgaFrame builds one 7E LEN payload CHK frame.
+func fgaFrame(payload ...byte) []byte {
+	b := append([]byte{fgaDelimiter, byte(len(payload))}, payload...)
+	return append(b, ^sum8(b[1:]))
 }
 
-func (f *FGAFrame) fields() [fgaFields]*int {
-	return [fgaFields]*int{&f.HC, &f.CO, &f.CO2, &f.O2, &f.NO, &f.Lambda, &f.RPM, &f.OilTemperature}
+// fgaRequest is the select frame followed by the command frame.
+func fgaRequest(payload ...byte) []byte {
+	return append(fgaFrame(0xF4), fgaFrame(payload...)...)
 }
 
-// FGARequest returns the measurement request for the instrument at addr.
-func FGARequest(addr byte) []byte {
-	return []byte{FGADelimiter, addr, FGACommandMeasure, ^(addr + FGACommandMeasure)}
+var (
+	fgaRead   = fgaRequest(0x00, 0x01, 0x02, 0x02)
+	fgaZero   = fgaRequest(0x00, 0x01, 0x16, 0x45)
+	fgaPumpOn = fgaRequest(0x00, 0x01, 0x0E, 0x02, 0x01, 0, 0, 0, 0, 0)
+	fgaStop   = fgaRequest(0x00, 0x01, 0x0E, 0x02, 0x00, 0, 0, 0, 0, 0)
+	fgaACK    = append(fgaFrame(0xC6), fgaFrame(0x81)...)
+	fgaPumpOK = append(bytes.Clone(fgaACK), fgaFrame(0x01, 0x01, 0x0E, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0)...)
+	fgaStopOK = append(bytes.Clone(fgaACK), fgaFrame(0x01, 0x01, 0x0E, 0x00, 0x00, 0x00, 0, 0, 0, 0, 0)...)
+)
+
+var fgaFieldsOrder = []struct {
+	name  string
+	scale int64
+	unit  string
+}{
+	{QuantityHC, 1, UnitPPM},
+	{QuantityCO, 100, UnitVol},
+	{QuantityCO2, 10, UnitVol},
+	{QuantityO2, 10, UnitVol},
+	{QuantityNO, 1, UnitPPM},
+	{QuantityLambda, 100, UnitNone},
+	{QuantityRPM, 1, UnitRPM},
+	{QuantityOilTemperature, 10, UnitCelsius},
 }
 
-// ParseFGARequest decodes a 4-byte request and returns the address and
-// command (the simulator's side).
-func ParseFGARequest(b []byte) (addr, cmd byte, err error) {
-	if len(b) != FGARequestLen {
-		return 0, 0, frameError("request length %d, want %d", len(b), FGARequestLen)
+func checkFGAMain(b []byte) error {
+	if len(b) != fgaMainLen {
+		return frameError("length %d, want %d", len(b), fgaMainLen)
 	}
-	if b[0] != FGADelimiter {
-		return 0, 0, frameError("request delimiter %#02x, want %#02x", b[0], FGADelimiter)
+	if b[0] != fgaDelimiter {
+		return frameError("first byte %#02x, want %#02x", b[0], fgaDelimiter)
 	}
-	if want := ^(b[1] + b[2]); b[3] != want {
-		return 0, 0, checksumError(b[3], want)
+	if got, want := b[50], ^sum8(b[fgaFieldsAt:50]); got != want {
+		return checksumError(got, want)
 	}
-	return b[1], b[2], nil
+	return nil
 }
 
-// ParseFGA4100 decodes a 51-byte FGA-4100 measurement reply.
-func ParseFGA4100(b []byte) (FGAFrame, error) {
-	var f FGAFrame
-	if len(b) != FGAReplyLen {
-		return f, frameError("length %d, want %d", len(b), FGAReplyLen)
+func parseFGAMain(b []byte) ([]Quantity, error) {
+	if err := checkFGAMain(b); err != nil {
+		return nil, err
 	}
-	if b[0] != FGADelimiter {
-		return f, frameError("delimiter %#02x, want %#02x", b[0], FGADelimiter)
-	}
-	if b[2] != FGACommandMeasure {
-		return f, frameError("command %#02x, want %#02x", b[2], FGACommandMeasure)
-	}
-	if got, want := b[FGAReplyLen-1], ^sum8(b[fgaFieldsAt:FGAReplyLen-1]); got != want {
-		return f, checksumError(got, want)
-	}
-	f.Address = b[1]
-	copy(f.Status[:], b[3:fgaFieldsAt])
-	for i, p := range f.fields() {
+	q := make([]Quantity, len(fgaFieldsOrder))
+	for i, f := range fgaFieldsOrder {
 		at := fgaFieldsAt + i*fgaFieldLen
-		v, err := parseFGAField(b[at : at+fgaFieldLen])
-		if err != nil {
-			return FGAFrame{}, frameError("field %d at offset %d: %w", i, at, err)
+		v, ok := parseFGAField(b[at : at+fgaFieldLen])
+		if !ok {
+			return nil, frameError("field %d at offset %d is not a decimal: %q", i, at, b[at:at+fgaFieldLen])
 		}
-		*p = v
+		q[i] = Quantity{Name: f.name, Value: dec(v, f.scale), Unit: f.unit}
 	}
-	return f, nil
+	return q, nil
 }
 
-// parseFGAField parses a right-aligned, space-padded decimal with an optional
-// minus sign, e.g. " 180", "0120", " -12".
-func parseFGAField(b []byte) (int, error) {
+// parseFGAField parses an ASCII decimal of four characters: spaces, an
+// optional sign, at least one digit, then spaces or NULs.
+func parseFGAField(b []byte) (int64, bool) {
 	i := 0
 	for i < len(b) && b[i] == ' ' {
 		i++
 	}
-	s := string(b[i:])
-	if s == "" || s[0] == '+' {
-		return 0, strconv.ErrSyntax
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
 	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, strconv.ErrSyntax
+	start := i
+	var v int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		v = v*10 + int64(b[i]-'0')
+		i++
 	}
-	return v, nil
-}
-
-// AppendFGA4100 appends the 51-byte reply of f to dst. Fields outside
-// -999..9999 are clamped (four characters cannot hold them); a zero Status is
-// sent as ASCII '0's.
-func AppendFGA4100(dst []byte, f FGAFrame) []byte {
-	dst = append(dst, FGADelimiter, f.Address, FGACommandMeasure)
-	for _, c := range f.Status {
-		if c == 0 {
-			c = '0'
+	if i == start {
+		return 0, false
+	}
+	for ; i < len(b); i++ {
+		if b[i] != ' ' && b[i] != 0 {
+			return 0, false
 		}
-		dst = append(dst, c)
 	}
-	start := len(dst)
-	for _, p := range f.fields() {
-		v := min(max(*p, fgaMin), fgaMax)
-		s := strconv.Itoa(v)
-		for range fgaFieldLen - len(s) {
-			dst = append(dst, ' ')
-		}
-		dst = append(dst, s...)
+	if neg {
+		v = -v
 	}
-	return append(dst, ^sum8(dst[start:]))
+	return v, true
 }
 
-// Quantities returns the values of f with their units.
-func (f FGAFrame) Quantities() []Quantity {
-	return []Quantity{
-		{QuantityHC, dec(int64(f.HC), 1), UnitPPM},
-		{QuantityCO, dec(int64(f.CO), 100), UnitVol},
-		{QuantityCO2, dec(int64(f.CO2), 10), UnitVol},
-		{QuantityO2, dec(int64(f.O2), 10), UnitVol},
-		{QuantityNO, dec(int64(f.NO), 1), UnitPPM},
-		{QuantityLambda, dec(int64(f.Lambda), 100), UnitNone},
-		{QuantityRPM, dec(int64(f.RPM), 1), UnitRPM},
-		{QuantityOilTemperature, dec(int64(f.OilTemperature), 10), UnitCelsius},
-	}
-}
+// FGA4100 drives a Foshan FGA-4100 gas analyzer.
+type FGA4100 struct{ c *conn }
 
-// FGA4100 drives a Foshan FGA-4100 analyzer.
-type FGA4100 struct {
-	c    *conn
-	addr byte
-}
-
-// NewFGA4100 runs the FGA-4100 protocol over rw, addressing FGAAddress; see
-// NewNHA506.
+// NewFGA4100 runs the FGA-4100 protocol over rw; see NewNHA506.
 func NewFGA4100(rw io.ReadWriter, port string, o Options) *FGA4100 {
-	return &FGA4100{c: newConn(rw, port, "fga4100", "FGA-4100", methodOr(o.Method, defaultGasMethod), o), addr: FGAAddress}
+	return &FGA4100{newConn(rw, port, "fga4100", "FGA-4100", methodOr(o.Method, defaultGasMethod), o)}
 }
 
-// Read requests the measurements (HC, CO, CO2, O2, NO, lambda, rpm, oil
-// temperature).
+// Read requests the measurements: HC, CO, CO2, O2, NO, lambda, rpm and oil
+// temperature.
 func (d *FGA4100) Read(ctx context.Context) (Reading, error) {
-	f, err := exchange(ctx, d.c, FGARequest(d.addr), func(ctx context.Context, l *link) (FGAFrame, error) {
-		for {
-			b, err := l.readByte(ctx)
-			if err != nil {
-				return FGAFrame{}, err
-			}
-			if b != FGADelimiter {
-				d.c.skip()
-				continue
-			}
-			frame := make([]byte, FGAReplyLen)
-			frame[0] = b
-			if err := l.readFull(ctx, frame[1:], d.c.gap); err != nil {
-				return FGAFrame{}, err
-			}
-			f, err := ParseFGA4100(frame)
-			if err == nil && f.Address != d.addr {
-				err = frameError("address %#02x, want %#02x", f.Address, d.addr)
-			}
-			return f, err
+	q, err := exchange(ctx, d.c, bytes.Clone(fgaRead), func(ctx context.Context, l *link) ([]Quantity, error) {
+		b, err := checked(d.c, fgaMainLen, checkFGAMain)(ctx, l)
+		if err != nil {
+			return nil, err
 		}
+		return parseFGAMain(b)
 	})
 	if err != nil {
 		return Reading{}, err
 	}
-	return d.c.reading(d.c.method, f.Quantities(), nil), nil
+	return d.c.reading(d.c.method, q, nil)
+}
+
+// literal sends req and expects exactly want back.
+func (d *FGA4100) literal(ctx context.Context, req, want []byte) error {
+	_, err := exchange(ctx, d.c, bytes.Clone(req), checked(d.c, len(want), func(b []byte) error {
+		if !bytes.Equal(b, want) {
+			return frameError("answer % x, want % x", b, want)
+		}
+		return nil
+	}))
+	return err
+}
+
+// Zero sends the zero request and waits Options.ZeroWait.
+func (d *FGA4100) Zero(ctx context.Context) error {
+	if err := d.literal(ctx, fgaZero, fgaACK); err != nil {
+		return err
+	}
+	return d.c.settle(ctx, "zero")
+}
+
+// Pump switches the pump on (from the probe) or off.
+func (d *FGA4100) Pump(ctx context.Context, a PumpAction) error {
+	switch a {
+	case PumpProbe:
+		return d.literal(ctx, fgaPumpOn, fgaPumpOK)
+	case PumpStop:
+		return d.literal(ctx, fgaStop, fgaStopOK)
+	}
+	return unsupported(d.c, "pump "+string(a))
 }
 
 // Stats returns the driver's counters.

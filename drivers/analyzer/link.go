@@ -161,12 +161,60 @@ func (l *link) readFull(ctx context.Context, p []byte, gap time.Duration) error 
 	return nil
 }
 
+// readReply reads a whole reply into p: the first byte may take until ctx's
+// deadline (the instrument is working out its answer), the rest must follow
+// without a pause longer than gap.
+func (l *link) readReply(ctx context.Context, p []byte, gap time.Duration) error {
+	if len(p) == 0 {
+		return nil
+	}
+	b, err := l.readByte(ctx)
+	if err != nil {
+		return err
+	}
+	p[0] = b
+	return l.readFull(ctx, p[1:], gap)
+}
+
+// readWindow reads n bytes and, while valid refuses them, one more byte at
+// a time, sliding the window over what came before (at most 4n bytes in
+// all). It returns the accepted window and how many bytes it slid over; when
+// the line pauses for gap, or the slide limit is reached, it returns valid's
+// last error (an ErrBadFrame).
+func (l *link) readWindow(ctx context.Context, n int, gap time.Duration, valid func([]byte) error) ([]byte, int, error) {
+	buf := make([]byte, n, 4*n)
+	if err := l.readReply(ctx, buf, gap); err != nil {
+		return nil, 0, err
+	}
+	for skipped := 0; ; skipped++ {
+		w := buf[skipped : skipped+n]
+		err := valid(w)
+		if err == nil {
+			return w, skipped, nil
+		}
+		if len(buf) == cap(buf) {
+			return nil, skipped, err
+		}
+		var one [1]byte
+		if rerr := l.readFull(ctx, one[:], gap); rerr != nil {
+			if errors.Is(rerr, ErrBadFrame) {
+				return nil, skipped, err
+			}
+			return nil, skipped, rerr
+		}
+		buf = append(buf, one[0])
+	}
+}
+
 // write sends b. When the line supports write deadlines (a net.Conn, a
 // pollable os.File), ctx's deadline applies; a serial port write of a few
 // bytes does not block.
 func (l *link) write(ctx context.Context, b []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if len(b) == 0 {
+		return nil
 	}
 	if d, ok := l.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		dl, _ := ctx.Deadline()

@@ -30,6 +30,19 @@ type Options struct {
 	// Retries is how often a request is sent again after a bad frame; zero
 	// means DefaultRetries, negative means never.
 	Retries int
+	// PollInterval is how often a running zero, leak check or calibration
+	// is asked for its outcome; zero means DefaultPollInterval.
+	PollInterval time.Duration
+	// OperationTimeout bounds a zero, leak check or calibration when ctx
+	// allows longer; zero means DefaultOperationTimeout.
+	OperationTimeout time.Duration
+	// ZeroWait is how long a zero takes on instruments that report no
+	// outcome (NHA-501A, FLA-501, FGA-4100: the station code waits 30 s);
+	// zero means DefaultZeroWait.
+	ZeroWait time.Duration
+	// Ranges replaces the plausible range of the quantities it names (see
+	// DefaultRanges).
+	Ranges map[string]Range
 	// Method is stamped on gas analyzer readings (default MethodRealtime,
 	// e.g. MethodTwoSpeedIdle when the job runs that test). For opacimeters
 	// it selects what Read returns: MethodFreeAcceleration (default) or
@@ -37,7 +50,8 @@ type Options struct {
 	Method string
 	// Model overrides the driver's model name in readings (e.g. "FLA-502").
 	Model string
-	// Logger receives the one warning about bad frames; nil discards.
+	// Logger receives the one warning about bad frames and the one about
+	// implausible readings; nil discards.
 	Logger *slog.Logger
 }
 
@@ -135,19 +149,25 @@ func serialDriver(name string, baud int, model string, check func(string) error,
 	}}
 }
 
-// Builtin returns the built-in drivers: nha506 (and its alias fla502),
-// mqw511, fga4100, nht6 (and its alias mqy200). Each call returns a new
-// slice.
+// Builtin returns the built-in drivers (see the package documentation for
+// the instruments they speak to). Each call returns a new slice.
 func Builtin() []Driver {
-	nha := func(rw io.ReadWriter, port string, o Options) Instrument { return NewNHA506(rw, port, o) }
-	nht := func(rw io.ReadWriter, port string, o Options) Instrument { return NewNHT6(rw, port, o) }
+	gas := func(name string, baud int, model string, newProto func(io.ReadWriter, string, Options) Instrument) Driver {
+		return serialDriver(name, baud, model, nil, newProto)
+	}
 	return []Driver{
-		serialDriver("nha506", 9600, "NHA-506", nil, nha),
-		serialDriver("fla502", 9600, "FLA-502", nil, nha),
-		serialDriver("mqw511", 9600, "MQW-511", nil, func(rw io.ReadWriter, port string, o Options) Instrument { return NewMQW511(rw, port, o) }),
-		serialDriver("fga4100", 19200, "FGA-4100", nil, func(rw io.ReadWriter, port string, o Options) Instrument { return NewFGA4100(rw, port, o) }),
-		serialDriver("nht6", 9600, "NHT-6", checkOpacimeterMethod, nht),
-		serialDriver("mqy200", 9600, "MQY-200", checkOpacimeterMethod, nht),
+		gas("nha506", 9600, modelNHA506.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA506(rw, p, o) }),
+		gas("fla502", 9600, modelFLA502.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA502(rw, p, o) }),
+		gas("nha503", 9600, modelNHA503.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503(rw, p, o) }),
+		gas("nha503v", 9600, modelNHA503V.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503V(rw, p, o) }),
+		gas("mqw511", 9600, "MQW-511", func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW511(rw, p, o) }),
+		gas("nha501a", 9600, "NHA-501A", func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA501A(rw, p, o) }),
+		gas("fla501", 9600, "FLA-501", func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA501(rw, p, o) }),
+		gas("mqw50a", 9600, "MQW-50A", func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW50A(rw, p, o) }),
+		gas("fga4100", 19200, "FGA-4100", func(rw io.ReadWriter, p string, o Options) Instrument { return NewFGA4100(rw, p, o) }),
+		serialDriver("nht6", 9600, modelNHT6.model, checkOpacimeterMethod, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHT6(rw, p, o) }),
+		serialDriver("mqy200", 9600, modelMQY200.model, checkRealtimeOnly, func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQY200(rw, p, o) }),
+		serialDriver("fty100", 9600, "FTY-100", checkRealtimeOnly, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFTY100(rw, p, o) }),
 	}
 }
 
@@ -179,6 +199,13 @@ func Open(address string, o Options) (Instrument, error) {
 func checkOpacimeterMethod(m string) error {
 	if m != "" && m != MethodFreeAcceleration && m != MethodRealtime {
 		return fmt.Errorf("%w: method %q: an opacimeter reads %q or %q", ErrBadOptions, m, MethodFreeAcceleration, MethodRealtime)
+	}
+	return nil
+}
+
+func checkRealtimeOnly(m string) error {
+	if m != "" && m != MethodRealtime {
+		return fmt.Errorf("%w: method %q: this opacimeter reads only %q", ErrBadOptions, m, MethodRealtime)
 	}
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/agent/scan/scantest"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
@@ -126,4 +128,47 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSnapshotClonesEqualCAN reads petrol-p0420 through adapters that
+// refuse several PIDs in one request ("?") or answer only the first: the
+// facts are those read over CAN, and the stats say the adapter does not
+// batch.
+func TestSnapshotClonesEqualCAN(t *testing.T) {
+	p := loadProfile(t, "petrol-p0420")
+	want := scantest.FactsOf(scanCAN(t, p))
+	for _, tc := range []struct {
+		name   string
+		quirks elmsim.Quirks
+	}{
+		{"refuses batches", elmsim.Quirks{RefuseBatches: true}},
+		{"first PID only", elmsim.Quirks{FirstPIDOnly: true}},
+		{"stray bytes after reset", elmsim.Quirks{AfterReset: "\xFC\x00"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, _ := startPTY(t, p, elmsim.Options{Quirks: tc.quirks})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			a, err := elm327.Open(ctx, path, elm327.Options{})
+			if err != nil {
+				t.Fatalf("open %s: %v", path, err)
+			}
+			defer a.Close()
+			got, err := scan.Scan(ctx, a, scan.Options{})
+			if err != nil {
+				t.Fatalf("scan: %v", err)
+			}
+			if d := scantest.Diff(want, scantest.FactsOf(got)); len(d) > 0 {
+				t.Errorf("facts differ from CAN:\n  %s\nproblems %v", strings.Join(d, "\n  "), got.Problems)
+			}
+			if len(got.Problems) > 0 {
+				t.Errorf("problems: %v", got.Problems)
+			}
+			batching := tc.quirks.AfterReset != ""
+			if batching != (got.Stats.NoBatch == "") {
+				t.Errorf("stats %+v", got.Stats)
+			}
+			t.Logf("%d requests (%d retried), %v", got.Stats.Requests, got.Stats.Retried, got.Stats.Duration.Round(time.Millisecond))
+		})
+	}
 }

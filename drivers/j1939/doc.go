@@ -23,4 +23,6 @@
 // code sent with CM = 1 uses one of three older SPN layouts that a receiver
 // cannot tell apart: it is decoded per version 4 all the same and keeps
 // ConversionMethod = 1, so that a caller can flag its SPN as uncertain.
+// The SPNs the package names and all FMIs have English and Chinese (zh-CN)
+// texts: DescribeIn, SPNNameIn and FMIDescriptionIn take a language tag.
 package j1939

@@ -23,8 +23,12 @@ type DTC struct {
 // Code formats the DTC as "SPN 3226 FMI 0".
 func (d DTC) Code() string { return fmt.Sprintf("SPN %d FMI %d", d.SPN, d.FMI) }
 
-// Description is "<SPN name>: <FMI description>".
-func (d DTC) Description() string { return SPNName(d.SPN) + ": " + FMIDescription(d.FMI) }
+// Description is "<SPN name>: <FMI description>" in English, as records
+// carry it.
+func (d DTC) Description() string { return DescribeIn(d.SPN, d.FMI, "en") }
+
+// DescriptionIn is Description in the language of tag ("en", "zh-CN").
+func (d DTC) DescriptionIn(tag string) string { return DescribeIn(d.SPN, d.FMI, tag) }
 
 // OBD returns the DTC in the form snapshots use.
 func (d DTC) OBD() obd.DTC {

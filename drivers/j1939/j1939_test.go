@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -112,6 +113,59 @@ func TestDTCText(t *testing.T) {
 	for _, spn := range []uint32{3226, 5246, 3251, 4364, 3364, 1761, 102, 110, 190, 91, 3719, 3720, 4094, 5394, 4765, 27, 412} {
 		if strings.HasPrefix(SPNName(spn), "unknown") {
 			t.Errorf("SPN %d has no name", spn)
+		}
+	}
+}
+
+// TestNamesInChinese checks that every named SPN and every FMI 0-31 has a
+// Chinese text, and spot-checks the terms against the English.
+func TestNamesInChinese(t *testing.T) {
+	han := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
+	}
+	spns := make([]uint32, 0, len(spnNames))
+	for spn := range spnNames {
+		spns = append(spns, spn)
+	}
+	slices.Sort(spns)
+	for _, spn := range spns {
+		en, zh := SPNNameIn(spn, "en"), SPNNameIn(spn, "zh-CN")
+		if en != SPNName(spn) || en == "" || strings.HasPrefix(en, "unknown") {
+			t.Errorf("SPN %d: English name %q", spn, en)
+		}
+		if !han(zh) || zh == en {
+			t.Errorf("SPN %d: Chinese name %q (English %q)", spn, zh, en)
+		}
+	}
+	for fmi := uint8(0); fmi < 32; fmi++ {
+		en, zh := FMIDescriptionIn(fmi, "en"), FMIDescriptionIn(fmi, "zh")
+		if en != FMIDescription(fmi) || en == "" || !han(zh) {
+			t.Errorf("FMI %d: %q / %q", fmi, en, zh)
+		}
+		if reserved := fmi >= 22 && fmi <= 30; reserved != strings.Contains(zh, "SAE预留") {
+			t.Errorf("FMI %d: Chinese %q, reserved = %v", fmi, zh, reserved)
+		}
+	}
+	for _, tt := range []struct {
+		spn  uint32
+		fmi  uint8
+		want string
+	}{
+		{3226, 0, "后处理1出口NOx 1：数据有效但高于正常工作范围-最严重级别"},
+		{110, 3, "发动机冷却液温度：电压高于正常值或对高电位短路"},
+		{1761, 1, "后处理1尿素箱液位：数据有效但低于正常工作范围-最严重级别"},
+		{5246, 31, "后处理SCR驾驶员诱导（限扭）严重等级：状况存在"},
+		{999999, 25, "未知SPN 999999：FMI 25 为SAE预留"},
+	} {
+		d := DTC{SPN: tt.spn, FMI: tt.fmi}
+		if got := d.DescriptionIn("zh-CN"); got != tt.want {
+			t.Errorf("SPN %d FMI %d in zh-CN = %q, want %q", tt.spn, tt.fmi, got, tt.want)
+		}
+		if got := DescribeIn(tt.spn, tt.fmi, "en"); got != d.Description() {
+			t.Errorf("SPN %d FMI %d: DescribeIn en %q, Description %q", tt.spn, tt.fmi, got, d.Description())
+		}
+		if got := DescribeIn(tt.spn, tt.fmi, "fr"); got != d.Description() {
+			t.Errorf("SPN %d FMI %d: an unknown tag gives %q, want English", tt.spn, tt.fmi, got)
 		}
 	}
 }

@@ -1,12 +1,13 @@
 package obd
 
 import (
-	"bufio"
 	_ "embed"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/bayagent/bayagent/drivers/internal/lang"
 )
 
 // Errors returned by the DTC functions. Callers compare with errors.Is; the
@@ -19,10 +20,13 @@ var (
 	ErrDTCResponse = errors.New("obd: malformed DTC response")
 )
 
-// Descriptions DescribeDTC gives for codes missing from the generic table.
+// Descriptions DescribeDTCIn gives for codes missing from the generic table,
+// in English and Chinese.
 const (
-	descManufacturer = "manufacturer-specific code, no generic description"
-	descUnknown      = "unknown code, no generic description"
+	descManufacturer   = "manufacturer-specific code, no generic description"
+	descUnknown        = "unknown code, no generic description"
+	descManufacturerZH = "制造商自定义故障码，无通用描述"
+	descUnknownZH      = "未知故障码，无通用描述"
 )
 
 // Response service ids of the DTC services (request SID + 0x40).
@@ -32,7 +36,11 @@ const (
 	sidPermanentDTCs = 0x4A // Mode 0A, permanent DTCs
 )
 
-// DTC is one diagnostic trouble code as reported by an ECU.
+// DTC is one diagnostic trouble code as reported by an ECU. Description is
+// in English, as records carry it; a screen that shows the code to a person
+// asks for it in that person's language: DescribeDTCIn(d.Code, lang) for an
+// OBD-II code, j1939.DescribeIn(d.J1939.SPN, d.J1939.FMI, lang) when J1939
+// is set.
 type DTC struct {
 	Code        string `json:"code"`        // "P0420", or "SPN 3226 FMI 0" for SAE J1939
 	Description string `json:"description"` // generic description, or a note that there is none
@@ -111,19 +119,40 @@ func upperHexDigit(c byte) (byte, bool) {
 	return 0, false
 }
 
-// DescribeDTC returns the generic (SAE J2012 / ISO 15031-6) description of
-// code and known=true when the embedded table has it. Otherwise known is
-// false and desc says why: codes in the ranges the standard leaves to
-// manufacturers (P1xxx, P30xx-P33xx, C1xxx, C2xxx, B1xxx, B2xxx, U1xxx,
-// U2xxx) get "manufacturer-specific code, no generic description"; every
-// other code, including malformed ones, gets "unknown code, no generic
-// description".
+// DescribeDTC returns the English generic (SAE J2012 / ISO 15031-6)
+// description of code and known=true when the embedded table has it; it is
+// DescribeDTCIn(code, "en").
 func DescribeDTC(code string) (desc string, known bool) {
-	if d, ok := dtcTable()[code]; ok {
-		return d, true
+	return DescribeDTCIn(code, lang.English)
+}
+
+// DescribeDTCIn returns the generic description of code in the language of
+// tag: Chinese (zh-CN) for "zh", "zh-CN", "zh_CN", "zh-Hans" and other "zh"
+// tags, English for every other tag, the empty one included. known is true
+// when the embedded table has the code. Otherwise desc says why: codes in the
+// ranges the standard leaves to manufacturers (P1xxx, P30xx-P33xx, C1xxx,
+// C2xxx, B1xxx, B2xxx, U1xxx, U2xxx) are "manufacturer-specific code, no
+// generic description" (制造商自定义故障码，无通用描述); every other code,
+// including malformed ones, is "unknown code, no generic description"
+// (未知故障码，无通用描述).
+//
+// The table holds every generic code the public J2012 lists name (see the
+// header of dtc_generic.tsv for the sources), each in both languages.
+func DescribeDTCIn(code, tag string) (desc string, known bool) {
+	zh := lang.IsChinese(tag)
+	if e, ok := dtcTable()[code]; ok {
+		if zh {
+			return e.zh, true
+		}
+		return e.en, true
 	}
-	if isManufacturerDTC(code) {
+	switch {
+	case isManufacturerDTC(code) && zh:
+		return descManufacturerZH, false
+	case isManufacturerDTC(code):
 		return descManufacturer, false
+	case zh:
+		return descUnknownZH, false
 	}
 	return descUnknown, false
 }
@@ -145,32 +174,39 @@ func isManufacturerDTC(code string) bool {
 //go:embed dtc_generic.tsv
 var dtcGenericTSV string
 
+// dtcEntry is one code's description in each table language. Both strings
+// point into dtcGenericTSV: building the table copies no text.
+type dtcEntry struct{ en, zh string }
+
 // dtcTable is the parsed generic description table, built on first use.
-var dtcTable = sync.OnceValue(func() map[string]string {
+var dtcTable = sync.OnceValue(func() map[string]dtcEntry {
 	m, err := parseDTCTable(dtcGenericTSV)
 	if err != nil {
-		// The file is embedded and checked by TestDTCTable; a bad one is a
-		// build defect, not an input error.
+		// The file is embedded and checked by TestDTCTableFile; a bad one is
+		// a build defect, not an input error.
 		panic(err)
 	}
 	return m
 })
 
-// parseDTCTable parses "code<TAB>description" lines. Empty lines and lines
-// starting with # are skipped. Codes must be well formed, unique and sorted.
-func parseDTCTable(s string) (map[string]string, error) {
-	m := make(map[string]string, 1024)
-	sc := bufio.NewScanner(strings.NewReader(s))
+// parseDTCTable parses "code<TAB>English<TAB>Chinese" lines. Empty lines and
+// lines starting with # are skipped. Codes must be well formed, unique and
+// sorted; both descriptions must be present and without outer spaces (a
+// line ending in \r, a CRLF file, is refused by that rule).
+func parseDTCTable(s string) (map[string]dtcEntry, error) {
+	m := make(map[string]dtcEntry, 4096)
 	prev, line := "", 0
-	for sc.Scan() {
+	for rest := s; rest != ""; {
+		var text string
+		text, rest, _ = strings.Cut(rest, "\n")
 		line++
-		text := sc.Text()
 		if text == "" || text[0] == '#' {
 			continue
 		}
-		code, desc, ok := strings.Cut(text, "\t")
-		if !ok || desc == "" || strings.TrimSpace(desc) != desc || strings.Contains(desc, "\t") {
-			return nil, fmt.Errorf("dtc table line %d: want code<TAB>description: %q", line, text)
+		code, descs, ok1 := strings.Cut(text, "\t")
+		en, zh, ok2 := strings.Cut(descs, "\t")
+		if !ok1 || !ok2 || strings.Contains(zh, "\t") || !cleanDesc(en) || !cleanDesc(zh) {
+			return nil, fmt.Errorf("dtc table line %d: want code<TAB>English<TAB>Chinese: %q", line, text)
 		}
 		if _, err := EncodeDTC(code); err != nil {
 			return nil, fmt.Errorf("dtc table line %d: %w", line, err)
@@ -181,14 +217,13 @@ func parseDTCTable(s string) (map[string]string, error) {
 		if dtcLess(code, prev) {
 			return nil, fmt.Errorf("dtc table line %d: %s sorts before %s", line, code, prev)
 		}
-		m[code] = desc
+		m[code] = dtcEntry{en: en, zh: zh}
 		prev = code
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("dtc table: %w", err)
 	}
 	return m, nil
 }
+
+func cleanDesc(d string) bool { return d != "" && strings.TrimSpace(d) == d }
 
 // dtcLess orders codes by letter in the order P, C, B, U (the order of their
 // two-bit encoding), then by the remaining characters.

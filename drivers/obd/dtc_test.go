@@ -11,13 +11,26 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // dtcTableEntries is the number of codes in dtc_generic.tsv. Lower it only
 // when removing a wrong entry on purpose.
-const dtcTableEntries = 1606
+const dtcTableEntries = 3475
 
 var dtcCodeRE = regexp.MustCompile(`^[PCBU][0-3][0-9A-F]{3}$`)
+
+// zhAbbrev are the Latin-letter words a Chinese description may keep: the
+// abbreviations a technician reads as such. Any other Latin word in the
+// Chinese column is an untranslated leftover.
+var zhAbbrev = map[string]bool{
+	"ABS": true, "CAN": true, "COP": true, "DC": true, "ECM": true, "EEPROM": true, "EVAP": true,
+	"HC": true, "HVAC": true, "IMT": true, "IPC": true, "KAM": true, "MAF": true, "MAP": true,
+	"MIL": true, "NOx": true, "PCM": true, "PRNDL": true, "PTO": true, "PWM": true, "RAM": true,
+	"ROM": true, "TCM": true, "TCS": true, "VIN": true, "WD": true,
+}
+
+var latinWordRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9]+`)
 
 // mustHex turns "43 02 04 20" into bytes.
 func mustHex(t testing.TB, s string) []byte {
@@ -44,16 +57,29 @@ func TestDTCTableFile(t *testing.T) {
 			continue
 		}
 		fields := strings.Split(text, "\t")
-		if len(fields) != 2 {
-			t.Errorf("line %d: want 2 tab-separated fields, got %d: %q", line, len(fields), text)
+		if len(fields) != 3 {
+			t.Errorf("line %d: want 3 tab-separated fields, got %d: %q", line, len(fields), text)
 			continue
 		}
-		code, desc := fields[0], fields[1]
+		code, en, zh := fields[0], fields[1], fields[2]
 		if !dtcCodeRE.MatchString(code) {
 			t.Errorf("line %d: invalid code %q", line, code)
 		}
-		if desc == "" || strings.TrimSpace(desc) != desc || strings.Contains(desc, "  ") {
-			t.Errorf("line %d: %s: bad description %q", line, code, desc)
+		for _, desc := range []string{en, zh} {
+			if desc == "" || strings.TrimSpace(desc) != desc || strings.Contains(desc, "  ") {
+				t.Errorf("line %d: %s: bad description %q", line, code, desc)
+			}
+		}
+		if strings.ContainsFunc(en, func(r rune) bool { return r > unicode.MaxASCII }) {
+			t.Errorf("line %d: %s: English description %q has non-ASCII text", line, code, en)
+		}
+		if !strings.ContainsFunc(zh, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+			t.Errorf("line %d: %s: Chinese description %q has no Chinese text", line, code, zh)
+		}
+		for _, w := range latinWordRE.FindAllString(zh, -1) {
+			if !zhAbbrev[w] {
+				t.Errorf("line %d: %s: Chinese description %q keeps the English word %q", line, code, zh, w)
+			}
 		}
 		if seen[code] {
 			t.Errorf("line %d: duplicate %s", line, code)
@@ -88,7 +114,7 @@ func TestDTCTableFile(t *testing.T) {
 	for block := 0; block < 10; block++ {
 		n := 0
 		for i := 0; i < 100; i++ {
-			if m[fmt.Sprintf("P0%d%02d", block, i)] != "" {
+			if _, ok := m[fmt.Sprintf("P0%d%02d", block, i)]; ok {
 				n++
 			}
 		}
@@ -96,8 +122,69 @@ func TestDTCTableFile(t *testing.T) {
 			t.Errorf("P0%d00-P0%d99: only %d codes", block, block, n)
 		}
 	}
+	// Each letter has its generic codes.
+	for letter, min := range map[byte]int{'P': 2500, 'C': 250, 'B': 350, 'U': 300} {
+		n := 0
+		for code := range m {
+			if code[0] == letter {
+				n++
+			}
+		}
+		if n < min {
+			t.Errorf("%c codes: %d, want at least %d", letter, n, min)
+		}
+	}
 }
 
+// TestDTCRangesResolve checks the ranges that used to come back as "unknown
+// code": every code of each run below is in the table, in both languages.
+func TestDTCRangesResolve(t *testing.T) {
+	runs := []struct{ first, last string }{
+		{"P0A00", "P0AFB"}, // hybrid (hex run)
+		{"P2500", "P2590"},
+		{"P2600", "P2689"},
+		{"P2700", "P2799"},
+		{"P2800", "P2830"}, // hex run
+		{"P2A00", "P2A09"},
+		{"P3400", "P3497"},
+		{"U0170", "U017D"}, // hex run
+		{"U0180", "U0199"},
+		{"U0200", "U0252"},
+		{"U0291", "U0299"},
+		{"U0300", "U0331"},
+		{"U0400", "U0439"},
+		{"B0001", "B0005"},
+		{"B0050", "B0058"},
+		{"B0100", "B0103"},
+		{"C0030", "C003E"}, // hex run
+		{"C0200", "C0203"},
+	}
+	for _, r := range runs {
+		hex := strings.ContainsAny(r.first[1:]+r.last[1:], "ABCDEF") || r.first == "P0A00"
+		a, _ := EncodeDTC(r.first)
+		b, _ := EncodeDTC(r.last)
+		lo, hi := int(a[0])<<8|int(a[1]), int(b[0])<<8|int(b[1])
+		if lo > hi {
+			t.Fatalf("run %s-%s is backwards", r.first, r.last)
+		}
+		for v := lo; v <= hi; v++ {
+			code := DecodeDTC(byte(v>>8), byte(v))
+			if !hex && strings.ContainsAny(code[2:], "ABCDEF") {
+				continue // a decimal run: P2590 follows P2589, not P258A
+			}
+			for _, tag := range []string{"en", "zh-CN"} {
+				if desc, known := DescribeDTCIn(code, tag); !known {
+					t.Errorf("DescribeDTCIn(%s, %s) = %q, unknown", code, tag, desc)
+				}
+			}
+		}
+	}
+}
+
+// TestDescribeDTCKnown spot-checks codes against the public references the
+// table is written from (see the header of dtc_generic.tsv): python-OBD
+// codes.py, AndrOBD codes.properties, OBDIICodes 24.h, and the all-maker B0
+// restraint list.
 func TestDescribeDTCKnown(t *testing.T) {
 	tests := []struct {
 		code  string
@@ -129,6 +216,37 @@ func TestDescribeDTCKnown(t *testing.T) {
 		{"U0100", []string{"Lost Communication With ECM/PCM"}},
 		{"U0121", []string{"Lost Communication With Anti-Lock Brake System"}},
 		{"U0155", []string{"Instrument Panel Cluster"}},
+		// python-OBD codes.py
+		{"P2510", []string{"ECM/PCM Power Relay Sense Circuit Range/Performance"}},
+		{"P2563", []string{"Turbocharger Boost Control Position Sensor", "Range/Performance"}},
+		{"P2635", []string{"Fuel Pump \"A\" Low Flow/Performance"}},
+		{"P2700", []string{"Transmission Friction Element \"A\" Apply Time Range/Performance"}},
+		{"P2795", []string{"Gear Shift Direction Circuit High"}},
+		{"P2A00", []string{"O2 Sensor Circuit Range/Performance", "Bank 1 Sensor 1"}},
+		{"P3400", []string{"Cylinder Deactivation System", "Bank 1"}},
+		{"P3401", []string{"Cylinder 1 Deactivation/Intake Valve Control Circuit/Open"}},
+		{"P3496", []string{"Cylinder 12 Exhaust Valve Control Circuit High"}},
+		{"U0170", []string{"Lost Communication With Restraints System Sensor \"A\""}},
+		{"U0199", []string{"Lost Communication With Door Control Module \"A\""}},
+		{"U0235", []string{"Cruise Control Front Distance Range Sensor"}},
+		// AndrOBD codes.properties
+		{"P0A00", []string{"Motor Electronics Coolant Temperature Sensor Circuit"}},
+		{"P0A0F", []string{"Engine Failed to Start"}},
+		{"P0A29", []string{"Hybrid Battery Power Off Circuit High"}},
+		{"P0A80", []string{"Replace Hybrid Battery Pack"}},
+		{"P2830", []string{"Pressure Control Solenoid \"K\" Control Circuit High"}},
+		{"C0031", []string{"Left Front Wheel Speed Sensor"}},
+		{"C003A", []string{"Right Rear Wheel Speed Sensor"}},
+		{"C0200", []string{"Right Front Wheel Speed Sensor Circuit"}},
+		{"B0100", []string{"Driver Air Bag Circuit"}},
+		{"B0860", []string{"System Voltage High"}},
+		{"U0293", []string{"Lost Communication With Hybrid Powertrain Control Module"}},
+		{"U3003", []string{"Battery Voltage"}},
+		// OBDIICodes 24.h
+		{"P00A0", []string{"Charge Air Cooler Temperature Sensor Circuit", "Bank 2"}},
+		// all-maker B0 restraint list
+		{"B0001", []string{"Driver Frontal Stage 1 Deployment Control"}},
+		{"B00E8", []string{"Third Row Center Seatbelt Pretensioner \"C\" Deployment Control"}},
 	}
 	for _, tt := range tests {
 		desc, known := DescribeDTC(tt.code)
@@ -144,41 +262,93 @@ func TestDescribeDTCKnown(t *testing.T) {
 	}
 }
 
+func TestDescribeDTCInChinese(t *testing.T) {
+	tests := []struct {
+		code  string
+		words []string
+	}{
+		{"P0420", []string{"催化转化器系统效率低于阈值（第1列）"}},
+		{"P0430", []string{"催化转化器系统效率低于阈值（第2列）"}},
+		{"P0171", []string{"系统过稀（第1列）"}},
+		{"P0300", []string{"检测到随机/多缸失火"}},
+		{"P0304", []string{"检测到气缸4失火"}},
+		{"P0135", []string{"氧传感器加热器", "电路", "（第1列传感器1）"}},
+		{"P0113", []string{"进气温度", "电路", "输入高"}},
+		{"P0122", []string{"节气门/踏板位置传感器/开关“A”电路", "低"}},
+		{"P0442", []string{"蒸发排放", "泄漏", "小泄漏"}},
+		{"P0A0F", []string{"发动机起动失败"}},
+		{"P0A80", []string{"更换混合动力电池组"}},
+		{"P3401", []string{"气缸1停缸/进气门控制电路/开路"}},
+		{"C0031", []string{"左前轮速传感器"}},
+		{"B0001", []string{"驾驶员正面第1级展开控制"}},
+		{"U0100", []string{"与ECM/PCM“A”失去通信"}},
+		{"U0401", []string{"从ECM/PCM“A”接收的数据无效"}},
+	}
+	for _, tt := range tests {
+		for _, tag := range []string{"zh-CN", "zh", "zh_CN", "zh-Hans"} {
+			desc, known := DescribeDTCIn(tt.code, tag)
+			if !known {
+				t.Errorf("DescribeDTCIn(%s, %s) known = false, desc %q", tt.code, tag, desc)
+				continue
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(desc, w) {
+					t.Errorf("DescribeDTCIn(%s, %s) = %q, want it to contain %q", tt.code, tag, desc, w)
+				}
+			}
+		}
+		en, _ := DescribeDTCIn(tt.code, "en")
+		if want, _ := DescribeDTC(tt.code); en != want {
+			t.Errorf("DescribeDTCIn(%s, en) = %q, DescribeDTC = %q", tt.code, en, want)
+		}
+		for _, tag := range []string{"", "en-US", "fr", "xx"} {
+			if got, _ := DescribeDTCIn(tt.code, tag); got != en {
+				t.Errorf("DescribeDTCIn(%s, %q) = %q, want the English %q", tt.code, tag, got, en)
+			}
+		}
+	}
+}
+
 func TestDescribeDTCUnknown(t *testing.T) {
 	tests := []struct {
-		code string
-		want string
+		code   string
+		want   string
+		wantZH string
 	}{
-		{"P1234", descManufacturer},
-		{"P1000", descManufacturer},
-		{"P1FFF", descManufacturer},
-		{"P3000", descManufacturer},
-		{"P33FF", descManufacturer},
-		{"C1234", descManufacturer},
-		{"C2345", descManufacturer},
-		{"B1000", descManufacturer},
-		{"B2FFF", descManufacturer},
-		{"U1000", descManufacturer},
-		{"U2ABC", descManufacturer},
-		{"P3400", descUnknown}, // P34xx-P3Fxx are SAE-controlled
-		{"P3A00", descUnknown},
-		{"P0000", descUnknown}, // "no code", not a fault
-		{"P0FFF", descUnknown},
-		{"P2FFF", descUnknown},
-		{"C0FFF", descUnknown},
-		{"C3000", descUnknown},
-		{"B3000", descUnknown},
-		{"U0FFF", descUnknown},
-		{"U3FFF", descUnknown},
-		{"", descUnknown},
-		{"p1234", descUnknown}, // malformed: not claimed as manufacturer-specific
-		{"P12345", descUnknown},
-		{"hello", descUnknown},
+		{"P1234", descManufacturer, descManufacturerZH},
+		{"P1000", descManufacturer, descManufacturerZH},
+		{"P1FFF", descManufacturer, descManufacturerZH},
+		{"P3000", descManufacturer, descManufacturerZH},
+		{"P33FF", descManufacturer, descManufacturerZH},
+		{"C1234", descManufacturer, descManufacturerZH},
+		{"C2345", descManufacturer, descManufacturerZH},
+		{"B1000", descManufacturer, descManufacturerZH},
+		{"B2FFF", descManufacturer, descManufacturerZH},
+		{"U1000", descManufacturer, descManufacturerZH},
+		{"U2ABC", descManufacturer, descManufacturerZH},
+		{"P3498", descUnknown, descUnknownZH}, // P34xx-P3Fxx are SAE-controlled
+		{"P3A00", descUnknown, descUnknownZH},
+		{"P0000", descUnknown, descUnknownZH}, // "no code", not a fault
+		{"P0FFF", descUnknown, descUnknownZH},
+		{"P2FFF", descUnknown, descUnknownZH},
+		{"C0FFF", descUnknown, descUnknownZH},
+		{"C3000", descUnknown, descUnknownZH},
+		{"B3000", descUnknown, descUnknownZH},
+		{"U0FFF", descUnknown, descUnknownZH},
+		{"U3FFF", descUnknown, descUnknownZH},
+		{"", descUnknown, descUnknownZH},
+		{"p1234", descUnknown, descUnknownZH}, // malformed: not claimed as manufacturer-specific
+		{"P12345", descUnknown, descUnknownZH},
+		{"hello", descUnknown, descUnknownZH},
 	}
 	for _, tt := range tests {
 		desc, known := DescribeDTC(tt.code)
 		if known || desc != tt.want {
 			t.Errorf("DescribeDTC(%q) = %q, %v; want %q, false", tt.code, desc, known, tt.want)
+		}
+		desc, known = DescribeDTCIn(tt.code, "zh-CN")
+		if known || desc != tt.wantZH {
+			t.Errorf("DescribeDTCIn(%q, zh-CN) = %q, %v; want %q, false", tt.code, desc, known, tt.wantZH)
 		}
 	}
 }
@@ -422,23 +592,27 @@ func TestParseDTCTableErrors(t *testing.T) {
 	tests := []struct {
 		name, in string
 	}{
-		{"no tab", "P0420 Catalyst\n"},
-		{"empty description", "P0420\t\n"},
-		{"padded description", "P0420\t Catalyst\n"},
-		{"two tabs", "P0420\tCatalyst\tBank 1\n"},
-		{"bad code", "P042\tCatalyst\n"},
-		{"lower case code", "p0420\tCatalyst\n"},
-		{"duplicate", "P0420\tA\nP0420\tB\n"},
-		{"unsorted", "P0420\tA\nP0171\tB\n"},
-		{"unsorted letters", "U0100\tA\nP0171\tB\n"},
+		{"no tab", "P0420 Catalyst 催化\n"},
+		{"no Chinese", "P0420\tCatalyst\n"},
+		{"empty English", "P0420\t\t催化\n"},
+		{"empty Chinese", "P0420\tCatalyst\t\n"},
+		{"padded English", "P0420\t Catalyst\t催化\n"},
+		{"padded Chinese", "P0420\tCatalyst\t催化 \n"},
+		{"three tabs", "P0420\tCatalyst\t催化\tBank 1\n"},
+		{"bad code", "P042\tCatalyst\t催化\n"},
+		{"lower case code", "p0420\tCatalyst\t催化\n"},
+		{"duplicate", "P0420\tA\t甲\nP0420\tB\t乙\n"},
+		{"unsorted", "P0420\tA\t甲\nP0171\tB\t乙\n"},
+		{"unsorted letters", "U0100\tA\t甲\nP0171\tB\t乙\n"},
+		{"CRLF line", "P0420\tA\t甲\r\n"},
 	}
 	for _, tt := range tests {
 		if m, err := parseDTCTable(tt.in); err == nil {
 			t.Errorf("%s: parseDTCTable accepted %q: %v", tt.name, tt.in, m)
 		}
 	}
-	m, err := parseDTCTable("# header\n\nP0171\tLean\nP0420\tCat\nC0035\tWheel\nB0001\tAir bag\nU0100\tECM\n")
-	if err != nil || len(m) != 5 || m["C0035"] != "Wheel" {
+	m, err := parseDTCTable("# header\n\nP0171\tLean\t过稀\nP0420\tCat\t催化\nC0035\tWheel\t车轮\nB0001\tAir bag\t气囊\nU0100\tECM\t发动机\n")
+	if err != nil || len(m) != 5 || m["C0035"] != (dtcEntry{en: "Wheel", zh: "车轮"}) {
 		t.Errorf("valid table: %v, %v", m, err)
 	}
 }
@@ -503,8 +677,9 @@ func FuzzEncodeDTC(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, code string) {
 		desc, known := DescribeDTC(code)
-		if desc == "" {
-			t.Fatalf("DescribeDTC(%q) gave no text", code)
+		zh, knownZH := DescribeDTCIn(code, "zh-CN")
+		if desc == "" || zh == "" || known != knownZH {
+			t.Fatalf("DescribeDTC(%q) = %q, %v; zh-CN %q, %v", code, desc, known, zh, knownZH)
 		}
 		b, err := EncodeDTC(code)
 		if err != nil {

@@ -9,6 +9,16 @@
 // input: they return errors that wrap the sentinels in errors.go. Every
 // decoder has an encoder beside it, so a simulated vehicle builds its
 // answers with the same table that the scanner reads them with.
+//
+// Trouble codes are described from an embedded table, dtc_generic.tsv: every
+// generic (SAE-controlled) SAE J2012 / ISO 15031-6 code that public
+// references list (P0xxx with the hex extensions and the P0Axx hybrid codes,
+// P2xxx, P34xx, generic C0xxx and B0xxx, U0xxx-U04xx, U30xx), in English and
+// in Chinese (zh-CN). The English wording is taken from python-OBD, AndrOBD,
+// OBDIICodes and an all-maker restraint-code list (the file's header says
+// which ranges come from where); the Chinese is written for the table in the
+// terms of Chinese service manuals (bank = 列). DescribeDTCIn answers in
+// either language; manufacturer ranges say so instead of "unknown".
 package obd
 
 import (

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 )
 
 // LogWriter writes each Write as one line of the test's log.
@@ -36,23 +37,17 @@ func Logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(LogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// Topics are the MQTT topics of one device (see package uplink).
-type Topics struct {
-	Records, Status, Cmd, Reply string
-}
-
-// DeviceTopics returns the topics of device at shop under prefix.
-func DeviceTopics(prefix, shop, device string) Topics {
-	root := prefix + "/" + shop + "/" + device + "/"
-	return Topics{Records: root + "records", Status: root + "status", Cmd: root + "cmd", Reply: root + "reply"}
-}
-
 // Reply is the agent's answer to one command.
-type Reply struct {
-	ID     string         `json:"id"`
-	OK     bool           `json:"ok"`
-	Result map[string]any `json:"result"`
-	Error  string         `json:"error"`
+type Reply = uplink.Reply
+
+// Result decodes a reply's result as a JSON object ("" members when there
+// is none).
+func Result(r Reply) map[string]any {
+	var m map[string]any
+	if json.Unmarshal(r.Result, &m) != nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // Status is one status message (a JSON object; see package uplink).
@@ -75,7 +70,7 @@ func (s Status) Number(key string) (float64, bool) { v, ok := s[key].(float64); 
 // test's goroutine; the collected state is safe for concurrent use.
 type Commander struct {
 	t      testing.TB
-	topics Topics
+	topics uplink.Topics
 	client mqtt.Client
 	ids    atomic.Int64
 
@@ -91,7 +86,7 @@ type Commander struct {
 // listener of mosquittotest) and subscribes to the device's reply and
 // status topics. It returns once both subscriptions are acknowledged. The
 // client is disconnected at cleanup.
-func NewCommander(t testing.TB, url string, tp Topics) *Commander {
+func NewCommander(t testing.TB, url string, tp uplink.Topics) *Commander {
 	t.Helper()
 	c := &Commander{t: t, topics: tp, replies: map[string]Reply{}, changed: make(chan struct{})}
 	o := mosquittotest.ClientOptions(url, nil).SetOrderMatters(true)

@@ -1,5 +1,6 @@
-// Package scantest holds the baseline the scan benchmarks measure the fast
-// strategy of package scan against.
+// Package scantest holds what tests and benchmarks of scans share: the
+// naive baseline the fast strategy is measured against, and the path-
+// independent facts two snapshots of one vehicle must agree on.
 package scantest
 
 import (

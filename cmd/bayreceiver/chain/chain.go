@@ -29,7 +29,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
 )
@@ -123,9 +122,9 @@ func advance(ch *store.Chain, links []store.Link, res *Result) []store.Link {
 		}
 		ch.VerifiedThrough, ch.VerifiedHash = l.Seq, l.Hash
 		res.Verified++
-		if l.Job != "" && (l.Kind == job.KindJobClose || l.Kind == job.KindJobCancel) {
+		if l.Job != "" && (l.Kind == record.KindJobClose || l.Kind == record.KindJobCancel) {
 			state := store.JobWaiting
-			if l.Kind == job.KindJobCancel {
+			if l.Kind == record.KindJobCancel {
 				state = store.JobCancelled
 			}
 			res.Jobs = append(res.Jobs, store.Job{Device: ch.Device, Job: l.Job, Shop: l.Shop, CloseSeq: l.Seq, State: state})

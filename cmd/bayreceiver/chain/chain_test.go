@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/chain"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
@@ -141,10 +140,10 @@ func TestBreaksResetsAndJobs(t *testing.T) {
 	s := open(t)
 	c := &clock{time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)}
 	recs := storetest.Sealed(t, "dev-a", "J-1", 8)
-	recs[2].Prev = record.Hash{7}                                                    // 3 does not link to 2
-	recs[4].Kind, recs[4].Prev = record.KindOutboxReset, record.Genesis              // 5 starts a new chain
-	recs[5].Kind, recs[5].Job = job.KindJobClose, "J-1"                              // 6 closes J-1
-	recs[6].Kind, recs[6].Job, recs[6].Prev = job.KindJobCancel, "J-2", recs[5].Hash // 7 cancels J-2
+	recs[2].Prev = record.Hash{7}                                                       // 3 does not link to 2
+	recs[4].Kind, recs[4].Prev = record.KindOutboxReset, record.Genesis                 // 5 starts a new chain
+	recs[5].Kind, recs[5].Job = record.KindJobClose, "J-1"                              // 6 closes J-1
+	recs[6].Kind, recs[6].Job, recs[6].Prev = record.KindJobCancel, "J-2", recs[5].Hash // 7 cancels J-2
 	put(t, s, recs...)
 	res := walk(t, s, c, 0)
 	ch := res.Chain

@@ -18,6 +18,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/bayagent/bayagent/agent"
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
@@ -57,11 +58,11 @@ type box struct {
 type boxCommands struct{ b *box }
 
 func (c boxCommands) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
-	args, err := job.DecodeCommandArgs(name, raw)
+	args, err := command.Decode(name, raw)
 	if err != nil {
 		return nil, err
 	}
-	ra, ok := args.(*job.ResendArgs)
+	ra, ok := args.(*command.ResendArgs)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", uplink.ErrUnknownCommand, name)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/chain"
@@ -114,7 +115,7 @@ func (r *Receiver) askForGaps(ctx context.Context, device string) error {
 				continue
 			}
 			g.RequestedAt, g.Attempts, changed = now, g.Attempts+1, true
-			reqs = append(reqs, resendReq{shop: ch.Shop, from: g.From, to: min(g.To, g.From+job.MaxResendRecords-1)})
+			reqs = append(reqs, resendReq{shop: ch.Shop, from: g.From, to: min(g.To, g.From+command.MaxResendRecords-1)})
 		}
 		if !changed {
 			return nil
@@ -126,7 +127,7 @@ func (r *Receiver) askForGaps(ctx context.Context, device string) error {
 	}
 	for _, q := range reqs {
 		id := fmt.Sprintf("%s%s-%d-%d-%d", resendIDPrefix, r.o.ID, r.resendSeq.Add(1), q.from, q.to)
-		payload, _ := json.Marshal(map[string]any{"id": id, "cmd": job.CmdResend, "args": job.ResendArgs{FromSeq: q.from, ToSeq: q.to}})
+		payload, _ := json.Marshal(map[string]any{"id": id, "cmd": command.Resend, "args": command.ResendArgs{FromSeq: q.from, ToSeq: q.to}})
 		topic := r.o.MQTT.Prefix + "/" + q.shop + "/" + device + "/cmd"
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := pub.publish(pctx, topic, payload)
@@ -143,10 +144,10 @@ func (r *Receiver) askForGaps(ctx context.Context, device string) error {
 
 // resendReply is a box's reply to a command (package uplink's form).
 type resendReply struct {
-	ID     string            `json:"id"`
-	OK     bool              `json:"ok"`
-	Result *job.ResendResult `json:"result"`
-	Error  string            `json:"error"`
+	ID     string                `json:"id"`
+	OK     bool                  `json:"ok"`
+	Result *command.ResendResult `json:"result"`
+	Error  string                `json:"error"`
 }
 
 // onReply handles a box's reply to one of the resends a receiver sent:

@@ -3,9 +3,9 @@ package analyzersim_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,62 +24,12 @@ func load(t *testing.T, name string) *analyzersim.Readings {
 	return rd
 }
 
-// wantGas is what the driver must report for a gas sample: the file's
-// values, exactly.
-func wantGas(protocol string, g analyzersim.GasSample) ([]analyzer.Quantity, []string) {
-	q := []analyzer.Quantity{
-		{Name: "hc", Value: g.HC, Unit: "ppm"},
-		{Name: "co", Value: g.CO, Unit: "%vol"},
-		{Name: "co2", Value: g.CO2, Unit: "%vol"},
-		{Name: "o2", Value: g.O2, Unit: "%vol"},
-		{Name: "no", Value: g.NO, Unit: "ppm"},
-		{Name: "lambda", Value: g.Lambda, Unit: ""},
-		{Name: "rpm", Value: g.RPM, Unit: "rpm"},
-		{Name: "oil_temperature", Value: g.OilTemperature, Unit: "°C"},
-	}
-	if protocol == analyzersim.ProtocolNHA506 {
-		q = append(q, analyzer.Quantity{Name: "flow", Value: g.Flow, Unit: ""})
-	}
-	var s []string
-	if g.O2SensorAged {
-		s = append(s, "o2_sensor_aged")
-	}
-	if g.NOSensorAged {
-		s = append(s, "no_sensor_aged")
-	}
-	return q, s
-}
+// fast keeps the driver's polls and waits short.
+var fast = analyzer.Options{Timeout: 2 * time.Second, PollInterval: time.Millisecond, ZeroWait: time.Millisecond}
 
-func sameValues(t *testing.T, what string, got analyzer.Reading, want []analyzer.Quantity, wantStatus []string) {
-	t.Helper()
-	if fmt.Sprint(got.Values) != fmt.Sprint(want) || len(got.Values) != len(want) {
-		t.Fatalf("%s: values\n got %v\nwant %v", what, got.Values, want)
-	}
-	for i := range want {
-		if got.Values[i] != want[i] { // exact float equality: the file's decimals
-			t.Fatalf("%s: value %d: got %#v, want %#v", what, i, got.Values[i], want[i])
-		}
-	}
-	if strings.Join(got.Status, ",") != strings.Join(wantStatus, ",") {
-		t.Fatalf("%s: status %q, want %q", what, got.Status, wantStatus)
-	}
-}
-
-// firstOnly keeps the first sample of a readings file, so that a re-request
-// after an injected fault gets the same values.
-func firstOnly(rd *analyzersim.Readings) *analyzersim.Readings {
-	if len(rd.Gas) > 1 {
-		rd.Gas = rd.Gas[:1]
-	}
-	if rd.Opacity != nil && len(rd.Opacity.Realtime) > 1 {
-		rd.Opacity.Realtime = rd.Opacity.Realtime[:1]
-	}
-	return rd
-}
-
-// servePTY starts a simulator for the readings file on a pseudo-terminal and
-// opens the real driver on its device path through analyzer.Open.
-func servePTY(t *testing.T, rd *analyzersim.Readings, driver string, so analyzersim.Options, ao analyzer.Options) (*analyzersim.Sim, analyzer.Instrument, string) {
+// servePTY starts a simulator for rd on a pseudo-terminal and opens the real
+// driver on its device path through analyzer.Open.
+func servePTY(t *testing.T, rd *analyzersim.Readings, so analyzersim.Options, ao analyzer.Options) (*analyzersim.Sim, analyzer.Instrument, string) {
 	t.Helper()
 	sim, err := analyzersim.New(rd, so)
 	if err != nil {
@@ -95,9 +45,9 @@ func servePTY(t *testing.T, rd *analyzersim.Readings, driver string, so analyzer
 		}
 	})
 	if ao.Timeout == 0 {
-		ao.Timeout = 2 * time.Second
+		ao.Timeout = fast.Timeout
 	}
-	inst, err := analyzer.Open(driver+":"+path, ao)
+	inst, err := analyzer.Open(rd.Protocol+":"+path, ao)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,200 +55,293 @@ func servePTY(t *testing.T, rd *analyzersim.Readings, driver string, so analyzer
 	return sim, inst, path
 }
 
-func TestPTYRoundTripGas(t *testing.T) {
-	tests := []struct{ file, driver, model string }{
-		{"nha506-before.yaml", "nha506", "NHA-506"},
-		{"nha506-after.yaml", "nha506", "NHA-506"},
-		{"nha506-after.yaml", "fla502", "FLA-502"},
-		{"mqw511-before.yaml", "mqw511", "MQW-511"},
-		{"fga4100-after.yaml", "fga4100", "FGA-4100"},
+func value(t *testing.T, r analyzer.Reading, name string) float64 {
+	t.Helper()
+	q, ok := r.Value(name)
+	if !ok {
+		t.Fatalf("no %s in %v", name, r.Values)
 	}
-	for _, tt := range tests {
-		t.Run(tt.file+"/"+tt.driver, func(t *testing.T) {
-			rd := load(t, tt.file)
-			_, inst, path := servePTY(t, rd, tt.driver, analyzersim.Options{}, analyzer.Options{Method: analyzer.MethodTwoSpeedIdle})
-			// One more read than samples: the last sample repeats.
-			for i := 0; i <= len(rd.Gas); i++ {
-				g := rd.Gas[min(i, len(rd.Gas)-1)]
+	return q.Value
+}
+
+// gasProtocols are the gas analyzers, each with a sample every one of them
+// can encode exactly.
+var gasProtocols = []string{
+	analyzersim.ProtocolNHA506, analyzersim.ProtocolFLA502, analyzersim.ProtocolNHA503, analyzersim.ProtocolNHA503V,
+	analyzersim.ProtocolMQW511, analyzersim.ProtocolNHA501A, analyzersim.ProtocolFLA501, analyzersim.ProtocolMQW50A,
+	analyzersim.ProtocolFGA4100,
+}
+
+// TestEveryGasProtocolRoundTrips runs each real driver against the
+// simulator of its protocol: both sides were written from the documents
+// separately, so agreeing on the exact values checks each against the
+// other. The second sample is the probe in air after a zero: negative.
+func TestEveryGasProtocolRoundTrips(t *testing.T) {
+	samples := []analyzersim.GasSample{
+		{HC: 120, CO: 0.65, CO2: 13.8, O2: 0.8, NO: 300, Lambda: 0.99, RPM: 760, OilTemperature: 87},
+		{HC: -3, CO: -0.01, CO2: 0, O2: 20.8, NO: -1, Lambda: 0, RPM: 0, OilTemperature: 25},
+	}
+	for _, p := range gasProtocols {
+		t.Run(p, func(t *testing.T) {
+			rd := &analyzersim.Readings{Protocol: p, Gas: samples}
+			if p == analyzersim.ProtocolMQW511 || p == analyzersim.ProtocolNHA501A {
+				rd.Gas[1].OilTemperature = 25 // unsigned on these
+			}
+			_, inst, path := servePTY(t, rd, analyzersim.Options{}, fast)
+			for i, g := range samples {
 				r, err := inst.Read(t.Context())
 				if err != nil {
 					t.Fatalf("read %d: %v", i, err)
 				}
-				want, status := wantGas(rd.Protocol, g)
-				sameValues(t, fmt.Sprintf("read %d", i), r, want, status)
-				wantID := analyzer.InstrumentID{Model: tt.model, Port: path, Protocol: rd.Protocol}
-				if r.Instrument != wantID || r.Method != analyzer.MethodTwoSpeedIdle || r.Time.IsZero() {
-					t.Fatalf("read %d: instrument %+v method %q time %v", i, r.Instrument, r.Method, r.Time)
+				for name, want := range map[string]float64{"hc": g.HC, "co": g.CO, "co2": g.CO2, "o2": g.O2, "no": g.NO,
+					"lambda": g.Lambda, "rpm": g.RPM, "oil_temperature": g.OilTemperature} {
+					if got := value(t, r, name); got != want {
+						t.Errorf("read %d: %s = %v, want %v", i, name, got, want)
+					}
 				}
-			}
-			if a := rd.Ambient; a != nil {
-				r, err := inst.(*analyzer.NHA506).Ambient(t.Context())
-				if err != nil {
-					t.Fatal(err)
+				if r.Instrument.Port != path || r.Instrument.Protocol != p {
+					t.Errorf("instrument %+v", r.Instrument)
 				}
-				sameValues(t, "ambient", r, []analyzer.Quantity{
-					{Name: "ambient_temperature", Value: a.Temperature, Unit: "°C"},
-					{Name: "ambient_pressure", Value: a.Pressure, Unit: "kPa"},
-					{Name: "ambient_humidity", Value: a.Humidity, Unit: "%"},
-				}, nil)
 			}
 		})
 	}
 }
 
-func TestPTYRoundTripOpacimeter(t *testing.T) {
+func TestOpacimetersRoundTrip(t *testing.T) {
+	oil := 85.0
+	samples := []analyzersim.OpacitySample{{N: 35.5, K: 1.02, RPM: 720, OilTemperature: &oil}, {N: 62.3, K: 2.27, RPM: 3150}}
+	for _, p := range []string{analyzersim.ProtocolNHT6, analyzersim.ProtocolMQY200, analyzersim.ProtocolFTY100} {
+		t.Run(p, func(t *testing.T) {
+			rd := &analyzersim.Readings{Protocol: p, Opacity: &analyzersim.Opacity{Realtime: samples}}
+			o := fast
+			o.Method = analyzer.MethodRealtime
+			_, inst, _ := servePTY(t, rd, analyzersim.Options{}, o)
+			for i, s := range samples {
+				r, err := inst.Read(t.Context())
+				if err != nil {
+					t.Fatalf("read %d: %v", i, err)
+				}
+				if n := value(t, r, "opacity_n"); n != s.N {
+					t.Errorf("read %d: n %v", i, n)
+				}
+				k := value(t, r, "opacity_k")
+				if p != analyzersim.ProtocolFTY100 && k != s.K {
+					t.Errorf("read %d: k %v", i, k)
+				}
+				if p == analyzersim.ProtocolFTY100 && (k < s.K-0.1 || k > s.K+0.1) { // computed from N over 430 mm
+					t.Errorf("read %d: computed k %v far from %v", i, k, s.K)
+				}
+				if _, has := r.Value("oil_temperature"); has != (s.OilTemperature != nil) {
+					t.Errorf("read %d: oil temperature %v, sensor %v", i, r.Values, s.OilTemperature != nil)
+				}
+			}
+		})
+	}
 	rd := load(t, "nht6-free-accel.yaml")
-	_, inst, path := servePTY(t, rd, "mqy200", analyzersim.Options{}, analyzer.Options{})
+	_, inst, _ := servePTY(t, rd, analyzersim.Options{}, fast)
 	r, err := inst.Read(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fa := rd.Opacity.FreeAcceleration
-	sameValues(t, "free acceleration", r, []analyzer.Quantity{
-		{Name: "k1", Value: fa.K1, Unit: "m^-1"},
-		{Name: "k2", Value: fa.K2, Unit: "m^-1"},
-		{Name: "k3", Value: fa.K3, Unit: "m^-1"},
-		{Name: "k_mean", Value: fa.KMean, Unit: "m^-1"},
-		{Name: "idle_rpm", Value: fa.IdleRPM, Unit: "rpm"},
-	}, nil)
-	if r.Method != analyzer.MethodFreeAcceleration || r.Instrument != (analyzer.InstrumentID{Model: "MQY-200", Port: path, Protocol: "nht6"}) {
-		t.Fatalf("method %q instrument %+v", r.Method, r.Instrument)
+	if k := value(t, r, "k_mean"); k != rd.Opacity.FreeAcceleration.KMean || r.Method != analyzer.MethodFreeAcceleration {
+		t.Fatalf("result %v", r)
 	}
-	d := inst.(*analyzer.NHT6)
-	for i, s := range rd.Opacity.Realtime {
-		r, err := d.Realtime(t.Context())
+}
+
+// engine is a settable engine speed.
+type engine struct{ rpm atomic.Int64 }
+
+func (e *engine) RPM() float64 { return float64(e.rpm.Load()) }
+
+func TestFollowsTheEngine(t *testing.T) {
+	rd := load(t, "nha506-p0420.yaml")
+	var e engine
+	_, inst, _ := servePTY(t, rd, analyzersim.Options{Engine: &e}, fast)
+	for _, tt := range []struct {
+		rpm    int64
+		hc, co float64
+	}{{0, -3, -0.01}, {780, 180, 1.20}, {2500, 110, 0.90}, {3500, 110, 0.90}, {760, 180, 1.20}} {
+		e.rpm.Store(tt.rpm)
+		r, err := inst.Read(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameValues(t, fmt.Sprintf("realtime %d", i), r, []analyzer.Quantity{
-			{Name: "opacity_n", Value: s.N, Unit: "%"},
-			{Name: "opacity_k", Value: s.K, Unit: "m^-1"},
-			{Name: "rpm", Value: s.RPM, Unit: "rpm"},
-			{Name: "oil_temperature", Value: *s.OilTemperature, Unit: "°C"},
-		}, nil)
+		if value(t, r, "rpm") != float64(tt.rpm) || value(t, r, "hc") != tt.hc || value(t, r, "co") != tt.co {
+			t.Errorf("at %d rpm: %v", tt.rpm, r.Values)
+		}
 	}
-	if st, err := d.SetStatus(t.Context(), 0x02); err != nil || st != 0x02 {
-		t.Fatalf("SetStatus = %#x, %v", st, err)
+
+	ord := load(t, "nht6-diesel.yaml")
+	o := fast
+	o.Method = analyzer.MethodRealtime
+	_, oinst, _ := servePTY(t, ord, analyzersim.Options{Engine: &e}, o)
+	d := oinst.(analyzer.PeakReader)
+	e.rpm.Store(750)
+	if err := d.ClearPeak(t.Context()); err != nil {
+		t.Fatal(err)
 	}
-	if st, err := d.Status(t.Context()); err != nil || st != 0x02 {
-		t.Fatalf("Status = %#x, %v", st, err)
+	e.rpm.Store(3900)
+	if r, err := oinst.Read(t.Context()); err != nil || value(t, r, "opacity_k") != 0.95 {
+		t.Fatalf("accelerating: %v %v", r, err)
+	}
+	e.rpm.Store(750)
+	if r, err := oinst.Read(t.Context()); err != nil || value(t, r, "opacity_k") != 0.15 {
+		t.Fatalf("idle: %v %v", r, err)
+	}
+	p, err := d.Peak(t.Context())
+	if err != nil || value(t, p, "opacity_k") != 0.95 || value(t, p, "rpm") != 3900 {
+		t.Fatalf("peak %v %v", p, err)
 	}
 }
 
-func TestPTYBadChecksumCountedAndResent(t *testing.T) {
-	sim, inst, _ := servePTY(t, firstOnly(load(t, "nha506-before.yaml")), "nha506", analyzersim.Options{Faults: analyzersim.Faults{BadChecksum: 1}}, analyzer.Options{})
-	r, err := inst.Read(t.Context())
-	if err != nil {
-		t.Fatalf("read after one bad frame: %v", err)
-	}
-	if hc, _ := r.Value("hc"); hc.Value != 180 {
-		t.Fatalf("hc = %v", hc)
-	}
-	st := inst.(*analyzer.NHA506).Stats()
-	if st.BadFrames != 1 || st.Frames != 1 || sim.Requests() != 2 {
-		t.Fatalf("stats %+v, requests %d; want 1 bad frame, 1 good, 2 requests", st, sim.Requests())
-	}
-}
-
-func TestPTYBadChecksumWithoutRetry(t *testing.T) {
-	sim, inst, _ := servePTY(t, firstOnly(load(t, "nht6-free-accel.yaml")), "nht6", analyzersim.Options{}, analyzer.Options{Retries: -1})
-	sim.Inject(analyzersim.Faults{BadChecksum: 1})
-	if _, err := inst.Read(t.Context()); !errors.Is(err, analyzer.ErrChecksum) || !errors.Is(err, analyzer.ErrBadFrame) {
-		t.Fatalf("err = %v, want ErrChecksum", err)
-	}
-	if _, err := inst.Read(t.Context()); err != nil {
-		t.Fatalf("next read: %v", err)
-	}
-	if st := inst.(*analyzer.NHT6).Stats(); st.BadFrames != 1 || st.Frames != 1 {
-		t.Fatalf("stats %+v", st)
-	}
-}
-
-func TestPTYGarbageResync(t *testing.T) {
-	tests := []struct {
-		file, driver string
-		garbage      string
-	}{
-		{"nha506-before.yaml", "nha506", "\x00\xff\x13\x37noise"},
-		{"nha506-before.yaml", "nha506", "\x06\x01\x02"}, // a false header: bad frame, re-request
-		{"mqw511-before.yaml", "mqw511", "\xfe\xfd"},
-		{"fga4100-after.yaml", "fga4100", "\x01\x02\x7e\x00"},
-		{"nht6-free-accel.yaml", "nht6", "\x00\x11\x22"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.driver, func(t *testing.T) {
-			rd := load(t, tt.file)
-			_, inst, _ := servePTY(t, firstOnly(rd), tt.driver, analyzersim.Options{Faults: analyzersim.Faults{Garbage: []byte(tt.garbage)}}, analyzer.Options{})
-			r, err := inst.Read(t.Context())
-			if err != nil {
+func TestInstrumentDay(t *testing.T) {
+	for _, p := range []string{analyzersim.ProtocolNHA506, analyzersim.ProtocolFLA502, analyzersim.ProtocolNHA503, analyzersim.ProtocolMQW50A} {
+		t.Run(p, func(t *testing.T) {
+			rd := &analyzersim.Readings{Protocol: p, Gas: []analyzersim.GasSample{{HC: 10, CO: 0.1}},
+				Behaviour: analyzersim.Behaviour{WarmUpPolls: 2, ZeroPolls: 3, LeakPolls: 1}}
+			sim, inst, _ := servePTY(t, rd, analyzersim.Options{}, fast)
+			sr := inst.(analyzer.StateReader)
+			for i := range 2 {
+				st, err := sr.State(t.Context())
+				if err != nil || st.Mode != analyzer.ModeWarmingUp {
+					t.Fatalf("poll %d: %+v %v", i, st, err)
+				}
+			}
+			if st, err := sr.State(t.Context()); err != nil || st.Mode != analyzer.ModeReady {
+				t.Fatalf("after warm-up: %+v %v", st, err)
+			}
+			before := sim.Requests()
+			if err := inst.(analyzer.Zeroer).Zero(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			if rd.Protocol == analyzersim.ProtocolNHT6 {
-				if k, _ := r.Value("k_mean"); k.Value != rd.Opacity.FreeAcceleration.KMean {
-					t.Fatalf("k_mean = %v", k)
+			if n := sim.Requests() - before; n < 4 {
+				t.Errorf("zero done after %d requests, want the running polls first", n)
+			}
+			if err := inst.(analyzer.LeakChecker).LeakCheck(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := inst.(analyzer.Pumper).Pump(t.Context(), analyzer.PumpProbe); err != nil {
+				t.Fatal(err)
+			}
+			if p != analyzersim.ProtocolMQW50A {
+				if st, err := sr.State(t.Context()); err != nil || st.Mode != analyzer.ModeMeasuring {
+					t.Fatalf("pumping: %+v %v", st, err)
 				}
-			} else {
-				want, status := wantGas(rd.Protocol, rd.Gas[0])
-				sameValues(t, "after garbage", r, want, status)
 			}
-			st := inst.(interface{ Stats() analyzer.Stats }).Stats()
-			if st.Discarded == 0 && st.BadFrames == 0 {
-				t.Fatalf("stats %+v: garbage neither discarded nor counted", st)
+			rd.Behaviour = analyzersim.Behaviour{ZeroPolls: 1, ZeroFails: true, Leak: true}
+			if err := sim.SetReadings(rd); err != nil {
+				t.Fatal(err)
+			}
+			if err := inst.(analyzer.Zeroer).Zero(t.Context()); !errors.Is(err, analyzer.ErrZeroFailed) {
+				t.Fatalf("zero: %v, want ErrZeroFailed", err)
+			}
+			if err := inst.(analyzer.LeakChecker).LeakCheck(t.Context()); !errors.Is(err, analyzer.ErrLeak) {
+				t.Fatalf("leak check: %v, want ErrLeak", err)
+			}
+		})
+	}
+	t.Run("nht6 calibration", func(t *testing.T) {
+		rd := load(t, "nht6-diesel.yaml")
+		rd.Behaviour.WarmUpPolls = 1
+		_, inst, _ := servePTY(t, rd, analyzersim.Options{}, fast)
+		if st, err := inst.(analyzer.StateReader).State(t.Context()); err != nil || st.Mode != analyzer.ModeWarmingUp {
+			t.Fatalf("%+v %v", st, err)
+		}
+		if err := inst.(analyzer.Zeroer).Zero(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		rd.Opacity.CalibrationFails = true
+		rd.Behaviour.WarmUpPolls = 0
+		_, inst, _ = servePTY(t, rd, analyzersim.Options{}, fast)
+		if err := inst.(analyzer.Zeroer).Zero(t.Context()); !errors.Is(err, analyzer.ErrZeroFailed) {
+			t.Fatalf("calibration: %v, want ErrZeroFailed", err)
+		}
+	})
+	for _, p := range []string{analyzersim.ProtocolNHA501A, analyzersim.ProtocolFLA501, analyzersim.ProtocolFGA4100, analyzersim.ProtocolFTY100} {
+		t.Run(p+" zero", func(t *testing.T) {
+			rd := &analyzersim.Readings{Protocol: p, Gas: []analyzersim.GasSample{{HC: 10}}}
+			if p == analyzersim.ProtocolFTY100 {
+				rd = &analyzersim.Readings{Protocol: p, Opacity: &analyzersim.Opacity{Realtime: []analyzersim.OpacitySample{{N: 1}}, CalibrationPolls: 1}}
+			}
+			_, inst, _ := servePTY(t, rd, analyzersim.Options{}, fast)
+			if err := inst.(analyzer.Zeroer).Zero(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if pu, ok := inst.(analyzer.Pumper); ok {
+				if err := pu.Pump(t.Context(), analyzer.PumpProbe); err != nil {
+					t.Fatal(err)
+				}
+				if err := pu.Pump(t.Context(), analyzer.PumpStop); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}
 }
 
-func TestPTYSilent(t *testing.T) {
-	for _, driver := range []string{"nha506", "fga4100"} {
-		t.Run(driver, func(t *testing.T) {
-			file := map[string]string{"nha506": "nha506-after.yaml", "fga4100": "fga4100-after.yaml"}[driver]
-			sim, inst, path := servePTY(t, firstOnly(load(t, file)), driver, analyzersim.Options{Silent: true}, analyzer.Options{})
-			const deadline = 300 * time.Millisecond
-			ctx, cancel := context.WithTimeout(t.Context(), deadline)
-			defer cancel()
-			start := time.Now()
-			_, err := inst.Read(ctx)
-			if !errors.Is(err, analyzer.ErrNoResponse) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("err = %v, want ErrNoResponse naming %s", err, path)
+func TestFaults(t *testing.T) {
+	rd := &analyzersim.Readings{Protocol: analyzersim.ProtocolNHA506, Gas: []analyzersim.GasSample{{HC: 180, CO: 1.2}}}
+	t.Run("bad checksum counted and re-sent", func(t *testing.T) {
+		sim, inst, _ := servePTY(t, rd, analyzersim.Options{Faults: analyzersim.Faults{BadChecksum: 1}}, fast)
+		r, err := inst.Read(t.Context())
+		if err != nil || value(t, r, "hc") != 180 {
+			t.Fatalf("%v %v", r, err)
+		}
+		if st := inst.(*analyzer.NHA).Stats(); st.BadFrames != 1 || st.Frames != 1 || sim.Requests() != 2 {
+			t.Fatalf("stats %+v, %d requests", st, sim.Requests())
+		}
+	})
+	t.Run("garbage before the reply", func(t *testing.T) {
+		for _, p := range []string{analyzersim.ProtocolNHA506, analyzersim.ProtocolMQW50A, analyzersim.ProtocolFGA4100, analyzersim.ProtocolNHT6} {
+			rd := &analyzersim.Readings{Protocol: p, Gas: []analyzersim.GasSample{{HC: 42}}}
+			o := fast
+			if p == analyzersim.ProtocolNHT6 {
+				rd = &analyzersim.Readings{Protocol: p, Opacity: &analyzersim.Opacity{Realtime: []analyzersim.OpacitySample{{N: 1, K: 0.5}}}}
+				o.Method = analyzer.MethodRealtime
 			}
-			if took := time.Since(start); took > deadline+time.Second {
-				t.Fatalf("took %v with a %v deadline", took, deadline)
-			}
-			// The instrument comes back: the driver recovers.
-			sim.SetSilent(false)
+			_, inst, _ := servePTY(t, rd, analyzersim.Options{Faults: analyzersim.Faults{Garbage: []byte{0x00, 0xFF, 0x13}}}, o)
 			if _, err := inst.Read(t.Context()); err != nil {
-				t.Fatalf("after silence: %v", err)
+				t.Fatalf("%s: %v", p, err)
 			}
-		})
-	}
-}
-
-func TestPTYBusyAndNAK(t *testing.T) {
-	sim, inst, _ := servePTY(t, firstOnly(load(t, "nha506-after.yaml")), "nha506", analyzersim.Options{}, analyzer.Options{})
-	d := inst.(*analyzer.NHA506)
-	sim.Inject(analyzersim.Faults{Busy: 1})
-	if err := d.Command(t.Context(), analyzer.CmdZero); !errors.Is(err, analyzer.ErrBusy) {
-		t.Fatalf("zero while busy: %v", err)
-	}
-	if err := d.Command(t.Context(), analyzer.CmdZero); err != nil {
-		t.Fatalf("zero: %v", err)
-	}
-	sim.Inject(analyzersim.Faults{NAK: 1})
-	if _, err := d.Read(t.Context()); !errors.Is(err, analyzer.ErrNAK) {
-		t.Fatalf("read refused: %v", err)
-	}
-	if err := d.Command(t.Context(), analyzer.Command(0x7F)); !errors.Is(err, analyzer.ErrNAK) {
-		t.Fatalf("unknown command: %v", err)
-	}
-
-	osim, oinst, _ := servePTY(t, firstOnly(load(t, "nht6-free-accel.yaml")), "nht6", analyzersim.Options{}, analyzer.Options{})
-	osim.Inject(analyzersim.Faults{NAK: 1, NAKCode: 0x42})
-	_, err := oinst.Read(t.Context())
-	var nak *analyzer.NAKError
-	if !errors.As(err, &nak) || nak.Code != 0x42 || !errors.Is(err, analyzer.ErrNAK) {
-		t.Fatalf("err = %v, want NAK code 0x42", err)
-	}
+			if st := inst.(interface{ Stats() analyzer.Stats }).Stats(); st.Discarded == 0 && st.BadFrames == 0 {
+				t.Fatalf("%s: garbage unnoticed: %+v", p, st)
+			}
+		}
+	})
+	t.Run("busy and NAK", func(t *testing.T) {
+		sim, inst, _ := servePTY(t, rd, analyzersim.Options{}, fast)
+		pu := inst.(analyzer.Pumper)
+		sim.Inject(analyzersim.Faults{Busy: 1})
+		if err := pu.Pump(t.Context(), analyzer.PumpProbe); !errors.Is(err, analyzer.ErrBusy) {
+			t.Fatalf("busy: %v", err)
+		}
+		sim.Inject(analyzersim.Faults{NAK: 1})
+		if err := pu.Pump(t.Context(), analyzer.PumpProbe); !errors.Is(err, analyzer.ErrNAK) {
+			t.Fatalf("nak: %v", err)
+		}
+		if err := pu.Pump(t.Context(), analyzer.PumpProbe); err != nil {
+			t.Fatal(err)
+		}
+		osim, oinst, _ := servePTY(t, load(t, "nht6-free-accel.yaml"), analyzersim.Options{}, fast)
+		osim.Inject(analyzersim.Faults{NAK: 1, NAKCode: 0x42})
+		_, err := oinst.Read(t.Context())
+		var nak *analyzer.NAKError
+		if !errors.As(err, &nak) || nak.Code != 0x42 {
+			t.Fatalf("err = %v, want NAK code 0x42", err)
+		}
+	})
+	t.Run("silent, then back", func(t *testing.T) {
+		sim, inst, path := servePTY(t, rd, analyzersim.Options{Silent: true}, fast)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		if _, err := inst.Read(ctx); !errors.Is(err, analyzer.ErrNoResponse) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("err = %v, want ErrNoResponse naming %s", err, path)
+		}
+		sim.SetSilent(false)
+		if _, err := inst.Read(t.Context()); err != nil {
+			t.Fatalf("after silence: %v", err)
+		}
+	})
 }
 
 func TestLoadRejects(t *testing.T) {
@@ -306,13 +349,16 @@ func TestLoadRejects(t *testing.T) {
 		{"unknown field", "protocol: nha506\ngas: [{hc: 1, carbon: 2}]\n", "carbon"},
 		{"unknown protocol", "protocol: xyz\n", "protocol"},
 		{"not exact", "protocol: nha506\ngas: [{co: 1.205}]\n", "gas[0].co"},
-		{"negative", "protocol: mqw511\ngas: [{hc: -1}]\n", "gas[0].hc"},
+		{"negative unsigned oil", "protocol: mqw511\ngas: [{oil_temperature: -1}]\n", "gas[0].oil_temperature"},
 		{"too big", "protocol: fga4100\ngas: [{rpm: 10000}]\n", "gas[0].rpm"},
 		{"fga 0.1 resolution", "protocol: fga4100\ngas: [{co2: 13.15}]\n", "gas[0].co2"},
 		{"flow on mqw", "protocol: mqw511\ngas: [{flow: 3}]\n", "flow"},
-		{"no samples", "protocol: nha506\n", "gas sample"},
-		{"not whole kelvin", "protocol: nht6\nopacity: {realtime: [{oil_temperature: 85}]}\n", "oil_temperature"},
-		{"opacity without realtime", "protocol: nht6\nopacity: {status: 1}\n", "realtime"},
+		{"no samples", "protocol: nha506\n", "gas samples"},
+		{"idle without high idle", "protocol: nha506\nidle: {hc: 1}\n", "high_idle"},
+		{"not whole kelvin", "protocol: nht6\nopacity: {realtime: [{oil_temperature: 84.85}]}\n", "oil_temperature"},
+		{"opacity without samples", "protocol: nht6\nopacity: {calibration_polls: 1}\n", "realtime"},
+		{"result on mqy200", "protocol: mqy200\nopacity: {realtime: [{n: 1}], free_acceleration: {k1: 1}}\n", "free_acceleration"},
+		{"negative polls", "protocol: nha506\ngas: [{hc: 1}]\nbehaviour: {zero_polls: -1}\n", "behaviour"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -339,14 +385,10 @@ func TestEveryTestdataFileLoads(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(testdata, "*.yaml"))
 	for _, p := range files {
-		rd, err := analyzersim.LoadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		_ = rd
+		f.Add(p)
 	}
 	f.Add("protocol: nha506\ngas: [{hc: 1, co: 0.5}]\n")
-	f.Add("protocol: nht6\nopacity: {realtime: [{n: 1, k: 2, oil_temperature: 84.85}]}\n")
+	f.Add("protocol: nht6\nopacity: {realtime: [{n: 1, k: 2, oil_temperature: 85}]}\n")
 	f.Add("protocol: fga4100\ngas: [{co2: 13.1, oil_temperature: -0.5}]\n")
 	f.Fuzz(func(t *testing.T, s string) {
 		rd, err := analyzersim.Load(strings.NewReader(s))
@@ -363,25 +405,21 @@ func FuzzLoad(f *testing.F) {
 }
 
 // TestSetReadings: the simulator switches to other readings while it
-// serves, from their first sample; readings of another protocol are refused.
+// serves; readings of another protocol are refused.
 func TestSetReadings(t *testing.T) {
 	before, after := load(t, "nha506-before.yaml"), load(t, "nha506-after.yaml")
-	sim, inst, _ := servePTY(t, before, "nha506", analyzersim.Options{}, analyzer.Options{})
-	read := func() analyzer.Reading {
-		t.Helper()
-		r, err := inst.Read(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+	sim, inst, _ := servePTY(t, before, analyzersim.Options{}, fast)
+	r, err := inst.Read(t.Context())
+	if err != nil || value(t, r, "hc") != before.Gas[0].HC {
+		t.Fatalf("before: %v %v", r, err)
 	}
-	want, status := wantGas(before.Protocol, before.Gas[0])
-	sameValues(t, "before", read(), want, status)
 	if err := sim.SetReadings(after); err != nil {
 		t.Fatal(err)
 	}
-	want, status = wantGas(after.Protocol, after.Gas[0])
-	sameValues(t, "after", read(), want, status)
+	r, err = inst.Read(t.Context())
+	if err != nil || value(t, r, "hc") != after.Gas[0].HC {
+		t.Fatalf("after: %v %v", r, err)
+	}
 	if err := sim.SetReadings(load(t, "fga4100-after.yaml")); err == nil {
 		t.Error("readings of another protocol accepted")
 	}

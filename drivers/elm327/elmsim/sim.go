@@ -78,6 +78,20 @@ type Faults struct {
 	Unsupported []string
 }
 
+// Quirks make the Sim behave like the adapters found in the field: cheap
+// clones and the independent emulators tools are tested against.
+type Quirks struct {
+	// RefuseBatches answers "?" to a Mode 01 or 02 request that carries
+	// more than one PID.
+	RefuseBatches bool
+	// FirstPIDOnly passes only the first PID of such a request on to the
+	// vehicle, so that only the first is answered.
+	FirstPIDOnly bool
+	// AfterReset is sent right after the prompt that ends ATZ or ATWS:
+	// the stray 0xFC or NUL some clones emit after a reset.
+	AfterReset string
+}
+
 // Options tune a Sim. The zero value serves the profile as written.
 type Options struct {
 	// Latency, when positive, replaces every ECU's profile latency.
@@ -92,6 +106,8 @@ type Options struct {
 	Voltage float64
 	// Faults to inject.
 	Faults Faults
+	// Quirks of the adapter's personality.
+	Quirks Quirks
 	// Logger receives one debug line per command. Nil discards.
 	Logger *slog.Logger
 }
@@ -434,7 +450,7 @@ func (ss *session) at(arg string) error {
 	switch arg {
 	case "Z", "WS":
 		ss.defaults()
-		return ss.send(ss.eol() + ss.eol() + s.opts.Version + ss.eol() + ss.eol() + ">")
+		return ss.send(ss.eol() + ss.eol() + s.opts.Version + ss.eol() + ss.eol() + ">" + s.opts.Quirks.AfterReset)
 	case "D":
 		ss.defaults()
 		return ss.reply("OK")
@@ -584,6 +600,14 @@ func (ss *session) request(cmd string) error {
 	}
 	if len(data) > isotp.MaxSingle {
 		return ss.reply("?")
+	}
+	if batch := (data[0] == 0x01 && len(data) > 2) || (data[0] == 0x02 && len(data) > 3); batch {
+		switch q := ss.s.opts.Quirks; {
+		case q.RefuseBatches:
+			return ss.reply("?")
+		case q.FirstPIDOnly:
+			data = data[:1+int(data[0])]
+		}
 	}
 	s := ss.s
 	n := int(s.requests.Add(1))

@@ -51,6 +51,7 @@ type ECU struct {
 	pids      []obd.PID          // Mode 01 PIDs with values, without PID 01 and bitmaps
 	info      []obd.PID          // Mode 09 infotypes supported, without 00
 	infoCache map[obd.PID][]byte // whole responses by infotype
+	quirks    Quirks
 
 	mu        sync.Mutex
 	mil       bool
@@ -77,6 +78,23 @@ func (e *ECU) Handle(req []byte, functional bool) (resp []byte, ok bool) {
 		return nil, false
 	}
 	sid := req[0]
+	if (sid == svcCurrentData && len(req) > 2) || (sid == svcFreezeFrame && len(req) > 3) {
+		switch e.quirks.Batches {
+		case BatchesRefuse:
+			return []byte{negativeResponse, sid, obd.NRCIncorrectMessageLength}, true
+		case BatchesFirst:
+			req = req[:2+int(sid-svcCurrentData)]
+		}
+	}
+	switch {
+	case sid == svcFreezeFrame && e.quirks.NoMode02:
+		if functional {
+			return nil, false
+		}
+		return []byte{negativeResponse, sid, obd.NRCServiceNotSupported}, true
+	case sid == svcVehicleInfo && len(req) == 2 && req[1] == 0 && e.quirks.NoInfoTypeList:
+		return []byte{negativeResponse, sid, obd.NRCSubFunctionNotSupported}, true
+	}
 	switch sid {
 	case svcCurrentData:
 		resp = e.currentData(req[1:])

@@ -107,6 +107,35 @@ type ECUProfile struct {
 	IUPR *IUPR `yaml:"iupr"`
 	// Faults injects ISO-TP transport faults into this ECU's answers.
 	Faults Faults `yaml:"faults"`
+	// Quirks make the ECU behave like the difficult ones found in the
+	// field.
+	Quirks Quirks `yaml:"quirks"`
+}
+
+// How an ECU treats a Mode 01 or 02 request carrying several PIDs
+// (Quirks.Batches).
+const (
+	// BatchesAll answers every supported PID, as ISO 15765-4 requires
+	// (the default).
+	BatchesAll = ""
+	// BatchesRefuse answers a request with more than one PID with the
+	// negative response 7F sid 13 (incorrect message length).
+	BatchesRefuse = "refuse"
+	// BatchesFirst answers only the first PID of a request.
+	BatchesFirst = "first"
+)
+
+// Quirks are field behaviours of real ECUs that the scan must survive.
+type Quirks struct {
+	// Batches is BatchesAll, BatchesRefuse or BatchesFirst.
+	Batches string `yaml:"batches"`
+	// NoMode02 leaves Mode 02 (freeze frame) out: a physical request gets
+	// 7F 02 11 (service not supported), a functional one silence.
+	NoMode02 bool `yaml:"no_mode02"`
+	// NoInfoTypeList refuses Mode 09 InfoType 00 (the list of supported
+	// InfoTypes) with 7F 09 12, while every supported InfoType still
+	// answers, as some ECUs do.
+	NoInfoTypeList bool `yaml:"no_infotype_list"`
 }
 
 // DTCLists are an ECU's trouble codes, each like "P0420".

@@ -170,6 +170,11 @@ func (v *validator) ecu(f string, idBits int, e *ECUProfile) {
 			v.addf(f+".iupr", ErrBadValue, "%v", err)
 		}
 	}
+	switch e.Quirks.Batches {
+	case BatchesAll, BatchesRefuse, BatchesFirst:
+	default:
+		v.addf(f+".quirks.batches", ErrBadValue, "%q (want %s or %s, or nothing)", e.Quirks.Batches, BatchesRefuse, BatchesFirst)
+	}
 	if e.Faults.LateCF < 0 {
 		v.addf(f+".faults.late_cf", ErrBadValue, "negative")
 	}

@@ -89,6 +89,7 @@ func newECU(p ECUProfile, vin string) (*ECU, error) {
 		readiness: make(map[string]bool, len(p.Readiness)),
 		live:      maps.Clone(p.Live),
 		infoCache: make(map[obd.PID][]byte),
+		quirks:    p.Quirks,
 	}
 	e.server = isotp.ServerConfig{
 		ECU:       e.addr,

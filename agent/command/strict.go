@@ -1,4 +1,4 @@
-package job
+package command
 
 import (
 	"bytes"
@@ -13,19 +13,21 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 )
 
 // maxDepth bounds the nesting of command arguments.
 const maxDepth = 8
 
-var decimalType = reflect.TypeFor[Decimal]()
+var decimalType = reflect.TypeFor[job.Decimal]()
 
 // decodeStrict decodes one JSON object into v (a pointer to a struct)
 // refusing what encoding/json lets through: unknown members (also those
 // differing only in case), duplicate members, values of the wrong JSON type,
 // integers out of range, invalid UTF-8, deep nesting and trailing data.
-// Each error is a *FieldError wrapping ErrArgs that names the member by
+// Each error is a *check.FieldError wrapping ErrArgs that names the member by
 // its JSON path (e.g. "items[2].name"). Empty input and null decode to the
 // zero value.
 func decodeStrict(b []byte, v any) error {
@@ -34,7 +36,7 @@ func decodeStrict(b []byte, v any) error {
 		return nil
 	}
 	if !utf8.Valid(b) {
-		return &FieldError{Field: "args", Problem: "must be valid UTF-8", Err: ErrArgs}
+		return &check.FieldError{Field: "args", Problem: "must be valid UTF-8", Err: ErrArgs}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -43,14 +45,14 @@ func decodeStrict(b []byte, v any) error {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &FieldError{Field: "args", Problem: "must be one JSON object without trailing data", Err: ErrArgs}
+		return &check.FieldError{Field: "args", Problem: "must be one JSON object without trailing data", Err: ErrArgs}
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		// walk checked every member, so this is unexpected; still an error
 		// of the arguments, not a crash.
-		return &FieldError{Field: "args", Problem: err.Error(), Err: ErrArgs}
+		return &check.FieldError{Field: "args", Problem: err.Error(), Err: ErrArgs}
 	}
 	return nil
 }
@@ -59,7 +61,7 @@ func argErr(path, format string, a ...any) error {
 	if path == "" {
 		path = "args"
 	}
-	return &FieldError{Field: path, Problem: fmt.Sprintf(format, a...), Err: ErrArgs}
+	return &check.FieldError{Field: path, Problem: fmt.Sprintf(format, a...), Err: ErrArgs}
 }
 
 func syntaxErr(path string, err error) error {
@@ -158,7 +160,7 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 		}
 		// int is 32 bits on arm: keep every integer argument in int32.
 		if _, err := strconv.ParseInt(string(n), 10, 32); err != nil {
-			return argErr(path, "must be a whole number from %d to %d: %s", math.MinInt32, math.MaxInt32, clip(string(n)))
+			return argErr(path, "must be a whole number from %d to %d: %s", math.MinInt32, math.MaxInt32, check.Clip(string(n)))
 		}
 	case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
 		n, ok := tok.(json.Number)
@@ -167,7 +169,7 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 		}
 		// Sequence numbers: exact in every JSON reader up to 2^53-1.
 		if v, err := strconv.ParseUint(string(n), 10, 64); err != nil || v > record.MaxSeq {
-			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(record.MaxSeq), clip(string(n)))
+			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(record.MaxSeq), check.Clip(string(n)))
 		}
 	case t.Kind() == reflect.Float64:
 		n, ok := tok.(json.Number)
@@ -175,7 +177,7 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 			return argErr(path, "must be a number, got %s", describe(tok))
 		}
 		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
-			return argErr(path, "must be a finite number: %s", clip(string(n)))
+			return argErr(path, "must be a finite number: %s", check.Clip(string(n)))
 		}
 	default:
 		return argErr(path, "has an unsupported type %s", t)
@@ -191,9 +193,9 @@ func describe(tok json.Token) string {
 		}
 		return "an array"
 	case string:
-		return fmt.Sprintf("the string %q", clip(x))
+		return fmt.Sprintf("the string %q", check.Clip(x))
 	case json.Number:
-		return "the number " + clip(string(x))
+		return "the number " + check.Clip(string(x))
 	case bool:
 		return strconv.FormatBool(x)
 	}

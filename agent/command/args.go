@@ -1,59 +1,14 @@
-package job
+package command
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
+	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
-
 	"github.com/bayagent/bayagent/drivers/obd"
 )
-
-// Commands on the MQTT command topic (the envelope {"id","cmd","args"} is
-// parsed by the uplink; this file defines and validates "args").
-const (
-	CmdOpenJob     = "open_job"
-	CmdCloseJob    = "close_job"
-	CmdCancelJob   = "cancel_job"
-	CmdAddNote     = "add_note"
-	CmdClearDTCs   = "clear_dtcs"
-	CmdStartScan   = "start_scan"
-	CmdTakeReading = "take_reading"
-	CmdLiveStart   = "live_start"
-	CmdLiveStop    = "live_stop"
-	CmdResend      = "resend"
-)
-
-// Commands lists the command names DecodeCommandArgs knows.
-func Commands() []string {
-	return []string{CmdOpenJob, CmdCloseJob, CmdCancelJob, CmdAddNote, CmdClearDTCs, CmdStartScan, CmdTakeReading, CmdLiveStart, CmdLiveStop, CmdResend}
-}
-
-// MaxArgsBytes is the largest "args" object DecodeCommandArgs accepts.
-const MaxArgsBytes = 64 << 10
-
-// Limits of the live feed.
-const (
-	MaxLivePIDs        = 16
-	MinLiveRateHz      = 0.1
-	MaxLiveRateHz      = 10.0
-	DefaultLiveRateHz  = 1.0
-	MaxLiveDurationS   = 1800
-	DefaultLiveSeconds = 60
-)
-
-// Args is the decoded and validated arguments of one command: one of the
-// *XxxArgs types of this file.
-type Args interface {
-	// BayName is the bay the command names ("" for the box's default).
-	BayName() string
-	// Command returns the command name, e.g. "open_job".
-	Command() string
-	// Validate checks every field; DecodeCommandArgs has called it.
-	Validate() error
-}
 
 // BayArg is the optional "bay" of every command: empty means the box's
 // default bay (the agent's configuration).
@@ -68,35 +23,33 @@ func (b BayArg) BayName() string { return b.Bay }
 // box's configuration, not from the command.
 type OpenJobArgs struct {
 	BayArg
-	ID         string     `json:"job_id"`
-	Type       Type       `json:"type"`
-	Plate      string     `json:"plate"`
-	PlateColor PlateColor `json:"plate_color,omitempty"`
-	VIN        string     `json:"vin,omitempty"`
-	MileageKM  int        `json:"mileage_km"`
-	Complaint  string     `json:"complaint"`
-	Technician string     `json:"technician"`
-	TestNo     string     `json:"test_no,omitempty"`
+	ID         string         `json:"job_id"`
+	Type       job.Type       `json:"type"`
+	Plate      string         `json:"plate"`
+	PlateColor job.PlateColor `json:"plate_color,omitempty"`
+	VIN        string         `json:"vin,omitempty"`
+	MileageKM  int            `json:"mileage_km"`
+	Complaint  string         `json:"complaint"`
+	Technician string         `json:"technician"`
+	TestNo     string         `json:"test_no,omitempty"`
 }
 
 // Command implements Args.
-func (*OpenJobArgs) Command() string { return CmdOpenJob }
+func (*OpenJobArgs) Command() string { return OpenJob }
 
 // Opening returns the opening of the job at the shop with code shop.
-func (a *OpenJobArgs) Opening(shop string) Opening {
-	return Opening{ID: a.ID, Type: a.Type, Shop: shop, Plate: a.Plate, PlateColor: a.PlateColor, VIN: a.VIN,
+func (a *OpenJobArgs) Opening(shop string) job.Opening {
+	return job.Opening{ID: a.ID, Type: a.Type, Shop: shop, Plate: a.Plate, PlateColor: a.PlateColor, VIN: a.VIN,
 		MileageKM: a.MileageKM, Complaint: a.Complaint, Technician: a.Technician, TestNo: a.TestNo}
 }
 
 // Validate implements Args.
 func (a *OpenJobArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
 	o := a.Opening("")
-	checkJobID(&p, "job_id", o.ID)
-	checkEnum(&p, "type", string(o.Type), types, true)
-	o.checkVehicle(&p, "")
-	return p.err()
+	o.Check(&p, "")
+	return p.Err()
 }
 
 // CloseJobArgs are the arguments of close_job: the technician who closes
@@ -105,19 +58,19 @@ func (a *OpenJobArgs) Validate() error {
 type CloseJobArgs struct {
 	BayArg
 	Technician string `json:"technician"`
-	Settlement
+	job.Settlement
 }
 
 // Command implements Args.
-func (*CloseJobArgs) Command() string { return CmdCloseJob }
+func (*CloseJobArgs) Command() string { return CloseJob }
 
 // Validate implements Args.
 func (a *CloseJobArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	checkTechnician(&p, "technician", a.Technician)
-	a.Settlement.check(&p, "")
-	return p.err()
+	check.Technician(&p, "technician", a.Technician)
+	a.Settlement.Check(&p, "")
+	return p.Err()
 }
 
 // CancelJobArgs are the arguments of cancel_job: who abandons the open job
@@ -129,33 +82,33 @@ type CancelJobArgs struct {
 }
 
 // Command implements Args.
-func (*CancelJobArgs) Command() string { return CmdCancelJob }
+func (*CancelJobArgs) Command() string { return CancelJob }
 
 // Validate implements Args.
 func (a *CancelJobArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	checkTechnician(&p, "technician", a.Technician)
-	checkText(&p, "reason", a.Reason, true, maxText)
-	return p.err()
+	check.Technician(&p, "technician", a.Technician)
+	check.Text(&p, "reason", a.Reason, true, job.MaxText)
+	return p.Err()
 }
 
 // AddNoteArgs are the arguments of add_note.
 type AddNoteArgs struct {
 	BayArg
-	Note
+	job.Note
 }
 
 // Command implements Args.
-func (*AddNoteArgs) Command() string { return CmdAddNote }
+func (*AddNoteArgs) Command() string { return AddNote }
 
 // Validate implements Args.
 func (a *AddNoteArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	checkTechnician(&p, "author", a.Author)
-	checkText(&p, "text", a.Text, true, maxText)
-	return p.err()
+	check.Technician(&p, "author", a.Author)
+	check.Text(&p, "text", a.Text, true, job.MaxText)
+	return p.Err()
 }
 
 // ClearDTCsArgs are the arguments of clear_dtcs. The technician id is
@@ -163,55 +116,55 @@ func (a *AddNoteArgs) Validate() error {
 // (ErrNoJob).
 type ClearDTCsArgs struct {
 	BayArg
-	DTCClear
+	job.DTCClear
 }
 
 // Command implements Args.
-func (*ClearDTCsArgs) Command() string { return CmdClearDTCs }
+func (*ClearDTCsArgs) Command() string { return ClearDTCs }
 
 // Validate implements Args.
 func (a *ClearDTCsArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	checkTechnician(&p, "technician", a.Technician)
-	checkText(&p, "reason", a.Reason, true, maxText)
-	return p.err()
+	check.Technician(&p, "technician", a.Technician)
+	check.Text(&p, "reason", a.Reason, true, job.MaxText)
+	return p.Err()
 }
 
 // StartScanArgs are the arguments of start_scan. Phase is optional: empty
 // takes the job's phase (intake without a job).
 type StartScanArgs struct {
 	BayArg
-	Phase Phase `json:"phase,omitempty"`
+	Phase job.Phase `json:"phase,omitempty"`
 }
 
 // Command implements Args.
-func (*StartScanArgs) Command() string { return CmdStartScan }
+func (*StartScanArgs) Command() string { return StartScan }
 
 // Validate implements Args.
 func (a *StartScanArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	checkEnum(&p, "phase", string(a.Phase), scanPhases, false)
-	return p.err()
+	job.CheckScanPhase(&p, "phase", a.Phase)
+	return p.Err()
 }
 
 // TakeReadingArgs are the arguments of take_reading. Phase is optional:
 // empty takes the job's phase.
 type TakeReadingArgs struct {
 	BayArg
-	Phase Phase `json:"phase,omitempty"`
+	Phase job.Phase `json:"phase,omitempty"`
 }
 
 // Command implements Args.
-func (*TakeReadingArgs) Command() string { return CmdTakeReading }
+func (*TakeReadingArgs) Command() string { return TakeReading }
 
 // Validate implements Args.
 func (a *TakeReadingArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	checkEnum(&p, "phase", string(a.Phase), readingPhases, false)
-	return p.err()
+	job.CheckReadingPhase(&p, "phase", a.Phase)
+	return p.Err()
 }
 
 // LiveStartArgs are the arguments of live_start: the Mode 01 PIDs to
@@ -225,17 +178,17 @@ type LiveStartArgs struct {
 }
 
 // Command implements Args.
-func (*LiveStartArgs) Command() string { return CmdLiveStart }
+func (*LiveStartArgs) Command() string { return LiveStart }
 
 // Validate implements Args.
 func (a *LiveStartArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
 	switch {
 	case len(a.PIDs) == 0:
-		p.add("pids", "must list 1 to %d Mode 01 PIDs as two hex digits, e.g. [\"0C\", \"0D\"]", MaxLivePIDs)
+		p.Add("pids", "must list 1 to %d Mode 01 PIDs as two hex digits, e.g. [\"0C\", \"0D\"]", MaxLivePIDs)
 	case len(a.PIDs) > MaxLivePIDs:
-		p.add("pids", "must list at most %d PIDs, got %d", MaxLivePIDs, len(a.PIDs))
+		p.Add("pids", "must list at most %d PIDs, got %d", MaxLivePIDs, len(a.PIDs))
 	default:
 		seen := make(map[obd.PID]bool)
 		for i, s := range a.PIDs {
@@ -243,22 +196,22 @@ func (a *LiveStartArgs) Validate() error {
 			pid, err := parsePID(s)
 			switch {
 			case err != nil:
-				p.add(f, "must be two hex digits, e.g. \"0C\": %q", clip(s))
+				p.Add(f, "must be two hex digits, e.g. \"0C\": %q", check.Clip(s))
 			case pid%0x20 == 0:
-				p.add(f, "%s is a supported-PIDs bitmap, not live data", pid)
+				p.Add(f, "%s is a supported-PIDs bitmap, not live data", pid)
 			case seen[pid]:
-				p.add(f, "%s is listed twice", pid)
+				p.Add(f, "%s is listed twice", pid)
 			}
 			seen[pid] = true
 		}
 	}
 	if a.RateHz != 0 && !(a.RateHz >= MinLiveRateHz && a.RateHz <= MaxLiveRateHz) {
-		p.add("rate_hz", "must be from %g to %g: %g", MinLiveRateHz, MaxLiveRateHz, a.RateHz)
+		p.Add("rate_hz", "must be from %g to %g: %g", MinLiveRateHz, MaxLiveRateHz, a.RateHz)
 	}
 	if a.DurationS != 0 && (a.DurationS < 1 || a.DurationS > MaxLiveDurationS) {
-		p.add("duration_s", "must be from 1 to %d: %d", MaxLiveDurationS, a.DurationS)
+		p.Add("duration_s", "must be from 1 to %d: %d", MaxLiveDurationS, a.DurationS)
 	}
-	return p.err()
+	return p.Err()
 }
 
 // PIDList returns the PIDs; call it on validated arguments.
@@ -302,13 +255,13 @@ type LiveStopArgs struct {
 }
 
 // Command implements Args.
-func (*LiveStopArgs) Command() string { return CmdLiveStop }
+func (*LiveStopArgs) Command() string { return LiveStop }
 
 // Validate implements Args.
 func (a *LiveStopArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	return p.err()
+	return p.Err()
 }
 
 // MaxResendRecords is the largest range one resend may ask for; a
@@ -329,20 +282,20 @@ type ResendArgs struct {
 func (*ResendArgs) BayName() string { return "" }
 
 // Command implements Args.
-func (*ResendArgs) Command() string { return CmdResend }
+func (*ResendArgs) Command() string { return Resend }
 
 // Validate implements Args.
 func (a *ResendArgs) Validate() error {
-	var p problems
+	var p check.Problems
 	switch {
 	case a.FromSeq < 1 || a.FromSeq > record.MaxSeq:
-		p.add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(record.MaxSeq), a.FromSeq)
+		p.Add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(record.MaxSeq), a.FromSeq)
 	case a.ToSeq < a.FromSeq || a.ToSeq > record.MaxSeq:
-		p.add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(record.MaxSeq), a.ToSeq)
+		p.Add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(record.MaxSeq), a.ToSeq)
 	case a.ToSeq-a.FromSeq >= MaxResendRecords:
-		p.add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
+		p.Add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
 	}
-	return p.err()
+	return p.Err()
 }
 
 // ResendResult is the result of a resend: what the box published again
@@ -365,54 +318,8 @@ type ResendResult struct {
 	HeadSeq uint64 `json:"head_seq"`
 }
 
-func checkOptionalBay(p *problems, bay string) {
+func checkOptionalBay(p *check.Problems, bay string) {
 	if bay != "" {
-		checkBay(p, "bay", bay)
+		check.Bay(p, "bay", bay)
 	}
-}
-
-// DecodeCommandArgs decodes and validates the "args" of command cmd (nil,
-// empty or null args are the zero value, which is valid only for commands
-// whose arguments are all optional). Decoding is strict: at most
-// MaxArgsBytes, valid UTF-8, one JSON object, no unknown or duplicate
-// members, each member of its JSON type. Every error names the member:
-// a *FieldError wrapping ErrArgs (decoding), a *FieldError or
-// *ValidationError wrapping ErrInvalid or ErrNoTechnician (validation), or
-// ErrUnknownCommand.
-func DecodeCommandArgs(cmd string, args json.RawMessage) (Args, error) {
-	var a Args
-	switch cmd {
-	case CmdOpenJob:
-		a = new(OpenJobArgs)
-	case CmdCloseJob:
-		a = new(CloseJobArgs)
-	case CmdCancelJob:
-		a = new(CancelJobArgs)
-	case CmdAddNote:
-		a = new(AddNoteArgs)
-	case CmdClearDTCs:
-		a = new(ClearDTCsArgs)
-	case CmdStartScan:
-		a = new(StartScanArgs)
-	case CmdTakeReading:
-		a = new(TakeReadingArgs)
-	case CmdLiveStart:
-		a = new(LiveStartArgs)
-	case CmdLiveStop:
-		a = new(LiveStopArgs)
-	case CmdResend:
-		a = new(ResendArgs)
-	default:
-		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownCommand, clip(cmd), strings.Join(Commands(), ", "))
-	}
-	if len(args) > MaxArgsBytes {
-		return nil, argErr("args", "must be at most %d bytes, got %d", MaxArgsBytes, len(args))
-	}
-	if err := decodeStrict(args, a); err != nil {
-		return nil, err
-	}
-	if err := a.Validate(); err != nil {
-		return nil, err
-	}
-	return a, nil
 }

@@ -1,0 +1,100 @@
+package uplink
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bayagent/bayagent/agent/i18n"
+)
+
+// TestCodes: every reply code is documented once, is a lowercase name, and
+// has its message in both languages.
+func TestCodes(t *testing.T) {
+	name := regexp.MustCompile(`^[a-z][a-z_]*[a-z]$`)
+	seen := map[Code]bool{}
+	for _, c := range Codes() {
+		if seen[c] {
+			t.Errorf("code %s listed twice", c)
+		}
+		seen[c] = true
+		if !name.MatchString(string(c)) {
+			t.Errorf("code %q: want lowercase words joined by _", c)
+		}
+		if c.Doc() == "" {
+			t.Errorf("code %s has no description", c)
+		}
+		e, ok := i18n.Lookup(c.MessageKey())
+		if !ok || e.En == "" || e.Zh == "" {
+			t.Errorf("code %s: no message %s in both languages in package i18n", c, c.MessageKey())
+		}
+	}
+	for _, k := range i18n.Keys() {
+		if c, ok := strings.CutPrefix(k, "reply."); ok && !seen[Code(c)] {
+			t.Errorf("message %s is for no reply code", k)
+		}
+	}
+	if Code("nonsense").Doc() != "" {
+		t.Error("an unknown code has a description")
+	}
+}
+
+// TestUplinkCodes: the uplink's own errors are answered with their codes.
+func TestUplinkCodes(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want Code
+	}{
+		{fmt.Errorf("%w: 9 bytes", ErrCommandTooLarge), CodeCommandTooLarge},
+		{fmt.Errorf("%w: empty", ErrCommandSyntax), CodeBadCommand},
+		{fmt.Errorf("%w: missing id", ErrCommandField), CodeBadCommand},
+		{fmt.Errorf("%w: fly", ErrUnknownCommand), CodeUnknownCommand},
+		{ErrRetainedCommand, CodeRetainedCommand},
+		{ErrBusy, CodeBusy},
+		{ErrShuttingDown, CodeShuttingDown},
+		{errors.New("disk on fire"), CodeInternal},
+		{WithCode(CodeNoOpenJob, fmt.Errorf("wrapped: %w", ErrBusy)), CodeNoOpenJob}, // the explicit code wins
+		{fmt.Errorf("outer: %w", WithCode(CodeVehicleError, errors.New("timeout"))), CodeVehicleError},
+	} {
+		r := ErrorReply("x", c.err)
+		if r.Code != c.want || r.OK || r.Error != c.err.Error() {
+			t.Errorf("ErrorReply(%v) = %+v, want code %s", c.err, r, c.want)
+		}
+		if r.Message[i18n.English] != i18n.Text(i18n.English, c.want.MessageKey()) || r.Message[i18n.Chinese] == "" {
+			t.Errorf("ErrorReply(%v) message %q", c.err, r.Message)
+		}
+	}
+	if WithCode(CodeInternal, nil) != nil {
+		t.Error("WithCode(nil) is not nil")
+	}
+}
+
+func TestReplyJSON(t *testing.T) {
+	err := &Error{Code: CodeBadArgument, Fields: []string{"vin", "mileage_km"}, Err: errors.New("vin must be 17 characters; mileage_km must not be negative")}
+	b, _ := json.Marshal(ErrorReply("c-9", err))
+	want := `{"id":"c-9","ok":false,"code":"bad_argument","fields":["vin","mileage_km"],` +
+		`"error":"vin must be 17 characters; mileage_km must not be negative",` +
+		`"message":{"en":"Invalid command arguments: vin, mileage_km.","zh-CN":"命令参数有误：vin, mileage_km。"}}`
+	if string(b) != want {
+		t.Errorf("reply\n%s\nwant\n%s", b, want)
+	}
+	ok := OKReply("c-1", map[string]any{"kind": "note"})
+	b, _ = json.Marshal(ok)
+	if string(b) != `{"id":"c-1","ok":true,"result":{"kind":"note"}}` {
+		t.Errorf("ok reply %s", b)
+	}
+	var res struct{ Kind string }
+	if err := ok.Decode(&res); err != nil || res.Kind != "note" {
+		t.Errorf("Decode: %v %+v", err, res)
+	}
+	if bad := OKReply("c-2", func() {}); bad.OK || bad.Code != CodeInternal {
+		t.Errorf("an unencodable result: %+v", bad)
+	}
+	if !slices.Contains(Codes(), CodeInternal) {
+		t.Error("no internal code")
+	}
+}
