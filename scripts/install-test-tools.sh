@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian/Ubuntu machine that has only
 # Go, gcc, make and git: qemu-user-static (the arm/arm64 runs), Mosquitto
-# (the integration tests) and Chromium with a Chinese font (the bay screen's
+# (the integration tests), fuse3 (fusermount3 for the power-loss tests'
+# FUSE file system, agent/internal/powerfs; as root they mount directly and
+# need only /dev/fuse) and Chromium with a Chinese font (the bay screen's
 # browser tests). Idempotent; does nothing when all are present.
-# Usage: scripts/install-test-tools.sh [qemu] [mosquitto] [chromium]   (default: all)
+# Usage: scripts/install-test-tools.sh [qemu] [mosquitto] [fuse] [chromium]   (default: all)
 set -euo pipefail
 
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto chromium)
+[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto fuse chromium)
 
 pkgs=()
 for w in "${want[@]}"; do
   case "$w" in
     qemu) command -v qemu-arm-static >/dev/null && command -v qemu-aarch64-static >/dev/null || pkgs+=(qemu-user-static) ;;
     mosquitto) command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null || pkgs+=(mosquitto mosquitto-clients) ;;
+    fuse) command -v fusermount3 >/dev/null || pkgs+=(fuse3) ;;
     # Debian's chromium (headless, driven by chromedp); the CJK font makes
     # the Chinese pages' screenshots readable.
     chromium)
       command -v chromium >/dev/null || pkgs+=(chromium)
       [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || pkgs+=(fonts-wqy-microhei) ;;
-    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto, chromium)" >&2; exit 2 ;;
+    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto, fuse, chromium)" >&2; exit 2 ;;
   esac
 done
 [ ${#pkgs[@]} -eq 0 ] && exit 0
