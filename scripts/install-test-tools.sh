@@ -3,16 +3,17 @@
 # Go, gcc, make and git: qemu-user-static (the arm/arm64 runs), Mosquitto
 # (the integration tests), fuse3 (fusermount3 for the power-loss tests'
 # FUSE file system, agent/internal/powerfs; as root they mount directly and
-# need only /dev/fuse), PostgreSQL (the receiver's shared store) and, when
-# asked for, RabbitMQ with its MQTT plugin (make test-brokers). Idempotent;
-# does nothing when all are present. Installed services are not started: the
+# need only /dev/fuse), Chromium with a Chinese font (the bay screen's
+# browser tests), PostgreSQL (the receiver's shared store) and, when asked
+# for, RabbitMQ with its MQTT plugin (make test-brokers). Idempotent; does
+# nothing when all are present. Installed services are not started: the
 # tests start their own servers on private sockets and ports.
-# Usage: scripts/install-test-tools.sh [qemu] [mosquitto] [fuse] [postgresql] [rabbitmq]
-#        (default: qemu mosquitto fuse postgresql)
+# Usage: scripts/install-test-tools.sh [qemu] [mosquitto] [fuse] [chromium] [postgresql] [rabbitmq]
+#        (default: all but rabbitmq)
 set -euo pipefail
 
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto fuse postgresql)
+[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto fuse chromium postgresql)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -20,9 +21,14 @@ for w in "${want[@]}"; do
     qemu) command -v qemu-arm-static >/dev/null && command -v qemu-aarch64-static >/dev/null || pkgs+=(qemu-user-static) ;;
     mosquitto) command -v mosquitto >/dev/null && command -v mosquitto_pub >/dev/null || pkgs+=(mosquitto mosquitto-clients) ;;
     fuse) command -v fusermount3 >/dev/null || pkgs+=(fuse3) ;;
+    # Debian's chromium (headless, driven by chromedp); the CJK font makes
+    # the Chinese pages' screenshots readable.
+    chromium)
+      command -v chromium >/dev/null || pkgs+=(chromium)
+      [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || pkgs+=(fonts-wqy-microhei) ;;
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || pkgs+=(postgresql) ;;
     rabbitmq) [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || compgen -G '/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server' >/dev/null || pkgs+=(rabbitmq-server) ;;
-    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto, fuse, postgresql, rabbitmq)" >&2; exit 2 ;;
+    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto, fuse, chromium, postgresql, rabbitmq)" >&2; exit 2 ;;
   esac
 done
 [ ${#pkgs[@]} -eq 0 ] && exit 0
