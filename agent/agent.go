@@ -39,6 +39,7 @@ import (
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/agent/web"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/bayio"
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -74,7 +75,9 @@ type Agent struct {
 	box  *outbox.Outbox
 	jobs *job.Manager
 	up   *uplink.Uplink
-	io   *bayio.Bay // nil when no pin is fitted
+	// screen is the bay screen, nil when screen.listen is not set.
+	screen *web.Server
+	io     *bayio.Bay // nil when no pin is fitted
 
 	ready chan struct{}
 
@@ -151,6 +154,13 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.box.Close()
 		return nil, err
 	}
+	if so := cfg.ScreenOptions(); so != nil {
+		so.Logger, so.Now = log.With("part", "screen"), deps.Now
+		if a.screen, err = web.New(*so, screenAgent{a}); err != nil {
+			a.box.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -193,6 +203,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.watchVehicle(workCtx) })
 	wg.Go(func() { a.watchButton(workCtx) })
 	wg.Go(func() { a.watchUplink(workCtx) })
+	wg.Go(func() { a.runScreen(workCtx) })
 
 	a.setLights()
 	close(a.ready)
@@ -238,6 +249,7 @@ func (a *Agent) emit(ctx context.Context, ev job.Event) error {
 	}
 	a.stored.Add(1)
 	a.log.Info("record stored", "seq", rec.Seq, "kind", rec.Kind, "job", rec.Job)
+	a.screen.Record(rec)
 	if a.io != nil {
 		a.io.Stored()
 	}

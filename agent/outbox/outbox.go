@@ -306,11 +306,20 @@ func (o *Outbox) Close() error {
 }
 
 func openBolt(path string, opts Options) (*bolt.DB, error) {
+	_, statErr := os.Lstat(path)
 	db, err := bolt.Open(path, FileMode, &bolt.Options{
 		Timeout:  opts.Timeout,
 		ReadOnly: opts.ReadOnly,
 	})
 	if err == nil {
+		if errors.Is(statErr, fs.ErrNotExist) {
+			// bbolt fsyncs the new file but not its directory entry: without
+			// this, a power cut can take the whole file, records and all.
+			if err := syncDir(filepath.Dir(path)); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
 		return db, nil
 	}
 	switch {

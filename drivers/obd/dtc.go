@@ -1,7 +1,6 @@
 package obd
 
 import (
-	"bufio"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -192,22 +191,23 @@ var dtcTable = sync.OnceValue(func() map[string]dtcEntry {
 
 // parseDTCTable parses "code<TAB>English<TAB>Chinese" lines. Empty lines and
 // lines starting with # are skipped. Codes must be well formed, unique and
-// sorted; both descriptions must be present and without outer spaces.
+// sorted; both descriptions must be present and without outer spaces (a
+// line ending in \r, a CRLF file, is refused by that rule).
 func parseDTCTable(s string) (map[string]dtcEntry, error) {
 	m := make(map[string]dtcEntry, 4096)
-	sc := bufio.NewScanner(strings.NewReader(s))
 	prev, line := "", 0
-	for sc.Scan() {
+	for rest := s; rest != ""; {
+		var text string
+		text, rest, _ = strings.Cut(rest, "\n")
 		line++
-		text := sc.Text()
 		if text == "" || text[0] == '#' {
 			continue
 		}
-		f := strings.Split(text, "\t")
-		if len(f) != 3 || !cleanDesc(f[1]) || !cleanDesc(f[2]) {
+		code, descs, ok1 := strings.Cut(text, "\t")
+		en, zh, ok2 := strings.Cut(descs, "\t")
+		if !ok1 || !ok2 || strings.Contains(zh, "\t") || !cleanDesc(en) || !cleanDesc(zh) {
 			return nil, fmt.Errorf("dtc table line %d: want code<TAB>English<TAB>Chinese: %q", line, text)
 		}
-		code := f[0]
 		if _, err := EncodeDTC(code); err != nil {
 			return nil, fmt.Errorf("dtc table line %d: %w", line, err)
 		}
@@ -217,11 +217,8 @@ func parseDTCTable(s string) (map[string]dtcEntry, error) {
 		if dtcLess(code, prev) {
 			return nil, fmt.Errorf("dtc table line %d: %s sorts before %s", line, code, prev)
 		}
-		m[code] = dtcEntry{en: f[1], zh: f[2]}
+		m[code] = dtcEntry{en: en, zh: zh}
 		prev = code
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("dtc table: %w", err)
 	}
 	return m, nil
 }

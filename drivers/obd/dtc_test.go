@@ -604,6 +604,7 @@ func TestParseDTCTableErrors(t *testing.T) {
 		{"duplicate", "P0420\tA\t甲\nP0420\tB\t乙\n"},
 		{"unsorted", "P0420\tA\t甲\nP0171\tB\t乙\n"},
 		{"unsorted letters", "U0100\tA\t甲\nP0171\tB\t乙\n"},
+		{"CRLF line", "P0420\tA\t甲\r\n"},
 	}
 	for _, tt := range tests {
 		if m, err := parseDTCTable(tt.in); err == nil {
