@@ -30,7 +30,7 @@ func (s screenAgent) Command(ctx context.Context, name string, args json.RawMess
 // Status is the agent's status with the broker connection beside it.
 func (s screenAgent) Status() map[string]any {
 	st := s.a.status()
-	st["device"], st["shop"] = s.a.cfg.Device.ID, s.a.cfg.Device.Shop
+	st["device"], st["shop"], st["company_name"] = s.a.cfg.Device.ID, s.a.cfg.Device.Shop, s.a.cfg.Device.CompanyName
 	us := s.a.up.Stats()
 	st["broker_connected"] = us.Connected
 	if us.Connected {

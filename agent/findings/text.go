@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/drivers/j1939"
+	"github.com/bayagent/bayagent/drivers/obd"
 )
 
 // Text is the finding's sentence in language l: what the snapshot shows
@@ -74,6 +76,20 @@ func MonitorLabel(name string, l i18n.Lang) string {
 // VerdictText is the verdict's headline in language l.
 func VerdictText(v Verdict, l i18n.Lang) string { return i18n.Text(l, "findings.verdict."+string(v)) }
 
+// VerdictShort is the verdict in a word or two, for tables.
+func VerdictShort(v Verdict, l i18n.Lang) string {
+	return i18n.Text(l, "findings.verdict."+string(v)+".short")
+}
+
+// MethodText names an emission test method (analyzer.Method*) in language
+// l, or returns the method's name when the catalogue has none.
+func MethodText(method string, l i18n.Lang) string {
+	if e, ok := i18n.Lookup("findings.method." + method); ok {
+		return e.In(l)
+	}
+	return method
+}
+
 // VerdictExplain says what the verdict means, in language l.
 func VerdictExplain(v Verdict, l i18n.Lang) string {
 	return i18n.Text(l, "findings.verdict."+string(v)+".means")
@@ -81,6 +97,17 @@ func VerdictExplain(v Verdict, l i18n.Lang) string {
 
 // EffectText names an effect in language l.
 func EffectText(e Effect, l i18n.Lang) string { return i18n.Text(l, "findings.effect."+string(e)) }
+
+// DTCText is a trouble code's generic description in language l: the
+// SAE J2012 table of drivers/obd, or for a J1939 code its SPN and FMI
+// from drivers/j1939.
+func DTCText(d obd.DTC, l i18n.Lang) string {
+	if d.J1939.SPN != 0 {
+		return j1939.DescribeIn(d.J1939.SPN, d.J1939.FMI, string(l))
+	}
+	desc, _ := obd.DescribeDTCIn(d.Code, string(l))
+	return desc
+}
 
 // FormatNumber shows a value with at most two decimals: what a technician
 // reads, not the scaling's binary fraction.

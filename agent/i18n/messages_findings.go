@@ -8,6 +8,9 @@ var findingsMessages = Catalogue{
 	"findings.verdict.pass":            {En: "OBD pre-check: PASS", Zh: "OBD 预检：通过"},
 	"findings.verdict.fail":            {En: "OBD pre-check: FAIL", Zh: "OBD 预检：不通过"},
 	"findings.verdict.not_ready":       {En: "OBD pre-check: NOT READY", Zh: "OBD 预检：未就绪"},
+	"findings.verdict.pass.short":      {En: "pass", Zh: "通过"},
+	"findings.verdict.fail.short":      {En: "fail", Zh: "不通过"},
+	"findings.verdict.not_ready.short": {En: "not ready", Zh: "未就绪"},
 	"findings.verdict.pass.means":      {En: "Nothing in the OBD data would fail the OBD check of an emission inspection.", Zh: "OBD 数据中没有会导致排放检验 OBD 检查不合格的项目。"},
 	"findings.verdict.fail.means":      {En: "The OBD check of an emission inspection would fail: repair first.", Zh: "排放检验的 OBD 检查将不合格，请先维修。"},
 	"findings.verdict.not_ready.means": {En: "Monitors have not run yet: an inspection station would send the vehicle back to be driven.", Zh: "部分监测尚未完成，检验站会要求车辆行驶后再来复检。"},
@@ -196,6 +199,12 @@ var findingsMessages = Catalogue{
 	"findings.value.odometer":                 {En: "Odometer", Zh: "总里程"},
 	"findings.value.intake_manifold_pressure": {En: "Intake manifold pressure", Zh: "进气歧管压力"},
 	"findings.value.timing_advance":           {En: "Timing advance", Zh: "点火提前角"},
+
+	"findings.method.realtime":          {En: "real-time reading", Zh: "实时读数"},
+	"findings.method.two_speed_idle":    {En: "two-speed idle", Zh: "双怠速法"},
+	"findings.method.asm":               {En: "ASM steady-state", Zh: "稳态工况法"},
+	"findings.method.free_acceleration": {En: "free acceleration", Zh: "自由加速法"},
+	"findings.method.ambient":           {En: "ambient conditions", Zh: "环境参数"},
 
 	"findings.quantity.hc":                  {En: "HC", Zh: "HC 碳氢"},
 	"findings.quantity.co":                  {En: "CO", Zh: "CO 一氧化碳"},

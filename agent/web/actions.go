@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/uplink"
 )
@@ -23,19 +24,19 @@ const actionTimeout = 2 * time.Minute
 // The technician of the session fills the technician (or author) field:
 // the page never lets one technician act under another's id.
 var actionArgs = map[string]func(f url.Values, tech string) map[string]any{
-	"start_scan":   func(f url.Values, _ string) map[string]any { return optional(f, "phase") },
-	"take_reading": func(f url.Values, _ string) map[string]any { return optional(f, "phase") },
-	"add_note": func(f url.Values, tech string) map[string]any {
+	command.StartScan:   func(f url.Values, _ string) map[string]any { return optional(f, "phase") },
+	command.TakeReading: func(f url.Values, _ string) map[string]any { return optional(f, "phase") },
+	command.AddNote: func(f url.Values, tech string) map[string]any {
 		a := map[string]any{"author": tech, "text": f.Get("text")}
 		if f.Get("repair_started") != "" {
 			a["repair_started"] = true
 		}
 		return a
 	},
-	"clear_dtcs": func(f url.Values, tech string) map[string]any {
+	command.ClearDTCs: func(f url.Values, tech string) map[string]any {
 		return map[string]any{"technician": tech, "reason": f.Get("reason")}
 	},
-	"live_start": func(f url.Values, _ string) map[string]any {
+	command.LiveStart: func(f url.Values, _ string) map[string]any {
 		a := map[string]any{"pids": nonNil(f["pid"])}
 		if v := f.Get("rate_hz"); v != "" {
 			a["rate_hz"] = number(v)
@@ -45,26 +46,26 @@ var actionArgs = map[string]func(f url.Values, tech string) map[string]any{
 		}
 		return a
 	},
-	"live_stop": func(url.Values, string) map[string]any { return map[string]any{} },
-	"open_job": func(f url.Values, tech string) map[string]any {
+	command.LiveStop: func(url.Values, string) map[string]any { return map[string]any{} },
+	command.OpenJob: func(f url.Values, tech string) map[string]any {
 		a := optional(f, "vin", "plate_color", "test_no")
 		a["job_id"], a["type"], a["plate"], a["complaint"] = f.Get("job_id"), f.Get("type"), f.Get("plate"), f.Get("complaint")
 		a["mileage_km"] = number(f.Get("mileage_km"))
 		a["technician"] = tech
 		return a
 	},
-	"close_job": closeArgs,
-	"cancel_job": func(f url.Values, tech string) map[string]any {
+	command.CloseJob: closeArgs,
+	command.CancelJob: func(f url.Values, tech string) map[string]any {
 		return map[string]any{"technician": tech, "reason": f.Get("reason")}
 	},
 }
 
 // jobActions need Options.JobActions.
-var jobActions = []string{"open_job", "close_job", "cancel_job"}
+var jobActions = []string{command.OpenJob, command.CloseJob, command.CancelJob}
 
 // confirmActions need the form's confirm box ticked: they change the
 // vehicle or end the job.
-var confirmActions = []string{"clear_dtcs", "close_job", "cancel_job"}
+var confirmActions = []string{command.ClearDTCs, command.CloseJob, command.CancelJob}
 
 // optional copies the named fields that are not empty.
 func optional(f url.Values, names ...string) map[string]any {

@@ -130,7 +130,7 @@ func (s *Server) scanView(snap *scan.Snapshot, l i18n.Lang, expectedVIN string) 
 			dtcs []obd.DTC
 		}{{"stored", e.Stored}, {"pending", e.Pending}, {"permanent", e.Permanent}, {"previous", e.Previous}} {
 			for _, d := range k.dtcs {
-				v.DTCs = append(v.DTCs, dtcRow{Code: d.Code, Kind: k.kind, ECU: e.Address.String(), ECUName: e.Name, Description: dtcText(d, l)})
+				v.DTCs = append(v.DTCs, dtcRow{Code: d.Code, Kind: k.kind, ECU: e.Address.String(), ECUName: e.Name, Description: findings.DTCText(d, l)})
 			}
 		}
 	}
@@ -158,13 +158,6 @@ func (s *Server) scanView(snap *scan.Snapshot, l i18n.Lang, expectedVIN string) 
 		}
 	}
 	return v
-}
-
-// dtcText is a code's description in language l. The snapshot carries the
-// English generic description; the Chinese one comes from the catalogue of
-// generic codes when it has one.
-func dtcText(d obd.DTC, l i18n.Lang) string {
-	return d.Description
 }
 
 // valueLabel is a live value's label in language l ("findings.value.<name>"
@@ -269,7 +262,7 @@ func (s *Server) jobEvents(j job.Job, l i18n.Lang) []eventRow {
 		rows = append(rows, eventRow{N: sc.N, At: sc.At, Kind: record.KindScan, Phase: string(sc.Phase), Summary: sum})
 	}
 	for _, r := range j.Readings {
-		rows = append(rows, eventRow{N: r.N, At: r.At, Kind: record.KindEmission, Phase: string(r.Phase), Summary: r.Reading.Method})
+		rows = append(rows, eventRow{N: r.N, At: r.At, Kind: record.KindEmission, Phase: string(r.Phase), Summary: findings.MethodText(r.Reading.Method, l)})
 	}
 	for _, c := range j.Clears {
 		sum := i18n.Text(l, "web.clear."+c.Stage) + " · " + c.Technician + " · " + c.Reason
@@ -340,7 +333,7 @@ func (s *Server) compare(j *job.Job, l i18n.Lang) *comparison {
 		f    func(*scanView) string
 		less func(b, a *scanView) bool // after is better
 	}{
-		{"verdict", func(v *scanView) string { return findings.VerdictText(v.Result.Verdict, l) },
+		{"verdict", func(v *scanView) string { return findings.VerdictShort(v.Result.Verdict, l) },
 			func(b, a *scanView) bool {
 				return a.Result.Verdict == findings.Pass && b.Result.Verdict != findings.Pass
 			}},
@@ -365,7 +358,7 @@ func (s *Server) compare(j *job.Job, l i18n.Lang) *comparison {
 func readings(rs []job.EmissionBody, l i18n.Lang) []readingRow {
 	var out []readingRow
 	for _, r := range rs {
-		row := readingRow{N: r.N, At: r.At, Phase: string(r.Phase), Method: r.Reading.Method, Instrument: r.Reading.Instrument.Model}
+		row := readingRow{N: r.N, At: r.At, Phase: string(r.Phase), Method: findings.MethodText(r.Reading.Method, l), Instrument: r.Reading.Instrument.Model}
 		for _, q := range r.Reading.Values {
 			row.Values = append(row.Values, valueRow{Label: quantityLabel(q, l), Value: strings.TrimSpace(findings.FormatNumber(q.Value) + " " + q.Unit)})
 		}
@@ -524,6 +517,7 @@ type reportData struct {
 	Readings []readingRow
 	Device   string
 	Shop     string
+	Company  string
 	Printed  time.Time
 }
 
@@ -534,6 +528,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, sess *session) {
 	st := s.agent.Status()
 	d.Device, _ = st["device"].(string)
 	d.Shop, _ = st["shop"].(string)
+	d.Company, _ = st["company_name"].(string)
 	if j, ok := s.agent.OpenJob(); ok && j.ID == id {
 		d.Job = j
 	} else {

@@ -25,6 +25,7 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/agent/web"
+	"github.com/bayagent/bayagent/drivers/obd"
 )
 
 const testPIN = "418027"
@@ -489,6 +490,7 @@ func TestNowShowsScan(t *testing.T) {
 		i18n.Text(i18n.Chinese, "findings.monitor.catalyst"),
 		i18n.Text(i18n.Chinese, "findings.or_more", "value", "255"), // warm-ups since clear
 		`data-verdict="fail"`, "记录号 42",
+		zhDTC(t, "P0420"),
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("Now page lacks %q", want)
@@ -598,4 +600,12 @@ func TestDamagedPINFile(t *testing.T) {
 	if code, _ := f.login(f.browser(), "T007", testPIN); code != http.StatusInternalServerError {
 		t.Errorf("damaged PIN file: %d", code)
 	}
+}
+
+func zhDTC(t *testing.T, code string) string {
+	desc, known := obd.DescribeDTCIn(code, "zh-CN")
+	if !known {
+		t.Fatalf("no Chinese description of %s", code)
+	}
+	return desc
 }
