@@ -298,6 +298,12 @@ func Open(path string, opts Options) (*Outbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A database that did not exist or was empty before this Open holds no
+	// record: if the Chain was used, the records it held are lost.
+	fresh := true
+	if st, err := os.Lstat(path); err == nil && st.Size() > 0 {
+		fresh = false
+	}
 	db, openErr := openChecked(path, opts)
 	var reset *resetInfo
 	if openErr != nil {
@@ -327,7 +333,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 		o.closed = true // no writer: Append fails with ErrReadOnly
 		return o, nil
 	}
-	if err := o.init(reset); err != nil {
+	if err := o.init(reset, fresh); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func saveState(tx *bolt.Tx, st state) error {
 
 // init creates the buckets, checks the device, recounts the stored bytes
 // and, after a corruption reset, writes the outbox_reset record.
-func (o *Outbox) init(reset *resetInfo) error {
+func (o *Outbox) init(reset *resetInfo, fresh bool) error {
 	dev := o.opts.Sealer.Device()
 	if o.opts.Chain != nil {
 		_, o.reserved, _ = o.opts.Chain.Known()
@@ -157,7 +157,7 @@ func (o *Outbox) init(reset *resetInfo) error {
 			return err
 		}
 		if reset == nil {
-			reset = o.lost(st.Seq)
+			reset = o.lost(st.Seq, fresh)
 		}
 		if reset != nil && (st.Seq == 0 || reset.kind == ResetRolledBack) {
 			body := ResetBody{Cause: reset.kind, MovedTo: reset.movedTo, Error: reset.cause, SalvagedLastSeq: reset.salvaged,
@@ -190,12 +190,6 @@ func (o *Outbox) init(reset *resetInfo) error {
 			return err
 		}
 		o.headSeq = head.Seq
-		if o.opts.Chain != nil && o.reserved < head.Seq+ReserveAhead/2 {
-			// Not fatal: the writer reserves again before it needs to.
-			if err := o.reserve(head, head.Seq+ReserveAhead); err != nil {
-				o.log.Warn("outbox: sequence numbers not reserved ahead", "err", err)
-			}
-		}
 		return saveState(tx, st)
 	})
 }
@@ -226,10 +220,11 @@ const (
 	ResetRolledBack = "rolled_back"
 )
 
-// lost reports a database that lost records as a whole: new or empty
-// although the chain was used, or behind the chain's recorded head. It
-// also loads the reservation.
-func (o *Outbox) lost(dbSeq uint64) *resetInfo {
+// lost reports a database that lost records as a whole: fresh (it did not
+// exist or was empty before Open) although the chain reserved sequence
+// numbers (a reservation precedes the first record), or behind the
+// chain's recorded head.
+func (o *Outbox) lost(dbSeq uint64, fresh bool) *resetInfo {
 	if o.opts.Chain == nil {
 		return nil
 	}
@@ -237,7 +232,7 @@ func (o *Outbox) lost(dbSeq uint64) *resetInfo {
 	switch {
 	case !ok:
 		return nil
-	case dbSeq == 0:
+	case fresh && dbSeq == 0:
 		return &resetInfo{kind: ResetMissing, known: known, reserved: reserved}
 	case dbSeq < known.Seq:
 		return &resetInfo{kind: ResetRolledBack, known: known, reserved: reserved}
