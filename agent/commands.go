@@ -65,7 +65,7 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 		stopped := a.stopLive("stopped by command")
 		return map[string]any{"stopped": stopped}, nil
 	case *command.ResendArgs:
-		res, err := a.resend(ctx, c)
+		res, err := Resend(ctx, a.box, a.up, c, a.log)
 		if err != nil {
 			return nil, err
 		}

@@ -3,13 +3,17 @@
 # Go, gcc, make and git: qemu-user-static (the arm/arm64 runs), Mosquitto
 # (the integration tests), fuse3 (fusermount3 for the power-loss tests'
 # FUSE file system, agent/internal/powerfs; as root they mount directly and
-# need only /dev/fuse) and Chromium with a Chinese font (the bay screen's
-# browser tests). Idempotent; does nothing when all are present.
-# Usage: scripts/install-test-tools.sh [qemu] [mosquitto] [fuse] [chromium]   (default: all)
+# need only /dev/fuse), Chromium with a Chinese font (the bay screen's
+# browser tests), PostgreSQL (the receiver's shared store) and, when asked
+# for, RabbitMQ with its MQTT plugin (make test-brokers). Idempotent; does
+# nothing when all are present. Installed services are not started: the
+# tests start their own servers on private sockets and ports.
+# Usage: scripts/install-test-tools.sh [qemu] [mosquitto] [fuse] [chromium] [postgresql] [rabbitmq]
+#        (default: all but rabbitmq)
 set -euo pipefail
 
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto fuse chromium)
+[ ${#want[@]} -eq 0 ] && want=(qemu mosquitto fuse chromium postgresql)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -22,7 +26,9 @@ for w in "${want[@]}"; do
     chromium)
       command -v chromium >/dev/null || pkgs+=(chromium)
       [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || pkgs+=(fonts-wqy-microhei) ;;
-    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto, fuse, chromium)" >&2; exit 2 ;;
+    postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || pkgs+=(postgresql) ;;
+    rabbitmq) [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || compgen -G '/usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server' >/dev/null || pkgs+=(rabbitmq-server) ;;
+    *) echo "install-test-tools: unknown tool '$w' (known: qemu, mosquitto, fuse, chromium, postgresql, rabbitmq)" >&2; exit 2 ;;
   esac
 done
 [ ${#pkgs[@]} -eq 0 ] && exit 0
@@ -36,6 +42,13 @@ sudo=""
 echo "install-test-tools: installing ${pkgs[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+# Keep the packages' own services (PostgreSQL's cluster, RabbitMQ's node)
+# from starting: policy-rc.d answering 101 tells invoke-rc.d not to.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 755 /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-# The Debian mosquitto package starts a system broker on port 1883; the tests
-# start their own brokers on free ports and never use it.
+# The Debian mosquitto package would start a system broker on port 1883 (the
+# policy-rc.d above keeps it off); the tests start their own brokers on free ports.

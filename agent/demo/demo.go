@@ -29,7 +29,6 @@ import (
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +41,7 @@ import (
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
@@ -161,14 +161,14 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 
 	// The broker.
 	brokerURL, tlsCfg, caFile := o.Broker, (*tls.Config)(nil), o.CAFile
-	var brk *broker
+	var brk *embedbroker.Broker
 	if brokerURL == "" {
-		if brk, err = startBroker(filepath.Join(dir, "demo-ca.crt"), log.With("part", "broker")); err != nil {
-			return res, err
+		if brk, err = embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "demo-ca.crt"), Logger: log.With("part", "broker")}); err != nil {
+			return res, fmt.Errorf("demo: %w", err)
 		}
 		defer brk.Close()
-		brokerURL, caFile = brk.URL(), brk.caFile
-		tlsCfg = &tls.Config{RootCAs: brk.pool, MinVersion: tls.VersionTLS12}
+		brokerURL, caFile = brk.URL(), brk.CAFile
+		tlsCfg = &tls.Config{RootCAs: brk.Pool, MinVersion: tls.VersionTLS12}
 	} else if isTLSURL(brokerURL) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		if caFile != "" {
@@ -270,8 +270,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		return res, err
 	}
 	res.Records = recs
-	if res.Closed, err = receivedJob(recs); err != nil {
-		return res, err
+	if res.Closed, err = job.FromRecords(recs, JobID); err != nil {
+		return res, fmt.Errorf("demo: %w", err)
 	}
 	keyFile := cfg.Device.KeyFile + ".pub.json"
 	if res.Report, err = verify(lines, keyFile); err != nil {
@@ -366,23 +366,6 @@ func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
 	cfg.Uplink.CAFile = caFile
 	cfg.Uplink.AllowPlaintext = !isTLSURL(brokerURL)
 	return cfg
-}
-
-// receivedJob rebuilds the demo's job from the records and checks it as
-// the agent checked it when closing.
-func receivedJob(recs []record.Record) (job.Closed, error) {
-	c, err := closedFromRecords(recs, JobID)
-	if err != nil {
-		return job.Closed{}, err
-	}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return job.Closed{}, err
-	}
-	if _, err := job.DecodeClosed(strings.NewReader(string(b))); err != nil {
-		return job.Closed{}, fmt.Errorf("%w: %w", ErrIncompleteJob, err)
-	}
-	return c, nil
 }
 
 // verify checks the record lines with the device's public key file.

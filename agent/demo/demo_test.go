@@ -10,13 +10,13 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
@@ -89,7 +89,7 @@ func TestDemo(t *testing.T) {
 // the job notices.
 func TestDemoOutsideBrokerJSON(t *testing.T) {
 	dir := t.TempDir()
-	brk, err := startBroker(filepath.Join(dir, "ca.crt"), testLogger(t))
+	brk, err := embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "ca.crt"), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	var out bytes.Buffer
 	res, err := Run(context.Background(), &out, Options{
-		Broker: brk.URL(), CAFile: brk.caFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
+		Broker: brk.URL(), CAFile: brk.CAFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
@@ -142,42 +142,6 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 		t.Errorf("upload from the records differs from the agent's closed job:\n got %s\nwant %s", got, want)
 	}
 
-	// A receiver rebuilding the job from what it got.
-	without := func(kind string) []record.Record {
-		i := slices.IndexFunc(res.Records, func(r record.Record) bool { return r.Kind == kind })
-		return slices.Delete(slices.Clone(res.Records), i, i+1)
-	}
-	for _, tc := range []struct {
-		name string
-		recs []record.Record
-		ok   bool
-	}{
-		{"as received", res.Records, true},
-		{"every record twice", append(slices.Clone(res.Records), res.Records...), true},
-		{"reversed", reversed(res.Records), true},
-		{"an emission reading lost", without(record.KindEmission), false},
-		{"a note lost", without(record.KindNote), false},
-		{"no job_open", without(record.KindJobOpen), false},
-		{"no job_close", without(record.KindJobClose), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := receivedJob(tc.recs)
-			switch {
-			case tc.ok && err != nil:
-				t.Fatalf("receivedJob: %v", err)
-			case tc.ok && export(c) != export(own):
-				t.Fatal("rebuilt job differs")
-			case !tc.ok && !errors.Is(err, ErrIncompleteJob):
-				t.Fatalf("receivedJob: %v, want ErrIncompleteJob", err)
-			}
-		})
-	}
-}
-
-func reversed(r []record.Record) []record.Record {
-	out := slices.Clone(r)
-	slices.Reverse(out)
-	return out
 }
 
 // TestDemoKeepRunning: with KeepRunning the demo stays up after the job,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -41,11 +42,11 @@ func (p *printer) line(s string) { p.printf("%s\n", s) }
 
 func (p *printer) section(title string) { p.printf("\n== %s\n\n", title) }
 
-func (p *printer) setup(brk *broker, brokerURL, analyzerDev string, cfg *config.Config) {
+func (p *printer) setup(brk *embedbroker.Broker, brokerURL, analyzerDev string, cfg *config.Config) {
 	p.line("Bayagent demo: one emission repair at an M station, end to end, on this machine.")
 	p.section("Set-up")
 	if brk != nil {
-		p.printf("  %-10s embedded (mochi-mqtt), TLS on %s, certificate from a CA made for this run\n", "broker", brk.addr)
+		p.printf("  %-10s embedded (mochi-mqtt), TLS on %s, certificate from a CA made for this run\n", "broker", brk.Addr)
 	} else {
 		p.printf("  %-10s %s (outside broker)\n", "broker", brokerURL)
 	}
@@ -145,15 +146,15 @@ func (p *printer) receivedJSON(res *Result, keyFile string, lines [][]byte) erro
 	return enc.Encode(doc)
 }
 
-func (p *printer) keepRunning(brk *broker, brokerURL string, t uplink.Topics, dir string) {
+func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplink.Topics, dir string) {
 	p.section("Still running (--keep-running): Ctrl-C stops broker, simulators and agent")
 	p.printf("  broker   %s\n", brokerURL)
 	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.Records, t.Status, t.Cmd, t.Reply, t.Live)
 	sub := "mosquitto_sub -v -t '" + t.Root + "/#'"
 	pub := "mosquitto_pub -t '" + t.Cmd + `' -m '{"id":"1","cmd":"start_scan","args":{}}'`
 	if brk != nil {
-		host, port := splitHostPort(brk.addr)
-		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.caFile)
+		host, port := splitHostPort(brk.Addr)
+		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.CAFile)
 		sub += conn
 		pub += conn
 	}

@@ -155,6 +155,20 @@ var Genesis Hash
 // String returns the lowercase hex form used on the wire.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
+// MarshalText writes the hash in its wire form, lowercase hex, so that it
+// reads the same in any JSON.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads 64 lowercase hex characters (see ParseHash).
+func (h *Hash) UnmarshalText(b []byte) error {
+	v, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = v
+	return nil
+}
+
 // ParseHash parses 64 lowercase hex characters.
 func ParseHash(s string) (Hash, error) {
 	var h Hash

@@ -1,4 +1,10 @@
-package demo
+// Package embedbroker is the MQTT broker built into bayagent for the demo
+// and the tests: mochi-mqtt on free loopback ports, TLS with a CA made for
+// the run, and optionally a plain listener; every client may connect,
+// publish and subscribe (it listens on loopback only). It serves MQTT
+// 3.1.1 and 5, retained messages, last wills and shared subscriptions
+// ($share/<group>/...).
+package embedbroker
 
 import (
 	"bytes"
@@ -21,51 +27,93 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// broker is the embedded MQTT broker: mochi-mqtt with one TLS listener on a
-// free loopback port, its certificate issued by a CA generated for this
-// run. It lets every client in (it listens on loopback only).
-type broker struct {
-	srv    *mqtt.Server
-	addr   string // host:port
-	caFile string // the CA certificate (PEM), for the agent and mosquitto_sub
-	pool   *x509.CertPool
+// Options configures Start.
+type Options struct {
+	// CAFile, when set, is where the CA certificate (PEM) is written, for
+	// clients such as mosquitto_sub.
+	CAFile string
+	// Plain adds a listener without TLS.
+	Plain bool
+	// Logger receives the broker's log; nil discards.
+	Logger *slog.Logger
 }
 
-// startBroker starts the broker and writes its CA certificate to caFile.
-func startBroker(caFile string, log *slog.Logger) (*broker, error) {
+// Broker is a running embedded broker.
+type Broker struct {
+	srv *mqtt.Server
+	// Addr is the TLS listener's host:port; PlainAddr the plain one's
+	// ("" without Options.Plain).
+	Addr, PlainAddr string
+	// CAFile is Options.CAFile; Pool holds the CA, for clients.
+	CAFile string
+	Pool   *x509.CertPool
+	// ServerTLS is the listener's TLS configuration: a certificate for
+	// 127.0.0.1 and localhost issued by the CA, which other loopback
+	// servers of the run (the demo's provincial simulator) may use too.
+	ServerTLS *tls.Config
+}
+
+// Start starts the broker on free loopback ports.
+func Start(o Options) (*Broker, error) {
 	serverTLS, pool, caPEM, err := newTLS()
 	if err != nil {
-		return nil, fmt.Errorf("demo: broker certificates: %w", err)
+		return nil, fmt.Errorf("embedbroker: certificates: %w", err)
 	}
-	if err := os.WriteFile(caFile, caPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("demo: broker CA: %w", err)
+	if o.CAFile != "" {
+		if err := os.WriteFile(o.CAFile, caPEM, 0o644); err != nil {
+			return nil, fmt.Errorf("embedbroker: CA file: %w", err)
+		}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	srv := mqtt.New(&mqtt.Options{InlineClient: false, Logger: log})
 	if err := srv.AddHook(new(allowHook), nil); err != nil {
-		return nil, fmt.Errorf("demo: broker: %w", err)
+		return nil, fmt.Errorf("embedbroker: %w", err)
 	}
 	l := listeners.NewTCP(listeners.Config{ID: "tls", Address: "127.0.0.1:0", TLSConfig: serverTLS})
 	if err := srv.AddListener(l); err != nil {
-		return nil, fmt.Errorf("demo: broker listen on 127.0.0.1: %w", err)
+		return nil, fmt.Errorf("embedbroker: listen on 127.0.0.1: %w", err)
+	}
+	b := &Broker{srv: srv, CAFile: o.CAFile, Pool: pool, ServerTLS: serverTLS}
+	var plain *listeners.TCP
+	if o.Plain {
+		plain = listeners.NewTCP(listeners.Config{ID: "plain", Address: "127.0.0.1:0"})
+		if err := srv.AddListener(plain); err != nil {
+			return nil, fmt.Errorf("embedbroker: listen on 127.0.0.1: %w", err)
+		}
 	}
 	if err := srv.Serve(); err != nil {
 		srv.Close()
-		return nil, fmt.Errorf("demo: broker: %w", err)
+		return nil, fmt.Errorf("embedbroker: %w", err)
 	}
-	return &broker{srv: srv, addr: l.Address(), caFile: caFile, pool: pool}, nil
+	b.Addr = l.Address()
+	if plain != nil {
+		b.PlainAddr = plain.Address()
+	}
+	return b, nil
 }
 
-// URL is the broker's address for MQTT clients.
-func (b *broker) URL() string { return "ssl://" + b.addr }
+// URL is the TLS listener's address for MQTT clients (ssl://).
+func (b *Broker) URL() string { return "ssl://" + b.Addr }
 
-// Close disconnects every client, closes the listener and waits for the
+// PlainURL is the plain listener's address (tcp://), "" without one.
+func (b *Broker) PlainURL() string {
+	if b.PlainAddr == "" {
+		return ""
+	}
+	return "tcp://" + b.PlainAddr
+}
+
+// Close disconnects every client, closes the listeners and waits for the
 // broker's client goroutines.
-func (b *broker) Close() { b.srv.Close() }
+func (b *Broker) Close() { b.srv.Close() }
 
 // allowHook lets every client connect, publish and subscribe.
 type allowHook struct{ mqtt.HookBase }
 
-func (*allowHook) ID() string { return "demo-allow-all" }
+func (*allowHook) ID() string { return "embedbroker-allow-all" }
 
 func (*allowHook) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
@@ -86,7 +134,7 @@ func newTLS() (*tls.Config, *x509.CertPool, []byte, error) {
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "bayagent demo CA"},
+		Subject:               pkix.Name{CommonName: "bayagent embedded broker CA"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		IsCA:                  true,
@@ -107,7 +155,7 @@ func newTLS() (*tls.Config, *x509.CertPool, []byte, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "bayagent demo broker"},
+		Subject:      pkix.Name{CommonName: "bayagent embedded broker"},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
