@@ -122,6 +122,9 @@ func startSim(ctx context.Context, path, via string, latency time.Duration, log 
 		stopTruck := truck.Start(hub.Bus("sim").Connect())
 		return &simVehicle{addr: "mem:sim", hub: hub, protocol: vehicle.ProtocolJ1939, stop: func() { logStop(log, stopTruck()) }}, nil
 	}
+	if obdsim.Legacy(p.Protocol) && via != "elm327" {
+		return nil, usagef("%s: the car speaks %s, not CAN: reach it with --via elm327", path, p.Protocol)
+	}
 	if via == "elm327" {
 		s, err := elmsim.New(p, elmsim.Options{Latency: latency, Logger: log})
 		if err != nil {
