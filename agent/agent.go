@@ -153,6 +153,11 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.box.Close()
 		return nil, err
 	}
+	if err := a.recoverJobs(); errors.Is(err, job.ErrStateNotSaved) {
+		log.Error("open jobs brought up to their records, but not saved: their bays are stopped until they are", "err", err)
+	} else if err != nil {
+		a.alarm("open jobs not brought up to their records", err)
+	}
 	uo := cfg.UplinkOptions()
 	uo.Status = a.status
 	if a.up, err = uplink.New(uo, &queue{box: a.box}, a, log.With("part", "uplink")); err != nil {
@@ -192,6 +197,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.watchVehicle(workCtx) })
 	wg.Go(func() { a.watchButton(workCtx) })
 	wg.Go(func() { a.watchUplink(workCtx) })
+	wg.Go(func() { a.watchJobs(workCtx) })
 	wg.Go(func() { a.runScreen(workCtx) })
 
 	a.setLights()

@@ -24,6 +24,7 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
+	"github.com/bayagent/bayagent/drivers/bayio"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
@@ -43,6 +44,7 @@ type bench struct {
 	obs    *mosquittotest.Subscriber
 	cfg    *config.Config
 	hub    *canbus.MemHub
+	pins   *bayio.Pins // nil: none fitted
 	agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
@@ -93,7 +95,7 @@ func newBench(t *testing.T) *bench {
 
 func (b *bench) start() {
 	b.t.Helper()
-	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Logger: testLogger(b.t)})
+	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Logger: testLogger(b.t)})
 	if err != nil {
 		b.t.Fatal(err)
 	}

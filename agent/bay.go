@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"time"
 
 	"github.com/bayagent/bayagent/drivers/bayio"
 )
@@ -47,8 +48,9 @@ func (a *Agent) setLights() {
 	if a.io == nil {
 		return
 	}
+	stopped := len(a.jobs.Stopped()) > 0
 	a.mu.Lock()
-	st := bayio.State{Ready: true, VehicleConnected: a.vehicle != nil, Fault: a.fault}
+	st := bayio.State{Ready: true, VehicleConnected: a.vehicle != nil, Fault: a.fault || stopped}
 	a.mu.Unlock()
 	st.UplinkOffline = !a.up.Stats().Connected
 	a.io.SetState(st)
@@ -98,6 +100,34 @@ func (a *Agent) watchUplink(ctx context.Context) {
 			return
 		case <-a.up.Changed():
 			a.setLights()
+			a.screen.Changed()
+		}
+	}
+}
+
+// jobRetryInterval is how often a bay stopped by a job file that could not
+// be saved tries again.
+const jobRetryInterval = 2 * time.Second
+
+// watchJobs tries again to save the job files of stopped bays (a full disk
+// that got room again), and shows the change on the fault light and in the
+// status.
+func (a *Agent) watchJobs(ctx context.Context) {
+	t := time.NewTicker(jobRetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if len(a.jobs.Stopped()) == 0 {
+			continue
+		}
+		if a.jobs.Retry() == 0 {
+			a.log.Info("every bay takes events again: the job files are saved")
+			a.setLights()
+			a.up.NotifyStatus()
 			a.screen.Changed()
 		}
 	}

@@ -23,6 +23,12 @@ import (
 // carries its reply code (replyCodes) and is logged with it.
 func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
 	res, err := a.command(ctx, name, raw)
+	if errors.Is(err, job.ErrStateNotSaved) {
+		// The bay is stopped from now on: the fault light and the status say so.
+		a.setLights()
+		a.up.NotifyStatus()
+		a.screen.Changed()
+	}
 	if err != nil {
 		err = withReplyCode(name, err)
 		a.log.Warn("command refused", "cmd", name, "code", replyCode(err), "err", err)
@@ -97,6 +103,7 @@ var replyCodes = []struct {
 	{outbox.ErrFull, uplink.CodeStorageFull},
 	{job.ErrNotStored, uplink.CodeNotStored},
 	{job.ErrStateNotSaved, uplink.CodeJobNotSaved},
+	{job.ErrUnsaved, uplink.CodeBayStopped},
 	{ErrNoVehicle, uplink.CodeVehicleNotConnected},
 	{scan.ErrNoVehicle, uplink.CodeVehicleNotConnected},
 	{vehicle.ErrNotDetected, uplink.CodeVehicleNotConnected},

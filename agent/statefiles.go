@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -117,4 +118,39 @@ func writePublicKey(cfg *config.Config, pub ed25519.PublicKey) error {
 		return nil
 	}
 	return os.WriteFile(path, data, 0o644)
+}
+
+// recoverJobs brings the open jobs up to their records in the outbox
+// (job.Manager.Recover): a job file that missed events (a power cut, a
+// full disk before a restart) must not reuse their event numbers.
+func (a *Agent) recoverJobs() error {
+	var marks [][]byte
+	for _, bay := range a.jobs.Bays() {
+		if j, ok := a.jobs.Current(bay); ok {
+			marks = append(marks, []byte(`,"job":"`+j.ID+`","body":`))
+		}
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	var recs []record.Record
+	err := a.box.Each(func(_ uint64, data []byte) error {
+		for _, m := range marks {
+			if bytes.Contains(data, m) {
+				if r, err := record.Decode(data); err == nil {
+					recs = append(recs, r)
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n, err := a.jobs.Recover(recs)
+	if n > 0 {
+		a.log.Warn("open jobs brought up to their records", "events", n)
+	}
+	return err
 }

@@ -36,6 +36,11 @@ func (a *Agent) status() map[string]any {
 		st["last_upload"] = us.LastUpload.UTC()
 	}
 	st["records_stored"] = a.stored.Load()
+	if stopped := a.jobs.Stopped(); len(stopped) > 0 {
+		// Bays that take no events until their job file is saved again.
+		st["bays_stopped"] = stopped
+		fault = true
+	}
 	st["fault"] = fault
 	if lastErr != "" {
 		st["last_error"] = lastErr

@@ -68,8 +68,12 @@ var replyMessages = Catalogue{
 		Zh: "记录未能保存，未作任何更改，请重试。",
 	},
 	"reply.job_not_saved": {
-		En: "The record was stored, but the job file could not be saved. Call support.",
-		Zh: "记录已保存，但工单文件未能写入，请联系技术支持。",
+		En: "The record was stored, but the job file could not be saved (storage full?). The bay is stopped until it can; call support if this lasts.",
+		Zh: "记录已保存，但工单文件未能写入（存储空间已满？）。恢复保存前本工位暂停；如持续出现请联系技术支持。",
+	},
+	"reply.bay_stopped": {
+		En: "The bay is stopped: the box could not save the job (storage full?). Nothing is recorded until it can; call support if this lasts.",
+		Zh: "本工位已暂停：设备无法保存工单（存储空间已满？）。恢复保存前不会记录任何数据；如持续出现请联系技术支持。",
 	},
 	"reply.vehicle_not_connected": {
 		En: "No vehicle is connected: plug the interface into the OBD port and switch the ignition on.",

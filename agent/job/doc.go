@@ -25,17 +25,21 @@
 // record is committed), and only when Emit succeeded applies the change
 // and rewrites the job file. If Emit fails, nothing changed (ErrNotStored):
 // the caller reports failure and may retry. If Emit succeeded but the job
-// file could not be written, the change is kept in memory (the record is
-// the truth) and the method returns ErrStateNotSaved with the event; the
-// next change rewrites the whole file.
+// file could not be written (a full disk), the change is kept in memory
+// (the record is the truth), the method returns ErrStateNotSaved with the
+// event, and the bay is stopped: every later event there is refused with
+// ErrUnsaved, unstored, until the file is saved again (Retry, which the
+// agent calls every few seconds, or the next event tries). There are never
+// two truths: no event is taken that the job file could not hold.
 //
 // The records are what the health-record system receives; the job files are
 // the box's working memory of open jobs (for phases, close validation and
 // `bayagent job export`). A power cut between the outbox commit and the job
-// file's rename (a few milliseconds) leaves the job file one event behind
-// the outbox; every body carries the event's number in its job (N), so a
-// receiver would then see that number twice and can tell which record came
-// later from the envelope's sequence number.
+// file's rename (a few milliseconds), or a restart while a bay is stopped,
+// leaves the job file behind the outbox: at start the agent hands the
+// outbox's records to Recover, which applies the events the file missed
+// (and completes a stored close or cancel), so an event number is never
+// used twice and the export has every event.
 //
 // Clearing DTCs changes the vehicle, so it is recorded before it happens:
 // ClearDTCs stores a "requested" record, then calls the caller's clear

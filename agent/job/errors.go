@@ -27,9 +27,13 @@ var (
 	// and the job is unchanged.
 	ErrNotStored = errors.New("job: event not stored")
 	// ErrStateNotSaved: the event WAS stored (Emit succeeded) and applied to
-	// the job in memory, but the job file could not be written. The agent
-	// should raise an alarm; the next change rewrites the whole file.
+	// the job in memory, but the job file could not be written: the bay is
+	// stopped (ErrUnsaved) until it is.
 	ErrStateNotSaved = errors.New("job: event stored but job file not saved")
+	// ErrUnsaved: the bay is stopped: an event was stored but its job file
+	// could not be saved (a full disk?); new events at the bay are refused
+	// until it is saved again (Manager.Retry, or the next event, tries).
+	ErrUnsaved = errors.New("job: the bay is stopped until its job file can be saved")
 	// ErrCorrupt: a job file cannot be decoded or does not belong where it
 	// was found.
 	ErrCorrupt = errors.New("job: corrupt job file")

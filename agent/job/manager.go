@@ -53,6 +53,7 @@ type Manager struct {
 
 	mu          sync.Mutex
 	jobs        map[string]*Job // by bay
+	unsaved     map[string]*unsaved
 	quarantined []string
 	write       func(path string, data []byte) error // writeFileAtomic; tests replace it
 }
@@ -60,10 +61,13 @@ type Manager struct {
 // Open returns a Manager keeping its state under dir (created 0700 if
 // missing) and loads the open jobs found there, so that an open job
 // survives a power cut. It finishes what a power cut interrupted: a job
-// whose closed file exists is no longer open (its open file is removed),
-// and temporary files are deleted. A job file that cannot be read back is
-// renamed to "<name>.corrupt-<UTC time>", logged, and listed by
-// Quarantined; its bay is free again (the job's records are in the outbox).
+// whose closed or cancelled file exists is no longer open (its open file
+// is removed), and temporary files are deleted. A job file whose content
+// is damaged is renamed to "<name>.corrupt-<UTC time>", logged, and listed
+// by Quarantined; its bay is free again (the job's records are in the
+// outbox). A job file that cannot be read at all (permissions, an I/O
+// error) is an error: Open fails and nothing is moved, since the job it
+// holds may be fine and its id must stay in use.
 //
 // Only one Manager may use a directory at a time; the agent's outbox lock
 // already guarantees that a box runs one agent.
@@ -78,20 +82,33 @@ func Open(dir string, opts Options) (*Manager, error) {
 		opts.MaxEvents = DefaultMaxEvents
 	}
 	m := &Manager{
-		dir:   dir,
-		opts:  opts,
-		log:   opts.Logger,
-		jobs:  make(map[string]*Job),
-		write: writeFileAtomic,
+		dir:     dir,
+		opts:    opts,
+		log:     opts.Logger,
+		jobs:    make(map[string]*Job),
+		unsaved: make(map[string]*unsaved),
+		write:   writeFileAtomic,
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
+	_, statErr := os.Stat(dir)
 	for _, sub := range []string{openDir, closedDir, cancelledDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("job: state directory: %w", err)
 		}
 		if err := removeTemps(filepath.Join(dir, sub)); err != nil {
+			return nil, fmt.Errorf("job: state directory: %w", err)
+		}
+	}
+	// The new directories' entries are durable only once their parents are
+	// synced (a power cut would take them, and the job files in them).
+	syncs := []string{dir}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		syncs = append(syncs, filepath.Dir(dir))
+	}
+	for _, d := range syncs {
+		if err := syncDir(d); err != nil {
 			return nil, fmt.Errorf("job: state directory: %w", err)
 		}
 	}
@@ -131,6 +148,8 @@ func (m *Manager) load() error {
 		path := filepath.Join(m.dir, openDir, name)
 		j, err := readJob(path)
 		switch {
+		case err != nil && !errors.Is(err, ErrCorrupt):
+			return fmt.Errorf("job: cannot read the open job of bay %q (%w): fix the file's permissions or the storage; it is not moved aside", bay, err)
 		case err != nil:
 		case j.Bay != bay:
 			err = fmt.Errorf("%w: the file holds the job of bay %q", ErrCorrupt, j.Bay)
@@ -143,10 +162,12 @@ func (m *Manager) load() error {
 			}
 			continue
 		}
-		if _, err := os.Stat(closedPath(m.dir, j.ID)); err == nil {
-			// A power cut hit between writing the closed file and removing
-			// the open one: the close is complete.
-			m.log.Info("job: finishing an interrupted close", "job", j.ID, "bay", bay)
+		if done, err := m.finished(j.ID); err != nil {
+			return err
+		} else if done != "" {
+			// A power cut hit between writing the closed (or cancelled)
+			// file and removing the open one: the close is complete.
+			m.log.Info("job: finishing an interrupted "+done, "job", j.ID, "bay", bay)
 			if err := removeDurably(path); err != nil {
 				return fmt.Errorf("job: %w", err)
 			}
@@ -156,6 +177,19 @@ func (m *Manager) load() error {
 		m.jobs[bay] = &j
 	}
 	return nil
+}
+
+// finished returns "close" or "cancel" when job id has a closed or
+// cancelled file, else "".
+func (m *Manager) finished(id string) (string, error) {
+	for _, f := range []struct{ path, what string }{{closedPath(m.dir, id), "close"}, {cancelledPath(m.dir, id), "cancel"}} {
+		if _, err := os.Stat(f.path); err == nil {
+			return f.what, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("job: %w", err)
+		}
+	}
+	return "", nil
 }
 
 func readJob(path string) (Job, error) {
@@ -230,8 +264,12 @@ func (m *Manager) Closed(id string) (Closed, error) { return ReadClosed(m.dir, i
 
 func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
 
-// current returns the open job of bay, or ErrNoJob.
+// current returns the open job of bay, or ErrNoJob, or ErrUnsaved while the
+// bay is stopped.
 func (m *Manager) current(bay string) (*Job, error) {
+	if err := m.settle(bay); err != nil {
+		return nil, err
+	}
 	j := m.jobs[bay]
 	if j == nil {
 		if err := check.ValidBay(bay); err != nil {
@@ -245,27 +283,24 @@ func (m *Manager) current(bay string) (*Job, error) {
 	return j, nil
 }
 
-// commit emits ev and, once it is stored, applies the change to j and
-// writes the job file.
-func (m *Manager) commit(ctx context.Context, j *Job, ev Event, apply func(*Job)) error {
+// commit emits ev and, once it is stored, applies it to j and writes the
+// job file; a file that cannot be written stops the bay (see unsaved).
+func (m *Manager) commit(ctx context.Context, j *Job, ev Event) error {
 	if err := m.opts.Emit(ctx, ev); err != nil {
 		return fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
 	}
-	apply(j)
+	j.add(ev.Body)
 	j.Events++
-	return m.save(j)
+	return m.saveOrStop(j.Bay, j.ID, func() error { return m.saveOpen(j) })
 }
 
-func (m *Manager) save(j *Job) error {
+// saveOpen writes the open job file of j.
+func (m *Manager) saveOpen(j *Job) error {
 	b, err := marshalFile(j)
 	if err == nil {
 		err = m.write(openPath(m.dir, j.Bay), b)
 	}
-	if err != nil {
-		m.log.Error("job: job file not saved", "job", j.ID, "bay", j.Bay, "err", err)
-		return fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, j.ID, err)
-	}
-	return nil
+	return err
 }
 
 // OpenJob opens a job at bay. It fails with ErrBayBusy when the bay has an
@@ -279,6 +314,9 @@ func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, er
 	check.Bay(&p, "bay", bay)
 	o.check(&p, "")
 	if err := p.Err(); err != nil {
+		return Event{}, err
+	}
+	if err := m.settle(bay); err != nil {
 		return Event{}, err
 	}
 	if cur := m.jobs[bay]; cur != nil {
@@ -301,11 +339,12 @@ func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, er
 	now := m.now()
 	j := &Job{Version: fileVersion, Bay: bay, Opening: o, OpenedAt: now}
 	ev := Event{Kind: record.KindJobOpen, Job: o.ID, Body: JobOpenBody{N: 1, At: now, Bay: bay, Opening: o}}
-	err := m.commit(ctx, j, ev, func(*Job) { m.jobs[bay] = j })
-	if errors.Is(err, ErrNotStored) {
-		return Event{}, err
+	if err := m.opts.Emit(ctx, ev); err != nil {
+		return Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, o.ID, err)
 	}
-	return ev, err
+	j.Events = 1
+	m.jobs[bay] = j
+	return ev, m.saveOrStop(bay, o.ID, func() error { return m.saveOpen(j) })
 }
 
 // Scan attaches a health snapshot to the open job of bay. An empty phase
@@ -334,15 +373,7 @@ func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.S
 		body.VINMismatch = true
 	}
 	ev := Event{Kind: record.KindScan, Job: j.ID, Body: body}
-	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
-		j.Scans = append(j.Scans, body)
-		if body.VINAdopted {
-			j.VIN, j.VINFromScan = snap.VIN, true
-		}
-		if phase == PhaseAfterRepair {
-			j.RepairStarted = true
-		}
-	}))
+	return m.result(ev, m.commit(ctx, j, ev))
 }
 
 // Reading attaches an emission reading to the open job of bay. An empty
@@ -368,12 +399,7 @@ func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyz
 	}
 	body := EmissionBody{N: j.Events + 1, At: m.now(), Phase: phase, Reading: r}
 	ev := Event{Kind: record.KindEmission, Job: j.ID, Body: body}
-	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
-		j.Readings = append(j.Readings, body)
-		if phase == PhaseAfterRepair {
-			j.RepairStarted = true
-		}
-	}))
+	return m.result(ev, m.commit(ctx, j, ev))
 }
 
 func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
@@ -441,10 +467,7 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		return Event{}, err
 	}
 	req := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearRequested}
-	if err := m.commit(ctx, j, Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}, func(j *Job) {
-		j.Clears = append(j.Clears, req)
-		j.RepairStarted = true
-	}); err != nil {
+	if err := m.commit(ctx, j, Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}); err != nil {
 		// Not stored, or stored but the job file not saved: either way the
 		// vehicle is left alone.
 		if errors.Is(err, ErrNotStored) {
@@ -459,7 +482,7 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		cerr = fmt.Errorf("%w: %w", ErrClearFailed, cerr)
 	}
 	ev := Event{Kind: record.KindDTCClear, Job: j.ID, Body: out}
-	err = m.commit(context.WithoutCancel(ctx), j, ev, func(j *Job) { j.Clears = append(j.Clears, out) })
+	err = m.commit(context.WithoutCancel(ctx), j, ev)
 	if errors.Is(err, ErrNotStored) {
 		return Event{}, errors.Join(cerr, err)
 	}
@@ -490,12 +513,7 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 	}
 	body := NoteBody{N: j.Events + 1, At: m.now(), Author: n.Author, Text: n.Text, RepairStarted: n.RepairStarted}
 	ev := Event{Kind: record.KindNote, Job: j.ID, Body: body}
-	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {
-		j.Notes = append(j.Notes, body)
-		if n.RepairStarted {
-			j.RepairStarted = true
-		}
-	}))
+	return m.result(ev, m.commit(ctx, j, ev))
 }
 
 // Close closes the open job of bay at settlement. It checks everything the
@@ -504,12 +522,15 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 // before_repair and an after_repair reading unless Settlement.EmissionWaiver
 // gives the reason. Once the "job_close" record is stored, the job is no
 // longer open, and its file moves to the closed jobs (ReadClosed). If the
-// closed file cannot be written (ErrStateNotSaved), the job is still no
-// longer open in memory, but its open file stays, so after a restart it is
-// open again and can be closed a second time.
+// closed file cannot be written (ErrStateNotSaved), the bay is stopped
+// until it is (see Retry), and a restart before then finishes the close
+// from the record (Recover): a job is never closed twice.
 func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.settle(bay); err != nil {
+		return Closed{}, Event{}, err
+	}
 	j := m.jobs[bay]
 	if j == nil {
 		_, err := m.current(bay)
@@ -534,18 +555,20 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 		return Closed{}, Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
 	}
 	delete(m.jobs, bay)
-	b, err := marshalFile(&c)
+	return c, ev, m.saveOrStop(bay, c.ID, func() error { return m.finish(bay, closedPath(m.dir, c.ID), &c) })
+}
+
+// finish writes the closed or cancelled file v of the job of bay and
+// removes its open file.
+func (m *Manager) finish(bay, path string, v any) error {
+	b, err := marshalFile(v)
 	if err == nil {
-		err = m.write(closedPath(m.dir, c.ID), b)
+		err = m.write(path, b)
 	}
 	if err == nil {
 		err = removeDurably(openPath(m.dir, bay))
 	}
-	if err != nil {
-		m.log.Error("job: closed job file not saved", "job", c.ID, "bay", bay, "err", err)
-		return c, ev, fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, c.ID, err)
-	}
-	return c, ev, nil
+	return err
 }
 
 // Cancelled is a job abandoned without settlement, as kept in the state
@@ -565,6 +588,9 @@ type Cancelled struct {
 func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.settle(bay); err != nil {
+		return Event{}, err
+	}
 	j := m.jobs[bay]
 	if j == nil {
 		_, err := m.current(bay)
@@ -584,16 +610,5 @@ func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (E
 		return Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
 	}
 	delete(m.jobs, bay)
-	b, err := marshalFile(&c)
-	if err == nil {
-		err = m.write(cancelledPath(m.dir, c.ID), b)
-	}
-	if err == nil {
-		err = removeDurably(openPath(m.dir, bay))
-	}
-	if err != nil {
-		m.log.Error("job: cancelled job file not saved", "job", c.ID, "bay", bay, "err", err)
-		return ev, fmt.Errorf("%w: job %q: %w", ErrStateNotSaved, c.ID, err)
-	}
-	return ev, nil
+	return ev, m.saveOrStop(bay, c.ID, func() error { return m.finish(bay, cancelledPath(m.dir, c.ID), &c) })
 }

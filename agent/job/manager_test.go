@@ -3,6 +3,8 @@ package job
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -495,11 +497,13 @@ func TestEmitFailure(t *testing.T) {
 	}
 }
 
-// TestSaveFailure: the event was stored, the job file could not be written:
-// the change stays in memory and the next change writes the whole file.
-func TestSaveFailure(t *testing.T) {
+// TestFullDiskStopsTheBay is hole 1 of issue 12: a note is stored as a
+// record but its job file cannot be saved. The bay is stopped (nothing is
+// stored there, ErrUnsaved) until the file is saved again, and the event
+// numbers go on without a gap or a reuse.
+func TestFullDiskStopsTheBay(t *testing.T) {
 	dir := t.TempDir()
-	m, _ := newManager(t, dir)
+	m, rec := newManager(t, dir)
 	m.OpenJob(ctx, "b", repairOpening("J"))
 	diskFull := errors.New("no space left on device")
 	m.write = func(string, []byte) error { return diskFull }
@@ -510,13 +514,118 @@ func TestSaveFailure(t *testing.T) {
 	if j, _ := m.Current("b"); len(j.Notes) != 1 {
 		t.Error("stored note not kept in memory")
 	}
-	m.write = writeFileAtomic
-	if _, err := m.Note(ctx, "b", Note{Author: "T", Text: "two"}); err != nil {
-		t.Fatal(err)
+	if st := m.Stopped(); len(st) != 1 || !strings.Contains(st["b"], "no space left") {
+		t.Errorf("Stopped() = %v", st)
+	}
+	// Refused, not stored, while the file cannot be saved.
+	for _, do := range []func() error{
+		func() error { _, err := m.Note(ctx, "b", Note{Author: "T", Text: "two"}); return err },
+		func() error { _, err := m.Scan(ctx, "b", "", snapshot(testVIN, false)); return err },
+		func() error { _, _, err := m.Close(ctx, "b", "T007", settlement()); return err },
+		func() error { _, err := m.Cancel(ctx, "b", "T007", "mistake"); return err },
+	} {
+		if err := do(); !errors.Is(err, ErrUnsaved) {
+			t.Fatalf("event at a stopped bay: %v, want ErrUnsaved", err)
+		}
+	}
+	if n := len(rec.kinds()); n != 2 {
+		t.Fatalf("%d records stored; the stopped bay must store nothing more", n)
+	}
+	if m.Retry() != 1 {
+		t.Fatal("Retry saved a file that cannot be written")
+	}
+	m.write = writeFileAtomic // room again
+	if m.Retry() != 0 || len(m.Stopped()) != 0 {
+		t.Fatal("Retry did not save the file once there is room")
+	}
+	ev, err = m.Note(ctx, "b", Note{Author: "T", Text: "two"})
+	if err != nil || ev.Body.(NoteBody).N != 3 {
+		t.Fatalf("note after the retry: %+v, %v", ev.Body, err)
 	}
 	m2, _ := newManager(t, dir)
 	if j, _ := m2.Current("b"); len(j.Notes) != 2 || j.Events != 3 {
 		t.Errorf("reloaded job: %d notes, %d events", len(j.Notes), j.Events)
+	}
+}
+
+// sealAll seals events as a device would store them.
+func sealAll(t *testing.T, evs []Event) []record.Record {
+	t.Helper()
+	seed := sha256.Sum256([]byte("job test key"))
+	s, err := record.NewSealer(record.SealerConfig{Key: ed25519.NewKeyFromSeed(seed[:]), Device: "bay-t", Shop: testShop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []record.Record
+	for _, ev := range evs {
+		r, _, err := s.Seal(ev.Kind, ev.Job, ev.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestRecoverAfterRestart: the job file missed stored events (the disk was
+// full when the box restarted, or a power cut hit between the outbox
+// commit and the file's rename). Recover applies them from the records, so
+// the event numbers are not used twice and the export has every event; a
+// stored close completes, so the job is never closed twice.
+func TestRecoverAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	m, rec := newManager(t, dir)
+	m.OpenJob(ctx, "b", repairOpening("J"))
+	m.Note(ctx, "b", Note{Author: "T", Text: "one"})
+	m.write = func(string, []byte) error { return errors.New("no space left on device") }
+	if _, err := m.Scan(ctx, "b", PhaseAfterRepair, snapshot(testVIN, false)); !errors.Is(err, ErrStateNotSaved) {
+		t.Fatal(err)
+	}
+	m2, _ := newManager(t, dir) // the restart: the file still has two events
+	if j, _ := m2.Current("b"); j.Events != 2 {
+		t.Fatalf("the job file has %d events", j.Events)
+	}
+	recs := sealAll(t, rec.events)
+	// Records of other jobs and duplicates are ignored.
+	recs = append(recs, sealAll(t, []Event{{Kind: record.KindNote, Job: "OTHER", Body: NoteBody{N: 3, Author: "T", Text: "x"}}})...)
+	n, err := m2.Recover(append(recs, recs[1]))
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the scan applied", n, err)
+	}
+	j, _ := m2.Current("b")
+	if j.Events != 3 || len(j.Scans) != 1 || !j.RepairStarted {
+		t.Fatalf("recovered job: %d events, %d scans, repair started %v", j.Events, len(j.Scans), j.RepairStarted)
+	}
+	ev, err := m2.Note(ctx, "b", Note{Author: "T", Text: "two"})
+	if err != nil || ev.Body.(NoteBody).N != 4 {
+		t.Fatalf("next note: %+v, %v; want event 4", ev.Body, err)
+	}
+	// A recovered job file survives the next restart.
+	m3, rec3 := newManager(t, dir)
+	if j, _ := m3.Current("b"); j.Events != 4 {
+		t.Fatalf("after the next restart: %d events", j.Events)
+	}
+	// The close is stored, the closed file is not.
+	m3.write = func(string, []byte) error { return errors.New("no space left on device") }
+	if _, _, err := m3.Close(ctx, "b", "T007", settlement()); !errors.Is(err, ErrStateNotSaved) {
+		t.Fatal(err)
+	}
+	m4, _ := newManager(t, dir)
+	if _, ok := m4.Current("b"); !ok {
+		t.Fatal("the job should still be open on disk")
+	}
+	if n, err := m4.Recover(sealAll(t, append(rec.events, rec3.events...))); err != nil || n != 1 {
+		t.Fatalf("Recover of the close = %d, %v", n, err)
+	}
+	if _, ok := m4.Current("b"); ok {
+		t.Fatal("the stored close was not completed")
+	}
+	c, err := m4.Closed("J")
+	if err != nil || c.Events != 5 || c.ClosedBy != "T007" {
+		t.Fatalf("closed job: %+v, %v", c.Events, err)
+	}
+	if _, err := m4.OpenJob(ctx, "b", repairOpening("J")); !errors.Is(err, ErrJobExists) {
+		t.Fatalf("reopening the closed job: %v", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,54 +56,28 @@ func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 		ns             = map[int]bool{}
 	)
 	for _, r := range mine {
-		var n int
-		var err error
-		switch r.Kind {
-		case record.KindJobOpen:
-			var b JobOpenBody
-			err = json.Unmarshal(r.Body, &b)
-			c.Version, c.Bay, c.Opening, c.OpenedAt, n = fileVersion, b.Bay, b.Opening, b.At, b.N
-			opened = true
-		case record.KindScan:
-			var b ScanBody
-			err = json.Unmarshal(r.Body, &b)
-			c.Scans, n = append(c.Scans, b), b.N
-			if b.VINAdopted {
-				c.VIN, c.VINFromScan = b.Snapshot.VIN, true
-			}
-			c.RepairStarted = c.RepairStarted || b.Phase == PhaseAfterRepair
-		case record.KindEmission:
-			var b EmissionBody
-			err = json.Unmarshal(r.Body, &b)
-			c.Readings, n = append(c.Readings, b), b.N
-			c.RepairStarted = c.RepairStarted || b.Phase == PhaseAfterRepair
-		case record.KindDTCClear:
-			var b DTCClearBody
-			err = json.Unmarshal(r.Body, &b)
-			c.Clears, n = append(c.Clears, b), b.N
-			c.RepairStarted = true
-		case record.KindNote:
-			var b NoteBody
-			err = json.Unmarshal(r.Body, &b)
-			c.Notes, n = append(c.Notes, b), b.N
-			c.RepairStarted = c.RepairStarted || b.RepairStarted
-		case record.KindJobClose:
-			var b JobCloseBody
-			err = json.Unmarshal(r.Body, &b)
-			c.ClosedAt, c.ClosedBy, c.Settlement, c.Events, n = b.At, b.ClosedBy, b.Settlement, b.Events, b.N
-			c.VIN, c.MileageKM = b.VIN, b.MileageKM
-			closed = true
-		case record.KindJobCancel:
-			var b JobCancelBody
-			if json.Unmarshal(r.Body, &b) == nil {
+		body, n, err := decodeEvent(r)
+		if r.Kind == record.KindJobCancel {
+			if b, ok := body.(JobCancelBody); ok {
 				return Closed{}, fmt.Errorf("%w: job %q, by %s: %s (record %d)", ErrCancelled, jobID, b.CancelledBy, b.Reason, r.Seq)
 			}
 			return Closed{}, fmt.Errorf("%w: job %q (record %d)", ErrCancelled, jobID, r.Seq)
-		default:
-			continue // other records (presence) name the open job too
 		}
 		if err != nil {
 			return Closed{}, fmt.Errorf("%w: record %d (%s): %v", ErrIncomplete, r.Seq, r.Kind, err)
+		}
+		switch b := body.(type) {
+		case nil:
+			continue // other records (presence) name the open job too
+		case JobOpenBody:
+			c.Version, c.Bay, c.Opening, c.OpenedAt = fileVersion, b.Bay, b.Opening, b.At
+			opened = true
+		case JobCloseBody:
+			c.ClosedAt, c.ClosedBy, c.Settlement, c.Events = b.At, b.ClosedBy, b.Settlement, b.Events
+			c.VIN, c.MileageKM = b.VIN, b.MileageKM
+			closed = true
+		default:
+			c.add(b)
 		}
 		ns[n] = true
 	}

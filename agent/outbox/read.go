@@ -310,6 +310,14 @@ func (o *Outbox) Export(w io.Writer) error {
 	return bw.Flush()
 }
 
+// Each calls fn for every record the outbox holds (pending, archived and
+// quarantined) in seq order, in one read transaction: the agent reads the
+// records of its open jobs back with it at start (job.Manager.Recover).
+// data is valid only during the call.
+func (o *Outbox) Each(fn func(seq uint64, data []byte) error) error {
+	return o.each(func(seq uint64, _ string, data []byte, _ *quarantineValue) error { return fn(seq, data) })
+}
+
 // each calls fn for every stored record in seq order with its state,
 // merging the records and quarantine buckets. It runs in one read
 // transaction.

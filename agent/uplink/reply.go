@@ -58,6 +58,7 @@ const (
 	CodeStorageFull Code = "storage_full"  // the outbox is full; nothing new is stored
 	CodeNotStored   Code = "not_stored"    // the record was not stored; nothing changed
 	CodeJobNotSaved Code = "job_not_saved" // the record was stored, the job file not saved
+	CodeBayStopped  Code = "bay_stopped"   // the bay is stopped until its job file can be saved
 
 	// The vehicle and the analyzer.
 	CodeVehicleNotConnected Code = "vehicle_not_connected" // no vehicle answers
@@ -93,6 +94,7 @@ var codeDocs = []struct {
 	{CodeStorageFull, "the outbox is full; nothing new is stored until the uplink drains it"},
 	{CodeNotStored, "the record was not stored and nothing changed; the command may be sent again"},
 	{CodeJobNotSaved, "the record WAS stored, but the job file could not be saved (an alarm is raised)"},
+	{CodeBayStopped, "the bay is stopped: a job file could not be saved (full disk?); nothing is stored at the bay until it is (retried every few seconds)"},
 	{CodeVehicleNotConnected, "the action needs a connected vehicle and none answers"},
 	{CodeVehicleBusy, "another command is using the vehicle"},
 	{CodeVehicleError, "the vehicle or its interface failed during the action"},
