@@ -98,6 +98,7 @@ func (a *Agent) watchUplink(ctx context.Context) {
 			return
 		case <-a.up.Changed():
 			a.setLights()
+			a.screen.Changed()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,10 @@ func testBoard(t *testing.T, file string) {
 	cfg.Uplink.Broker = broker.TLSURL
 	cfg.Uplink.CAFile = broker.CA.File
 	cfg.Uplink.CertFile, cfg.Uplink.KeyFile = broker.ClientCert(boardDevice)
+	if cfg.Screen.Listen == "" {
+		t.Errorf("%s does not turn the bay screen on (screen.listen)", file)
+	}
+	cfg.Screen.Listen, cfg.Screen.PINFile = "127.0.0.1:0", filepath.Join(dir, config.DefaultPINName)
 
 	deps := agent.Deps{Version: "boards-test", Logger: slogFor(t, cfg)}
 	vehicle := fitVehicle(t, cfg, &deps)
@@ -146,6 +151,8 @@ func testBoard(t *testing.T, file string) {
 	case err := <-done:
 		t.Fatalf("the agent stopped before it was ready: %v", err)
 	}
+
+	checkScreen(t, a)
 
 	// Plug the vehicle in once the agent is looking for one: it finds it
 	// and stores its snapshot.
@@ -460,5 +467,24 @@ func waitRecord(t *testing.T, recv *mosquittotest.Subscriber, topic, kind string
 	})
 	if bad != nil {
 		t.Fatal(bad)
+	}
+}
+
+// checkScreen waits for the bay screen to listen and asks for its login
+// page.
+func checkScreen(t *testing.T, a *agent.Agent) {
+	t.Helper()
+	select {
+	case <-a.Screen().Listening():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bay screen does not listen")
+	}
+	resp, err := http.Get(a.Screen().URL() + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("bay screen login page: %s", resp.Status)
 	}
 }

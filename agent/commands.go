@@ -70,7 +70,7 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 		stopped := a.cancelLive("stopped by command") != nil
 		return map[string]any{"stopped": stopped}, nil
 	case *command.ResendArgs:
-		res, err := a.resend(ctx, c)
+		res, err := Resend(ctx, a.box, a.up, c, a.log)
 		if err != nil {
 			return nil, err
 		}

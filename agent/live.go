@@ -179,6 +179,7 @@ func (a *Agent) publishLive(m LiveMessage) {
 		a.log.Warn("live message", "err", err)
 		return
 	}
+	a.screen.Live(data)
 	if err := a.up.PublishLive(data); err != nil {
 		a.log.Debug("live message dropped", "err", err)
 	}

@@ -13,6 +13,10 @@ import (
 // transaction per few records would cost more than the publishing.
 const prefetch = 1024
 
+// NewQueue returns the outbox as the uplink consumes it (the Agent's
+// queue; tests build boxes from an outbox and an uplink with it).
+func NewQueue(box *outbox.Outbox) uplink.Queue { return &queue{box: box} }
+
 // queue is the outbox as the uplink consumes it. It reads ahead: records
 // read but not yet handed out are served from memory while the uplink's
 // cursor continues where the last call left off; any other cursor (a new

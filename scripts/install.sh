@@ -145,6 +145,10 @@ ENV
   owner root:root "$etc/bayagent.env"
 fi
 
+if [ ! -f "$prefix/var/lib/bayagent/screen.pin" ]; then
+  echo "install.sh: the bay screen has no PIN yet (nobody can sign in): bayagent screen pin"
+fi
+
 if [ "$system" = no ]; then
   echo "install.sh: installed under $prefix (no user, owners or systemd changes)"
   exit 0

@@ -16,4 +16,7 @@ if ! command -v "$qemu" >/dev/null; then
   "$(dirname "$0")/install-test-tools.sh" qemu
 fi
 echo "== go test for linux/$arch under $qemu" >&2
+# Tests that re-run their own binary as a child (crash and power-loss
+# tests) run it through qemu too (agent/internal/selfexec).
+export BAYAGENT_TEST_EXEC="$(command -v "$qemu")"
 CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go test -count=1 -timeout 20m -exec "$qemu" "${pkgs[@]}"

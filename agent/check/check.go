@@ -311,3 +311,11 @@ func ValidBay(s string) error {
 	Bay(&p, "bay", s)
 	return p.Err()
 }
+
+// ValidTechnician returns the problem with technician id s (see
+// Technician), or nil: the bay screen checks a login's id with it.
+func ValidTechnician(s string) error {
+	var p Problems
+	Technician(&p, "technician", s)
+	return p.Err()
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -267,9 +268,6 @@ func (a *LiveStopArgs) Validate() error {
 // receiver asks for a longer gap in several commands.
 const MaxResendRecords = 10000
 
-// maxSeq is the largest record sequence number (record.MaxSeq).
-const maxSeq = 1<<53 - 1
-
 // ResendArgs are the arguments of resend: the health-record side found the
 // records from_seq to to_seq (inclusive) missing and asks the box to
 // publish again what its outbox still holds of them. The answer is a
@@ -290,20 +288,14 @@ func (*ResendArgs) Command() string { return Resend }
 func (a *ResendArgs) Validate() error {
 	var p check.Problems
 	switch {
-	case a.FromSeq < 1 || a.FromSeq > maxSeq:
-		p.Add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(maxSeq), a.FromSeq)
-	case a.ToSeq < a.FromSeq || a.ToSeq > maxSeq:
-		p.Add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(maxSeq), a.ToSeq)
+	case a.FromSeq < 1 || a.FromSeq > record.MaxSeq:
+		p.Add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(record.MaxSeq), a.FromSeq)
+	case a.ToSeq < a.FromSeq || a.ToSeq > record.MaxSeq:
+		p.Add("to_seq", "must be from from_seq (%d) to %d: %d", a.FromSeq, uint64(record.MaxSeq), a.ToSeq)
 	case a.ToSeq-a.FromSeq >= MaxResendRecords:
 		p.Add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
 	}
 	return p.Err()
-}
-
-// SeqRange is an inclusive range of record sequence numbers.
-type SeqRange struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
 }
 
 // ResendResult is the result of a resend: what the box published again
@@ -317,7 +309,7 @@ type ResendResult struct {
 	Republished int `json:"republished"`
 	// Missing are the seqs of the range the box no longer holds (dropped
 	// from its archive, or lost with a damaged outbox): a permanent gap.
-	Missing []SeqRange `json:"missing"`
+	Missing []record.SeqRange `json:"missing"`
 	// Quarantined are records the box holds but set aside as
 	// unpublishable; they are not sent.
 	Quarantined []uint64 `json:"quarantined"`

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 )
 
 // maxDepth bounds the nesting of command arguments.
@@ -167,8 +168,8 @@ func walk(dec *json.Decoder, t reflect.Type, path string, depth int) error {
 			return argErr(path, "must be a whole number, got %s", describe(tok))
 		}
 		// Sequence numbers: exact in every JSON reader up to 2^53-1.
-		if v, err := strconv.ParseUint(string(n), 10, 64); err != nil || v > maxSeq {
-			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(maxSeq), check.Clip(string(n)))
+		if v, err := strconv.ParseUint(string(n), 10, 64); err != nil || v > record.MaxSeq {
+			return argErr(path, "must be a whole number from 0 to %d: %s", uint64(record.MaxSeq), check.Clip(string(n)))
 		}
 	case t.Kind() == reflect.Float64:
 		n, ok := tok.(json.Number)

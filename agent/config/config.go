@@ -63,6 +63,26 @@
 //	  max_duration: 10m           # a live feed stops by itself after this (1s-30m)
 //	healthrecord:
 //	  part_name_max: 50           # part names are cut to this many characters (1-1000)
+//	screen:                       # the bay screen (package web); off unless listen is set
+//	  listen: ""                  # host:port, e.g. ":8080"
+//	  cert_file: ""               # HTTPS with the box's certificate and key
+//	  key_file: ""
+//	  pin_file: ""                # default <state_dir>/screen.pin; set with `bayagent screen pin`
+//	  lang: zh-CN                 # zh-CN | en, for browsers that ask for neither
+//	  job_actions: false          # open, close and cancel jobs from the page
+//	  session_ttl: 12h            # how long a login lasts (1m-168h)
+//	precheck:                     # the I/M OBD pre-check (package findings): fail | not_ready | advise | off
+//	  no_communication: fail
+//	  mil_on: fail
+//	  permanent_dtcs: not_ready
+//	  readiness: not_ready
+//	  readiness_allowed: 0        # incomplete monitors that still pass (0-16)
+//	  readiness_exempt: ""        # monitors not counted, e.g. "evap, secondary_air"
+//	  vin_mismatch: fail
+//	  vin_missing: advise
+//	  inducement: fail            # an active J1939 SCR inducement code
+//	  inducement_spns: "5245, 5246"
+//	  scr_spns: "1761, 3031, 3361, 3364, 4094, 4096, 4334, 4364, 5394"
 //	log:
 //	  level: info                 # debug | info | warn | error
 //	  format: text                # text | json
@@ -97,6 +117,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/i18n"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -135,6 +156,8 @@ type Config struct {
 	Uplink       Uplink       `yaml:"uplink"`
 	Live         Live         `yaml:"live"`
 	HealthRecord HealthRecord `yaml:"healthrecord"`
+	Screen       Screen       `yaml:"screen"`
+	Precheck     Precheck     `yaml:"precheck"`
 	Log          Log          `yaml:"log"`
 
 	lookupEnv func(string) (string, bool) // for uplink.password_env
@@ -270,6 +293,8 @@ func defaults() *Config {
 		Uplink:       Uplink{TopicPrefix: DefaultTopicPrefix, QoS: 1, KeepAlive: DefaultKeepAlive, InFlight: DefaultInFlight},
 		Live:         Live{MaxRateHz: DefaultLiveRateHz, MaxDuration: DefaultLiveDuration},
 		HealthRecord: HealthRecord{PartNameMax: DefaultPartNameMax},
+		Screen:       Screen{Lang: string(i18n.Chinese), SessionTTL: DefaultSessionTTL},
+		Precheck:     defaultPrecheck(),
 		Log:          Log{Level: "info", Format: "text"},
 		lookupEnv:    os.LookupEnv,
 	}
@@ -283,6 +308,7 @@ func (c *Config) fillDerived() {
 	if c.Outbox.Path == "" && c.Device.StateDir != "" {
 		c.Outbox.Path = filepath.Join(c.Device.StateDir, DefaultOutboxName)
 	}
+	c.screenPIN()
 }
 
 // Default returns the default configuration. It does not validate: the
@@ -383,6 +409,8 @@ func (c *Config) LogValue() slog.Value {
 			"skip_write_probe", c.Uplink.SkipWriteProbe),
 		slog.Group("live", "max_rate_hz", c.Live.MaxRateHz, "max_duration", c.Live.MaxDuration.String()),
 		slog.Group("healthrecord", "part_name_max", c.HealthRecord.PartNameMax),
+		slog.Group("screen", "listen", c.Screen.Listen, "cert_file", c.Screen.CertFile, "pin_file", c.Screen.PINFile,
+			"lang", c.Screen.Lang, "job_actions", c.Screen.JobActions),
 		slog.Group("log", "level", c.Log.Level, "format", c.Log.Format),
 	)
 }

@@ -366,7 +366,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown keys", "device:\n  id: x\n  shp: \"1\"\nvehicel:\n  interface: can:can0\n", ErrUnknownKey, []want{
 			{"device.shp", 3, `device.shp (line 3): unknown key (keys of device: id, shop, company_name, bay, state_dir, key_file)`},
-			{"vehicel", 4, `vehicel (line 4): unknown key (sections: device, vehicle, analyzer, bayio, outbox, uplink, live, healthrecord, log)`}}},
+			{"vehicel", 4, `vehicel (line 4): unknown key (sections: device, vehicle, analyzer, bayio, outbox, uplink, live, healthrecord, screen, precheck, log)`}}},
 		{"password in file", "uplink:\n  broker: ssl://x\n  password: hunter2\n", ErrSecret, []want{
 			{"uplink.password", 3, `uplink.password (line 3): the password must not be in the configuration file: put it in an environment variable (for example in a systemd EnvironmentFile readable only by root) and give that variable's name in uplink.password_env`}}},
 		{"unset variable", "device:\n  id: ${NOPE}\n  bay: ${BAYAGENT_SHOP}-${ALSO_NOPE}\n", ErrEnv, []want{

@@ -93,6 +93,7 @@ func (c *Config) validate(bits32 bool) error {
 	v.rangeInt("live.max_rate_hz", c.Live.MaxRateHz, 1, int(command.MaxLiveRateHz))
 	v.rangeDur("live.max_duration", c.Live.MaxDuration, time.Second, command.MaxLiveDuration)
 	v.rangeInt("healthrecord.part_name_max", c.HealthRecord.PartNameMax, 1, 1000)
+	v.screen()
 	v.oneOf("log.level", c.Log.Level, logLevels)
 	v.oneOf("log.format", c.Log.Format, logFormats)
 	return errors.Join(v.errs...)

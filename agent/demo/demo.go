@@ -25,11 +25,11 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,9 +42,11 @@ import (
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/agent/web"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -95,6 +97,9 @@ type Options struct {
 	// analyzer readings). Empty looks for testdata in the working
 	// directory and its parents.
 	DataDir string
+	// Screen is the bay screen's listen address (default 127.0.0.1 on a
+	// free port); it gets a one-time PIN, printed with its address.
+	Screen string
 	// KeepRunning keeps broker, simulators and agent running after the
 	// script, until ctx ends, and prints how to watch them.
 	KeepRunning bool
@@ -124,6 +129,10 @@ type Result struct {
 	Records []record.Record
 	// Report is the verification of the records received.
 	Report *record.Report
+	// Upload is what the receiver did with the job: the device's chain as
+	// it verified it, and the job's upload state with the provincial
+	// system's reply.
+	Upload *Upload
 	// StateDir is the agent's state directory (removed after the run
 	// unless it was given or KeepState is set).
 	StateDir string
@@ -161,14 +170,14 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 
 	// The broker.
 	brokerURL, tlsCfg, caFile := o.Broker, (*tls.Config)(nil), o.CAFile
-	var brk *broker
+	var brk *embedbroker.Broker
 	if brokerURL == "" {
-		if brk, err = startBroker(filepath.Join(dir, "demo-ca.crt"), log.With("part", "broker")); err != nil {
-			return res, err
+		if brk, err = embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "demo-ca.crt"), Logger: log.With("part", "broker")}); err != nil {
+			return res, fmt.Errorf("demo: %w", err)
 		}
 		defer brk.Close()
-		brokerURL, caFile = brk.URL(), brk.caFile
-		tlsCfg = &tls.Config{RootCAs: brk.pool, MinVersion: tls.VersionTLS12}
+		brokerURL, caFile = brk.URL(), brk.CAFile
+		tlsCfg = &tls.Config{RootCAs: brk.Pool, MinVersion: tls.VersionTLS12}
 	} else if isTLSURL(brokerURL) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		if caFile != "" {
@@ -229,11 +238,26 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	}()
 
 	// The agent.
-	cfg := agentConfig(dir, brokerURL, caFile, dev)
+	cfg := agentConfig(dir, brokerURL, caFile, dev, o.Screen)
+	pin := web.RandomPIN(web.MinPINDigits)
+	if err := web.WritePINFile(cfg.Screen.PINFile, pin, 0); err != nil {
+		return res, fmt.Errorf("demo: screen PIN: %w", err)
+	}
 	a, err := agent.New(cfg, agent.Deps{Version: "demo", Logger: log.With("part", "agent"), Hub: hub})
 	if err != nil {
 		return res, fmt.Errorf("demo: agent: %w", err)
 	}
+	// The receiving side subscribes before the agent publishes anything.
+	rcv, err := startReceiving(ctx, dir, brokerURL, tlsCfg, brk, log)
+	if err != nil {
+		a.Close()
+		return res, err
+	}
+	defer func() {
+		if rerr := rcv.close(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("demo: receiver: %w", rerr))
+		}
+	}()
 	scriptCtx, stopScript := context.WithCancelCause(ctx)
 	defer stopScript(nil)
 	agentCtx, stopAgent := context.WithCancel(context.WithoutCancel(ctx))
@@ -255,7 +279,13 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		return res, fmt.Errorf("demo: agent did not start: %w", context.Cause(scriptCtx))
 	}
 
+	select {
+	case <-a.Screen().Listening():
+	case <-scriptCtx.Done():
+		return res, fmt.Errorf("demo: the bay screen did not start: %w", context.Cause(scriptCtx))
+	}
 	p.setup(brk, brokerURL, dev, cfg)
+	p.screen(a.Screen().URL(), pin)
 
 	sctx, cancel := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("the demo script took longer than %s", o.Timeout))
 	defer cancel()
@@ -270,8 +300,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		return res, err
 	}
 	res.Records = recs
-	if res.Closed, err = receivedJob(recs); err != nil {
-		return res, err
+	if res.Closed, err = job.FromRecords(recs, JobID); err != nil {
+		return res, fmt.Errorf("demo: %w", err)
 	}
 	keyFile := cfg.Device.KeyFile + ".pub.json"
 	if res.Report, err = verify(lines, keyFile); err != nil {
@@ -283,9 +313,19 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	if !res.Report.OK() {
 		return res, fmt.Errorf("%w:\n%s", ErrNotVerified, res.Report)
 	}
+	uctx, cancelUpload := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("no upload within %s", o.Timeout))
+	defer cancelUpload()
+	res.Upload, err = rcv.waitUpload(uctx)
+	if perr := p.uploaded(res.Upload, rcv.sim.Counts()); perr != nil {
+		return res, perr
+	}
+	if err != nil {
+		return res, err
+	}
 
 	if o.KeepRunning {
 		p.keepRunning(brk, brokerURL, t, dir)
+		p.screen(a.Screen().URL(), pin)
 		<-scriptCtx.Done() // ctx ended, or the agent stopped
 		if ctx.Err() == nil {
 			return res, fmt.Errorf("demo: %w", context.Cause(scriptCtx))
@@ -349,7 +389,7 @@ func analyzerReadings(data string) (before, after *analyzersim.Readings, err err
 }
 
 // agentConfig is the agent's configuration for the demo.
-func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
+func agentConfig(dir, brokerURL, caFile, analyzerDev, screen string) *config.Config {
 	cfg := config.Default()
 	cfg.Device.ID, cfg.Device.Shop, cfg.Device.Bay = Device, Shop, Bay
 	cfg.Device.CompanyName = CompanyName
@@ -365,24 +405,12 @@ func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
 	cfg.Uplink.TopicPrefix = Prefix
 	cfg.Uplink.CAFile = caFile
 	cfg.Uplink.AllowPlaintext = !isTLSURL(brokerURL)
+	// The bay screen, for a browser on this machine; no shop software
+	// drives the jobs here, so the page may open and close them.
+	cfg.Screen.Listen = cmp.Or(screen, "127.0.0.1:0")
+	cfg.Screen.PINFile = filepath.Join(dir, config.DefaultPINName)
+	cfg.Screen.JobActions = true
 	return cfg
-}
-
-// receivedJob rebuilds the demo's job from the records and checks it as
-// the agent checked it when closing.
-func receivedJob(recs []record.Record) (job.Closed, error) {
-	c, err := closedFromRecords(recs, JobID)
-	if err != nil {
-		return job.Closed{}, err
-	}
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return job.Closed{}, err
-	}
-	if _, err := job.DecodeClosed(strings.NewReader(string(b))); err != nil {
-		return job.Closed{}, fmt.Errorf("%w: %w", ErrIncompleteJob, err)
-	}
-	return c, nil
 }
 
 // verify checks the record lines with the device's public key file.

@@ -8,15 +8,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
@@ -46,6 +49,9 @@ func TestDemo(t *testing.T) {
 		`"costlistcode": "S-\d{8}-0001"`,
 		`"test_no": "330106202603140012"`,
 		`\n  verified: 13 records from bay-01`,
+		`receiver   13 records verified and stored once, chain complete through seq 13, no gaps, 0 quarantined`,
+		`job        J-DEMO-0001: uploaded after 1 attempt\(s\)`,
+		`reply      \{"code":"1","status":"新增成功"\}\n$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
 			t.Errorf("output lacks %q", re)
@@ -80,6 +86,10 @@ func TestDemo(t *testing.T) {
 	if !res.Report.OK() || !res.Report.SignaturesChecked || res.Report.Records != len(res.Records) {
 		t.Errorf("verification:\n%s", res.Report)
 	}
+	// The receiver stored every record once and uploaded the job.
+	if u := res.Upload; u == nil || u.Job.State != "uploaded" || u.Device.Stored != int64(len(res.Records)) || !u.Device.Complete {
+		t.Errorf("upload %+v", res.Upload)
+	}
 }
 
 // TestDemoOutsideBrokerJSON runs the demo against a broker it did not
@@ -89,7 +99,7 @@ func TestDemo(t *testing.T) {
 // the job notices.
 func TestDemoOutsideBrokerJSON(t *testing.T) {
 	dir := t.TempDir()
-	brk, err := startBroker(filepath.Join(dir, "ca.crt"), testLogger(t))
+	brk, err := embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "ca.crt"), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +107,7 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	var out bytes.Buffer
 	res, err := Run(context.Background(), &out, Options{
-		Broker: brk.URL(), CAFile: brk.caFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
+		Broker: brk.URL(), CAFile: brk.CAFile, JSON: true, StateDir: state, DataDir: testData, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
@@ -108,9 +118,13 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 		Upload       healthrecord.Upload
 		Verification json.RawMessage
 		Verified     bool
+		Provincial   Upload `json:"provincial_upload"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if doc.Provincial.Job.State != "uploaded" || !strings.Contains(doc.Provincial.Job.Reply, "新增成功") {
+		t.Errorf("provincial_upload %+v", doc.Provincial)
 	}
 	if !doc.Verified || len(doc.Records) != len(res.Records) || doc.Upload.MStation == nil ||
 		doc.Upload.MStation.TestNo != TestNo || len(doc.Upload.MStation.DTCClears) != 2 {
@@ -142,42 +156,6 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 		t.Errorf("upload from the records differs from the agent's closed job:\n got %s\nwant %s", got, want)
 	}
 
-	// A receiver rebuilding the job from what it got.
-	without := func(kind string) []record.Record {
-		i := slices.IndexFunc(res.Records, func(r record.Record) bool { return r.Kind == kind })
-		return slices.Delete(slices.Clone(res.Records), i, i+1)
-	}
-	for _, tc := range []struct {
-		name string
-		recs []record.Record
-		ok   bool
-	}{
-		{"as received", res.Records, true},
-		{"every record twice", append(slices.Clone(res.Records), res.Records...), true},
-		{"reversed", reversed(res.Records), true},
-		{"an emission reading lost", without(record.KindEmission), false},
-		{"a note lost", without(record.KindNote), false},
-		{"no job_open", without(record.KindJobOpen), false},
-		{"no job_close", without(record.KindJobClose), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := receivedJob(tc.recs)
-			switch {
-			case tc.ok && err != nil:
-				t.Fatalf("receivedJob: %v", err)
-			case tc.ok && export(c) != export(own):
-				t.Fatal("rebuilt job differs")
-			case !tc.ok && !errors.Is(err, ErrIncompleteJob):
-				t.Fatalf("receivedJob: %v, want ErrIncompleteJob", err)
-			}
-		})
-	}
-}
-
-func reversed(r []record.Record) []record.Record {
-	out := slices.Clone(r)
-	slices.Reverse(out)
-	return out
 }
 
 // TestDemoKeepRunning: with KeepRunning the demo stays up after the job,
@@ -185,7 +163,8 @@ func reversed(r []record.Record) []record.Record {
 func TestDemoKeepRunning(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := &watchWriter{want: "Ctrl-C stops", seen: make(chan struct{}), then: cancel}
+	// The screen's line ends the set-up and the keep-running sections.
+	w := &watchWriter{want: "for this run)\n", count: 2, seen: make(chan struct{}), then: func() {}}
 	done := make(chan error, 1)
 	go func() {
 		_, err := Run(ctx, w, Options{KeepRunning: true, DataDir: testData, Logger: testLogger(t)})
@@ -196,6 +175,8 @@ func TestDemoKeepRunning(t *testing.T) {
 		t.Fatalf("Run returned before ctx ended: %v\n%s", err, w.String())
 	case <-w.seen:
 	}
+	checkScreen(t, w.String())
+	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -209,9 +190,10 @@ func TestDemoKeepRunning(t *testing.T) {
 
 // watchWriter collects output and calls then once want has been written.
 type watchWriter struct {
-	want string
-	seen chan struct{}
-	then func()
+	want  string
+	count int // how many times want must have been written (0 is 1)
+	seen  chan struct{}
+	then  func()
 
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -222,7 +204,7 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(p)
-	if strings.Contains(w.buf.String(), w.want) {
+	if strings.Count(w.buf.String(), w.want) >= max(w.count, 1) {
 		w.once.Do(func() { close(w.seen); w.then() })
 	}
 	return len(p), nil
@@ -273,4 +255,45 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// checkScreen signs in to the bay screen with the address and one-time PIN
+// the demo printed; a wrong PIN is refused.
+func checkScreen(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`screen +(http://127\.0\.0\.1:[0-9]+) .*PIN ([0-9]{6});`).FindAllStringSubmatch(out, -1)
+	if len(m) != 2 || m[0][1] != m[1][1] || m[0][2] != m[1][2] {
+		t.Fatalf("screen address and PIN not printed twice the same:\n%s", out)
+	}
+	url, pin := m[1][1], m[1][2]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(pin string) int {
+		resp, err := c.Get(url + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+		if csrf == nil {
+			t.Fatalf("login page without a token:\n%s", page)
+		}
+		resp, err = c.PostForm(url+"/login", neturl.Values{"csrf": {string(csrf[1])}, "technician": {"T007"}, "pin": {pin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	wrong := "000000"
+	if pin == wrong {
+		wrong = "999999"
+	}
+	if code := login(wrong); code != http.StatusUnauthorized {
+		t.Errorf("wrong PIN: HTTP %d", code)
+	}
+	if code := login(pin); code != http.StatusSeeOther {
+		t.Errorf("the printed PIN: HTTP %d", code)
+	}
 }

@@ -12,10 +12,12 @@ import (
 
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -25,7 +27,8 @@ import (
 type printer struct {
 	w    io.Writer
 	json bool
-	err  error // the first write error
+	err  error    // the first write error
+	doc  *jsonDoc // the --json document, written by uploaded
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
@@ -41,17 +44,23 @@ func (p *printer) line(s string) { p.printf("%s\n", s) }
 
 func (p *printer) section(title string) { p.printf("\n== %s\n\n", title) }
 
-func (p *printer) setup(brk *broker, brokerURL, analyzerDev string, cfg *config.Config) {
+func (p *printer) setup(brk *embedbroker.Broker, brokerURL, analyzerDev string, cfg *config.Config) {
 	p.line("Bayagent demo: one emission repair at an M station, end to end, on this machine.")
 	p.section("Set-up")
 	if brk != nil {
-		p.printf("  %-10s embedded (mochi-mqtt), TLS on %s, certificate from a CA made for this run\n", "broker", brk.addr)
+		p.printf("  %-10s embedded (mochi-mqtt), TLS on %s, certificate from a CA made for this run\n", "broker", brk.Addr)
 	} else {
 		p.printf("  %-10s %s (outside broker)\n", "broker", brokerURL)
 	}
 	p.printf("  %-10s simulated %s on the in-process CAN bus %s\n", "vehicle", vehicleProfile, cfg.Vehicle.Interface)
 	p.printf("  %-10s simulated NHA-506 on %s: %s, then %s\n", "analyzer", analyzerDev, readingsBefore, readingsAfter)
 	p.printf("  %-10s device %s of shop %s, state in %s\n", "agent", cfg.Device.ID, cfg.Device.Shop, cfg.Device.StateDir)
+}
+
+// screen prints the bay screen's address and the one-time PIN of this
+// run.
+func (p *printer) screen(url, pin string) {
+	p.printf("  %-10s %s  (sign in with any technician id, e.g. T007, and PIN %s; one-time, for this run)\n", "screen", url, pin)
 }
 
 // step prints one step of the script: the command, what it said, what came
@@ -132,28 +141,66 @@ func (p *printer) receivedJSON(res *Result, keyFile string, lines [][]byte) erro
 	for i, l := range lines {
 		recs[i] = string(l)
 	}
-	doc := struct {
-		Records      []string        `json:"records"`
-		PublicKey    json.RawMessage `json:"device_public_key"`
-		Upload       json.RawMessage `json:"upload"`
-		Verification json.RawMessage `json:"verification"`
-		Verified     bool            `json:"verified"`
-	}{recs, pub, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK()}
-	enc := json.NewEncoder(p.w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	p.doc = &jsonDoc{recs, pub, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK(), nil}
+	return nil
 }
 
-func (p *printer) keepRunning(brk *broker, brokerURL string, t uplink.Topics, dir string) {
+// jsonDoc is the --json output, written once the upload is known.
+type jsonDoc struct {
+	Records      []string        `json:"records"`
+	PublicKey    json.RawMessage `json:"device_public_key"`
+	Upload       json.RawMessage `json:"upload"`
+	Verification json.RawMessage `json:"verification"`
+	Verified     bool            `json:"verified"`
+	Provincial   *Upload         `json:"provincial_upload"`
+}
+
+// uploaded prints what the receiving side did: the receiver's view of the
+// chain and the job's upload to the simulated provincial system, with its
+// reply. In JSON mode it writes the one JSON document.
+func (p *printer) uploaded(u *Upload, c provsim.Counts) error {
+	if p.json {
+		if p.doc == nil {
+			return p.err
+		}
+		p.doc.Provincial = u
+		enc := json.NewEncoder(p.w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p.doc)
+	}
+	p.section("Upload to the provincial health-record system (simulated lcipprodatarest), through bayreceiver")
+	if u == nil {
+		p.line("  no upload: see the error below")
+		return p.err
+	}
+	d := u.Device
+	gaps := "no gaps"
+	if d.Missing > 0 {
+		gaps = fmt.Sprintf("%d records missing", d.Missing)
+	}
+	p.printf("  %-10s %d records verified and stored once, chain complete through seq %d, %s, %d quarantined\n",
+		"receiver", d.Stored, d.VerifiedThrough, gaps, len(d.Quarantined))
+	p.printf("  %-10s %s: %s after %d attempt(s) (rebuilt from its records with job.FromRecords)\n", "job", u.Job.Job, u.Job.State, u.Job.Attempts)
+	p.printf("  %-10s POST %s\n", "sent to", u.URL)
+	p.printf("  %-10s %d access token(s) from lcipprogetaccesstoken for company %s\n", "token", c.Tokens, Shop)
+	if u.Job.State == "uploaded" {
+		p.printf("  %-10s %s\n", "reply", u.Job.Reply)
+	} else {
+		p.printf("  %-10s %s (%s)\n", "refused", u.Job.LastError, u.Job.Reply)
+	}
+	return p.err
+}
+
+func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplink.Topics, dir string) {
 	p.section("Still running (--keep-running): Ctrl-C stops broker, simulators and agent")
 	p.printf("  broker   %s\n", brokerURL)
 	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.Records, t.Status, t.Cmd, t.Reply, t.Live)
 	sub := "mosquitto_sub -v -t '" + t.Root + "/#'"
 	pub := "mosquitto_pub -t '" + t.Cmd + `' -m '{"id":"1","cmd":"start_scan","args":{}}'`
 	if brk != nil {
-		host, port := splitHostPort(brk.addr)
-		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.caFile)
+		host, port := splitHostPort(brk.Addr)
+		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.CAFile)
 		sub += conn
 		pub += conn
 	}

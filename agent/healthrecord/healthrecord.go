@@ -43,9 +43,11 @@ type Record struct {
 	Shop        string
 	CompanyName string
 	JobID       string
-	Plate       string
-	PlateColor  string // "" when not given
-	VIN         string
+	// JobType is the job's type: repair or emission_repair.
+	JobType    string
+	Plate      string
+	PlateColor string // "" when not given
+	VIN        string
 	// RepairDate and SettleDate are "yyyyMMdd".
 	RepairDate string
 	SettleDate string
@@ -56,6 +58,12 @@ type Record struct {
 	SettlementNo string
 	Parts        []Part
 	Projects     []Project
+	// OpenedAt is when the job was opened (the vehicle taken in), SettledAt
+	// when it was closed at settlement.
+	OpenedAt, SettledAt time.Time
+	// TotalCost is the settled amount in yuan, decimal text; "" when the
+	// shop did not give it.
+	TotalCost string
 	// TestNo is the failed emission inspection report's number (emission
 	// repairs only).
 	TestNo string
@@ -167,6 +175,7 @@ func FromJob(c job.Closed, companyName string) (Record, error) {
 		Shop:             c.Shop,
 		CompanyName:      companyName,
 		JobID:            c.ID,
+		JobType:          string(c.Type),
 		Plate:            c.Plate,
 		PlateColor:       string(c.PlateColor),
 		VIN:              c.VIN,
@@ -175,6 +184,9 @@ func FromJob(c job.Closed, companyName string) (Record, error) {
 		MileageKM:        c.MileageKM,
 		FaultDescription: c.FaultDescription(),
 		SettlementNo:     c.Settlement.SettlementNo,
+		OpenedAt:         c.OpenedAt.UTC(),
+		SettledAt:        c.ClosedAt.UTC(),
+		TotalCost:        string(c.Settlement.TotalCost),
 		Parts:            []Part{},
 		Projects:         []Project{},
 	}

@@ -50,4 +50,11 @@
 // restart that finds both completes the close. Files were chosen over a
 // bbolt bucket because a job is small, changes a few dozen times, and an
 // operator can read or copy a file when something goes wrong.
+//
+// # Rebuilding a job from its records
+//
+// FromRecords is the receiving side's view: it rebuilds a closed job from
+// the sealed records the box published (any order, duplicates allowed),
+// and checks it as Close did. The receiver (cmd/bayreceiver) and the demo
+// use it; nothing else rebuilds jobs.
 package job

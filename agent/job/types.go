@@ -171,6 +171,9 @@ type Settlement struct {
 	// before or an after reading (for example: the analyzer was out of
 	// service and the readings were taken by the inspection station).
 	EmissionWaiver string `json:"emission_waiver,omitempty"`
+	// TotalCost is the amount settled, in yuan, when the shop gives it;
+	// provinces with the staged upload need it.
+	TotalCost Decimal `json:"total_cost,omitempty"`
 }
 
 // RepairItem is one repair project of the settlement.
@@ -232,6 +235,7 @@ func (s *Settlement) Check(p *check.Problems, prefix string) {
 	}
 	check.Text(p, prefix+"fault_description", s.FaultDescription, false, MaxText)
 	check.Text(p, prefix+"emission_waiver", s.EmissionWaiver, false, MaxText)
+	s.TotalCost.check(p, prefix+"total_cost", false)
 }
 
 // Date is a calendar date, "YYYY-MM-DD".

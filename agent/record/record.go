@@ -87,7 +87,9 @@ const (
 	KindJobClose    = "job_close"
 	KindJobCancel   = "job_cancel"
 	KindPresence    = "presence"
+	KindAudit       = "audit"
 	KindOutboxReset = "outbox_reset"
+	KindKeyRotation = "key_rotation"
 )
 
 // kindDocs says what each kind records, in the order of Kinds.
@@ -100,7 +102,9 @@ var kindDocs = []struct{ kind, doc string }{
 	{KindJobClose, "the job closed at settlement, with what goes into the health record"},
 	{KindJobCancel, "the job abandoned without settlement (no health record)"},
 	{KindPresence, "a vehicle connected to the bay's interface, or left it"},
+	{KindAudit, "an action taken on the bay screen (who, what, from where), stored before the action runs"},
 	{KindOutboxReset, "the box lost its record buffer and starts a new chain (first record of it)"},
+	{KindKeyRotation, "the device key changed: sealed by the new key, the body signed by the old one (`bayagent key rotate`)"},
 }
 
 // Kinds returns every record kind Bayagent writes.
@@ -152,6 +156,20 @@ var Genesis Hash
 
 // String returns the lowercase hex form used on the wire.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText writes the hash in its wire form, lowercase hex, so that it
+// reads the same in any JSON.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText reads 64 lowercase hex characters (see ParseHash).
+func (h *Hash) UnmarshalText(b []byte) error {
+	v, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = v
+	return nil
+}
 
 // ParseHash parses 64 lowercase hex characters.
 func ParseHash(s string) (Hash, error) {

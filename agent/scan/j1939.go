@@ -267,6 +267,8 @@ func (s *j1939Scan) assemble(snap *Snapshot, addrs []uint8) {
 				s.problem("ECU %02X: DM1: %v", a, err)
 			} else {
 				out.MIL = dm1.Lamps.MIL == j1939.LampOn
+				l := dm1.Lamps
+				out.Lamps = &Lamps{MIL: l.MIL.String(), RedStop: l.RedStop.String(), AmberWarning: l.AmberWarning.String(), Protect: l.Protect.String()}
 				out.Stored = j1939Codes(dm1.DTCs)
 				out.DTCCount = len(dm1.DTCs)
 				s.checkCM(a, "DM1", dm1.DTCs)

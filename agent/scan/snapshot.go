@@ -79,7 +79,27 @@ type ECU struct {
 	SupportedPIDs []string    `json:"supported_pids"` // Mode 01, hex
 	Live          []obd.Value `json:"live,omitempty"`
 	IUPR          *obd.IUPR   `json:"iupr,omitempty"`
+	// Lamps are a J1939 controller's lamps (DM1); nil for OBD-II, which
+	// reports only the MIL.
+	Lamps *Lamps `json:"lamps,omitempty"`
 }
+
+// Lamps is the lamp status a J1939 controller sends with its active codes
+// (DM1): each lamp LampOff, LampOn, LampError or LampNotAvailable.
+type Lamps struct {
+	MIL          string `json:"mil"`
+	RedStop      string `json:"red_stop"`
+	AmberWarning string `json:"amber_warning"`
+	Protect      string `json:"protect"`
+}
+
+// Lamp states of Lamps (the names of j1939.LampStatus).
+const (
+	LampOff          = "off"
+	LampOn           = "on"
+	LampError        = "error"
+	LampNotAvailable = "not available"
+)
 
 // FreezeFrame is the data an ECU froze when it stored a DTC.
 type FreezeFrame struct {

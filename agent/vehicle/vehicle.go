@@ -46,7 +46,11 @@ type Options struct {
 	// Protocol is ProtocolAuto (""/"auto"), ProtocolISO15765 or
 	// ProtocolJ1939; auto tries ISO 15765-4 first, then J1939.
 	Protocol string
-	Logger   *slog.Logger
+	// ELM327Protocol is the ELM327 protocol an adapter starts with
+	// (elm327.Options.Protocol): empty lets the adapter try the protocol
+	// it found last first; "A6" tries 6 first; "3" only ISO 9141-2.
+	ELM327Protocol string
+	Logger         *slog.Logger
 }
 
 // Link is an open vehicle interface.
@@ -63,9 +67,11 @@ type Link struct {
 	close   func() error
 	voltage func(context.Context) (float64, error)
 	mu      sync.Mutex
-	conn    canbus.Conn   // CAN links only
-	client  *isotp.Client // CAN links, once the identifier length is known
-	j1939   bool          // the vehicle speaks J1939 on conn
+	conn    canbus.Conn     // CAN links only
+	client  *isotp.Client   // CAN links, once the identifier length is known
+	elm     *elm327.Adapter // ELM327 links only
+	spec    string          // the ELM327 device spec
+	j1939   bool            // the vehicle speaks J1939 on conn
 
 	sess   scan.Session // what scans and live samples learnt about this link
 	opened time.Time    // when Open started
@@ -98,7 +104,7 @@ func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 }
 
 func openELM327(ctx context.Context, spec string, opts Options) (*Link, error) {
-	a, err := elm327.Open(ctx, spec, elm327.Options{Logger: opts.Logger})
+	a, err := elm327.Open(ctx, spec, elm327.Options{Logger: opts.Logger, Protocol: opts.ELM327Protocol})
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +113,8 @@ func openELM327(ctx context.Context, spec string, opts Options) (*Link, error) {
 		Protocol:  fmt.Sprintf("%s, %s (elm327:%s)", a.Version(), a.Protocol(), spec),
 		close:     a.Close,
 		voltage:   a.Voltage,
+		elm:       a,
+		spec:      spec,
 	}, nil
 }
 
@@ -296,11 +304,37 @@ func (l *Link) clearJ1939(ctx context.Context, jobID, technician string) ([]obd.
 // vehicle is plugged in (an adapter on its own reads about 0 V).
 const MinVoltage = 9.0
 
+// probeELM327 returns the ECUs the adapter's protocol search found, without
+// asking again; only when the search found none does it read the battery
+// voltage (an adapter off the car reads about 0 V) and ask 0100 again.
 func (l *Link) probeELM327(ctx context.Context) ([]obd.ECU, error) {
+	if l.elm != nil {
+		if ecus := l.elm.Found(); len(ecus) > 0 {
+			l.describeELM327()
+			slices.Sort(ecus)
+			return ecus, nil
+		}
+	}
 	if v, err := l.Voltage(ctx); err == nil && v < MinVoltage {
 		return nil, fmt.Errorf("%w: battery voltage %.1f V", ErrNotDetected, v)
 	}
-	return ping(ctx, l.Transport)
+	if l.elm != nil {
+		if err := l.elm.SearchErr(); errors.Is(err, elm327.ErrUnsupportedProtocol) {
+			return nil, err
+		}
+	}
+	ecus, err := ping(ctx, l.Transport)
+	if err == nil {
+		l.describeELM327()
+	}
+	return ecus, err
+}
+
+// describeELM327 names the link after the adapter and the protocol it found.
+func (l *Link) describeELM327() {
+	if l.elm != nil {
+		l.Protocol = fmt.Sprintf("%s, %s (elm327:%s)", l.elm.Version(), l.elm.Protocol(), l.spec)
+	}
 }
 
 func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 // rwc is a line whose reads may be fragmented.
@@ -32,7 +33,18 @@ type rwc struct {
 // fragment reads). stop closes the adapter and waits for the simulator.
 func simRig(t *testing.T, name string, so elmsim.Options, do elm327.Options, wrap func(io.Reader) io.Reader) (a *elm327.Adapter, sim *elmsim.Sim, stop func()) {
 	t.Helper()
-	sim, err := elmsim.New(loadProfile(t, name), so)
+	return simRigWith(t, loadProfile(t, name), so, do, wrap)
+}
+
+// simRigProfile is simRig for a profile built in the test.
+func simRigProfile(t *testing.T, p *obdsim.Profile, so elmsim.Options, do elm327.Options) (*elm327.Adapter, *elmsim.Sim, func()) {
+	t.Helper()
+	return simRigWith(t, p, so, do, nil)
+}
+
+func simRigWith(t *testing.T, p *obdsim.Profile, so elmsim.Options, do elm327.Options, wrap func(io.Reader) io.Reader) (a *elm327.Adapter, sim *elmsim.Sim, stop func()) {
+	t.Helper()
+	sim, err := elmsim.New(p, so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +212,7 @@ func TestUnableToConnect(t *testing.T) {
 		if err != nil || len(resps) != 2 || resps[0].ECU != 0x18DAF110 {
 			t.Fatalf("Do plugged in = %v, %v; want answers of 18DAF110 and 18DAF118", resps, err)
 		}
-		if a.Protocol() != "ISO 15765-4 (CAN 29/500)" || a.SearchErr() != nil {
+		if a.Protocol() != "ISO 15765-4 (CAN 29-bit)" || a.SearchErr() != nil {
 			t.Errorf("protocol %q, search error %v", a.Protocol(), a.SearchErr())
 		}
 	})

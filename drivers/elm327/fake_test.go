@@ -26,7 +26,7 @@ type script func(cmd string) string
 // ECU that answers 0100 only.
 func basic(cmd string) string {
 	switch {
-	case cmd == "ATZ":
+	case cmd == "ATZ", cmd == "ATWS":
 		return "\r\rELM327 v1.5\r\r>"
 	case cmd == "ATDPN":
 		return "A6\r\r>"
@@ -139,7 +139,7 @@ func TestScriptedQuirks(t *testing.T) {
 			script: func() script {
 				return func(cmd string) string {
 					switch cmd {
-					case "ATZ":
+					case "ATZ", "ATWS":
 						return "?\r\r>"
 					case "ATI":
 						return "ELM327 v2.1\r\r>"
@@ -176,7 +176,7 @@ func TestScriptedQuirks(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer a.Close()
-				if a.Protocol() != "ISO 15765-4 (CAN 11/500)" {
+				if a.Protocol() != "ISO 15765-4 (CAN 11-bit)" {
 					t.Errorf("protocol %q", a.Protocol())
 				}
 				if tc.version != "" && a.Version() != tc.version {

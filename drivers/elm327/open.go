@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -47,13 +48,27 @@ func ParseSpec(spec string) (name string, baud int, err error) {
 	return name, baud, nil
 }
 
-// Open opens the adapter on a serial device, spec "/dev/ttyUSB0[@baud]",
-// finds its baud rate and initialises it (see New). It tries the spec's rate
-// (or Options.Baud, or 38400) first, then Options.Bauds: at each it sends
-// ATI and accepts the rate when a prompt comes back after printable text. It
-// returns ErrNoAdapter when no rate works, and the opener's error when the
-// device cannot be opened at all.
+// DefaultDialTimeout bounds the TCP connection to a Wi-Fi adapter.
+const DefaultDialTimeout = 5 * time.Second
+
+// Open opens the adapter and initialises it (see New).
+//
+// A spec "tcp://host:port" is a Wi-Fi adapter: an ELM327 behind a TCP
+// socket speaking the same text protocol, typically tcp://192.168.0.10:35000
+// once the box has joined the dongle's network. There is no baud rate to
+// find.
+//
+// Any other spec is a serial device, "/dev/ttyUSB0[@baud]": a USB adapter,
+// or a Bluetooth one bound as /dev/rfcommN (rfcomm bind 0 <address>, the
+// SPP channel of the dongle). Open finds its baud rate: it tries the spec's
+// rate (or Options.Baud, or 38400) first, then Options.Bauds; at each it
+// sends ATI and accepts the rate when a prompt comes back after printable
+// text. It returns ErrNoAdapter when no rate works, and the opener's error
+// when the device cannot be opened at all.
 func Open(ctx context.Context, spec string, opts Options) (*Adapter, error) {
+	if addr, ok := strings.CutPrefix(spec, "tcp://"); ok {
+		return openTCP(ctx, addr, opts)
+	}
 	name, baud, err := ParseSpec(spec)
 	if err != nil {
 		return nil, err
@@ -155,4 +170,26 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// openTCP connects to a Wi-Fi adapter at host:port.
+func openTCP(ctx context.Context, addr string, opts Options) (*Adapter, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("%w: tcp://%s: want tcp://host:port, e.g. tcp://192.168.0.10:35000", ErrBadSpec, addr)
+	}
+	opts = opts.withDefaults()
+	d := net.Dialer{Timeout: DefaultDialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("elm327: Wi-Fi adapter at %s: %w", addr, err)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true) // one command line per segment, at once
+	}
+	a, err := newAdapter(ctx, newPort(conn), opts)
+	if err != nil {
+		return nil, fmt.Errorf("elm327: Wi-Fi adapter at %s: %w", addr, err)
+	}
+	opts.Logger.Info("elm327: adapter found", "address", addr, "version", a.Version(), "protocol", a.Protocol())
+	return a, nil
 }

@@ -24,8 +24,12 @@ type Format struct {
 	// an even number).
 	IDBits int
 	// ECU is the ECU every answer is attributed to when Headers is false
-	// (the adapter does not say who answered). Zero means 0x7E8.
+	// (the adapter does not say who answered). Zero means 0x7E8 on CAN and
+	// 0x10 (the engine) on the other protocols.
 	ECU obd.ECU
+	// Protocol is the ELM327 protocol number ('1' to '9'); a non-CAN one
+	// ('1' to '5') selects the frame format of legacy.go. Zero means CAN.
+	Protocol byte
 }
 
 // parsed is what one answer held besides its responses.
@@ -37,6 +41,9 @@ type parsed struct {
 	searched   bool      // SEARCHING... was shown
 	idBits     int       // header width seen, 0 if none
 	status     error     // the first status message beside the data (NO DATA, CAN ERROR, ...)
+	badChecks  int       // non-CAN frames whose check byte did not match
+	legacy     bool      // parsed as a non-CAN protocol
+	firstFrame []byte    // the first non-CAN frame as printed (header and check byte included)
 }
 
 // ParseResponse parses the text an adapter printed in answer to one OBD
@@ -166,6 +173,9 @@ type multi struct {
 }
 
 func parseResponse(text string, f Format) (*parsed, error) {
+	if isLegacy(f.Protocol) {
+		return parseLegacy(text, f)
+	}
 	p := &parsed{}
 	def := f.ECU
 	if def == 0 {
@@ -291,6 +301,42 @@ func parseResponse(text string, f Format) (*parsed, error) {
 			p.incomplete = append(p.incomplete, ecu)
 		}
 	}
+	return p, nil
+}
+
+// parseLegacy parses the answer of a non-CAN protocol (see legacy.go).
+func parseLegacy(text string, f Format) (*parsed, error) {
+	p := &parsed{legacy: true}
+	var frames []legacyFrame
+	for _, line := range splitLines(text) {
+		c := compact(line)
+		if err, ok := statusError(line, c); ok {
+			if fatalStatus(err) {
+				return nil, err
+			}
+			if err != nil && p.status == nil {
+				p.status = err
+			}
+			p.searched = p.searched || strings.HasPrefix(c, "SEARCHING")
+			continue
+		}
+		fr, badCheck, err := parseLegacyLine(c, f.Headers, f.Protocol)
+		if err != nil {
+			p.malformed = append(p.malformed, line)
+			continue
+		}
+		if badCheck {
+			p.badChecks++
+		}
+		if p.firstFrame == nil && f.Headers {
+			p.firstFrame, _ = hex.DecodeString(c)
+		}
+		if !f.Headers && f.ECU != 0 {
+			fr.ecu = f.ECU
+		}
+		frames = append(frames, fr)
+	}
+	assembleLegacy(frames, p)
 	return p, nil
 }
 

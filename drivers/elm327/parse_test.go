@@ -3,6 +3,7 @@ package elm327
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -116,13 +117,17 @@ func TestParseResponse(t *testing.T) {
 // it returns either answers with data or an error.
 func FuzzParseResponse(f *testing.F) {
 	for _, tc := range parseTests {
-		f.Add(tc.text, tc.f.Headers, uint8(tc.f.IDBits))
+		f.Add(tc.text, tc.f.Headers, uint8(tc.f.IDBits), uint8(0))
 	}
-	f.Add("18 DA F1 10 10 14 49 02 01 4C 46 56\r18 DA F1 18 03 43 00 00\r18 DA F1 10 21 32 41 32 31 4B 38 41\r", true, uint8(0))
-	f.Add("7E8 10 00 00 00 10 00 49 02\r7E8 21 01\r", true, uint8(11))
-	f.Add("FFF\r0:\r1:00\r", false, uint8(0))
-	f.Fuzz(func(t *testing.T, text string, headers bool, bits uint8) {
-		resps, err := ParseResponse(text, Format{Headers: headers, IDBits: int(bits)})
+	for _, tc := range legacyTests {
+		f.Add(tc.text, tc.f.Headers, uint8(0), tc.f.Protocol)
+	}
+	f.Add("18 DA F1 10 10 14 49 02 01 4C 46 56\r18 DA F1 18 03 43 00 00\r18 DA F1 10 21 32 41 32 31 4B 38 41\r", true, uint8(0), uint8(0))
+	f.Add("7E8 10 00 00 00 10 00 49 02\r7E8 21 01\r", true, uint8(11), uint8(0))
+	f.Add("FFF\r0:\r1:00\r", false, uint8(0), uint8(0))
+	f.Add("48 6B 10 49 02 02 00 01 02 03 FF\r48 6B 10 49 02 02 00 01 02 03 FF\r", true, uint8(0), uint8('3'))
+	f.Fuzz(func(t *testing.T, text string, headers bool, bits, proto uint8) {
+		resps, err := ParseResponse(text, Format{Headers: headers, IDBits: int(bits), Protocol: proto})
 		if (err == nil) == (len(resps) == 0) {
 			t.Fatalf("ParseResponse = %v, %v: want answers or an error", resps, err)
 		}
@@ -153,5 +158,86 @@ func TestParseSpec(t *testing.T) {
 		if name != tc.name || baud != tc.baud || !errors.Is(err, tc.err) {
 			t.Errorf("ParseSpec(%q) = %q, %d, %v; want %q, %d, %v", tc.spec, name, baud, err, tc.name, tc.baud, tc.err)
 		}
+	}
+}
+
+// legacyTests are non-CAN answers as the ELM327 prints them with headers on
+// (three header bytes, data, check byte), taken from the documented frame
+// format: the J1850 VPW frame of DOMAIN.md section 5 (whose last byte is its
+// J1850 CRC), the multi-ECU, multi-line and Mode 03 cases of python-OBD's
+// legacy protocol tests (whose check bytes are placeholders, FF), and ISO
+// 9141-2 / ISO 14230-4 frames built by the same rules with their 8-bit sums.
+var legacyTests = []struct {
+	name  string
+	text  string
+	f     Format
+	want  []obd.Response
+	err   error
+	check int // frames whose check byte does not match
+}{
+	{name: "J1850 VPW, DOMAIN.md", text: "48 6B 10 41 00 BE 3E B8 11 FA\r", f: Format{Headers: true, Protocol: '2'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4100BE3EB811")}}},
+	{name: "J1850 VPW without spaces", text: "486B104100BE3EB811FA", f: Format{Headers: true, Protocol: '2'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4100BE3EB811")}}},
+	{name: "J1850 PWM", text: "41 6B 10 41 00 BE 3E B8 11 90\r", f: Format{Headers: true, Protocol: '1'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4100BE3EB811")}}},
+	{name: "ISO 9141-2", text: "48 6B 10 41 0C 1A F8 22\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("410C1AF8")}}},
+	{name: "ISO 14230-4 KWP, format byte with length", text: "83 F1 11 41 0D 00 D3\r", f: Format{Headers: true, Protocol: '5'},
+		want: []obd.Response{{ECU: 0x11, Data: h("410D00")}}},
+	{name: "ISO 14230-4 KWP, length byte", text: "80 F1 10 04 49 02 01 31 02\r", f: Format{Headers: true, Protocol: '4'},
+		want: []obd.Response{{ECU: 0x10, Data: h("49020131")}}},
+	{name: "placeholder check bytes kept", text: "48 6B 10 41 00 00 01 02 03 04 FF\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("41000001020304")}}, check: 1},
+	{name: "three ECUs in arrival order", text: "48 6B 13 41 00 00 01 02 03 FF\r48 6B 10 41 00 00 01 02 03 FF\r48 6B 11 41 00 00 01 02 03 FF\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x13, Data: h("410000010203")}, {ECU: 0x10, Data: h("410000010203")}, {ECU: 0x11, Data: h("410000010203")}}, check: 3},
+	{name: "Mode 09 frames out of order", text: "48 6B 10 49 02 03 08 09 0A 0B FF\r48 6B 10 49 02 01 00 01 02 03 FF\r48 6B 10 49 02 02 04 05 06 07 FF\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4902000102030405060708090A0B")}}, check: 3},
+	{name: "Mode 09 VIN, ISO 9141-2", f: Format{Headers: true, Protocol: '3'},
+		text: "48 6B 10 49 02 01 00 00 00 4C 5B\r48 6B 10 49 02 02 46 56 32 41 1F\r48 6B 10 49 02 03 32 31 4B 38 F7\r48 6B 10 49 02 04 41 34 30 35 EC\r48 6B 10 49 02 05 32 36 39 31 E5\r",
+		want: []obd.Response{{ECU: 0x10, Data: append(h("4902000000"), "LFV2A21K8A4052691"...)}}},
+	{name: "Mode 09 frame missing", text: "48 6B 10 49 02 01 00 01 02 03 FF\r48 6B 10 49 02 03 08 09 0A 0B FF\r", f: Format{Headers: true, Protocol: '3'}, err: ErrIncomplete},
+	{name: "Mode 09 single frame left as it is", text: "48 6B 10 49 00 01 55 40 00 00 FF\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("49000155400000")}}, check: 1},
+	{name: "Mode 03, two frames joined in CAN form", text: "48 6B 10 43 00 01 02 03 04 05 FF\r48 6B 10 43 06 07 08 09 0A 0B FF\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4306000102030405060708090A0B")}}, check: 2},
+	{name: "Mode 03, padding dropped", text: "48 6B 10 43 01 03 01 71 00 00 7C\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("430201030171")}}},
+	{name: "Mode 03, no codes", text: "48 6B 10 43 00 00 00 00 00 00 FF\r", f: Format{Headers: true, Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4300")}}, check: 1},
+	{name: "headers off", text: "41 00 BE 3E B8 11\r", f: Format{Protocol: '3'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4100BE3EB811")}}},
+	{name: "NO DATA beside a frame", text: "48 6B 10 41 00 BE 3E B8 11 FA\rNO DATA\r", f: Format{Headers: true, Protocol: '2'},
+		want: []obd.Response{{ECU: 0x10, Data: h("4100BE3EB811")}}},
+	{name: "too long", text: "48 6B 10 41 00 00 01 02 03 04 05 FF\r", f: Format{Headers: true, Protocol: '3'}, err: ErrBadResponse},
+	{name: "too short", text: "48 6B 10 FF\r", f: Format{Headers: true, Protocol: '3'}, err: ErrBadResponse},
+	{name: "odd digits", text: "48 6B 10 41 00 00 F\r", f: Format{Headers: true, Protocol: '3'}, err: ErrBadResponse},
+	{name: "KWP length mismatch", text: "85 F1 11 41 0D 00 D3\r", f: Format{Headers: true, Protocol: '5'}, err: ErrBadResponse},
+	{name: "bus init error", text: "BUS INIT: ...ERROR\r", f: Format{Headers: true, Protocol: '3'}, err: ErrBusInit},
+}
+
+func TestParseLegacy(t *testing.T) {
+	for _, tc := range legacyTests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := parseResponse(tc.text, tc.f)
+			if err == nil {
+				err = p.err()
+			}
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err = %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(p.resps) != fmt.Sprint(tc.want) {
+				t.Errorf("got %v, want %v", p.resps, tc.want)
+			}
+			if p.badChecks != tc.check {
+				t.Errorf("%d bad check bytes, want %d", p.badChecks, tc.check)
+			}
+		})
 	}
 }

@@ -99,7 +99,7 @@ func TestSnapshotELM327EqualsCAN(t *testing.T) {
 			if err != nil {
 				t.Fatalf("scan over ELM327: %v", err)
 			}
-			wantProto := map[int]string{11: "ISO 15765-4 (CAN 11/500)", 29: "ISO 15765-4 (CAN 29/500)"}[p.Bus.IDBits]
+			wantProto := map[int]string{11: "ISO 15765-4 (CAN 11-bit)", 29: "ISO 15765-4 (CAN 29-bit)"}[p.Bus.IDBits]
 			if got.Protocol != wantProto {
 				t.Errorf("protocol %q, want %q", got.Protocol, wantProto)
 			}

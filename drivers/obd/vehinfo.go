@@ -18,11 +18,28 @@ const (
 	InfoIUPRCompressed PID = 0x0B
 )
 
-// The Parse functions below take a whole Mode 09 positive response
-// ("49 InfoType NODI data..."; negative responses give a
-// NegativeResponseError). The Encode functions return what follows
-// "49 InfoType": the number of data items (NODI) and the data, which is how a
-// simulated ECU appends them to its response header.
+// The Parse functions below take a whole Mode 09 positive response in
+// either of its two forms (negative responses give a
+// NegativeResponseError):
+//
+//   - CAN (ISO 15765-4): "49 InfoType NODI data...", the number of data
+//     items, then the items;
+//   - legacy (SAE J1850, ISO 9141-2, ISO 14230-4): the ECU sends one
+//     message per 4 data bytes, each "49 InfoType SEQ d1 d2 d3 d4" with a
+//     message sequence number from 1 (and the InfoType before it, 01, 03,
+//     05, ..., gives the message count). Joined in sequence order without
+//     the repeated header and sequence bytes (as drivers/elm327 joins
+//     them), the response is "49 InfoType data...", no item count: a VIN
+//     is 20 bytes (three 00 bytes of padding, then the 17 characters), a
+//     CALID 16 bytes each, a CVN 4 each, the ECU name 20, IUPR 2 per
+//     counter. A legacy answer of one message is left with its sequence
+//     byte, "49 InfoType 01 d1 d2 d3 d4", which is the CAN form of one
+//     4-byte item (a single CVN, the supported-InfoTypes bitmap).
+//
+// The two forms are told apart by their length. The Encode functions return
+// what follows "49 InfoType" in the CAN form: the number of data items
+// (NODI) and the data, which is how a simulated ECU appends them to its
+// response header; LegacyInfoFrames splits that into legacy messages.
 
 // infoData checks the response header and returns the bytes after
 // "49 InfoType".
@@ -39,10 +56,24 @@ func infoData(resp []byte, infoType PID) ([]byte, error) {
 	return resp[2:], nil
 }
 
-// items splits "NODI data" into NODI items of size bytes.
+// items splits "NODI data" (CAN) or the joined legacy data (a whole number
+// of items, no count) into items of size bytes. The CAN form has one byte
+// more than a multiple of size (for size > 1); legacy text items (CALIDs)
+// also start with a printable character, where the CAN form has its small
+// count.
 func items(rest []byte, size int, what string) ([][]byte, error) {
 	if len(rest) < 1 {
 		return nil, fmt.Errorf("%w: %s without item count", ErrShortData, what)
+	}
+	if size > 1 && len(rest)%size == 0 && (size != 16 || rest[0] >= 0x20) {
+		if len(rest)/size > 255 {
+			return nil, fmt.Errorf("%w: %s: %d items, at most 255", ErrLength, what, len(rest)/size)
+		}
+		out := make([][]byte, len(rest)/size)
+		for i := range out {
+			out[i] = rest[i*size : (i+1)*size]
+		}
+		return out, nil
 	}
 	n, data := int(rest[0]), rest[1:]
 	if len(data) < n*size {
@@ -76,9 +107,11 @@ func ParseSupportedInfoTypes(resp []byte) (PIDSet, error) {
 // InfoTypes 01-20 (CAN format: no item count).
 func EncodeSupportedInfoTypes(types []PID) []byte { return EncodeSupported(0x00, types) }
 
-// ParseVIN parses "49 02 01" followed by the 17 VIN characters. Leading and
-// trailing 0x00 padding is removed. It checks length and alphabet
-// (ErrVINLength, ErrVINCharacter) but not the check digit: see ValidateVIN.
+// ParseVIN parses "49 02 01" followed by the 17 VIN characters (CAN), or
+// the 20 bytes of the legacy form (three 00 bytes of padding, then the
+// VIN). Leading and trailing 0x00 padding is removed. It checks length and
+// alphabet (ErrVINLength, ErrVINCharacter) but not the check digit: see
+// ValidateVIN.
 func ParseVIN(resp []byte) (string, error) {
 	rest, err := infoData(resp, InfoVIN)
 	if err != nil {
@@ -87,10 +120,14 @@ func ParseVIN(resp []byte) (string, error) {
 	if len(rest) < 1 {
 		return "", fmt.Errorf("%w: VIN without item count", ErrShortData)
 	}
-	if rest[0] != 1 {
+	switch {
+	case len(rest) == 20 && rest[0] == 0: // legacy: five messages of 4 bytes
+	case rest[0] != 1:
 		return "", fmt.Errorf("%w: VIN item count %d, want 1", ErrUnexpectedResponse, rest[0])
+	default:
+		rest = rest[1:]
 	}
-	vin := string(bytes.Trim(rest[1:], "\x00"))
+	vin := string(bytes.Trim(rest, "\x00"))
 	if err := checkVINSyntax(vin); err != nil {
 		return "", err
 	}
@@ -133,7 +170,8 @@ func putText(dst []byte, s, what string) error {
 }
 
 // ParseCALIDs parses "49 04 NN" followed by NN calibration IDs of 16 bytes
-// each; trailing 0x00 padding is trimmed.
+// each (or the legacy form, 16 bytes per CALID without a count); trailing
+// 0x00 padding is trimmed.
 func ParseCALIDs(resp []byte) ([]string, error) {
 	rest, err := infoData(resp, InfoCALID)
 	if err != nil {
@@ -169,7 +207,8 @@ func EncodeCALIDs(ids []string) ([]byte, error) {
 }
 
 // ParseCVNs parses "49 06 NN" followed by NN calibration verification
-// numbers of 4 bytes each, formatted as 8 upper-case hex digits.
+// numbers of 4 bytes each (or the legacy form, 4 bytes per CVN without a
+// count), formatted as 8 upper-case hex digits.
 func ParseCVNs(resp []byte) ([]string, error) {
 	rest, err := infoData(resp, InfoCVN)
 	if err != nil {
@@ -219,9 +258,9 @@ func (n ECUName) String() string {
 	return n.Acronym + "-" + n.Name
 }
 
-// ParseECUName parses "49 0A 01" followed by 20 bytes: the acronym padded
-// with 0x00 to 4 bytes, a delimiter ('-' or 0x00), and the name padded with
-// 0x00 to 15 bytes. ECUs that do not pad the acronym ("ECM-EngineControl")
+// ParseECUName parses "49 0A 01" followed by 20 bytes (or the 20 bytes
+// alone, the legacy form): the acronym padded with 0x00 to 4 bytes, a
+// delimiter ('-' or 0x00), and the name padded with 0x00 to 15 bytes. ECUs that do not pad the acronym ("ECM-EngineControl")
 // are accepted too: the acronym then ends at the first '-' or 0x00.
 func ParseECUName(resp []byte) (ECUName, error) {
 	rest, err := infoData(resp, InfoECUName)
@@ -346,7 +385,9 @@ func ratioAt(names []ratioName, i int) ratioName {
 }
 
 // ParseIUPR parses "49 08 NN" (spark) or "49 0B NN" (compression) followed
-// by NN 16-bit counters: OBDCOND, IGNCNTR, then numerator/denominator pairs.
+// by NN 16-bit counters: OBDCOND, IGNCNTR, then numerator/denominator pairs
+// (or the legacy form: the counters without a count, an even number of
+// bytes).
 func ParseIUPR(resp []byte) (IUPR, error) {
 	if len(resp) >= 2 && resp[0] == 0x40+svcVehicleInfo && PID(resp[1]) == InfoIUPRCompressed {
 		return parseIUPR(resp, IgnitionCompression)
@@ -363,6 +404,9 @@ func parseIUPR(resp []byte, ignition string) (IUPR, error) {
 	its, err := items(rest, 2, "IUPR")
 	if err != nil {
 		return IUPR{}, err
+	}
+	if len(its) > 255 {
+		return IUPR{}, fmt.Errorf("%w: %d IUPR counters, at most 255", ErrLength, len(its))
 	}
 	if len(its) < 2 || len(its)%2 != 0 {
 		return IUPR{}, fmt.Errorf("%w: %d IUPR counters, want an even number of at least 2", ErrLength, len(its))
@@ -420,4 +464,33 @@ func EncodeIUPR(u IUPR) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// LegacyInfoFrames splits the CAN-form data of a Mode 09 InfoType (what the
+// Encode functions return: NODI and the items) into the messages a non-CAN
+// ECU sends, "49 InfoType SEQ d1 d2 d3 d4", SEQ from 1. The VIN is padded
+// in front with 00 to 20 bytes, everything else at the end to a multiple of
+// 4. InfoType 00 (the supported bitmap) is one message with SEQ 1.
+func LegacyInfoFrames(infoType PID, canData []byte) [][]byte {
+	if len(canData) == 0 {
+		return nil
+	}
+	data := canData[1:] // without NODI
+	if infoType == InfoVIN {
+		data = append(make([]byte, max(0, 20-len(data))), data...)
+	}
+	if infoType == InfoSupported {
+		data = canData
+		if len(data) == 5 {
+			data = data[1:]
+		}
+	}
+	for len(data)%4 != 0 {
+		data = append(data, 0)
+	}
+	var out [][]byte
+	for i := 0; i < len(data); i += 4 {
+		out = append(out, append([]byte{0x40 + svcVehicleInfo, byte(infoType), byte(i/4 + 1)}, data[i:i+4]...))
+	}
+	return out
 }

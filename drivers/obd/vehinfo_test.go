@@ -1,6 +1,8 @@
 package obd
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"slices"
@@ -266,6 +268,13 @@ func FuzzParseVehicleInfo(f *testing.F) {
 	f.Add(resp09(InfoIUPRCompressed, []byte{2, 0, 1, 0, 2}))
 	f.Add(resp09(InfoSupported, []byte{0x55, 0x40, 0, 0}))
 	f.Add([]byte{0x7F, 0x09, 0x31})
+	// The legacy forms: a VIN of five joined messages, two CALIDs, CVNs,
+	// an ECU name, IUPR counters.
+	f.Add(append([]byte{0x49, 0x02, 0, 0, 0}, "LFV2A21K8A4052691"...))
+	f.Add(append([]byte{0x49, 0x04}, "JMB*36761500\x00\x00\x00\x00JMB*47872611\x00\x00\x00\x00"...))
+	f.Add([]byte{0x49, 0x06, 0x17, 0x91, 0xBC, 0x82, 0x16, 0xE0, 0x62, 0xBE})
+	f.Add(append([]byte{0x49, 0x0A}, "ECM\x00-EngineControl\x00\x00"...))
+	f.Add([]byte{0x49, 0x08, 0, 0x76, 1, 0x56, 0, 0x29, 0, 0x76})
 	f.Fuzz(func(t *testing.T, resp []byte) {
 		if vin, err := ParseVIN(resp); err == nil {
 			b, err := EncodeVIN(vin)
@@ -287,11 +296,14 @@ func FuzzParseVehicleInfo(f *testing.F) {
 		}
 		if cvns, err := ParseCVNs(resp); err == nil {
 			b, err := EncodeCVNs(cvns)
-			if err != nil || !slices.Equal(resp09(InfoCVN, b), resp) {
-				t.Fatalf("CVN round trip %q -> % X, %v", cvns, b, err)
+			if err != nil {
+				t.Fatalf("EncodeCVNs(%q): %v", cvns, err)
+			}
+			if again, err := ParseCVNs(resp09(InfoCVN, b)); err != nil || !slices.Equal(again, cvns) {
+				t.Fatalf("CVN round trip %q -> %q, %v", cvns, again, err)
 			}
 		}
-		if name, err := ParseECUName(resp); err == nil && name.Acronym != "" && len(name.Acronym) <= 4 && len(name.Name) <= 15 &&
+		if name, err := ParseECUName(resp); err == nil && name.Acronym != "" && name.Name != "" && len(name.Acronym) <= 4 && len(name.Name) <= 15 &&
 			!strings.Contains(name.Acronym, "-") {
 			b, err := EncodeECUName(name.String())
 			if err != nil {
@@ -306,8 +318,9 @@ func FuzzParseVehicleInfo(f *testing.F) {
 			if err != nil {
 				t.Fatalf("EncodeIUPR(%+v): %v", u, err)
 			}
-			if !slices.Equal(resp[2:], b) {
-				t.Fatalf("IUPR round trip % X -> % X", resp[2:], b)
+			again, err := ParseIUPR(append([]byte{resp[0], resp[1]}, b...))
+			if err != nil || !reflect.DeepEqual(again, u) {
+				t.Fatalf("IUPR round trip %+v -> %+v, %v", u, again, err)
 			}
 		}
 		if s, err := ParseSupportedInfoTypes(resp); err == nil {
@@ -316,4 +329,65 @@ func FuzzParseVehicleInfo(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseLegacyMode09 decodes the legacy (non-CAN) form of Mode 09: the
+// messages "49 InfoType SEQ d1 d2 d3 d4" joined without their headers and
+// sequence bytes, as SAE J1979 lays them out for J1850 and ISO 9141/14230
+// (the VIN as five messages whose first starts with three 00 bytes).
+func TestParseLegacyMode09(t *testing.T) {
+	h := func(s string) []byte {
+		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// 49 02 01 00 00 00 4C / 49 02 02 46 56 32 41 / ... (VIN LFV2A21K8A4052691)
+	vin, err := ParseVIN(append(h("49 02 00 00 00"), "LFV2A21K8A4052691"...))
+	if err != nil || vin != "LFV2A21K8A4052691" {
+		t.Errorf("legacy VIN = %q, %v", vin, err)
+	}
+	// Two CALIDs, four messages each.
+	cals, err := ParseCALIDs(append(h("49 04"), "JMB*36761500\x00\x00\x00\x00JMB*47872611\x00\x00\x00\x00"...))
+	if err != nil || !slices.Equal(cals, []string{"JMB*36761500", "JMB*47872611"}) {
+		t.Errorf("legacy CALIDs = %q, %v", cals, err)
+	}
+	// Two CVNs, one message each.
+	cvns, err := ParseCVNs(h("49 06 17 91 BC 82 16 E0 62 BE"))
+	if err != nil || !slices.Equal(cvns, []string{"1791BC82", "16E062BE"}) {
+		t.Errorf("legacy CVNs = %q, %v", cvns, err)
+	}
+	// One CVN in one message keeps its sequence byte 01: the CAN form.
+	if cvns, err := ParseCVNs(h("49 06 01 17 91 BC 82")); err != nil || !slices.Equal(cvns, []string{"1791BC82"}) {
+		t.Errorf("single-message CVN = %q, %v", cvns, err)
+	}
+	name, err := ParseECUName(append(h("49 0A"), "ECM\x00-EngineControl\x00\x00"...))
+	if err != nil || name != (ECUName{"ECM", "EngineControl"}) {
+		t.Errorf("legacy ECU name = %+v, %v", name, err)
+	}
+	// OBDCOND 118, IGNCNTR 342, catalyst bank 1 41/118, bank 2 0/0.
+	iupr, err := ParseIUPR(h("49 08 00 76 01 56 00 29 00 76 00 00 00 00"))
+	if err != nil || iupr.OBDCond != 118 || iupr.IgnCntr != 342 || len(iupr.Monitors) != 2 || iupr.Monitors[0].Numerator != 41 {
+		t.Errorf("legacy IUPR = %+v, %v", iupr, err)
+	}
+	if set, err := ParseSupportedInfoTypes(h("49 00 01 54 40 00 00")); err != nil || !set.Has(InfoVIN) || !set.Has(InfoCALID) || set.Has(InfoIUPRSpark) {
+		t.Errorf("legacy 09 00 = %v, %v", set.List(), err)
+	}
+	// LegacyInfoFrames splits the CAN form the way a K-line ECU sends it.
+	can, err := EncodeVIN("LFV2A21K8A4052691")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := LegacyInfoFrames(InfoVIN, can)
+	if len(frames) != 5 || !bytes.Equal(frames[0], h("49 02 01 00 00 00 4C")) || !bytes.Equal(frames[4], h("49 02 05 32 36 39 31")) {
+		t.Errorf("VIN frames % X", frames)
+	}
+	joined := h("49 02")
+	for _, f := range frames {
+		joined = append(joined, f[3:]...)
+	}
+	if got, err := ParseVIN(joined); err != nil || got != "LFV2A21K8A4052691" {
+		t.Errorf("VIN from its frames = %q, %v", got, err)
+	}
 }

@@ -92,6 +92,36 @@ type Quirks struct {
 	AfterReset string
 }
 
+// AdapterTiming is how long the simulated adapter itself takes, beyond the
+// ECUs' latency. The zero value takes no time at all; RealTiming gives
+// figures of a real adapter.
+type AdapterTiming struct {
+	// Reset is how long ATZ takes, WarmStart how long ATWS takes.
+	Reset, WarmStart time.Duration
+	// Search is what trying one protocol costs in a protocol search, by
+	// protocol number ('1' to '9'); the vehicle's own protocol costs its
+	// entry too, before its first answer. An automatic search tries the
+	// protocol the adapter remembers (or ATSP An names) first, then the
+	// others in the order 1 to 9.
+	Search map[byte]time.Duration
+}
+
+// RealTiming returns the timing of a real ELM327 as far as its data sheet
+// and independent emulators show (unverified figures, good for benchmarks,
+// not a model of any one chip): ATZ 500 ms, ATWS 100 ms; trying a J1850
+// protocol 150 ms, ISO 9141-2 and KWP with 5-baud init 2.5 s (the 5-baud
+// address alone takes 2 s), KWP fast init 350 ms, each CAN protocol 100 ms.
+func RealTiming() AdapterTiming {
+	ms := time.Millisecond
+	return AdapterTiming{
+		Reset: 500 * ms, WarmStart: 100 * ms,
+		Search: map[byte]time.Duration{
+			'1': 150 * ms, '2': 150 * ms, '3': 2500 * ms, '4': 2500 * ms, '5': 350 * ms,
+			'6': 100 * ms, '7': 100 * ms, '8': 100 * ms, '9': 100 * ms,
+		},
+	}
+}
+
 // Options tune a Sim. The zero value serves the profile as written.
 type Options struct {
 	// Latency, when positive, replaces every ECU's profile latency.
@@ -108,6 +138,12 @@ type Options struct {
 	Faults Faults
 	// Quirks of the adapter's personality.
 	Quirks Quirks
+	// Timing is how long the adapter's own work takes (reset, protocol
+	// search); zero takes none.
+	Timing AdapterTiming
+	// STI, when set, is what STI answers: the identity of an STN chip
+	// (OBDLink), e.g. "STN1110 v4.3.1". Empty answers "?", as an ELM327.
+	STI string
 	// Logger receives one debug line per command. Nil discards.
 	Logger *slog.Logger
 }
@@ -121,8 +157,9 @@ type simECU struct {
 type Sim struct {
 	v        *obdsim.Vehicle
 	ecus     []simECU
-	proto    byte // the vehicle's protocol number, '6' to '9'
+	proto    byte // the vehicle's protocol number, '1' to '9'
 	opts     Options
+	memory   atomic.Uint32 // the protocol found last, tried first after a reset (the adapter's memory)
 	log      *slog.Logger
 	requests atomic.Int64
 	absent   atomic.Bool
@@ -152,6 +189,8 @@ func New(p *obdsim.Profile, opts Options) (*Sim, error) {
 		s.ecus = append(s.ecus, simECU{e: v.ECU(obd.ECU(pe.Address)), latency: lat})
 	}
 	switch {
+	case obdsim.Legacy(p.Protocol):
+		s.proto = legacyProtocols[p.Protocol]
 	case p.Bus.IDBits == 29 && p.Bus.Bitrate == 250000:
 		s.proto = '9'
 	case p.Bus.IDBits == 29:
@@ -163,6 +202,18 @@ func New(p *obdsim.Profile, opts Options) (*Sim, error) {
 	}
 	return s, nil
 }
+
+// legacyProtocols maps a profile's non-CAN protocol to the ELM327's number.
+var legacyProtocols = map[string]byte{
+	obdsim.ProtocolJ1850PWM: '1',
+	obdsim.ProtocolJ1850VPW: '2',
+	obdsim.ProtocolISO9141:  '3',
+	obdsim.ProtocolKWP5Baud: '4',
+	obdsim.ProtocolKWPFast:  '5',
+}
+
+// legacy reports whether the vehicle is on a non-CAN protocol.
+func (s *Sim) legacy() bool { return s.proto >= '1' && s.proto <= '5' }
 
 // Vehicle returns the simulated vehicle.
 func (s *Sim) Vehicle() *obdsim.Vehicle { return s.v }
@@ -267,6 +318,7 @@ type session struct {
 	auto     bool // automatic protocol
 	fixed    byte // protocol set with ATSP n (or tried first with ATSP An), 0 none
 	found    bool // automatic search done
+	busInit  bool // a non-CAN bus was initialised on a fixed protocol
 	timeout  time.Duration
 	header   string    // ATSH value; "" = functional
 	last     string    // last command, repeated by an empty line
@@ -275,7 +327,8 @@ type session struct {
 
 func (ss *session) defaults() {
 	ss.echo, ss.linefeeds, ss.spaces, ss.headers, ss.caf = true, false, true, false, true
-	ss.auto, ss.fixed, ss.found = true, 0, false
+	// Automatic, trying first what the adapter's memory holds.
+	ss.auto, ss.fixed, ss.found, ss.busInit = true, byte(ss.s.memory.Load()), false, false
 	ss.timeout = DefaultTimeout
 	ss.header = ""
 }
@@ -431,6 +484,12 @@ func (ss *session) handle(raw string) error {
 	if strings.HasPrefix(cmd, "AT") {
 		return ss.at(cmd[2:])
 	}
+	if strings.HasPrefix(cmd, "ST") {
+		if slices.Contains(ss.s.opts.Faults.Unsupported, cmd) {
+			return ss.reply("?")
+		}
+		return ss.at(cmd) // STI and friends: answered beside the AT set
+	}
 	return ss.request(cmd)
 }
 
@@ -449,8 +508,20 @@ func (ss *session) at(arg string) error {
 	}
 	switch arg {
 	case "Z", "WS":
+		d := s.opts.Timing.Reset
+		if arg == "WS" {
+			d = s.opts.Timing.WarmStart
+		}
+		if err := ss.sleep(time.Now().Add(d)); err != nil {
+			return err
+		}
 		ss.defaults()
 		return ss.send(ss.eol() + ss.eol() + s.opts.Version + ss.eol() + ss.eol() + ">" + s.opts.Quirks.AfterReset)
+	case "STI", "STDI":
+		if s.opts.STI == "" {
+			return ss.reply("?")
+		}
+		return ss.reply(s.opts.STI)
 	case "D":
 		ss.defaults()
 		return ss.reply("OK")
@@ -511,10 +582,13 @@ func (ss *session) setProtocol(arg string, try bool) error {
 	if len(arg) != 1 || (arg != "0" && elm327.ProtocolName(arg[0]) == "") {
 		return ss.reply("?")
 	}
-	ss.found = false
+	ss.found, ss.busInit = false, false
 	ss.fixed, ss.auto = 0, auto || arg == "0"
 	if arg != "0" {
 		ss.fixed = arg[0]
+	}
+	if arg == "0" {
+		ss.s.memory.Store(0)
 	}
 	return ss.reply("OK")
 }
@@ -553,10 +627,40 @@ func (ss *session) describe(number bool) string {
 	return name
 }
 
+// searchTime waits what an automatic search costs: the protocol tried
+// first, then 1 to 9 up to the vehicle's, or all of them when no vehicle
+// answers.
+func (ss *session) searchTime() error {
+	t := ss.s.opts.Timing.Search
+	if len(t) == 0 {
+		return nil
+	}
+	order := []byte("123456789")
+	if ss.fixed != 0 {
+		order = append([]byte{ss.fixed}, order...)
+	}
+	var d time.Duration
+	tried := map[byte]bool{}
+	for _, p := range order {
+		if tried[p] {
+			continue
+		}
+		tried[p] = true
+		d += t[p]
+		if p == ss.s.proto && !ss.s.absent.Load() {
+			break
+		}
+	}
+	return ss.sleep(time.Now().Add(d))
+}
+
 // targets returns the ECUs a request goes to and whether it is functional.
 func (ss *session) targets() ([]simECU, bool) {
 	h := ss.header
 	ext := ss.s.extended()
+	if ss.s.legacy() {
+		return ss.s.ecus, true // the driver filters by source address
+	}
 	switch {
 	case h == "" || (!ext && h == "7DF") || (ext && (h == "DB33F1" || h == "18DB33F1")):
 		return ss.s.ecus, true
@@ -617,10 +721,26 @@ func (ss *session) request(cmd string) error {
 		if err := ss.send("SEARCHING..." + ss.eol()); err != nil {
 			return err
 		}
+		if err := ss.searchTime(); err != nil {
+			return err
+		}
 		if s.absent.Load() {
 			return ss.reply("UNABLE TO CONNECT")
 		}
 		ss.found = true
+		s.memory.Store(uint32(s.proto))
+	} else if !ss.auto && ss.fixed == s.proto && !ss.busInit && s.legacy() {
+		// A fixed non-CAN protocol initialises the bus before the first
+		// request, and says so.
+		if err := ss.sleep(time.Now().Add(s.opts.Timing.Search[s.proto])); err != nil {
+			return err
+		}
+		ss.busInit = true
+		if s.proto >= '3' {
+			if err := ss.send("BUS INIT: ...OK" + ss.eol()); err != nil {
+				return err
+			}
+		}
 	}
 	switch p := ss.current(); {
 	case p == s.proto:
@@ -644,7 +764,8 @@ func (ss *session) request(cmd string) error {
 	}
 
 	var answers []answer
-	if !s.absent.Load() {
+	oneItem := len(data) <= 2 || (data[0] == 0x02 && len(data) <= 3) || (data[0] != 0x01 && data[0] != 0x02)
+	if !s.absent.Load() && (!s.legacy() || oneItem) {
 		ecus, functional := ss.targets()
 		for _, e := range ecus {
 			resp, ok := e.e.Handle(data, functional)
@@ -669,6 +790,12 @@ func (ss *session) request(cmd string) error {
 			return ss.reply("", "STOPPED")
 		}
 		for i, l := range a.lines {
+			if i > 0 && s.legacy() {
+				// Non-CAN frames follow one another on a slow bus.
+				if err := ss.sleep(time.Now().Add(legacyFrameGap)); err != nil {
+					return err
+				}
+			}
 			if err := ss.send(l + ss.eol()); err != nil {
 				return err
 			}
@@ -699,8 +826,15 @@ func (ss *session) request(cmd string) error {
 	return ss.send(ss.eol() + ">")
 }
 
+// legacyFrameGap is the time between two frames of one ECU's answer on a
+// non-CAN bus (ISO 9141-2 P2 is 25-50 ms; J1850 is quicker).
+const legacyFrameGap = 20 * time.Millisecond
+
 // format prints one ECU's answer as the adapter shows it.
 func (ss *session) format(addr obd.ECU, msg []byte) []string {
+	if ss.s.legacy() {
+		return ss.formatLegacy(addr, msg)
+	}
 	frames := segment(msg)
 	sep := ""
 	if ss.spaces {
@@ -777,4 +911,140 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// formatLegacy prints one ECU's answer, given in its CAN form, as the
+// frames of the vehicle's non-CAN protocol: Modes 03, 07 and 0A as three
+// DTCs per frame with 00 00 padding and no count; Mode 09 as one frame per
+// 4 data bytes after a message sequence number; everything else as one
+// frame. With headers on, each frame gets its three header bytes (priority
+// or KWP format byte, the tester 6B or F1 as target, the ECU as source) and
+// its check byte (J1850 CRC, or the 8-bit sum on ISO 9141-2 and KWP).
+func (ss *session) formatLegacy(addr obd.ECU, msg []byte) []string {
+	var frames [][]byte
+	switch {
+	case len(msg) >= 2 && (msg[0] == 0x43 || msg[0] == 0x47 || msg[0] == 0x4A):
+		pairs := msg[2:]
+		if len(pairs) == 0 {
+			pairs = make([]byte, 6)
+		}
+		for len(pairs)%6 != 0 {
+			pairs = append(pairs, 0)
+		}
+		for i := 0; i < len(pairs); i += 6 {
+			frames = append(frames, append([]byte{msg[0]}, pairs[i:i+6]...))
+		}
+	case len(msg) >= 3 && msg[0] == 0x49:
+		frames = obd.LegacyInfoFrames(obd.PID(msg[1]), msg[2:])
+	default:
+		frames = [][]byte{msg}
+	}
+	sep := ""
+	if ss.spaces {
+		sep = " "
+	}
+	lines := make([]string, len(frames))
+	for i, fr := range frames {
+		if ss.headers {
+			fr = legacyFrame(ss.s.proto, byte(addr), fr)
+		}
+		lines[i] = hexBytes(fr, sep)
+	}
+	return lines
+}
+
+// legacyFrame wraps data in the header and check byte of protocol proto.
+func legacyFrame(proto, source byte, data []byte) []byte {
+	var hdr []byte
+	switch proto {
+	case '1':
+		hdr = []byte{0x41, 0x6B, source}
+	case '4', '5':
+		hdr = []byte{0x80 | byte(len(data)), 0xF1, source}
+	default:
+		hdr = []byte{0x48, 0x6B, source}
+	}
+	fr := append(hdr, data...)
+	var check byte
+	if proto == '1' || proto == '2' {
+		check = crc8J1850(fr)
+	} else {
+		for _, b := range fr {
+			check += b
+		}
+	}
+	return append(fr, check)
+}
+
+// crc8J1850 is the SAE J1850 CRC (polynomial 0x1D, initial FF, inverted).
+func crc8J1850(b []byte) byte {
+	crc := byte(0xFF)
+	for _, x := range b {
+		crc ^= x
+		for i := 0; i < 8; i++ {
+			if crc&0x80 != 0 {
+				crc = crc<<1 ^ 0x1D
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return ^crc
+}
+
+// The adapter personalities of Personality: the adapters a workshop owns
+// and the emulators tools are tested against.
+const (
+	// PersonalityGenuine is a well-behaved ELM327 v1.5 (the default).
+	PersonalityGenuine = "genuine"
+	// PersonalityRefusesBatches answers "?" to a request with several
+	// PIDs, as many clones and the independent ELM327-emulator do.
+	PersonalityRefusesBatches = "refuses-batches"
+	// PersonalityFirstPIDOnly answers only the first PID of such a
+	// request.
+	PersonalityFirstPIDOnly = "first-pid-only"
+	// PersonalityClone is a cheap "v2.1" clone: no ATWS, ATDPN, ATDP,
+	// ATRV or ATAT, and a stray 0xFC and NUL after every reset.
+	PersonalityClone = "clone"
+	// PersonalitySlowECU puts the vehicle's ECUs 400 ms away, beyond the
+	// adapter's default 200 ms timeout, as some older ECUs are.
+	PersonalitySlowECU = "slow-ecu"
+	// PersonalitySTN is an OBDLink (STN1110) chip: ELM327 v1.4b that
+	// answers STI.
+	PersonalitySTN = "stn"
+	// PersonalityRealTiming is a genuine adapter with a real adapter's
+	// reset and protocol search times (RealTiming).
+	PersonalityRealTiming = "real-timing"
+)
+
+// Personalities lists the names Personality knows, sorted.
+func Personalities() []string {
+	return []string{PersonalityClone, PersonalityFirstPIDOnly, PersonalityGenuine, PersonalityRealTiming,
+		PersonalityRefusesBatches, PersonalitySlowECU, PersonalitySTN}
+}
+
+// ErrPersonality is returned by Personality for a name it does not know.
+var ErrPersonality = errors.New("elmsim: unknown adapter personality")
+
+// Personality returns the Options of a named adapter personality (the
+// Personality constants).
+func Personality(name string) (Options, error) {
+	switch name {
+	case PersonalityGenuine, "":
+		return Options{}, nil
+	case PersonalityRefusesBatches:
+		return Options{Quirks: Quirks{RefuseBatches: true}}, nil
+	case PersonalityFirstPIDOnly:
+		return Options{Quirks: Quirks{FirstPIDOnly: true}}, nil
+	case PersonalityClone:
+		return Options{Version: "ELM327 v2.1", Quirks: Quirks{AfterReset: "\xFC\x00"},
+			Faults: Faults{Unsupported: []string{"WS", "DPN", "DP", "RV", "AT0", "AT1", "AT2"}}}, nil
+	case PersonalitySlowECU:
+		return Options{Latency: 400 * time.Millisecond}, nil
+	case PersonalitySTN:
+		return Options{Version: "ELM327 v1.4b", STI: "STN1110 v4.3.1"}, nil
+	case PersonalityRealTiming:
+		return Options{Timing: RealTiming()}, nil
+	}
+	return Options{}, fmt.Errorf("%w: %q (want one of %s)", ErrPersonality, name, strings.Join(Personalities(), ", "))
 }

@@ -87,7 +87,7 @@ func (e *ECU) Handle(req []byte, functional bool) (resp []byte, ok bool) {
 		}
 	}
 	switch {
-	case sid == svcFreezeFrame && e.quirks.NoMode02:
+	case sid == svcFreezeFrame && e.quirks.NoMode02, sid == svcPermanentDTCs && e.quirks.NoMode0A:
 		if functional {
 			return nil, false
 		}

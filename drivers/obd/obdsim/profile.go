@@ -25,6 +25,28 @@ const ProtocolISO15765 = "iso15765"
 // it.
 const ProtocolJ1939 = "j1939"
 
+// The non-CAN OBD-II protocols of older cars (K-line and J1850). A profile
+// with one of them has no bus section; its ECUs are addressed by the source
+// byte of their frames' header (10 for the engine) and are served only
+// behind the ELM327 simulator (drivers/elm327/elmsim), which prints their
+// frames in that protocol's format.
+const (
+	ProtocolISO9141  = "iso9141"   // ISO 9141-2 (K-line, 5-baud init)
+	ProtocolKWP5Baud = "kwp_5baud" // ISO 14230-4 KWP, 5-baud init
+	ProtocolKWPFast  = "kwp_fast"  // ISO 14230-4 KWP, fast init
+	ProtocolJ1850VPW = "j1850_vpw" // SAE J1850 VPW (10.4 kbit/s)
+	ProtocolJ1850PWM = "j1850_pwm" // SAE J1850 PWM (41.6 kbit/s)
+)
+
+// Legacy reports whether protocol is one of the non-CAN OBD-II protocols.
+func Legacy(protocol string) bool {
+	switch protocol {
+	case ProtocolISO9141, ProtocolKWP5Baud, ProtocolKWPFast, ProtocolJ1850VPW, ProtocolJ1850PWM:
+		return true
+	}
+	return false
+}
+
 // Profile describes one simulated vehicle. It is read from YAML (see Parse);
 // testdata/vehicles/ holds examples. A Profile is plain data: tests may build
 // or change one in code before passing it to New.
@@ -36,9 +58,12 @@ type Profile struct {
 	Name string `yaml:"name"`
 	// Description says in plain words what the vehicle shows.
 	Description string `yaml:"description"`
-	// Protocol is "iso15765" (the default when empty) or "j1939".
+	// Protocol is "iso15765" (the default when empty), "j1939", or one
+	// of the non-CAN protocols "iso9141", "kwp_5baud", "kwp_fast",
+	// "j1850_vpw", "j1850_pwm".
 	Protocol string `yaml:"protocol"`
-	// Bus is the CAN bus the vehicle sits on.
+	// Bus is the CAN bus the vehicle sits on; not used by the non-CAN
+	// protocols.
 	Bus Bus `yaml:"bus"`
 	// VIN is the 17-character vehicle identification number, answered to
 	// Mode 09 infotype 02 by the ECU marked vin: true (default: the first).
@@ -64,7 +89,9 @@ type ECUProfile struct {
 	// Address is the ECU's response identifier, written in hex with or
 	// without 0x, quoted or not: "7E8", 0x7E9, 18DAF110. Its physical
 	// request identifier follows (0x7E0 for 0x7E8, 0x18DA10F1 for
-	// 0x18DAF110).
+	// 0x18DAF110). On a non-CAN protocol it is the source address of the
+	// ECU's frames, one byte: "10" for the engine, "18" for a
+	// transmission.
 	Address Address `yaml:"address"`
 	// Name is the ECU name for Mode 09 infotype 0A, at most 20 characters
 	// such as "ECM-EngineControl".
@@ -136,6 +163,9 @@ type Quirks struct {
 	// InfoTypes) with 7F 09 12, while every supported InfoType still
 	// answers, as some ECUs do.
 	NoInfoTypeList bool `yaml:"no_infotype_list"`
+	// NoMode0A leaves Mode 0A (permanent DTCs, required only since about
+	// 2010) out, like NoMode02.
+	NoMode0A bool `yaml:"no_mode0a"`
 }
 
 // DTCLists are an ECU's trouble codes, each like "P0420".

@@ -34,21 +34,20 @@ func (p *Profile) Validate() error {
 			v.addf("ecus", ErrBadValue, "not used by protocol %s (controllers go in the j1939 section)", ProtocolJ1939)
 		}
 	default:
-		v.addf("protocol", ErrProtocol, "%q (want %s or %s)", p.Protocol, ProtocolISO15765, ProtocolJ1939)
+		if !Legacy(p.Protocol) {
+			v.addf("protocol", ErrProtocol, "%q (want %s, %s, %s, %s, %s, %s or %s)", p.Protocol, ProtocolISO15765, ProtocolJ1939,
+				ProtocolISO9141, ProtocolKWP5Baud, ProtocolKWPFast, ProtocolJ1850VPW, ProtocolJ1850PWM)
+		}
+		if p.J1939.Kind != 0 {
+			v.addf("j1939", ErrBadValue, "only for protocol %s", ProtocolJ1939)
+		}
 	}
-	switch p.Bus.IDBits {
-	case 11, 29:
-	case 0:
-		v.add("bus.id_bits", ErrMissing)
-	default:
-		v.addf("bus.id_bits", ErrBadValue, "%d (want 11 or 29)", p.Bus.IDBits)
-	}
-	switch p.Bus.Bitrate {
-	case 500000, 250000:
-	case 0:
-		v.add("bus.bitrate", ErrMissing)
-	default:
-		v.addf("bus.bitrate", ErrBadValue, "%d (want 500000 or 250000)", p.Bus.Bitrate)
+	if Legacy(p.Protocol) {
+		if p.Bus != (Bus{}) {
+			v.addf("bus", ErrBadValue, "a %s vehicle is not on a CAN bus: leave the bus section out", p.Protocol)
+		}
+	} else {
+		v.bus(p.Bus)
 	}
 	if err := checkVIN(p.VIN); err != nil {
 		v.add("vin", err)
@@ -77,9 +76,27 @@ func (p *Profile) Validate() error {
 				v.addf(f+".vin", ErrBadValue, "only one ECU may hold the VIN")
 			}
 		}
-		v.ecu(f, p.Bus.IDBits, e)
+		v.ecu(f, p, e)
 	}
 	return errors.Join(v.errs...)
+}
+
+// bus checks a CAN bus section.
+func (v *validator) bus(b Bus) {
+	switch b.IDBits {
+	case 11, 29:
+	case 0:
+		v.add("bus.id_bits", ErrMissing)
+	default:
+		v.addf("bus.id_bits", ErrBadValue, "%d (want 11 or 29)", b.IDBits)
+	}
+	switch b.Bitrate {
+	case 500000, 250000:
+	case 0:
+		v.add("bus.bitrate", ErrMissing)
+	default:
+		v.addf("bus.bitrate", ErrBadValue, "%d (want 500000 or 250000)", b.Bitrate)
+	}
 }
 
 type validator struct{ errs []error }
@@ -92,11 +109,20 @@ func (v *validator) addf(field string, sentinel error, format string, args ...an
 	v.add(field, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...))
 }
 
-func (v *validator) ecu(f string, idBits int, e *ECUProfile) {
+func (v *validator) ecu(f string, p *Profile, e *ECUProfile) {
 	addr := obd.ECU(e.Address)
-	if _, ext, err := isotp.RequestID(addr); err != nil {
+	idBits := p.Bus.IDBits
+	switch _, ext, err := isotp.RequestID(addr); {
+	case Legacy(p.Protocol):
+		if addr > 0xFF || addr == 0xF1 {
+			v.addf(f+".address", ErrBadAddress, "%s is not a %s source address (one byte, such as 10 for the engine; F1 is the tester)", addr, p.Protocol)
+		}
+		if e.Faults != (Faults{}) {
+			v.addf(f+".faults", ErrBadValue, "ISO-TP faults do not apply to %s", p.Protocol)
+		}
+	case err != nil:
 		v.addf(f+".address", ErrBadAddress, "%s is not an OBD response identifier (7E8-7EF or 18DAF1xx)", addr)
-	} else if (idBits == 29) != ext && (idBits == 11 || idBits == 29) {
+	case (idBits == 29) != ext && (idBits == 11 || idBits == 29):
 		v.addf(f+".address", ErrBadAddress, "%s does not fit a %d-bit bus", addr, idBits)
 	}
 	if e.Name == "" {

@@ -37,10 +37,11 @@ type Options struct {
 // Vehicle is a simulated vehicle: the ECUs of one profile with their
 // mutable state.
 type Vehicle struct {
-	name string
-	vin  string
-	ecus []*ECU
-	opts Options
+	name     string
+	protocol string
+	vin      string
+	ecus     []*ECU
+	opts     Options
 }
 
 // New validates p and builds the vehicle. The profile is copied: changing p
@@ -55,7 +56,7 @@ func New(p *Profile, opts Options) (*Vehicle, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	v := &Vehicle{name: p.Name, vin: p.VIN, opts: opts}
+	v := &Vehicle{name: p.Name, protocol: p.Protocol, vin: p.VIN, opts: opts}
 	holder := 0
 	for i, e := range p.ECUs {
 		if e.VIN {
@@ -160,6 +161,9 @@ func (e *ECU) buildInfo(p *ECUProfile) error {
 	return errors.Join(errs...)
 }
 
+// Protocol is the profile's protocol ("" for ISO 15765-4 CAN).
+func (v *Vehicle) Protocol() string { return v.protocol }
+
 // Name is the profile's name.
 func (v *Vehicle) Name() string { return v.name }
 
@@ -179,7 +183,8 @@ func (v *Vehicle) ECU(addr obd.ECU) *ECU {
 	return nil
 }
 
-// ServeCAN puts every ECU on a CAN bus and answers requests until ctx ends.
+// ServeCAN puts every ECU on a CAN bus and answers requests until ctx ends;
+// it refuses a vehicle on a non-CAN protocol (ErrProtocol).
 // open is called once per ECU, before any is served, to attach that ECU's
 // own node to the bus; each node is served by isotp.Serve with the ECU's
 // latency (or Options.Latency), flow-control parameters and faults.
@@ -189,6 +194,9 @@ func (v *Vehicle) ECU(addr obd.ECU) *ECU {
 // early (which also stops the others). If open fails, the nodes already
 // opened are closed and the error is returned.
 func (v *Vehicle) ServeCAN(ctx context.Context, open func() (canbus.Conn, error)) error {
+	if Legacy(v.protocol) {
+		return fmt.Errorf("%w: a %s vehicle is not on a CAN bus; serve it behind the ELM327 simulator (drivers/elm327/elmsim)", ErrProtocol, v.protocol)
+	}
 	conns := make([]canbus.Conn, 0, len(v.ecus))
 	closeAll := func() {
 		for _, c := range conns {

@@ -1,0 +1,151 @@
+//go:build linux
+
+package powerfs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	installOnce sync.Once
+	installOut  []byte
+	installErr  error
+)
+
+// MountTest mounts an empty file system on a new temporary directory for
+// the test and unmounts it on cleanup. When mounting fails it installs
+// fuse3 once with scripts/install-test-tools.sh and tries again; if that
+// fails too, the test fails under CI=true and is skipped otherwise.
+func MountTest(t testing.TB) *FS {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := Mount(dir)
+	if err != nil {
+		installOnce.Do(func() {
+			root, rerr := repoRoot()
+			if rerr != nil {
+				installErr = rerr
+				return
+			}
+			installOut, installErr = exec.Command("bash", filepath.Join(root, "scripts", "install-test-tools.sh"), "fuse").CombinedOutput()
+		})
+		f, err = Mount(dir)
+	}
+	if err != nil {
+		msg := "powerfs: " + err.Error() + " (needs /dev/fuse, and root or fusermount3 from fuse3)"
+		if installErr != nil {
+			msg += "; scripts/install-test-tools.sh fuse: " + installErr.Error() + "\n" + string(installOut)
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() {
+		if err := f.Unmount(); err != nil {
+			t.Error(err)
+		}
+	})
+	return f
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "scripts", "install-test-tools.sh")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("scripts/install-test-tools.sh not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Period runs one powered period of a power-loss test: it arms a cut after
+// cutAfter operations, starts cmd (a process using the mount), hands each
+// line the process prints on its standard output to line, and once the
+// power is off kills the process (SIGKILL), reads what it printed before,
+// and powers on again. It returns the process's standard error when the
+// process exits before the cut or the cut does not come within timeout.
+func (f *FS) Period(cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line func(string)) error {
+	var stderr tail
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	f.CutAfter(cutAfter)
+	if err := cmd.Start(); err != nil {
+		f.Cut()
+		return errors.Join(err, f.PowerOn())
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	off := f.Off()
+	var failure error
+	for failure == nil && off != nil {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				failure = fmt.Errorf("powerfs: the process exited before the power cut: %s", stderr.String())
+				break
+			}
+			line(l)
+		case <-off:
+			off = nil
+		case <-timer.C:
+			failure = fmt.Errorf("powerfs: no power cut within %v (%d operations armed): %s", timeout, cutAfter, stderr.String())
+		}
+	}
+	f.Cut()
+	_ = cmd.Process.Kill()
+	for l := range lines {
+		line(l)
+	}
+	_ = cmd.Wait()
+	return errors.Join(failure, f.PowerOn())
+}
+
+// tail keeps the last 16 KiB written to it.
+type tail struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (w *tail) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	if len(w.b) > 32<<10 {
+		w.b = append([]byte(nil), w.b[len(w.b)-16<<10:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tail) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.b)
+}

@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/web"
+)
+
+// AuditBody is the body of an "audit" record: an action taken on the bay
+// screen, stored before the action runs.
+type AuditBody struct {
+	At  time.Time `json:"at"`
+	Bay string    `json:"bay"`
+	web.Audit
+}
+
+// screenAgent is what the bay screen sees of the agent (web.Agent): the
+// same command handler as the MQTT command topic, the status, the jobs,
+// and the audit records.
+type screenAgent struct{ a *Agent }
+
+func (s screenAgent) Command(ctx context.Context, name string, args json.RawMessage) (any, error) {
+	return s.a.Command(ctx, name, args)
+}
+
+// Status is the agent's status with the broker connection beside it.
+func (s screenAgent) Status() map[string]any {
+	st := s.a.status()
+	st["device"], st["shop"], st["company_name"] = s.a.cfg.Device.ID, s.a.cfg.Device.Shop, s.a.cfg.Device.CompanyName
+	us := s.a.up.Stats()
+	st["broker_connected"] = us.Connected
+	if us.Connected {
+		st["broker_since"] = us.ConnectedSince
+	}
+	if us.LastError != nil {
+		st["broker_error"] = us.LastError.Error()
+	}
+	return st
+}
+
+func (s screenAgent) OpenJob() (job.Job, bool) { return s.a.jobs.Current(s.a.bay) }
+
+func (s screenAgent) ClosedJob(id string) (job.Closed, error) { return s.a.jobs.Closed(id) }
+
+func (s screenAgent) Audit(ctx context.Context, au web.Audit) error {
+	body := AuditBody{At: s.a.now().UTC(), Bay: s.a.bay, Audit: au}
+	return s.a.emit(ctx, job.Event{Kind: record.KindAudit, Job: s.a.openJobID(), Body: body})
+}
+
+// runScreen serves the bay screen until ctx ends. A screen that cannot
+// start (its port taken, a bad certificate) is an alarm, not the end of
+// the agent: the vehicle's records matter more.
+func (a *Agent) runScreen(ctx context.Context) {
+	if a.screen == nil {
+		return
+	}
+	if err := a.screen.Run(ctx); err != nil && ctx.Err() == nil {
+		a.alarm("bay screen stopped", err)
+	}
+}
+
+// Screen returns the bay screen, nil when it is off.
+func (a *Agent) Screen() *web.Server { return a.screen }
