@@ -57,6 +57,8 @@ type box struct {
 
 type boxCommands struct{ b *box }
 
+func (boxCommands) Lane(name string) string { return command.Lane(name) }
+
 func (c boxCommands) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
 	args, err := command.Decode(name, raw)
 	if err != nil {
