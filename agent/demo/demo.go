@@ -124,6 +124,10 @@ type Result struct {
 	Records []record.Record
 	// Report is the verification of the records received.
 	Report *record.Report
+	// Upload is what the receiver did with the job: the device's chain as
+	// it verified it, and the job's upload state with the provincial
+	// system's reply.
+	Upload *Upload
 	// StateDir is the agent's state directory (removed after the run
 	// unless it was given or KeepState is set).
 	StateDir string
@@ -234,6 +238,17 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	if err != nil {
 		return res, fmt.Errorf("demo: agent: %w", err)
 	}
+	// The receiving side subscribes before the agent publishes anything.
+	rcv, err := startReceiving(ctx, dir, brokerURL, tlsCfg, brk, log)
+	if err != nil {
+		a.Close()
+		return res, err
+	}
+	defer func() {
+		if rerr := rcv.close(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("demo: receiver: %w", rerr))
+		}
+	}()
 	scriptCtx, stopScript := context.WithCancelCause(ctx)
 	defer stopScript(nil)
 	agentCtx, stopAgent := context.WithCancel(context.WithoutCancel(ctx))
@@ -282,6 +297,15 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	}
 	if !res.Report.OK() {
 		return res, fmt.Errorf("%w:\n%s", ErrNotVerified, res.Report)
+	}
+	uctx, cancelUpload := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("no upload within %s", o.Timeout))
+	defer cancelUpload()
+	res.Upload, err = rcv.waitUpload(uctx)
+	if perr := p.uploaded(res.Upload, rcv.sim.Counts()); perr != nil {
+		return res, perr
+	}
+	if err != nil {
+		return res, err
 	}
 
 	if o.KeepRunning {

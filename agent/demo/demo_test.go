@@ -46,6 +46,9 @@ func TestDemo(t *testing.T) {
 		`"costlistcode": "S-\d{8}-0001"`,
 		`"test_no": "330106202603140012"`,
 		`\n  verified: 13 records from bay-01`,
+		`receiver   13 records verified and stored once, chain complete through seq 13, no gaps, 0 quarantined`,
+		`job        J-DEMO-0001: uploaded after 1 attempt\(s\)`,
+		`reply      \{"code":"1","status":"新增成功"\}\n$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
 			t.Errorf("output lacks %q", re)
@@ -80,6 +83,10 @@ func TestDemo(t *testing.T) {
 	if !res.Report.OK() || !res.Report.SignaturesChecked || res.Report.Records != len(res.Records) {
 		t.Errorf("verification:\n%s", res.Report)
 	}
+	// The receiver stored every record once and uploaded the job.
+	if u := res.Upload; u == nil || u.Job.State != "uploaded" || u.Device.Stored != int64(len(res.Records)) || !u.Device.Complete {
+		t.Errorf("upload %+v", res.Upload)
+	}
 }
 
 // TestDemoOutsideBrokerJSON runs the demo against a broker it did not
@@ -108,9 +115,13 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 		Upload       healthrecord.Upload
 		Verification json.RawMessage
 		Verified     bool
+		Provincial   Upload `json:"provincial_upload"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out.String())
+	}
+	if doc.Provincial.Job.State != "uploaded" || !strings.Contains(doc.Provincial.Job.Reply, "新增成功") {
+		t.Errorf("provincial_upload %+v", doc.Provincial)
 	}
 	if !doc.Verified || len(doc.Records) != len(res.Records) || doc.Upload.MStation == nil ||
 		doc.Upload.MStation.TestNo != TestNo || len(doc.Upload.MStation.DTCClears) != 2 {

@@ -17,6 +17,7 @@ import (
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -26,7 +27,8 @@ import (
 type printer struct {
 	w    io.Writer
 	json bool
-	err  error // the first write error
+	err  error    // the first write error
+	doc  *jsonDoc // the --json document, written by uploaded
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
@@ -133,17 +135,55 @@ func (p *printer) receivedJSON(res *Result, keyFile string, lines [][]byte) erro
 	for i, l := range lines {
 		recs[i] = string(l)
 	}
-	doc := struct {
-		Records      []string        `json:"records"`
-		PublicKey    json.RawMessage `json:"device_public_key"`
-		Upload       json.RawMessage `json:"upload"`
-		Verification json.RawMessage `json:"verification"`
-		Verified     bool            `json:"verified"`
-	}{recs, pub, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK()}
-	enc := json.NewEncoder(p.w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	p.doc = &jsonDoc{recs, pub, up.Bytes(), res.Report.MarshalJSONIndent(), res.Report.OK(), nil}
+	return nil
+}
+
+// jsonDoc is the --json output, written once the upload is known.
+type jsonDoc struct {
+	Records      []string        `json:"records"`
+	PublicKey    json.RawMessage `json:"device_public_key"`
+	Upload       json.RawMessage `json:"upload"`
+	Verification json.RawMessage `json:"verification"`
+	Verified     bool            `json:"verified"`
+	Provincial   *Upload         `json:"provincial_upload"`
+}
+
+// uploaded prints what the receiving side did: the receiver's view of the
+// chain and the job's upload to the simulated provincial system, with its
+// reply. In JSON mode it writes the one JSON document.
+func (p *printer) uploaded(u *Upload, c provsim.Counts) error {
+	if p.json {
+		if p.doc == nil {
+			return p.err
+		}
+		p.doc.Provincial = u
+		enc := json.NewEncoder(p.w)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p.doc)
+	}
+	p.section("Upload to the provincial health-record system (simulated lcipprodatarest), through bayreceiver")
+	if u == nil {
+		p.line("  no upload: see the error below")
+		return p.err
+	}
+	d := u.Device
+	gaps := "no gaps"
+	if d.Missing > 0 {
+		gaps = fmt.Sprintf("%d records missing", d.Missing)
+	}
+	p.printf("  %-10s %d records verified and stored once, chain complete through seq %d, %s, %d quarantined\n",
+		"receiver", d.Stored, d.VerifiedThrough, gaps, len(d.Quarantined))
+	p.printf("  %-10s %s: %s after %d attempt(s) (rebuilt from its records with job.FromRecords)\n", "job", u.Job.Job, u.Job.State, u.Job.Attempts)
+	p.printf("  %-10s POST %s\n", "sent to", u.URL)
+	p.printf("  %-10s %d access token(s) from lcipprogetaccesstoken for company %s\n", "token", c.Tokens, Shop)
+	if u.Job.State == "uploaded" {
+		p.printf("  %-10s %s\n", "reply", u.Job.Reply)
+	} else {
+		p.printf("  %-10s %s (%s)\n", "refused", u.Job.LastError, u.Job.Reply)
+	}
+	return p.err
 }
 
 func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplink.Topics, dir string) {

@@ -55,7 +55,7 @@ type Broker struct {
 
 // Start starts the broker on free loopback ports.
 func Start(o Options) (*Broker, error) {
-	serverTLS, pool, caPEM, err := newTLS()
+	serverTLS, pool, caPEM, err := LoopbackTLS()
 	if err != nil {
 		return nil, fmt.Errorf("embedbroker: certificates: %w", err)
 	}
@@ -123,10 +123,10 @@ func (*allowHook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { ret
 
 func (*allowHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
-// newTLS generates a CA and a server certificate for 127.0.0.1 and
+// LoopbackTLS generates a CA and a server certificate for 127.0.0.1 and
 // localhost, valid for a day: the server's TLS config, a pool holding the
 // CA, and the CA certificate in PEM.
-func newTLS() (*tls.Config, *x509.CertPool, []byte, error) {
+func LoopbackTLS() (*tls.Config, *x509.CertPool, []byte, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, err

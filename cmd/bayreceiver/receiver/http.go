@@ -60,7 +60,9 @@ func viewQuarantine(qs []store.Quarantined) []QuarantineView {
 	return out
 }
 
-func deviceStatus(ch store.Chain, stored int64) DeviceStatus {
+// StatusOf is the status of a device with chain state ch and stored
+// records.
+func StatusOf(ch store.Chain, stored int64) DeviceStatus {
 	s := DeviceStatus{
 		Device: ch.Device, Shop: ch.Shop, Stored: stored, VerifiedThrough: ch.VerifiedThrough, HighestSeq: ch.HighestSeq,
 		Missing: chain.Missing(&ch), Gaps: ch.Gaps, PermanentMissing: chain.PermanentCount(&ch), Permanent: ch.Permanent,
@@ -129,7 +131,7 @@ func (r *Receiver) getDevices(w http.ResponseWriter, req *http.Request) {
 			problem(w, http.StatusInternalServerError, "store_error", "%v", err)
 			return
 		}
-		out = append(out, deviceStatus(ch, n))
+		out = append(out, StatusOf(ch, n))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
 	writeJSON(w, http.StatusOK, out)
@@ -151,7 +153,7 @@ func (r *Receiver) getDevice(w http.ResponseWriter, req *http.Request) {
 		problem(w, http.StatusInternalServerError, "store_error", "%v", err)
 		return
 	}
-	s := deviceStatus(ch, n)
+	s := StatusOf(ch, n)
 	qs, err := r.st.QuarantinedRecords(req.Context(), dev, limit(req, "quarantined", 20))
 	if err != nil {
 		problem(w, http.StatusInternalServerError, "store_error", "%v", err)
