@@ -14,6 +14,8 @@ import (
 
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/j1939"
+	"github.com/bayagent/bayagent/drivers/obd"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -115,11 +117,39 @@ func TestScanReport(t *testing.T) {
 	}
 	for _, want := range []string{
 		"LFV2A21K8A4052691", "MIL:", "ON", "P0420", "Catalyst System Efficiency Below Threshold",
-		"P0171", "P0300", "P0700", "Catalyst", "NOT COMPLETE", "123456.7 km", "malfunction indicator lamp is on",
+		"P0171", "P0300", "P0700", "Catalyst", "NOT COMPLETE", "123456.7 km", "OBD pre-check: FAIL", "255 or more",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestScanReportChinese: --lang zh prints the same report in Chinese.
+func TestScanReportChinese(t *testing.T) {
+	for _, tc := range []struct{ profile, flag string }{{"petrol-p0420", "zh"}, {"diesel-truck-j1939", "zh-CN"}} {
+		code, stdout, stderr := runCmd(t, "scan", "--sim", filepath.Join("..", "..", "testdata", "vehicles", tc.profile+".yaml"), "--p2", "500ms", "--lang", tc.flag)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.profile, code, stderr)
+		}
+		want := []string{"OBD 预检：不通过", "故障指示灯", "处理建议：", "就绪状态"}
+		if tc.profile == "petrol-p0420" {
+			desc, _ := obd.DescribeDTCIn("P0420", "zh-CN")
+			want = append(want, desc, "255及以上", "催化器：", "未完成")
+		} else {
+			want = append(want, j1939.DescribeIn(3226, 0, "zh-CN"), "SCR")
+		}
+		for _, w := range want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s: Chinese report lacks %q:\n%s", tc.profile, w, stdout)
+			}
+		}
+		if strings.Contains(stdout, "What to do") {
+			t.Errorf("%s: English left in the Chinese report:\n%s", tc.profile, stdout)
+		}
+	}
+	if code, _, stderr := runCmd(t, "scan", "--sim", "x.yaml", "--lang", "fr"); code != exitUsage || !strings.Contains(stderr, "--lang") {
+		t.Errorf("--lang fr: exit %d, %s", code, stderr)
 	}
 }
 
