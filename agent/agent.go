@@ -32,6 +32,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -72,6 +73,8 @@ type Agent struct {
 	box  *outbox.Outbox
 	jobs *job.Manager
 	up   *uplink.Uplink
+	// rules is the I/M pre-check rule set (precheck in the configuration).
+	rules findings.Rules
 	// screen is the bay screen, nil when screen.listen is not set.
 	screen *web.Server
 	io     *bayio.Bay // nil when no pin is fitted
@@ -147,8 +150,10 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.box.Close()
 		return nil, err
 	}
+	a.rules = cfg.Precheck.Rules()
 	a.jobs, err = job.Open(jobsDir(cfg), job.Options{
 		Emit:   a.emit,
+		Assess: a.assess,
 		Logger: log.With("part", "jobs"),
 		Now:    deps.Now,
 	})

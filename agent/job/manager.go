@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -38,6 +39,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now gives event times; nil is time.Now.
 	Now func() time.Time
+	// Assess gives a scan's findings (findings.Evaluate with the box's
+	// rules) from its snapshot and the job's VIN; nil records scans
+	// without findings.
+	Assess func(s *scan.Snapshot, jobVIN string) findings.Result
 	// MaxEvents bounds the events of one job (job_open included);
 	// 0 is DefaultMaxEvents.
 	MaxEvents int
@@ -334,6 +339,10 @@ func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.S
 		body.VINAdopted = obd.ValidateVIN(snap.VIN) == nil
 	case snap.VIN != j.VIN:
 		body.VINMismatch = true
+	}
+	if m.opts.Assess != nil {
+		res := m.opts.Assess(&snap, j.VIN)
+		body.Findings = &res
 	}
 	ev := Event{Kind: record.KindScan, Job: j.ID, Body: body}
 	return m.result(ev, m.commit(ctx, j, ev, func(j *Job) {

@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -763,5 +765,44 @@ func TestCancel(t *testing.T) {
 	}
 	if _, err := m2.OpenJob(ctx, "bay1", repairOpening("J-2")); err != nil {
 		t.Errorf("a new job after the cancel: %v", err)
+	}
+}
+
+// TestScanFindings: with Options.Assess, a job's scan carries the findings
+// of its snapshot against the job's VIN, in the record and the job file.
+func TestScanFindings(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	var gotVIN string
+	m, err := Open(dir, Options{Emit: rec.emit, Now: newClock().now, Assess: func(s *scan.Snapshot, jobVIN string) findings.Result {
+		gotVIN = jobVIN
+		return findings.Evaluate(s, findings.DefaultRules(), jobVIN)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := m.OpenJob(ctx, "bay1", repairOpening("J-F-1")); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := m.Scan(ctx, "bay1", "", snapshot(otherVIN, true, "P0420"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := ev.Body.(ScanBody)
+	if body.Findings == nil || body.Findings.Verdict != findings.Fail || gotVIN != testVIN {
+		t.Fatalf("findings %+v (job VIN given %q)", body.Findings, gotVIN)
+	}
+	if !body.Findings.Has(findings.VINMismatch) || !body.Findings.Has(findings.MILOn) {
+		t.Errorf("findings %+v: want vin_mismatch and mil_on", body.Findings.Findings)
+	}
+	// The job file keeps them across a restart.
+	m2, err := Open(dir, Options{Emit: rec.emit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := m2.Current("bay1")
+	if len(j.Scans) != 1 || j.Scans[0].Findings == nil || j.Scans[0].Findings.Verdict != findings.Fail {
+		t.Errorf("reopened job's scan findings: %+v", j.Scans)
 	}
 }
