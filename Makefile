@@ -62,8 +62,9 @@ bench:
 
 # The whole bay on this machine: embedded broker, simulated car and
 # analyzer, the agent, an emission-repair job; see README.md.
+# DEMOFLAGS=--keep-running leaves broker, simulators, agent and bay screen up.
 demo:
-	$(GO) run ./cmd/bayagent demo
+	$(GO) run ./cmd/bayagent demo $(DEMOFLAGS)
 
 clean:
 	rm -rf $(BIN) dist

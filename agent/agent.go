@@ -23,12 +23,9 @@ package agent
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,10 +113,14 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if a.bay == "" {
 		a.bay = "1"
 	}
-	if err := os.MkdirAll(cfg.Device.StateDir, 0o700); err != nil {
+	if err := makeDir(cfg.Device.StateDir); err != nil {
 		return nil, fmt.Errorf("agent: state directory: %w", err)
 	}
-	key, created, err := devicekey.LoadOrCreate(cfg.Device.KeyFile)
+	stored, err := hasStored(cfg)
+	if err != nil {
+		return nil, err
+	}
+	key, chain, created, err := devicekey.Open(cfg.Device.KeyFile, cfg.Device.ID, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +128,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if created {
 		log.Info("generated the device key", "file", cfg.Device.KeyFile)
 	}
-	if err := a.writePublicKey(); err != nil {
+	if err := writePublicKey(cfg, key.Public().(ed25519.PublicKey)); err != nil {
 		return nil, err
 	}
 	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now})
@@ -135,11 +136,15 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	bo := cfg.OutboxOptions()
-	bo.Sealer, bo.Logger = sealer, log.With("part", "outbox")
+	bo.Sealer, bo.Logger, bo.Chain = sealer, log.With("part", "outbox"), chain
 	if a.box, err = outbox.Open(cfg.Outbox.Path, bo); err != nil {
 		return nil, err
 	}
-	a.jobs, err = job.Open(filepath.Join(cfg.Device.StateDir, "jobs"), job.Options{
+	if err := checkSigner(a.box, key, chain.Get()); err != nil {
+		a.box.Close()
+		return nil, err
+	}
+	a.jobs, err = job.Open(jobsDir(cfg), job.Options{
 		Emit:   a.emit,
 		Logger: log.With("part", "jobs"),
 		Now:    deps.Now,
@@ -162,22 +167,6 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		}
 	}
 	return a, nil
-}
-
-// writePublicKey leaves the public key beside the private one, in the JSON
-// form `bayagent verify --key` and the health-record operator read.
-func (a *Agent) writePublicKey() error {
-	pub := a.key.Public().(ed25519.PublicKey)
-	data, err := json.MarshalIndent(devicekey.NewPublicInfo(a.cfg.Device.ID, pub), "", "  ")
-	if err != nil {
-		return err
-	}
-	data = append(data, '\n')
-	path := a.cfg.Device.KeyFile + ".pub.json"
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-		return nil
-	}
-	return os.WriteFile(path, data, 0o644)
 }
 
 // Ready is closed once Run has started every part and the agent serves.

@@ -25,6 +25,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -45,6 +46,7 @@ import (
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/agent/web"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -95,6 +97,9 @@ type Options struct {
 	// analyzer readings). Empty looks for testdata in the working
 	// directory and its parents.
 	DataDir string
+	// Screen is the bay screen's listen address (default 127.0.0.1 on a
+	// free port); it gets a one-time PIN, printed with its address.
+	Screen string
 	// KeepRunning keeps broker, simulators and agent running after the
 	// script, until ctx ends, and prints how to watch them.
 	KeepRunning bool
@@ -233,7 +238,11 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	}()
 
 	// The agent.
-	cfg := agentConfig(dir, brokerURL, caFile, dev)
+	cfg := agentConfig(dir, brokerURL, caFile, dev, o.Screen)
+	pin := web.RandomPIN(web.MinPINDigits)
+	if err := web.WritePINFile(cfg.Screen.PINFile, pin, 0); err != nil {
+		return res, fmt.Errorf("demo: screen PIN: %w", err)
+	}
 	a, err := agent.New(cfg, agent.Deps{Version: "demo", Logger: log.With("part", "agent"), Hub: hub})
 	if err != nil {
 		return res, fmt.Errorf("demo: agent: %w", err)
@@ -270,7 +279,13 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		return res, fmt.Errorf("demo: agent did not start: %w", context.Cause(scriptCtx))
 	}
 
+	select {
+	case <-a.Screen().Listening():
+	case <-scriptCtx.Done():
+		return res, fmt.Errorf("demo: the bay screen did not start: %w", context.Cause(scriptCtx))
+	}
 	p.setup(brk, brokerURL, dev, cfg)
+	p.screen(a.Screen().URL(), pin)
 
 	sctx, cancel := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("the demo script took longer than %s", o.Timeout))
 	defer cancel()
@@ -310,6 +325,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 
 	if o.KeepRunning {
 		p.keepRunning(brk, brokerURL, t, dir)
+		p.screen(a.Screen().URL(), pin)
 		<-scriptCtx.Done() // ctx ended, or the agent stopped
 		if ctx.Err() == nil {
 			return res, fmt.Errorf("demo: %w", context.Cause(scriptCtx))
@@ -373,7 +389,7 @@ func analyzerReadings(data string) (before, after *analyzersim.Readings, err err
 }
 
 // agentConfig is the agent's configuration for the demo.
-func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
+func agentConfig(dir, brokerURL, caFile, analyzerDev, screen string) *config.Config {
 	cfg := config.Default()
 	cfg.Device.ID, cfg.Device.Shop, cfg.Device.Bay = Device, Shop, Bay
 	cfg.Device.CompanyName = CompanyName
@@ -389,6 +405,11 @@ func agentConfig(dir, brokerURL, caFile, analyzerDev string) *config.Config {
 	cfg.Uplink.TopicPrefix = Prefix
 	cfg.Uplink.CAFile = caFile
 	cfg.Uplink.AllowPlaintext = !isTLSURL(brokerURL)
+	// The bay screen, for a browser on this machine; no shop software
+	// drives the jobs here, so the page may open and close them.
+	cfg.Screen.Listen = cmp.Or(screen, "127.0.0.1:0")
+	cfg.Screen.PINFile = filepath.Join(dir, config.DefaultPINName)
+	cfg.Screen.JobActions = true
 	return cfg
 }
 

@@ -8,6 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -160,7 +163,8 @@ func TestDemoOutsideBrokerJSON(t *testing.T) {
 func TestDemoKeepRunning(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := &watchWriter{want: "Ctrl-C stops", seen: make(chan struct{}), then: cancel}
+	// The screen's line ends the set-up and the keep-running sections.
+	w := &watchWriter{want: "for this run)\n", count: 2, seen: make(chan struct{}), then: func() {}}
 	done := make(chan error, 1)
 	go func() {
 		_, err := Run(ctx, w, Options{KeepRunning: true, DataDir: testData, Logger: testLogger(t)})
@@ -171,6 +175,8 @@ func TestDemoKeepRunning(t *testing.T) {
 		t.Fatalf("Run returned before ctx ended: %v\n%s", err, w.String())
 	case <-w.seen:
 	}
+	checkScreen(t, w.String())
+	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -184,9 +190,10 @@ func TestDemoKeepRunning(t *testing.T) {
 
 // watchWriter collects output and calls then once want has been written.
 type watchWriter struct {
-	want string
-	seen chan struct{}
-	then func()
+	want  string
+	count int // how many times want must have been written (0 is 1)
+	seen  chan struct{}
+	then  func()
 
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -197,7 +204,7 @@ func (w *watchWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(p)
-	if strings.Contains(w.buf.String(), w.want) {
+	if strings.Count(w.buf.String(), w.want) >= max(w.count, 1) {
 		w.once.Do(func() { close(w.seen); w.then() })
 	}
 	return len(p), nil
@@ -248,4 +255,45 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// checkScreen signs in to the bay screen with the address and one-time PIN
+// the demo printed; a wrong PIN is refused.
+func checkScreen(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`screen +(http://127\.0\.0\.1:[0-9]+) .*PIN ([0-9]{6});`).FindAllStringSubmatch(out, -1)
+	if len(m) != 2 || m[0][1] != m[1][1] || m[0][2] != m[1][2] {
+		t.Fatalf("screen address and PIN not printed twice the same:\n%s", out)
+	}
+	url, pin := m[1][1], m[1][2]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(pin string) int {
+		resp, err := c.Get(url + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+		if csrf == nil {
+			t.Fatalf("login page without a token:\n%s", page)
+		}
+		resp, err = c.PostForm(url+"/login", neturl.Values{"csrf": {string(csrf[1])}, "technician": {"T007"}, "pin": {pin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	wrong := "000000"
+	if pin == wrong {
+		wrong = "999999"
+	}
+	if code := login(wrong); code != http.StatusUnauthorized {
+		t.Errorf("wrong PIN: HTTP %d", code)
+	}
+	if code := login(pin); code != http.StatusSeeOther {
+		t.Errorf("the printed PIN: HTTP %d", code)
+	}
 }

@@ -57,6 +57,12 @@ func (p *printer) setup(brk *embedbroker.Broker, brokerURL, analyzerDev string, 
 	p.printf("  %-10s device %s of shop %s, state in %s\n", "agent", cfg.Device.ID, cfg.Device.Shop, cfg.Device.StateDir)
 }
 
+// screen prints the bay screen's address and the one-time PIN of this
+// run.
+func (p *printer) screen(url, pin string) {
+	p.printf("  %-10s %s  (sign in with any technician id, e.g. T007, and PIN %s; one-time, for this run)\n", "screen", url, pin)
+}
+
 // step prints one step of the script: the command, what it said, what came
 // back.
 func (p *printer) step(cmd, what, outcome string) {

@@ -54,7 +54,7 @@ var webMessages = Catalogue{
 	"web.now.scanned":      {En: "Scanned {time}", Zh: "读取时间 {time}"},
 	"web.now.record":       {En: "record {seq}", Zh: "记录号 {seq}"},
 	"web.now.findings":     {En: "What it means", Zh: "诊断结论"},
-	"web.now.todo":         {En: "What to do:", Zh: "处理建议："},
+	"web.now.todo":         {En: "What to do: {action}", Zh: "处理建议：{action}"},
 	"web.now.vehicle":      {En: "Vehicle", Zh: "车辆信息"},
 	"web.now.none":         {En: "(not reported)", Zh: "（未读到）"},
 	"web.now.vin_invalid":  {En: "invalid", Zh: "无效"},

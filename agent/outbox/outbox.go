@@ -80,6 +80,27 @@
 // (permissions, missing directory, locked by another process) is an error,
 // never "corruption": nothing is moved.
 //
+// # Losing the database
+//
+// A database can also be lost whole (deleted, emptied, or replaced by an
+// older copy), and then nothing in it says which sequence numbers were
+// used: starting again at seq 1 would make receivers, who de-duplicate by
+// (device, seq), drop the new records as duplicates. So the outbox keeps
+// its chain head outside the database too, through Options.Chain (the
+// agent's chain file beside the device key). It does not write it for
+// every record: it reserves sequence numbers ahead (ReserveAhead at a
+// time, durably, before sealing beyond the last reservation), so that
+// every seq ever used is at most the reservation. When Open finds the
+// database new or empty although the chain was used, or holding a head
+// older than the one the chain recorded (the exact head is recorded at
+// Close, so a copy restored while the agent was stopped is noticed; after
+// a crash only the head of the last reservation is known), it writes an "outbox_reset"
+// record (cause "missing" or "rolled_back") at the seq after the
+// reservation, carrying the last known seq and hash, and logs an error. A
+// corrupt database's reset also starts after the reservation. The gap
+// between the last record received and the reset is reported by
+// `bayagent verify` as missing: records may have been lost there.
+//
 // # Sharing the file
 //
 // bbolt takes an exclusive flock on the file. A second writer (another agent)
@@ -127,6 +148,9 @@ var (
 	ErrDeviceMismatch = errors.New("outbox: database belongs to another device")
 	// ErrConfig: invalid Options.
 	ErrConfig = errors.New("outbox: invalid options")
+	// ErrReserve: sequence numbers could not be reserved in the Chain (a
+	// full disk, for example): nothing was stored.
+	ErrReserve = errors.New("outbox: cannot reserve sequence numbers in the chain file")
 )
 
 // Defaults for Options.
@@ -173,7 +197,29 @@ type Options struct {
 	// Now gives the time for the name of a moved corrupt file; nil means
 	// time.Now.
 	Now func() time.Time
+	// Chain keeps the chain head outside the database (see "Losing the
+	// database"); nil keeps none. Ignored when ReadOnly.
+	Chain Chain
 }
+
+// Chain keeps a device's chain head outside the outbox database, so that a
+// database that is lost, emptied or rolled back is noticed and its
+// sequence numbers are never used again. The agent's chain file
+// (devicekey.ChainFile) is one.
+type Chain interface {
+	// Known returns the head last recorded and the highest sequence number
+	// reserved (every seq up to it may have been used); ok is false when
+	// the chain was never used.
+	Known() (head record.Head, reserved uint64, ok bool)
+	// Reserve records durably the current head and that sequence numbers
+	// up to upTo may be used. The outbox stores nothing beyond the last
+	// reservation that succeeded.
+	Reserve(head record.Head, upTo uint64) error
+}
+
+// ReserveAhead is how many sequence numbers the outbox reserves at a time
+// in its Chain.
+const ReserveAhead = 1024
 
 func (o Options) withDefaults() (Options, error) {
 	if o.MaxBytes == 0 {
@@ -236,6 +282,12 @@ type Outbox struct {
 
 	appends atomic.Int64 // records committed since Open
 	commits atomic.Int64 // write transactions committed by the writer
+
+	// The writer's view of the chain (the writer goroutine, and init
+	// before it starts): the head and the highest seq reserved in
+	// opts.Chain.
+	headSeq  uint64
+	reserved uint64
 }
 
 // Open opens or creates the outbox database at path (see the package doc
@@ -245,6 +297,12 @@ func Open(path string, opts Options) (*Outbox, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	// A database that did not exist or was empty before this Open holds no
+	// record: if the Chain was used, the records it held are lost.
+	fresh := true
+	if st, err := os.Lstat(path); err == nil && st.Size() > 0 {
+		fresh = false
 	}
 	db, openErr := openChecked(path, opts)
 	var reset *resetInfo
@@ -275,7 +333,7 @@ func Open(path string, opts Options) (*Outbox, error) {
 		o.closed = true // no writer: Append fails with ErrReadOnly
 		return o, nil
 	}
-	if err := o.init(reset); err != nil {
+	if err := o.init(reset, fresh); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -299,6 +357,15 @@ func (o *Outbox) Close() error {
 		close(o.quit)
 	}
 	o.wg.Wait()
+	if !wasClosed && !o.opts.ReadOnly && o.opts.Chain != nil {
+		// The exact head, so that a database replaced by an older copy
+		// while the agent was stopped is noticed (a "rolled_back" reset).
+		if h, err := o.committedHead(); err == nil {
+			if err := o.opts.Chain.Reserve(h, o.reserved); err != nil {
+				o.log.Warn("outbox: chain head not recorded at close", "err", err)
+			}
+		}
+	}
 	if err := o.db.Close(); err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("outbox: close: %w", err)
 	}
@@ -375,11 +442,19 @@ func checkDB(db *bolt.DB) error {
 	return errors.Join(errs...)
 }
 
+// resetInfo says why the chain starts again.
 type resetInfo struct {
+	kind     string // ResetCorrupt, ResetMissing or ResetRolledBack
 	movedTo  string
 	cause    string
 	salvaged uint64
+	known    record.Head // the chain file's head
+	reserved uint64      // the chain file's reservation
 }
+
+// start is the seq after which the new chain starts: beyond every seq that
+// may have been used.
+func (r *resetInfo) start() uint64 { return max(r.salvaged, r.reserved, r.known.Seq) }
 
 // moveAside renames the corrupt file and looks in it for the last seq.
 func moveAside(path string, cause error, opts Options) (*resetInfo, error) {
@@ -403,5 +478,9 @@ func moveAside(path string, cause error, opts Options) (*resetInfo, error) {
 	seq := salvageLastSeq(dst, opts.Sealer)
 	opts.Logger.Error("outbox database was corrupt: moved aside, starting a new one",
 		"moved_to", dst, "error", cause, "salvaged_last_seq", seq)
-	return &resetInfo{movedTo: dst, cause: cause.Error(), salvaged: seq}, nil
+	r := &resetInfo{kind: ResetCorrupt, movedTo: dst, cause: cause.Error(), salvaged: seq}
+	if opts.Chain != nil {
+		r.known, r.reserved, _ = opts.Chain.Known()
+	}
+	return r, nil
 }

@@ -94,8 +94,11 @@ func saveState(tx *bolt.Tx, st state) error {
 
 // init creates the buckets, checks the device, recounts the stored bytes
 // and, after a corruption reset, writes the outbox_reset record.
-func (o *Outbox) init(reset *resetInfo) error {
+func (o *Outbox) init(reset *resetInfo, fresh bool) error {
 	dev := o.opts.Sealer.Device()
+	if o.opts.Chain != nil {
+		_, o.reserved, _ = o.opts.Chain.Known()
+	}
 	return o.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRecords, bucketQuarantine, bucketAcked, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -153,17 +156,28 @@ func (o *Outbox) init(reset *resetInfo) error {
 		if err := o.pruneAge(tx, &st); err != nil {
 			return err
 		}
-		if reset != nil && st.Seq == 0 {
-			body := map[string]any{
-				"moved_to":          reset.movedTo,
-				"error":             reset.cause,
-				"salvaged_last_seq": reset.salvaged,
+		if reset == nil {
+			reset = o.lost(st.Seq, fresh)
+		}
+		if reset != nil && (st.Seq == 0 || reset.kind == ResetRolledBack) {
+			body := ResetBody{Cause: reset.kind, MovedTo: reset.movedTo, Error: reset.cause, SalvagedLastSeq: reset.salvaged,
+				LastKnownSeq: reset.known.Seq, ReservedTo: reset.reserved}
+			if reset.known.Seq > 0 {
+				body.LastKnownHash = reset.known.Hash.String()
 			}
-			// A new chain (prev = Genesis) after the highest seq found.
-			rec, wire, h, err := o.opts.Sealer.SealNext(record.Head{Seq: reset.salvaged}, record.KindOutboxReset, "", body)
+			start := reset.start()
+			if err := o.reserve(record.Head{Seq: start}, start+1); err != nil {
+				return err
+			}
+			// A new chain (prev = Genesis) after every seq that may have
+			// been used.
+			rec, wire, h, err := o.opts.Sealer.SealNext(record.Head{Seq: start}, record.KindOutboxReset, "", body)
 			if err != nil {
 				return fmt.Errorf("outbox: seal reset record: %w", err)
 			}
+			o.log.Error("outbox: the database lost records; a new chain starts with an outbox_reset record",
+				"cause", reset.kind, "reset_seq", rec.Seq, "last_known_seq", reset.known.Seq, "reserved_to", reset.reserved,
+				"database_head", st.Seq)
 			if err := tx.Bucket(bucketRecords).Put(seqKey(rec.Seq), wire); err != nil {
 				return fmt.Errorf("outbox: %w", err)
 			}
@@ -171,8 +185,71 @@ func (o *Outbox) init(reset *resetInfo) error {
 			st.Depth++
 			st.Bytes += int64(keySize + len(wire))
 		}
+		head, err := st.head()
+		if err != nil {
+			return err
+		}
+		o.headSeq = head.Seq
 		return saveState(tx, st)
 	})
+}
+
+// ResetBody is the body of an "outbox_reset" record: why the chain starts
+// again, and what was known of the one before.
+type ResetBody struct {
+	// Cause is "corrupt" (the database was damaged and moved aside),
+	// "missing" (it was gone or empty although the chain was used) or
+	// "rolled_back" (it held an older head than the chain recorded).
+	Cause string `json:"cause"`
+	// MovedTo and Error: where a corrupt database was moved, and why.
+	MovedTo string `json:"moved_to,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// SalvagedLastSeq is the highest seq found in a corrupt database.
+	SalvagedLastSeq uint64 `json:"salvaged_last_seq,omitempty"`
+	// LastKnownSeq and LastKnownHash are the last head the chain file
+	// recorded; ReservedTo the highest seq that may have been used.
+	LastKnownSeq  uint64 `json:"last_known_seq"`
+	LastKnownHash string `json:"last_known_hash,omitempty"`
+	ReservedTo    uint64 `json:"reserved_to"`
+}
+
+// Reset causes (ResetBody.Cause).
+const (
+	ResetCorrupt    = "corrupt"
+	ResetMissing    = "missing"
+	ResetRolledBack = "rolled_back"
+)
+
+// lost reports a database that lost records as a whole: fresh (it did not
+// exist or was empty before Open) although the chain reserved sequence
+// numbers (a reservation precedes the first record), or behind the
+// chain's recorded head.
+func (o *Outbox) lost(dbSeq uint64, fresh bool) *resetInfo {
+	if o.opts.Chain == nil {
+		return nil
+	}
+	known, reserved, ok := o.opts.Chain.Known()
+	switch {
+	case !ok:
+		return nil
+	case fresh && dbSeq == 0:
+		return &resetInfo{kind: ResetMissing, known: known, reserved: reserved}
+	case dbSeq < known.Seq:
+		return &resetInfo{kind: ResetRolledBack, known: known, reserved: reserved}
+	}
+	return nil
+}
+
+// reserve records head and the reservation upTo in the Chain.
+func (o *Outbox) reserve(head record.Head, upTo uint64) error {
+	if o.opts.Chain == nil {
+		return nil
+	}
+	if err := o.opts.Chain.Reserve(head, upTo); err != nil {
+		return fmt.Errorf("%w: %w", ErrReserve, err)
+	}
+	o.reserved = upTo
+	return nil
 }
 
 // request is one Append waiting for the writer.
@@ -280,6 +357,21 @@ func (o *Outbox) commit(batch []*request) {
 		return
 	}
 	stored := 0
+	if o.opts.Chain != nil && o.headSeq+uint64(len(claimed)) > o.reserved {
+		// Reserve before sealing beyond the reservation; the head is the
+		// last committed one (the writer is the only one changing it).
+		h, err := o.committedHead()
+		if err == nil {
+			err = o.reserve(h, h.Seq+uint64(len(claimed))+ReserveAhead)
+		}
+		if err != nil {
+			for _, r := range claimed {
+				r.rec, r.err = record.Record{}, fmt.Errorf("outbox: append %s not stored: %w", r.kind, err)
+				close(r.done)
+			}
+			return
+		}
+	}
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		stored = 0
 		st, err := loadState(tx)
@@ -331,6 +423,11 @@ func (o *Outbox) commit(batch []*request) {
 			r.rec, r.err = record.Record{}, fmt.Errorf("outbox: commit: %w", err)
 		}
 	} else if err == nil {
+		for _, r := range claimed {
+			if r.err == nil {
+				o.headSeq = max(o.headSeq, r.rec.Seq)
+			}
+		}
 		o.appends.Add(int64(stored))
 		o.commits.Add(1)
 		o.notifyMu.Lock()
@@ -341,6 +438,20 @@ func (o *Outbox) commit(batch []*request) {
 	for _, r := range claimed {
 		close(r.done)
 	}
+}
+
+// committedHead reads the chain head from the database.
+func (o *Outbox) committedHead() (record.Head, error) {
+	var h record.Head
+	err := o.db.View(func(tx *bolt.Tx) error {
+		st, err := loadState(tx)
+		if err != nil {
+			return err
+		}
+		h, err = st.head()
+		return err
+	})
+	return h, err
 }
 
 // errNothingStored rolls back a transaction in which every request failed.

@@ -89,6 +89,7 @@ const (
 	KindPresence    = "presence"
 	KindAudit       = "audit"
 	KindOutboxReset = "outbox_reset"
+	KindKeyRotation = "key_rotation"
 )
 
 // kindDocs says what each kind records, in the order of Kinds.
@@ -103,6 +104,7 @@ var kindDocs = []struct{ kind, doc string }{
 	{KindPresence, "a vehicle connected to the bay's interface, or left it"},
 	{KindAudit, "an action taken on the bay screen (who, what, from where), stored before the action runs"},
 	{KindOutboxReset, "the box lost its record buffer and starts a new chain (first record of it)"},
+	{KindKeyRotation, "the device key changed: sealed by the new key, the body signed by the old one (`bayagent key rotate`)"},
 }
 
 // Kinds returns every record kind Bayagent writes.

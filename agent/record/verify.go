@@ -104,13 +104,19 @@ type DeviceReport struct {
 	// Resets: "outbox_reset" records that start a new chain: the device
 	// lost its buffer and records may be missing before them.
 	Resets SeqList `json:"resets"`
+	// KeyRotations: "key_rotation" records, from which on the device signs
+	// with a new key (not a problem when the old key signed them).
+	KeyRotations SeqList `json:"key_rotations"`
+	// UnauthorisedRotations: key rotations the key in force before them
+	// did not sign (the old key was lost, or the rotation is forged).
+	UnauthorisedRotations SeqList `json:"unauthorised_rotations"`
 }
 
 // OK reports whether the device's records are complete, in order and
 // untampered. Exact duplicates do not count.
 func (d *DeviceReport) OK() bool {
 	return !d.UnknownKey && d.Missing == 0 && d.Conflicts.Count == 0 && d.Reorders.Count == 0 &&
-		d.BrokenLinks.Count == 0 && d.BadSignatures.Count == 0 && d.Resets.Count == 0
+		d.BrokenLinks.Count == 0 && d.BadSignatures.Count == 0 && d.Resets.Count == 0 && d.UnauthorisedRotations.Count == 0
 }
 
 // Report is the result of Verify. It marshals to JSON with encoding/json.
@@ -193,6 +199,8 @@ func (r *Report) String() string {
 			{"broken hash links", d.BrokenLinks},
 			{"bad signatures", d.BadSignatures},
 			{"chain resets (outbox_reset; records may be lost)", d.Resets},
+			{"key rotations not signed by the key before them", d.UnauthorisedRotations},
+			{"key rotations", d.KeyRotations},
 			{"exact duplicates (harmless)", d.Duplicates},
 		} {
 			if p.l.Count > 0 {
@@ -213,14 +221,42 @@ type seen struct {
 	content Hash // hash of canonical bytes
 	prev    Hash
 	reset   bool
-	badSig  bool
+	badSig  bool // no known key verified it (yet)
+	key     int  // index in deviceState.keys of the key that verified it
+	canon   []byte
+	sig     []byte
+	rot     *rotation
 }
 
 type deviceState struct {
 	rep    DeviceReport
 	recs   map[uint64]*seen
 	maxSeq uint64
-	key    ed25519.PublicKey
+	// keys are the KeySource's key, then the new keys of the key_rotation
+	// records seen, in arrival order; empty when signatures are not
+	// checked.
+	keys []ed25519.PublicKey
+}
+
+// check verifies canonical bytes c and signature sig with the known keys:
+// the index of the key, or -1.
+func (d *deviceState) check(c, sig []byte) int {
+	for i, k := range d.keys {
+		if ed25519.Verify(k, c, sig) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d *deviceState) learn(k ed25519.PublicKey) int {
+	for i, x := range d.keys {
+		if x.Equal(k) {
+			return i
+		}
+	}
+	d.keys = append(d.keys, k)
+	return len(d.keys) - 1
 }
 
 // Verify reads wire records, one per line (blank lines are skipped), and
@@ -297,19 +333,27 @@ func verifyLine(rep *Report, devs map[string]*deviceState, keys KeySource, line 
 	if d == nil {
 		d = &deviceState{rep: DeviceReport{Device: rec.Device}, recs: map[uint64]*seen{}}
 		if keys != nil {
-			var ok bool
-			d.key, ok = keys.PublicKey(rec.Device)
-			if !ok || len(d.key) != ed25519.PublicKeySize {
+			k, ok := keys.PublicKey(rec.Device)
+			if !ok || len(k) != ed25519.PublicKeySize {
 				d.rep.UnknownKey = true
-				d.key = nil
+			} else {
+				d.keys = []ed25519.PublicKey{k}
 			}
 		}
 		devs[rec.Device] = d
 	}
 	c := rec.Canonical()
-	s := &seen{content: sha256.Sum256(c), prev: rec.Prev, reset: rec.Kind == KindOutboxReset && rec.Prev == Genesis}
-	if d.key != nil {
-		s.badSig = !ed25519.Verify(d.key, c, rec.Sig)
+	s := &seen{content: sha256.Sum256(c), prev: rec.Prev, reset: rec.Kind == KindOutboxReset && rec.Prev == Genesis, key: -1}
+	if len(d.keys) > 0 {
+		if s.rot = parseRotation(&rec); s.rot != nil {
+			d.learn(s.rot.newKey)
+		}
+		s.key = d.check(c, rec.Sig)
+		if s.badSig = s.key < 0; s.badSig {
+			// Perhaps signed by a key whose rotation record comes later:
+			// checked again once the stream is read.
+			s.canon, s.sig = c, rec.Sig
+		}
 	}
 	if old, ok := d.recs[rec.Seq]; ok {
 		switch {
@@ -322,13 +366,11 @@ func verifyLine(rep *Report, devs map[string]*deviceState, keys KeySource, line 
 			if s.badSig {
 				d.rep.BadSignatures.add(rec.Seq)
 			} else if old.badSig {
+				d.rep.BadSignatures.add(rec.Seq)
 				d.recs[rec.Seq] = s // prefer the authentic one for the chain check
 			}
 		}
 		return
-	}
-	if s.badSig {
-		d.rep.BadSignatures.add(rec.Seq)
 	}
 	if rec.Seq < d.maxSeq {
 		d.rep.Reorders.add(rec.Seq)
@@ -349,8 +391,30 @@ func (d *deviceState) finish() DeviceReport {
 		return r
 	}
 	r.FirstSeq, r.LastSeq = seqs[0], seqs[len(seqs)-1]
+	cur := 0 // the key in force: the KeySource's until a rotation
 	for i, seq := range seqs {
 		s := d.recs[seq]
+		if len(d.keys) > 0 {
+			if s.key < 0 && s.canon != nil {
+				s.key = d.check(s.canon, s.sig)
+			}
+			switch {
+			case s.rot != nil:
+				// Sealed by the new key; the statement signed by the old one.
+				next := d.learn(s.rot.newKey)
+				if s.key != next {
+					r.BadSignatures.add(seq)
+				} else {
+					r.KeyRotations.add(seq)
+					if s.rot.oldSig == nil || !ed25519.Verify(d.keys[cur], s.rot.stmt, s.rot.oldSig) {
+						r.UnauthorisedRotations.add(seq)
+					}
+					cur = next
+				}
+			case s.key != cur:
+				r.BadSignatures.add(seq)
+			}
+		}
 		if s.reset {
 			r.Resets.add(seq)
 		}

@@ -193,7 +193,13 @@ func act(t *testing.T, ctx context.Context, form string, fields map[string]strin
 func TestBrowser(t *testing.T) {
 	b := startBay(t)
 	ctx := browsertest.New(t, browsertest.Options{AcceptLanguage: "en-US"})
-	shot := func(name string) { browsertest.Screenshot(t, ctx, "screens", name) }
+	shot := func(name string) {
+		t.Helper()
+		browsertest.Screenshot(t, ctx, "screens", name)
+		if k := rawKey.FindString(text(t, ctx, "body")); k != "" {
+			t.Errorf("%s: message %s missing from the catalogue", name, k)
+		}
+	}
 
 	// Sign in: a wrong PIN is refused, the right one lets in.
 	do(t, ctx, "open the screen", chromedp.Navigate(b.url+"/"), chromedp.WaitVisible(chromedp.CSS(`input[name="pin"]`)))

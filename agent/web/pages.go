@@ -111,14 +111,6 @@ func (s *Server) nowData(l i18n.Lang) nowData {
 	return d
 }
 
-// keyLive names the live values a technician looks at first, in display
-// order.
-var keyLive = []string{
-	"engine_speed", "vehicle_speed", "coolant_temperature", "intake_air_temperature",
-	"maf_air_flow", "throttle_position", "engine_load", "stft_bank1",
-	"ltft_bank1", "control_module_voltage", "fuel_tank_level", "engine_hours", "odometer",
-}
-
 func (s *Server) scanView(snap *scan.Snapshot, l i18n.Lang, expectedVIN string) *scanView {
 	v := &scanView{Snap: snap, Result: findings.Evaluate(snap, s.rules, expectedVIN)}
 	for _, f := range v.Result.Findings {
@@ -139,52 +131,13 @@ func (s *Server) scanView(snap *scan.Snapshot, l i18n.Lang, expectedVIN string) 
 			v.Monitors = append(v.Monitors, monitorRow{Label: findings.MonitorLabel(m.Name, l), Complete: m.Complete})
 		}
 	}
-	for _, name := range keyLive {
-		if val, ok := findLive(snap, name); ok {
-			v.Live = append(v.Live, valueRow{Label: valueLabel(val, l), Value: valueText(val)})
-		}
+	for _, val := range findings.KeyValues(snap) {
+		v.Live = append(v.Live, valueRow{Label: findings.ValueLabel(val, l), Value: findings.ValueText(val)})
 	}
-	for _, c := range []struct {
-		name, unit string
-		v          *float64
-	}{
-		{"distance_with_mil", "km", snap.DistanceWithMIL}, {"time_with_mil", "min", snap.TimeWithMIL},
-		{"distance_since_clear", "km", snap.DistanceSinceClear}, {"time_since_clear", "min", snap.TimeSinceClear},
-		{"warmups_since_clear", "", snap.WarmupsSinceClear},
-	} {
-		if c.v != nil {
-			ctr := findings.NewCounter(c.name, *c.v, c.unit)
-			v.Counters = append(v.Counters, valueRow{Label: findings.CounterLabel(c.name, l), Value: ctr.Text(l)})
-		}
+	for _, c := range findings.SnapshotCounters(snap) {
+		v.Counters = append(v.Counters, valueRow{Label: findings.CounterLabel(c.Name, l), Value: c.Text(l)})
 	}
 	return v
-}
-
-// valueLabel is a live value's label in language l ("findings.value.<name>"
-// in the catalogue), or the decoder's English label.
-func valueLabel(v obd.Value, l i18n.Lang) string {
-	if e, ok := i18n.Lookup("findings.value." + v.Name); ok {
-		return e.In(l)
-	}
-	return v.Label
-}
-
-func valueText(v obd.Value) string {
-	if v.Text != "" {
-		return v.Text
-	}
-	return strings.TrimSpace(findings.FormatNumber(v.Value) + " " + v.Unit)
-}
-
-func findLive(s *scan.Snapshot, name string) (obd.Value, bool) {
-	for _, e := range s.ECUs {
-		for _, v := range e.Live {
-			if v.Name == name {
-				return v, true
-			}
-		}
-	}
-	return obd.Value{}, false
 }
 
 // jobData is the Job page's.

@@ -496,6 +496,9 @@ func TestNowShowsScan(t *testing.T) {
 			t.Errorf("Now page lacks %q", want)
 		}
 	}
+	if k := rawKey.FindString(page); k != "" {
+		t.Errorf("message %s missing from the catalogue", k)
+	}
 	if n := len(page); n > 100<<10 {
 		t.Errorf("Now page is %d bytes, want under 100 KB", n)
 	}
@@ -609,3 +612,7 @@ func zhDTC(t *testing.T, code string) string {
 	}
 	return desc
 }
+
+// rawKey matches a catalogue key left in a page: a message missing from
+// the catalogue.
+var rawKey = regexp.MustCompile(`\b(findings|web|reply)\.[a-z0-9_]+\.[a-z0-9_.]+\b`)

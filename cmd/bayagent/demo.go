@@ -22,6 +22,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	keep := fs.Bool("keep", false, "keep the agent's state directory (device key, outbox, jobs)")
 	data := fs.String("data", "", "the repository's testdata directory (default: found from the working directory)")
 	timeout := fs.Duration("timeout", demo.DefaultTimeout, "give up on the scripted job after this long")
+	screen := fs.String("screen", "127.0.0.1:0", "the bay screen's listen address (host:port; port 0 picks a free one)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -36,7 +37,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	o := demo.Options{
 		Broker: *broker, CAFile: *ca, DataDir: *data,
-		KeepRunning: *keepRunning, KeepState: *keep, JSON: *asJSON, Timeout: *timeout,
+		KeepRunning: *keepRunning, KeepState: *keep, JSON: *asJSON, Timeout: *timeout, Screen: *screen,
 	}
 	if *verbose {
 		o.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

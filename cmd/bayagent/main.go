@@ -10,6 +10,7 @@
 //	bayagent job      job export: a closed job as the health-record upload
 //	bayagent outbox   inspect the durable record buffer
 //	bayagent verify   check a stream of sealed records (JSON lines)
+//	bayagent key      key rotate: a new device key, on the record
 //	bayagent screen   set the bay screen's PIN: bayagent screen pin
 //	bayagent demo     the whole bay on this machine: simulators, embedded broker, one job
 //	bayagent version  print the version
@@ -75,6 +76,7 @@ func commands() []command {
 		{"outbox", "inspect the durable record buffer: stats, ls, export", runOutbox},
 		{"verify", "check a stream of sealed records for gaps, edits and re-orders", runVerify},
 		{"screen", "set the bay screen's PIN (bayagent screen pin)", runScreen},
+		{"key", "replace the device key, on the record (bayagent key rotate)", runKey},
 		{"demo", "run the whole bay on this machine: simulators, embedded broker, one repair job", runDemo},
 		{"version", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bayagent", version)

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/findings"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -17,7 +20,7 @@ import (
 )
 
 func runScan(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "scan", "(--iface ADDRESS | --sim PROFILE) [--json]")
+	fs := newFlagSet(e, "scan", "(--iface ADDRESS | --sim PROFILE) [--json] [--lang zh|en]")
 	iface := fs.String("iface", "", "vehicle interface: can:can0, udp:239.64.142.206:20000, mem:NAME")
 	sim := fs.String("sim", "", "scan an in-process simulated vehicle from this profile (testdata/vehicles/*.yaml)")
 	latency := fs.Duration("latency", 0, "with --sim: override every ECU's response latency")
@@ -28,8 +31,13 @@ func runScan(ctx context.Context, e env, args []string) error {
 	p2 := fs.Duration("p2", 0, "ECU response window (default 50ms; older ECUs may need 400ms)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log protocol problems to stderr")
+	langFlag := fs.String("lang", "", "language of the report: zh (Chinese) or en (default: the locale, LANG)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	lang, err := reportLang(*langFlag)
+	if err != nil {
+		return usagef("--lang: %v", err)
 	}
 	if (*iface == "") == (*sim == "") {
 		return usagef("give exactly one of --iface or --sim")
@@ -79,7 +87,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(snap)
 	}
-	return scan.WriteReport(e.stdout, snap)
+	return findings.WriteReport(e.stdout, snap, findings.Evaluate(snap, findings.DefaultRules(), *expectVIN), lang)
 }
 
 // simVehicle is a simulated vehicle serving a scan in this process.
@@ -141,4 +149,21 @@ func logStop(log *slog.Logger, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("vehicle simulator stopped", "err", err)
 	}
+}
+
+// reportLang is the --lang flag's language, else the locale's (LC_ALL,
+// LC_MESSAGES, LANG), else English.
+func reportLang(flag string) (i18n.Lang, error) {
+	if flag != "" {
+		return i18n.ParseLang(flag)
+	}
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if s := os.Getenv(v); s != "" {
+			if l, err := i18n.ParseLang(s); err == nil {
+				return l, nil
+			}
+			break
+		}
+	}
+	return i18n.English, nil
 }

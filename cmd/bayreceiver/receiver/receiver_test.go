@@ -178,6 +178,12 @@ func TestReceiveVerifyUpload(t *testing.T) {
 		j, ok, _ := r.st.Job(context.Background(), "bay-01", "J-1")
 		return ok && j.State == store.JobUploaded
 	})
+	// The upload can overtake the verification of the last records: wait
+	// for the chain to be verified through the last one.
+	eventually(t, 20*time.Second, "the chain verified", func() bool {
+		s := r.device("bay-01")
+		return s.Stored == 10 && s.VerifiedThrough == 10
+	})
 	s := r.device("bay-01")
 	if s.Stored != 10 || !s.Complete || s.VerifiedThrough != 10 || s.BreakCount != 0 || len(s.Gaps) != 0 {
 		t.Fatalf("device status %+v", s)
