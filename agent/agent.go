@@ -32,6 +32,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -72,6 +73,8 @@ type Agent struct {
 	box  *outbox.Outbox
 	jobs *job.Manager
 	up   *uplink.Uplink
+	// rules is the I/M pre-check rule set (precheck in the configuration).
+	rules findings.Rules
 	// screen is the bay screen, nil when screen.listen is not set.
 	screen *web.Server
 	io     *bayio.Bay // nil when no pin is fitted
@@ -82,8 +85,11 @@ type Agent struct {
 	mu      sync.Mutex
 	vehicle *connected
 	live    *liveFeed
-	lastErr string
-	fault   bool
+	// liveFeeds are the live feeds' goroutines, one running at a time;
+	// Run waits for them (a stopped feed may still be ending).
+	liveFeeds sync.WaitGroup
+	lastErr   string
+	fault     bool
 
 	stored atomic.Int64 // records stored since start
 }
@@ -144,8 +150,10 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.box.Close()
 		return nil, err
 	}
+	a.rules = cfg.Precheck.Rules()
 	a.jobs, err = job.Open(jobsDir(cfg), job.Options{
 		Emit:   a.emit,
+		Assess: a.assess,
 		Logger: log.With("part", "jobs"),
 		Now:    deps.Now,
 	})
@@ -203,13 +211,16 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	case err := <-upDone:
 		// The uplink only returns early on a configuration it cannot use.
 		stopWork()
+		a.stopLive("agent stopping")
 		wg.Wait()
+		a.liveFeeds.Wait()
 		return fmt.Errorf("agent: uplink stopped: %w", err)
 	}
 	a.log.Info("agent stopping")
 	stopWork()
 	a.stopLive("agent stopping")
 	wg.Wait()
+	a.liveFeeds.Wait()
 	stopUplink() // the uplink's own shutdown: flush in flight, offline, disconnect
 	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Warn("uplink shutdown", "err", err)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/web"
 )
 
@@ -49,6 +51,12 @@ func (s screenAgent) ClosedJob(id string) (job.Closed, error) { return s.a.jobs.
 func (s screenAgent) Audit(ctx context.Context, au web.Audit) error {
 	body := AuditBody{At: s.a.now().UTC(), Bay: s.a.bay, Audit: au}
 	return s.a.emit(ctx, job.Event{Kind: record.KindAudit, Job: s.a.openJobID(), Body: body})
+}
+
+// assess gives a snapshot's findings by the box's rules: the scan records
+// carry them, the screen and the report show them.
+func (a *Agent) assess(s *scan.Snapshot, jobVIN string) findings.Result {
+	return findings.Evaluate(s, a.rules, jobVIN)
 }
 
 // runScreen serves the bay screen until ctx ends. A screen that cannot

@@ -190,7 +190,8 @@ func (a *Agent) scanNow(ctx context.Context, phase job.Phase) (job.Event, error)
 		if phase != "" && phase != job.PhaseIntake {
 			return job.Event{}, fmt.Errorf("%w: a %s scan needs an open job", job.ErrNoJob, phase)
 		}
-		ev := job.IntakeScan(a.bay, a.now(), *snap)
+		res := a.assess(snap, "")
+		ev := job.IntakeScan(a.bay, a.now(), *snap, &res)
 		return ev, a.emit(ctx, ev)
 	}
 	return a.jobs.Scan(ctx, a.bay, phase, *snap)

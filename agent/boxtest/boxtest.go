@@ -54,6 +54,9 @@ type Box struct {
 
 type commands struct{ b *Box }
 
+// Lane implements uplink.Commander.
+func (commands) Lane(name string) string { return command.Lane(name) }
+
 // Command serves resend only, as the agent does.
 func (c commands) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
 	args, err := command.Decode(name, raw)

@@ -245,6 +245,8 @@ func (nopQueue) Quarantine(uint64, string) error { return nil }
 
 type nopCommander struct{}
 
+func (nopCommander) Lane(string) string { return "" }
+
 func (nopCommander) Command(context.Context, string, json.RawMessage) (any, error) {
 	return nil, uplink.ErrUnknownCommand
 }

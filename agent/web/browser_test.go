@@ -223,6 +223,15 @@ func TestBrowser(t *testing.T) {
 	do(t, ctx, "the scan appears", chromedp.WaitVisible(chromedp.CSS(`#live [data-verdict]`)))
 	updated := get(t, ctx, "update time", chromedp.Evaluate[float64](`Number(document.getElementById('live').dataset.updated || 0)`))
 	scanRec := waitKind(t, b, record.KindScan)
+	var sb struct {
+		Findings struct {
+			Verdict string   `json:"verdict"`
+			Reasons []string `json:"reasons"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(scanRec.Body, &sb); err != nil || sb.Findings.Verdict != "fail" || len(sb.Findings.Reasons) == 0 {
+		t.Errorf("the scan record's findings: %+v %v", sb.Findings, err)
+	}
 	if updated > 0 {
 		t.Logf("scan record sealed %s, on the page %.0f ms later", scanRec.Time.Format(time.RFC3339Nano),
 			updated-float64(scanRec.Time.UnixMilli()))

@@ -105,14 +105,21 @@ func (s *Server) nowData(l i18n.Lang) nowData {
 		if j, ok := s.agent.OpenJob(); ok && j.ID == e.Job {
 			expected = j.VIN
 		}
-		d.Scan = s.scanView(&e.Body.Snapshot, l, expected)
+		d.Scan = s.scanView(&e.Body.Snapshot, e.Body.Findings, l, expected)
 		d.Scan.Seq, d.Scan.At, d.Scan.Job, d.Scan.Phase = e.Seq, e.Time, e.Job, string(e.Body.Phase)
 	}
 	return d
 }
 
-func (s *Server) scanView(snap *scan.Snapshot, l i18n.Lang, expectedVIN string) *scanView {
-	v := &scanView{Snap: snap, Result: findings.Evaluate(snap, s.rules, expectedVIN)}
+// scanView shows a snapshot with the findings its record carries (stored),
+// or when it carries none, those of the screen's rules.
+func (s *Server) scanView(snap *scan.Snapshot, stored *findings.Result, l i18n.Lang, expectedVIN string) *scanView {
+	v := &scanView{Snap: snap}
+	if stored != nil {
+		v.Result = *stored
+	} else {
+		v.Result = findings.Evaluate(snap, s.rules, expectedVIN)
+	}
 	for _, f := range v.Result.Findings {
 		v.Findings = append(v.Findings, findingRow{Effect: string(f.Effect), Severity: string(f.Severity), Text: f.Text(l), Action: f.Action(l)})
 	}
@@ -261,10 +268,10 @@ func (s *Server) compare(j *job.Job, l i18n.Lang) *comparison {
 	}
 	c := &comparison{}
 	if before != nil {
-		c.Before = s.scanView(&before.Snapshot, l, j.VIN)
+		c.Before = s.scanView(&before.Snapshot, before.Findings, l, j.VIN)
 	}
 	if after != nil {
-		c.After = s.scanView(&after.Snapshot, l, j.VIN)
+		c.After = s.scanView(&after.Snapshot, after.Findings, l, j.VIN)
 	}
 	get := func(v *scanView, f func(*scanView) string) string {
 		if v == nil {

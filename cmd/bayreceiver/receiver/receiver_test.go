@@ -180,7 +180,7 @@ func TestReceiveVerifyUpload(t *testing.T) {
 	})
 	// The upload can overtake the verification of the last records: wait
 	// for the chain to be verified through the last one.
-	eventually(t, 20*time.Second, "the chain verified", func() bool {
+	boxtest.Eventually(t, 20*time.Second, "the chain verified", func() bool {
 		s := r.device("bay-01")
 		return s.Stored == 10 && s.VerifiedThrough == 10
 	})
