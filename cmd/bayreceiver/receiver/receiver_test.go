@@ -299,8 +299,8 @@ func TestResendFillsGaps(t *testing.T) {
 	b.WriteKeyFile(r.keys)
 	b.Start(r.broker.PlainURL(), "")
 	b.Notes(3)
-	b.RepairJob("J-1", 1) // seqs 4-6
-	b.WaitAcked(20 * time.Second)      // delivered to nobody
+	b.RepairJob("J-1", 1)         // seqs 4-6
+	b.WaitAcked(20 * time.Second) // delivered to nobody
 	r.opts.MQTT.CleanSession = true
 	r.start()
 	b.Notes(2) // 7-8 arrive: 1-6 are a gap
