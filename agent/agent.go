@@ -85,8 +85,11 @@ type Agent struct {
 	mu      sync.Mutex
 	vehicle *connected
 	live    *liveFeed
-	lastErr string
-	fault   bool
+	// liveFeeds are the live feeds' goroutines, one running at a time;
+	// Run waits for them (a stopped feed may still be ending).
+	liveFeeds sync.WaitGroup
+	lastErr   string
+	fault     bool
 
 	stored atomic.Int64 // records stored since start
 }
@@ -208,13 +211,16 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	case err := <-upDone:
 		// The uplink only returns early on a configuration it cannot use.
 		stopWork()
+		a.stopLive("agent stopping")
 		wg.Wait()
+		a.liveFeeds.Wait()
 		return fmt.Errorf("agent: uplink stopped: %w", err)
 	}
 	a.log.Info("agent stopping")
 	stopWork()
 	a.stopLive("agent stopping")
 	wg.Wait()
+	a.liveFeeds.Wait()
 	stopUplink() // the uplink's own shutdown: flush in flight, offline, disconnect
 	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Warn("uplink shutdown", "err", err)

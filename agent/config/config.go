@@ -361,14 +361,19 @@ func ParseEnv(r io.Reader, lookup func(string) (string, bool)) (*Config, error) 
 	return c, nil
 }
 
-// Load reads, parses and validates the configuration file at path.
-func Load(path string) (*Config, error) {
+// Load reads, parses and validates the configuration file at path, with
+// the process environment.
+func Load(path string) (*Config, error) { return LoadEnv(path, os.LookupEnv) }
+
+// LoadEnv is Load with the environment read through lookup (see
+// EnvLookup).
+func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	c, err := Parse(f)
+	c, err := ParseEnv(f, lookup)
 	if err == nil {
 		err = c.Validate()
 	}

@@ -58,6 +58,7 @@ type Manager struct {
 
 	mu          sync.Mutex
 	jobs        map[string]*Job // by bay
+	clearing    map[string]bool // bays whose DTC clear is talking to the vehicle
 	quarantined []string
 	write       func(path string, data []byte) error // writeFileAtomic; tests replace it
 }
@@ -83,11 +84,12 @@ func Open(dir string, opts Options) (*Manager, error) {
 		opts.MaxEvents = DefaultMaxEvents
 	}
 	m := &Manager{
-		dir:   dir,
-		opts:  opts,
-		log:   opts.Logger,
-		jobs:  make(map[string]*Job),
-		write: writeFileAtomic,
+		dir:      dir,
+		opts:     opts,
+		log:      opts.Logger,
+		jobs:     make(map[string]*Job),
+		clearing: make(map[string]bool),
+		write:    writeFileAtomic,
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -430,23 +432,27 @@ var ErrClearFailed = errors.New("job: clearing DTCs failed")
 // returned wrapped in ErrClearFailed) is stored as a second record, even
 // when ctx ended meanwhile. The returned Event is the outcome's.
 //
-// clear runs with the Manager's lock held (the job must not change while
-// the vehicle is cleared), so other bays' events wait for it: keep its
-// timeout short (Mode 04 answers within P2, or 5 s with response pending).
+// clear runs without the Manager's lock, so notes, other bays and the
+// status do not wait for the vehicle; while it runs, the bay's job cannot
+// be closed or cancelled (ErrClearing) and a second clear is refused.
 func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear func(context.Context) ([]obd.ECU, error)) (Event, error) {
 	if clear == nil {
 		return Event{}, errors.New("job: ClearDTCs needs a clear function")
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	j, err := m.current(bay)
+	if err == nil && m.clearing[bay] {
+		err = fmt.Errorf("%w: job %q", ErrClearing, j.ID)
+	}
 	if err != nil {
+		m.mu.Unlock()
 		return Event{}, err
 	}
 	var p check.Problems
 	check.Technician(&p, "technician", c.Technician)
 	check.Text(&p, "reason", c.Reason, true, MaxText)
 	if err := p.Err(); err != nil {
+		m.mu.Unlock()
 		return Event{}, err
 	}
 	req := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearRequested}
@@ -454,6 +460,7 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		j.Clears = append(j.Clears, req)
 		j.RepairStarted = true
 	}); err != nil {
+		m.mu.Unlock()
 		// Not stored, or stored but the job file not saved: either way the
 		// vehicle is left alone.
 		if errors.Is(err, ErrNotStored) {
@@ -461,7 +468,18 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		}
 		return Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}, err
 	}
+	m.clearing[bay] = true
+	m.mu.Unlock()
+
 	ecus, cerr := clear(ctx)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.clearing, bay)
+	j = m.jobs[bay] // the same job: it could not be closed meanwhile
+	if j == nil {
+		return Event{}, errors.Join(cerr, fmt.Errorf("%w: the job left bay %q during the clear", ErrNotStored, bay))
+	}
 	out := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearDone, ECUs: ecus}
 	if cerr != nil {
 		out.Stage, out.Error = ClearFailed, cerr.Error()
@@ -524,6 +542,9 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 		_, err := m.current(bay)
 		return Closed{}, Event{}, err
 	}
+	if m.clearing[bay] {
+		return Closed{}, Event{}, fmt.Errorf("%w: job %q cannot close yet", ErrClearing, j.ID)
+	}
 	now := m.now()
 	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s}
 	var p check.Problems
@@ -578,6 +599,9 @@ func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (E
 	if j == nil {
 		_, err := m.current(bay)
 		return Event{}, err
+	}
+	if m.clearing[bay] {
+		return Event{}, fmt.Errorf("%w: job %q cannot be cancelled yet", ErrClearing, j.ID)
 	}
 	var p check.Problems
 	check.Technician(&p, "technician", technician)

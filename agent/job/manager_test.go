@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -326,6 +327,66 @@ func TestClearOutcomeAfterCancel(t *testing.T) {
 	}
 	if got := rec.kinds(); len(got) != 3 || rec.events[2].Body.(DTCClearBody).Stage != ClearFailed {
 		t.Errorf("events %v", got)
+	}
+}
+
+// TestClearDoesNotHoldTheJobs: while the vehicle is being cleared (a
+// stuck adapter), notes and other bays go on; the job cannot be closed,
+// cancelled or cleared again until the clear ends, and the outcome comes
+// after the note in the job's numbering.
+func TestClearDoesNotHoldTheJobs(t *testing.T) {
+	m, rec := newManager(t, "")
+	m.OpenJob(ctx, "b", repairOpening("J"))
+	m.OpenJob(ctx, "other", repairOpening("K"))
+	inClear, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.ClearDTCs(ctx, "b", DTCClear{Technician: "T1", Reason: "r"}, func(context.Context) ([]obd.ECU, error) {
+			close(inClear)
+			<-release
+			return []obd.ECU{0x7E8}, nil
+		})
+		done <- err
+	}()
+	<-inClear
+	if _, err := m.Note(ctx, "b", Note{Author: "T1", Text: "while clearing"}); err != nil {
+		t.Errorf("a note during the clear: %v", err)
+	}
+	if _, err := m.Note(ctx, "other", Note{Author: "T2", Text: "other bay"}); err != nil {
+		t.Errorf("another bay during the clear: %v", err)
+	}
+	if _, ok := m.Current("b"); !ok {
+		t.Error("Current blocked or lost the job during the clear")
+	}
+	if _, _, err := m.Close(ctx, "b", "T1", Settlement{}); !errors.Is(err, ErrClearing) {
+		t.Errorf("Close during the clear: %v, want ErrClearing", err)
+	}
+	if _, err := m.Cancel(ctx, "b", "T1", "mistake"); !errors.Is(err, ErrClearing) {
+		t.Errorf("Cancel during the clear: %v, want ErrClearing", err)
+	}
+	if _, err := m.ClearDTCs(ctx, "b", DTCClear{Technician: "T1", Reason: "again"}, clearOK); !errors.Is(err, ErrClearing) {
+		t.Errorf("a second clear during the clear: %v, want ErrClearing", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var ns []string
+	for _, ev := range rec.events {
+		if ev.Job == "J" {
+			switch b := ev.Body.(type) {
+			case NoteBody:
+				ns = append(ns, fmt.Sprintf("%d:note", b.N))
+			case DTCClearBody:
+				ns = append(ns, fmt.Sprintf("%d:%s", b.N, b.Stage))
+			}
+		}
+	}
+	if want := []string{"2:requested", "3:note", "4:cleared"}; !slices.Equal(ns, want) {
+		t.Errorf("job J's events %v, want %v", ns, want)
+	}
+	if _, err := m.Cancel(ctx, "b", "T1", "done"); err != nil {
+		t.Errorf("Cancel after the clear: %v", err)
 	}
 }
 

@@ -88,6 +88,9 @@ func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if hint := Hint(addr); hint != "" {
+		return nil, fmt.Errorf("%w %q: no scheme; did you mean %s? (schemes: %s)", canbus.ErrBadAddress, addr, hint, Schemes())
+	}
 	start := time.Now()
 	var l *Link
 	var err error

@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -88,6 +89,9 @@ func commands() []command {
 // errUsage marks a command-line mistake: exit code 2, the message is enough.
 var errUsage = errors.New("usage")
 
+// errHelp: help was asked for and printed; exit code 0.
+var errHelp = flag.ErrHelp
+
 func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
 }
@@ -96,11 +100,18 @@ func usagef(format string, args ...any) error {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := env{stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stderr)
 		if len(args) == 0 {
+			printUsage(stderr)
 			return exitUsage
 		}
+		if len(args) > 1 { // bayagent help COMMAND
+			return run(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
+		}
+		printUsage(stdout)
 		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "-v" {
+		args = []string{"version"}
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -130,28 +141,68 @@ func printUsage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'bayagent COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'bayagent COMMAND --help' for a command's flags; 'bayagent --version' prints the version.")
+	fmt.Fprintln(w, "Documentation: README.md; the MQTT commands and reply codes: docs/commands.md.")
+}
+
+// flagSet is a subcommand's flags; see newFlagSet and parseFlags.
+type flagSet struct {
+	*flag.FlagSet
+	e env
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
-func newFlagSet(e env, name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("bayagent "+name, flag.ContinueOnError)
+// Its help (-h, --help) goes to stdout and shows usage, the flags, then
+// more (address forms, examples); a flag error goes to stderr.
+func newFlagSet(e env, name, usage string, more ...string) *flagSet {
+	fs := &flagSet{flag.NewFlagSet("bayagent "+name, flag.ContinueOnError), e}
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: bayagent %s %s\n\nflags:\n", name, usage)
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: bayagent %s %s\n\nflags:\n", name, usage)
+		var b strings.Builder // the flags as they are usually written: --name
+		fs.SetOutput(&b)
 		fs.PrintDefaults()
+		fs.SetOutput(w)
+		io.WriteString(w, strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:])
+		for _, m := range more {
+			fmt.Fprintf(w, "\n%s", m)
+		}
 	}
 	return fs
 }
 
-// parseFlags parses args; a parse error is a usage error (flag has already
-// printed it, with the usage).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parseFlags parses args, flags and positional arguments in any order
+// ("--" ends the flags); a parse error is a usage error (flag has already
+// printed it, with the usage). Help goes to stdout.
+func parseFlags(fs *flagSet, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(fs.e.stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
 	}
-	return nil
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
 }

@@ -564,6 +564,20 @@ func (s *Store) SetJob(_ context.Context, j store.Job, owner string) error {
 	})
 }
 
+// SwapJob implements store.Store.
+func (s *Store) SwapJob(_ context.Context, j store.Job, from store.JobState) (bool, error) {
+	swapped := false
+	err := s.update(func(tx *bolt.Tx) error {
+		old, found, err := getJob(tx, j.Device, j.Job)
+		if err != nil || !found || old.State != from {
+			return err
+		}
+		swapped = true
+		return putJob(tx, j)
+	})
+	return swapped, err
+}
+
 // ClaimUpload implements store.Store.
 func (s *Store) ClaimUpload(_ context.Context, owner string, now time.Time, lease time.Duration) (store.Job, bool, error) {
 	var claimed store.Job

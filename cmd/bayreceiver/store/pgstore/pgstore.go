@@ -550,6 +550,24 @@ func (s *Store) SetJob(ctx context.Context, j store.Job, owner string) error {
 	return s.mapErr(err)
 }
 
+// SwapJob implements store.Store.
+func (s *Store) SwapJob(ctx context.Context, j store.Job, from store.JobState) (bool, error) {
+	swapped := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE device = $1 AND job = $2 FOR UPDATE", j.Device, j.Job).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && state != string(from) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		swapped = true
+		return insertJob(ctx, tx, j, false)
+	})
+	return swapped, s.mapErr(err)
+}
+
 // ClaimUpload implements store.Store.
 func (s *Store) ClaimUpload(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.Job, bool, error) {
 	var claimed store.Job
