@@ -50,6 +50,7 @@ func (c *Config) Warnings() []string {
 	if c.Uplink.AllowPlaintext && strings.HasPrefix(strings.ToLower(c.Uplink.Broker), "tcp:") {
 		w = append(w, "uplink.broker is plain tcp://: records and the password travel unencrypted (development only)")
 	}
+	w = append(w, c.screenWarnings()...)
 	if c.Uplink.SkipWriteProbe {
 		w = append(w, "uplink.skip_write_probe is on: if the broker's ACL drops this device's publishes, records are lost without notice")
 	}

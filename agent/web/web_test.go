@@ -616,3 +616,19 @@ func zhDTC(t testing.TB, code string) string {
 // rawKey matches a catalogue key left in a page: a message missing from
 // the catalogue.
 var rawKey = regexp.MustCompile(`\b(findings|web|reply)\.[a-z0-9_]+\.[a-z0-9_.]+\b`)
+
+// TestSeed: records from before the start show on Now and in the job's
+// events, and do not count as stored since the start.
+func TestSeed(t *testing.T) {
+	f := newFixture(t, true, nil)
+	c, _ := f.loggedIn("T007")
+	f.srv.Seed(scanRecord(t, 77))
+	_, page, _ := f.get(c, "/", "Accept-Language", "en")
+	if !strings.Contains(page, "record 77") {
+		t.Errorf("Now lacks the seeded scan:\n%s", page)
+	}
+	_, box, _ := f.get(c, "/box", "Accept-Language", "en")
+	if !regexp.MustCompile(`since the screen started</th><td>0<`).MatchString(box) {
+		t.Errorf("seeded records counted as stored:\n%s", box)
+	}
+}
