@@ -1,5 +1,6 @@
-// Package boxtest is a bay box for the receiving side's tests: a real
-// outbox, uplink and job manager with the resend command, without the
+// Package boxtest is a bay box for the receiving side's tests.
+//
+// It has a real outbox, uplink and job manager with the resend command, and no
 // vehicle side, so that a test can make many boxes publish many records.
 package boxtest
 

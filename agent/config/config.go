@@ -1,7 +1,8 @@
-// Package config reads the agent's configuration file: defaults, then the
-// YAML file, with ${VAR} references to environment variables expanded in
-// values, then Validate, which reports every problem at once, each naming
-// the key and the values it allows.
+// Package config reads the agent's configuration file.
+//
+// It starts from the defaults, reads the YAML file, with ${VAR} references to
+// environment variables expanded in values, then Validate reports every
+// problem at once, each naming the key and the values it allows.
 //
 // # The file
 //

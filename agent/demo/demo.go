@@ -1,13 +1,15 @@
 // Package demo runs the whole bay on one machine, with no hardware and no
-// outside service: an embedded MQTT broker (mochi-mqtt, TLS with a CA
-// generated for the run, on a free loopback port), a simulated vehicle on an
-// in-process CAN bus, a simulated NHA-506 exhaust analyzer on a
-// pseudo-terminal, and the agent itself configured in code. It then drives
-// one emission-repair job over MQTT commands, exactly as the shop's
-// software and a technician's app would, and shows what the health-record
-// system received: a before/after comparison, the health-record upload
-// form of the closed job, and the verification of the sealed record chain
-// with the device's public key. `bayagent demo` (and `make demo`) call Run.
+// outside service.
+//
+// It starts an embedded MQTT broker (mochi-mqtt, TLS with a CA generated for
+// the run, on a free loopback port), a simulated vehicle on an in-process CAN
+// bus, a simulated NHA-506 exhaust analyzer on a pseudo-terminal, and the
+// agent itself configured in code. It then drives one emission-repair job over
+// MQTT commands, exactly as the shop's software and a technician's app would,
+// and shows what the health-record system received: a before/after comparison,
+// the health-record upload form of the closed job, and the verification of the
+// sealed record chain with the device's public key. `bayagent demo` (and `make
+// demo`) call Run.
 //
 // What is simulated, and how:
 //

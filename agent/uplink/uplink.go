@@ -1,6 +1,9 @@
-// Package uplink publishes the agent's sealed records to the health-record
-// system's MQTT broker (MQTT 3.1.1, paho), keeps a retained status, answers
-// remote commands and carries the live data feed.
+// Package uplink publishes the box's sealed records over MQTT and answers
+// remote commands.
+//
+// It publishes to the health-record system's broker (MQTT 3.1.1, paho), keeps
+// a retained status, answers the commands with their replies and reply codes,
+// and carries the live data feed.
 //
 // # Topics
 //

@@ -1,9 +1,11 @@
 // Package vehicle is the agent's view of the vehicle interface named by an
-// address: ISO-TP over a CAN bus (can:, mem:, udp:, replay:) with the 11-bit
-// or 29-bit identifiers of ISO 15765-4, SAE J1939 on the same buses (heavy
-// diesel), or an ELM327 adapter on a serial line (elm327:/dev/ttyUSB0[@baud]).
-// Probe finds the vehicle and its protocol; Scan, ClearDTCs and Present then
-// work the same whichever protocol it speaks.
+// address.
+//
+// The interface is ISO-TP over a CAN bus (can:, mem:, udp:, replay:) with the
+// 11-bit or 29-bit identifiers of ISO 15765-4, SAE J1939 on the same buses
+// (heavy diesel), or an ELM327 adapter on a serial line
+// (elm327:/dev/ttyUSB0[@baud]). Probe finds the vehicle and its protocol;
+// Scan, ClearDTCs and Present then work the same whichever protocol it speaks.
 package vehicle
 
 import (

@@ -1,5 +1,7 @@
-// Package web is the bay screen: the agent's own web pages for the
-// technician's phone or tablet, in Chinese and English.
+// Package web is the bay screen: the agent's web pages for the technician's
+// phone or tablet.
+//
+// They are in Chinese and English.
 //
 // The agent serves it on screen.listen (off unless configured): standard
 // library net/http and html/template, every asset embedded, no script or

@@ -1,6 +1,7 @@
-// Command bayagent is the diagnostic gateway of a repair bay: it reads the
-// vehicle over OBD-II, attaches what it read to the repair job, stores it
-// durably and publishes it to the maintenance health-record system.
+// Command bayagent is the diagnostic gateway of a repair bay.
+//
+// It reads the vehicle over OBD-II, attaches what it read to the repair job,
+// stores it durably and publishes it to the maintenance health-record system.
 //
 // Subcommands:
 //

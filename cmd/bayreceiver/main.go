@@ -1,8 +1,10 @@
-// Command bayreceiver is the receiving side of Bayagent for the
-// health-record operator: it takes the sealed records of every box from
-// the MQTT broker, verifies and stores each once, completes every
-// device's chain (asking the boxes to resend what is missing), and uploads
-// each closed job to the provincial health-record system.
+// Command bayreceiver is the receiving side of Bayagent for the health-record
+// operator.
+//
+// It takes the sealed records of every box from the MQTT broker, verifies and
+// stores each once, completes every device's chain (asking the boxes to resend
+// what is missing), and uploads each closed job to the provincial
+// health-record system.
 //
 // Subcommands:
 //

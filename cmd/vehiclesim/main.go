@@ -1,6 +1,8 @@
-// Command vehiclesim serves a simulated vehicle, described by a YAML profile
-// (testdata/vehicles/), on a CAN bus so that the agent or a scan tool can
-// talk to it as to a real car:
+// Command vehiclesim serves a simulated vehicle for the agent or a scan tool
+// to talk to.
+//
+// The vehicle is described by a YAML profile (testdata/vehicles/) and served
+// on a CAN bus, as an ELM327 adapter, or with analyzers, as to a real car:
 //
 //	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --iface udp:239.64.142.206:20000
 //	vehiclesim --profile testdata/vehicles/petrol-29bit.yaml --iface can:vcan0 --latency 10ms

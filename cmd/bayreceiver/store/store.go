@@ -1,6 +1,7 @@
-// Package store is the receiver's storage: verified records once per
-// (device, seq), quarantined records, enrolled device keys, each device's
-// chain state and each job's upload state, behind one interface.
+// Package store is the receiver's storage, behind one interface.
+//
+// It keeps verified records once per (device, seq), quarantined records,
+// enrolled device keys, each device's chain state and each job's upload state.
 //
 // Two implementations behave the same and pass one test suite
 // (storetest): boltstore, a bbolt file for a single receiver, and pgstore,

@@ -1,6 +1,7 @@
-// Package j1939sim simulates a heavy-duty truck on SAE J1939, driven by a
-// vehicle profile (testdata/vehicles/*.yaml with protocol: j1939), so that
-// the agent's J1939 scan can be tested without a truck.
+// Package j1939sim simulates a heavy-duty truck on SAE J1939.
+//
+// It is driven by a vehicle profile (testdata/vehicles/*.yaml with protocol:
+// j1939), so that the agent's J1939 scan can be tested without a truck.
 //
 // Each controller is a j1939.Node on an internal in-process bus bridged to
 // the Conn given to Start, so the truck works on any canbus bus. A

@@ -1,5 +1,7 @@
-// Package boltstore is the receiver's store in one bbolt file: the default
-// for a single receiver (see package store for what it keeps).
+// Package boltstore is the receiver's store in one bbolt file.
+//
+// It is the default for a single receiver (see package store for what it
+// keeps).
 //
 // Layout: bucket "records" maps device NUL seq (8 bytes, big-endian) to a
 // small binary header (hash, prev, times, kind, job, shop) followed by the

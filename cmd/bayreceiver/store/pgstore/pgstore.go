@@ -1,8 +1,10 @@
-// Package pgstore is the receiver's store in PostgreSQL (jackc/pgx), for
-// several receivers sharing one database (see package store for what it
-// keeps). It behaves as boltstore does; the differences are where the
-// locks are: UpdateChain holds the device's row in "chains" (SELECT ... FOR
-// UPDATE) for its transaction, and ClaimUpload takes one due job with FOR
+// Package pgstore is the receiver's store in PostgreSQL, for several
+// receivers.
+//
+// Several receivers share one database through jackc/pgx (see package store
+// for what it keeps). It behaves as boltstore does; the differences are where
+// the locks are: UpdateChain holds the device's row in "chains" (SELECT ...
+// FOR UPDATE) for its transaction, and ClaimUpload takes one due job with FOR
 // UPDATE SKIP LOCKED, so receivers never wait for each other's uploads.
 //
 // Open creates the tables when they are missing (under an advisory lock,

@@ -1,5 +1,7 @@
-// Package storetest is the one test suite every store.Store
-// implementation must pass, so that boltstore and pgstore behave the same.
+// Package storetest is the one test suite every store.Store implementation
+// must pass.
+//
+// So boltstore and pgstore behave the same.
 package storetest
 
 import (
