@@ -267,9 +267,14 @@ func (a *Agent) alarm(msg string, err error) {
 	a.setLights()
 }
 
-// noteErr remembers the last error for the status, without a fault.
+// noteErr logs an error and remembers it for the status, without a fault.
 func (a *Agent) noteErr(msg string, err error) {
 	a.log.Warn(msg, "err", err)
+	a.setLastErr(msg, err)
+}
+
+// setLastErr remembers the last error for the status.
+func (a *Agent) setLastErr(msg string, err error) {
 	a.mu.Lock()
 	a.lastErr = fmt.Sprintf("%s: %v", msg, err)
 	a.mu.Unlock()

@@ -580,8 +580,8 @@ func (u *Uplink) notifyLocked() {
 	u.changed = make(chan struct{})
 }
 
+// setErr records err for Stats; the caller logs it.
 func (u *Uplink) setErr(err error) {
-	u.log.Warn("uplink", "err", err)
 	u.mu.Lock()
 	u.lastErr, u.lastErrAt = err, time.Now()
 	u.notifyLocked()

@@ -39,7 +39,17 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitConfig (EX_CONFIG of sysexits.h): a configuration the agent
+	// cannot use; the systemd unit does not restart on it
+	// (RestartPreventExitStatus).
+	exitConfig = 78
 )
+
+// configError marks an error of the configuration file or environment:
+// exit code exitConfig.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -126,6 +136,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(stderr, "bayagent %s: %v\n", c.name, err)
 			return exitUsage
+		case errors.As(err, new(configError)):
+			fmt.Fprintf(stderr, "bayagent %s: %v\n", c.name, err)
+			return exitConfig
 		default:
 			fmt.Fprintf(stderr, "bayagent %s: %v\n", c.name, err)
 			return exitError

@@ -18,7 +18,7 @@ func TestRunCheck(t *testing.T) {
 		}
 	}
 	code, _, stderr := runCmd(t, "run", "--check", "--config", board)
-	if code != exitError || !strings.Contains(stderr, "BAYAGENT_DEVICE_ID is not set") ||
+	if code != exitConfig || !strings.Contains(stderr, "BAYAGENT_DEVICE_ID is not set") ||
 		!strings.Contains(stderr, "set them in /etc/bayagent/bayagent.env (read it with --env-file)") {
 		t.Errorf("without the environment file: exit %d\n%s", code, stderr)
 	}
@@ -49,7 +49,7 @@ func TestRunCheck(t *testing.T) {
 
 	bad := filepath.Join(t.TempDir(), "bad.env")
 	os.WriteFile(bad, []byte("BAYAGENT_SHOP 440300123456789\n"), 0o600)
-	if code, _, stderr := runCmd(t, "run", "--check", "--config", board, "--env-file", bad); code != exitError || !strings.Contains(stderr, "line 1: want NAME=VALUE") {
+	if code, _, stderr := runCmd(t, "run", "--check", "--config", board, "--env-file", bad); code != exitConfig || !strings.Contains(stderr, "line 1: want NAME=VALUE") {
 		t.Errorf("a broken environment file: exit %d %s", code, stderr)
 	}
 }
