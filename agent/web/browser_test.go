@@ -301,7 +301,9 @@ func TestBrowser(t *testing.T) {
 	// Live data with its chart.
 	do(t, ctx, "live page", chromedp.Navigate(b.url+"/live"), chromedp.WaitVisible(chromedp.CSS(`form[action="/do/live_start"]`)))
 	act(t, ctx, `form[action="/do/live_start"]`, map[string]string{"rate_hz": "5", "duration_s": "60"}, nil, true)
-	do(t, ctx, "chart", chromedp.WaitVisible(chromedp.CSS(`svg.chart polyline[points*=" "]`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector('svg.chart polyline')?.getAttribute('points') || '').split(' ').length >= 5`)); err != nil {
+		t.Fatalf("the chart did not fill: %v", err)
+	}
 	shot("live-zh")
 	act(t, ctx, `form[action="/do/live_stop"]`, nil, nil, true)
 

@@ -40,7 +40,7 @@ func (s *Server) sessionView(r *http.Request, sess *session, name string) *view 
 	case "job":
 		v.Data = s.jobData(v.Lang)
 	case "live":
-		v.Data = s.liveData()
+		v.Data = s.liveData(v.Lang)
 	case "box":
 		v.Data = s.boxData()
 	}
@@ -355,14 +355,14 @@ type pidChoice struct {
 	Checked bool
 }
 
-func (s *Server) liveData() liveData {
+func (s *Server) liveData(l i18n.Lang) liveData {
 	st := s.agent.Status()
 	d := liveData{}
 	d.Running, _ = st["live_feed"].(bool)
 	series, at, stopped := s.feed.liveState()
 	d.Updated, d.Stopped = at, stopped
 	for _, ls := range series {
-		d.Series = append(d.Series, chart(ls))
+		d.Series = append(d.Series, chart(ls, l))
 	}
 	if e := s.feed.scan(); e != nil {
 		seen := map[string]bool{}
@@ -376,7 +376,7 @@ func (s *Server) liveData() liveData {
 				var pid obd.PID
 				if _, err := fmt.Sscanf(p, "%02X", &pid); err == nil {
 					if def, ok := obd.LookupPID(pid); ok {
-						label = p + " " + def.Label
+						label = p + " " + findings.ValueLabel(obd.Value{Name: def.Name, Label: def.Label}, l)
 						if def.Name == "monitor_status" || def.Name == "freeze_dtc" {
 							continue
 						}
@@ -391,8 +391,8 @@ func (s *Server) liveData() liveData {
 }
 
 // chart draws a series as the points of an SVG polyline in a 300x60 box.
-func chart(ls liveSeries) seriesView {
-	v := seriesView{Label: ls.Label, ECU: ls.ECU.String(), Unit: ls.Unit}
+func chart(ls liveSeries, l i18n.Lang) seriesView {
+	v := seriesView{Label: findings.ValueLabel(obd.Value{Name: ls.Name, Label: ls.Label}, l), ECU: ls.ECU.String(), Unit: ls.Unit}
 	if len(ls.Points) == 0 {
 		return v
 	}
