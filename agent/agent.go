@@ -13,11 +13,13 @@
 // Every record is stored (the outbox's bbolt commit) before the agent
 // reports it anywhere: the stored light, the log, a command's reply.
 //
-// Shutdown, on the end of Run's context: the live feed and the vehicle
-// watcher stop, the uplink publishes what is in flight for up to its
-// shutdown timeout, publishes "offline" and disconnects; then the job
-// manager and the outbox close (committing queued appends) and the bay's
-// lights go off.
+// Shutdown, on the end of Run's context, in this order: the vehicle
+// watcher, the button, the bay screen and the live feed stop (a running
+// command sees its context end); the uplink publishes what is in flight for
+// up to its shutdown timeout, answers waiting commands, publishes
+// "offline" and disconnects; the bay's lights go off; the outbox closes,
+// committing queued appends. Job files need no closing: each change is
+// written when it is made.
 package agent
 
 import (
@@ -192,8 +194,11 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	upCtx, stopUplink := context.WithCancel(context.Background())
 	defer stopUplink()
-	upDone := make(chan error, 1)
-	go func() { upDone <- a.up.Run(upCtx) }()
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		_ = a.up.Run(upCtx) // nil once upCtx ends: New checked its options, and Run is called once
+	}()
 
 	workCtx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
@@ -206,25 +211,14 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	close(a.ready)
 	a.log.Info("agent ready", "device", a.cfg.Device.ID, "vehicle", a.cfg.Vehicle.Interface, "broker", a.cfg.Uplink.Broker)
 
-	select {
-	case <-ctx.Done():
-	case err := <-upDone:
-		// The uplink only returns early on a configuration it cannot use.
-		stopWork()
-		a.stopLive("agent stopping")
-		wg.Wait()
-		a.liveFeeds.Wait()
-		return fmt.Errorf("agent: uplink stopped: %w", err)
-	}
+	<-ctx.Done()
 	a.log.Info("agent stopping")
 	stopWork()
 	a.stopLive("agent stopping")
 	wg.Wait()
 	a.liveFeeds.Wait()
 	stopUplink() // the uplink's own shutdown: flush in flight, offline, disconnect
-	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
-		a.log.Warn("uplink shutdown", "err", err)
-	}
+	<-upDone
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
-	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -47,7 +46,7 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 	case *command.OpenJobArgs:
 		return eventResult(a.jobs.OpenJob(ctx, a.bay, c.Opening(a.cfg.Device.Shop)))
 	case *command.CloseJobArgs:
-		closed, ev, err := a.jobs.Close(ctx, a.bay, c.Technician, c.Settlement)
+		closed, ev, err := a.jobs.CloseJob(ctx, a.bay, c.Technician, c.Settlement)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +104,6 @@ var replyCodes = []struct {
 	{job.ErrStateNotSaved, uplink.CodeJobNotSaved},
 	{ErrNoVehicle, uplink.CodeVehicleNotConnected},
 	{scan.ErrNoVehicle, uplink.CodeVehicleNotConnected},
-	{vehicle.ErrNotDetected, uplink.CodeVehicleNotConnected},
 	{ErrLiveJ1939, uplink.CodeNotSupported},
 	{ErrNoAnalyzer, uplink.CodeNoAnalyzer},
 	{ErrAnalyzer, uplink.CodeAnalyzerError},

@@ -95,7 +95,7 @@ func (a *Agent) watchVehicle(ctx context.Context) {
 		if cur == nil {
 			ecus, err := link.Probe(ctx)
 			if err != nil {
-				if !errors.Is(err, vehicle.ErrNotDetected) && ctx.Err() == nil {
+				if !errors.Is(err, scan.ErrNoVehicle) && ctx.Err() == nil {
 					// The interface itself failed (a dongle unplugged, the
 					// CAN interface down): open it afresh next time.
 					a.interfaceFailed(repeat, err)

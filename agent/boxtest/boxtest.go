@@ -166,7 +166,7 @@ func (b *Box) RepairJob(id string, n int) {
 	}
 	s := job.Settlement{SettlementNo: "JS-" + id, SettleDate: "2026-11-29", RepairDate: "2026-11-29",
 		Items: []job.RepairItem{{Name: "更换氧传感器", WorkingHours: "0.5"}}, Parts: []job.Part{{Name: "氧传感器", Code: "OX-1", Quantity: "1"}}}
-	if _, _, err := b.Jobs.Close(ctx, "bay1", "T007", s); err != nil {
+	if _, _, err := b.Jobs.CloseJob(ctx, "bay1", "T007", s); err != nil {
 		b.t.Fatal(err)
 	}
 }

@@ -525,7 +525,7 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 	}))
 }
 
-// Close closes the open job of bay at settlement. It checks everything the
+// CloseJob closes the open job of bay at settlement. It checks everything the
 // health record needs and reports each problem naming its field: the
 // technician (closed_by), the settlement, a VIN, and for emission repairs a
 // before_repair and an after_repair reading unless Settlement.EmissionWaiver
@@ -534,7 +534,7 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 // closed file cannot be written (ErrStateNotSaved), the job is still no
 // longer open in memory, but its open file stays, so after a restart it is
 // open again and can be closed a second time.
-func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
+func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j := m.jobs[bay]

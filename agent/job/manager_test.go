@@ -126,7 +126,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("%s: returned event differs from the emitted one", st.name)
 		}
 	}
-	c, ev, err := m.Close(ctx, "bay1", "T007", settlement())
+	c, ev, err := m.CloseJob(ctx, "bay1", "T007", settlement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestClearDoesNotHoldTheJobs(t *testing.T) {
 	if _, ok := m.Current("b"); !ok {
 		t.Error("Current blocked or lost the job during the clear")
 	}
-	if _, _, err := m.Close(ctx, "b", "T1", Settlement{}); !errors.Is(err, ErrClearing) {
+	if _, _, err := m.CloseJob(ctx, "b", "T1", Settlement{}); !errors.Is(err, ErrClearing) {
 		t.Errorf("Close during the clear: %v, want ErrClearing", err)
 	}
 	if _, err := m.Cancel(ctx, "b", "T1", "mistake"); !errors.Is(err, ErrClearing) {
@@ -446,7 +446,7 @@ func TestCloseValidation(t *testing.T) {
 			n := len(rec.events)
 			s := settlement()
 			tt.edit(&s)
-			_, _, err := m.Close(ctx, "b", tt.tech, s)
+			_, _, err := m.CloseJob(ctx, "b", tt.tech, s)
 			if got := fieldsOf(err); !slices.Equal(got, tt.fields) {
 				t.Fatalf("fields = %v, want %v\nerr: %v", got, tt.fields, err)
 			}
@@ -531,7 +531,7 @@ func TestEmitFailure(t *testing.T) {
 		"close": func() error {
 			s := settlement()
 			s.EmissionWaiver = "w"
-			_, _, err := m.Close(ctx, "b", "T", s)
+			_, _, err := m.CloseJob(ctx, "b", "T", s)
 			return err
 		},
 		"open": func() error { _, err := m.OpenJob(ctx, "c", repairOpening("K")); return err },
@@ -629,7 +629,7 @@ func TestReopenAfterPowerCut(t *testing.T) {
 
 	// A power cut between writing the closed file and removing the open
 	// one: the next start completes the close.
-	c, _, err := m2.Close(ctx, "bay1", "T007", settlement())
+	c, _, err := m2.CloseJob(ctx, "bay1", "T007", settlement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -723,7 +723,7 @@ func TestMaxEvents(t *testing.T) {
 	if _, err := m.Note(ctx, "b", Note{Author: "T", Text: "3"}); !errors.Is(err, ErrJobFull) {
 		t.Errorf("err %v, want ErrJobFull", err)
 	}
-	if _, _, err := m.Close(ctx, "b", "T", settlement()); err != nil {
+	if _, _, err := m.CloseJob(ctx, "b", "T", settlement()); err != nil {
 		t.Errorf("a full job must still close: %v", err)
 	}
 }

@@ -34,8 +34,6 @@ const (
 	ProtocolJ1939    = "j1939"
 )
 
-// ErrNotDetected is returned by Probe when no vehicle answers.
-var ErrNotDetected = errors.New("vehicle: no ECU answered (ignition off, or not connected?)")
 
 // Options configures Open. The zero value detects the addressing.
 type Options struct {
@@ -163,7 +161,7 @@ func (l *Link) useCAN(bits int) {
 // Probe reports whether a vehicle answers: a functional 0100 on CAN (trying
 // 11-bit, then 29-bit identifiers while the length is not known), or on an
 // ELM327 the same request, after the battery voltage shows a vehicle. It
-// returns the ECUs that answered, or ErrNotDetected.
+// returns the ECUs that answered, or scan.ErrNoVehicle.
 func (l *Link) Probe(ctx context.Context) ([]obd.ECU, error) {
 	ecus, err := l.probe(ctx)
 	if err == nil && l.setup == 0 {
@@ -193,12 +191,12 @@ func (l *Link) probe(ctx context.Context) ([]obd.ECU, error) {
 			if err == nil {
 				return ecus, nil
 			}
-			if !errors.Is(err, ErrNotDetected) {
+			if !errors.Is(err, scan.ErrNoVehicle) {
 				return nil, err
 			}
 		}
 		if l.opts.Protocol == ProtocolISO15765 {
-			return nil, ErrNotDetected
+			return nil, scan.ErrNoVehicle
 		}
 	}
 	// J1939: the ISO-TP client must not compete for the bus's frames.
@@ -207,7 +205,7 @@ func (l *Link) probe(ctx context.Context) ([]obd.ECU, error) {
 		l.client, l.Transport = nil, nil
 	}
 	if !scan.DetectJ1939(ctx, l.conn) {
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	}
 	l.j1939 = true
 	l.Protocol = fmt.Sprintf("%s (%s)", scan.ProtocolJ1939, l.addr)
@@ -245,7 +243,7 @@ func (l *Link) Scan(ctx context.Context, opts scan.Options) (*scan.Snapshot, err
 		return scan.ScanJ1939(ctx, l.conn, opts)
 	}
 	if l.Transport == nil {
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	}
 	return scan.Scan(ctx, l, opts)
 }
@@ -321,7 +319,7 @@ func (l *Link) probeELM327(ctx context.Context) ([]obd.ECU, error) {
 		}
 	}
 	if v, err := l.Voltage(ctx); err == nil && v < MinVoltage {
-		return nil, fmt.Errorf("%w: battery voltage %.1f V", ErrNotDetected, v)
+		return nil, fmt.Errorf("%w: battery voltage %.1f V", scan.ErrNoVehicle, v)
 	}
 	if l.elm != nil {
 		if err := l.elm.SearchErr(); errors.Is(err, elm327.ErrUnsupportedProtocol) {
@@ -346,10 +344,10 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 	resps, err := t.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
 	switch {
 	case errors.Is(err, obd.ErrNoResponse):
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	case errors.Is(err, elm327.ErrUnableToConnect), errors.Is(err, elm327.ErrCANError), errors.Is(err, elm327.ErrBusInit):
 		// What an ELM327 says with no vehicle on the other side.
-		return nil, fmt.Errorf("%w: %w", ErrNotDetected, err)
+		return nil, fmt.Errorf("%w: %w", scan.ErrNoVehicle, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vehicle: probe: %w", err)
@@ -361,7 +359,7 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 		}
 	}
 	if len(ecus) == 0 {
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	}
 	return ecus, nil
 }
