@@ -34,7 +34,6 @@ const (
 	ProtocolJ1939    = "j1939"
 )
 
-
 // Options configures Open. The zero value detects the addressing.
 type Options struct {
 	// Hub holds in-process buses for mem: addresses.
