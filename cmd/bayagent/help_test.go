@@ -31,23 +31,23 @@ func TestHelp(t *testing.T) {
 	}
 	want["measure"] = append(want["measure"], analyzer.Methods()...)
 	for _, c := range commands() {
-		if c.name == "version" {
+		if c.Name == "version" {
 			continue
 		}
-		for _, form := range [][]string{{c.name, "--help"}, {c.name, "-h"}, {"help", c.name}} {
+		for _, form := range [][]string{{c.Name, "--help"}, {c.Name, "-h"}, {"help", c.Name}} {
 			code, stdout, stderr := runCmd(t, form...)
 			if code != exitOK || stdout == "" {
 				t.Errorf("%v: exit %d, stdout %q, stderr %q", form, code, stdout, stderr)
 				continue
 			}
-			for _, w := range want[c.name] {
+			for _, w := range want[c.Name] {
 				if !strings.Contains(stdout, w) {
 					t.Errorf("%v: the help does not mention %q:\n%s", form, w, stdout)
 				}
 			}
 		}
-		if _, ok := want[c.name]; !ok {
-			t.Errorf("command %s: the test does not say what its help must show", c.name)
+		if _, ok := want[c.Name]; !ok {
+			t.Errorf("command %s: the test does not say what its help must show", c.Name)
 		}
 	}
 	for _, sub := range [][]string{{"job", "export", "--help"}, {"key", "rotate", "--help"}, {"screen", "pin", "--help"}} {

@@ -36,7 +36,7 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	if *envFile != "" {
 		var err error
 		if lookup, err = config.EnvLookup(*envFile); err != nil {
-			return configError{err}
+			return configError{Err: err}
 		}
 	}
 	cfg, err := config.LoadEnv(*path, lookup) // parses and validates
@@ -45,10 +45,10 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 		if where == "" {
 			where = config.DefaultEnvFile + " (read it with --env-file)"
 		}
-		return configError{fmt.Errorf("%w\nvalues written ${NAME} come from the environment: set them in %s", err, where)}
+		return configError{Err: fmt.Errorf("%w\nvalues written ${NAME} come from the environment: set them in %s", err, where)}
 	}
 	if err != nil {
-		return configError{err}
+		return configError{Err: err}
 	}
 	log := slog.New(cfg.Log.NewHandler(e.stderr))
 	if *check {
