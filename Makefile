@@ -3,7 +3,7 @@
 #   make test   the whole test suite (what CI runs)
 
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION  ?= $(shell ./scripts/version.sh)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOFLAGS_STATIC := CGO_ENABLED=0
 BIN      := bin

@@ -13,11 +13,13 @@
 // Every record is stored (the outbox's bbolt commit) before the agent
 // reports it anywhere: the stored light, the log, a command's reply.
 //
-// Shutdown, on the end of Run's context: the live feed and the vehicle
-// watcher stop, the uplink publishes what is in flight for up to its
-// shutdown timeout, publishes "offline" and disconnects; then the job
-// manager and the outbox close (committing queued appends) and the bay's
-// lights go off.
+// Shutdown, on the end of Run's context, in this order: the vehicle
+// watcher, the button, the bay screen and the live feed stop (a running
+// command sees its context end); the uplink publishes what is in flight for
+// up to its shutdown timeout, answers waiting commands, publishes
+// "offline" and disconnects; the bay's lights go off; the outbox closes,
+// committing queued appends. Job files need no closing: each change is
+// written when it is made.
 package agent
 
 import (
@@ -32,6 +34,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -72,6 +75,8 @@ type Agent struct {
 	box  *outbox.Outbox
 	jobs *job.Manager
 	up   *uplink.Uplink
+	// rules is the I/M pre-check rule set (precheck in the configuration).
+	rules findings.Rules
 	// screen is the bay screen, nil when screen.listen is not set.
 	screen *web.Server
 	io     *bayio.Bay // nil when no pin is fitted
@@ -82,8 +87,11 @@ type Agent struct {
 	mu      sync.Mutex
 	vehicle *connected
 	live    *liveFeed
-	lastErr string
-	fault   bool
+	// liveFeeds are the live feeds' goroutines, one running at a time;
+	// Run waits for them (a stopped feed may still be ending).
+	liveFeeds sync.WaitGroup
+	lastErr   string
+	fault     bool
 
 	stored atomic.Int64 // records stored since start
 }
@@ -144,8 +152,10 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.box.Close()
 		return nil, err
 	}
+	a.rules = cfg.Precheck.Rules()
 	a.jobs, err = job.Open(jobsDir(cfg), job.Options{
 		Emit:   a.emit,
+		Assess: a.assess,
 		Logger: log.With("part", "jobs"),
 		Now:    deps.Now,
 	})
@@ -189,8 +199,11 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	var wg sync.WaitGroup
 	upCtx, stopUplink := context.WithCancel(context.Background())
 	defer stopUplink()
-	upDone := make(chan error, 1)
-	go func() { upDone <- a.up.Run(upCtx) }()
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		_ = a.up.Run(upCtx) // nil once upCtx ends: New checked its options, and Run is called once
+	}()
 
 	workCtx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
@@ -204,22 +217,14 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	close(a.ready)
 	a.log.Info("agent ready", "device", a.cfg.Device.ID, "vehicle", a.cfg.Vehicle.Interface, "broker", a.cfg.Uplink.Broker)
 
-	select {
-	case <-ctx.Done():
-	case err := <-upDone:
-		// The uplink only returns early on a configuration it cannot use.
-		stopWork()
-		wg.Wait()
-		return fmt.Errorf("agent: uplink stopped: %w", err)
-	}
+	<-ctx.Done()
 	a.log.Info("agent stopping")
 	stopWork()
 	a.stopLive("agent stopping")
 	wg.Wait()
+	a.liveFeeds.Wait()
 	stopUplink() // the uplink's own shutdown: flush in flight, offline, disconnect
-	if err := <-upDone; err != nil && !errors.Is(err, context.Canceled) {
-		a.log.Warn("uplink shutdown", "err", err)
-	}
+	<-upDone
 	return nil
 }
 
@@ -262,9 +267,14 @@ func (a *Agent) alarm(msg string, err error) {
 	a.setLights()
 }
 
-// noteErr remembers the last error for the status, without a fault.
+// noteErr logs an error and remembers it for the status, without a fault.
 func (a *Agent) noteErr(msg string, err error) {
 	a.log.Warn(msg, "err", err)
+	a.setLastErr(msg, err)
+}
+
+// setLastErr remembers the last error for the status.
+func (a *Agent) setLastErr(msg string, err error) {
 	a.mu.Lock()
 	a.lastErr = fmt.Sprintf("%s: %v", msg, err)
 	a.mu.Unlock()

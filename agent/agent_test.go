@@ -315,6 +315,12 @@ func TestAgentBay(t *testing.T) {
 	if res["stage"] != "cleared" {
 		t.Errorf("clear_dtcs result %v", res)
 	}
+	// Nothing is before the repair once codes were cleared.
+	for _, cmd := range []string{"start_scan", "take_reading"} {
+		if r := b.command(cmd, map[string]any{"phase": "before_repair"}); r.OK || r.Code != uplink.CodePhaseNotAllowed {
+			t.Errorf("%s before_repair after the clear: %+v, want phase_not_allowed", cmd, r)
+		}
+	}
 	res = b.mustCommand("start_scan", map[string]any{})
 	if res["phase"] != "after_repair" || res["mil"] != false {
 		t.Errorf("after-repair scan %v: want after_repair with the MIL off", res)

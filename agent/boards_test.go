@@ -111,6 +111,9 @@ func testBoard(t *testing.T, file string) {
 	}
 	cfg.Screen.Listen, cfg.Screen.PINFile = "127.0.0.1:0", filepath.Join(dir, config.DefaultPINName)
 
+	// The board's ECU window (50 ms) is a real ECU's; the simulated ECUs
+	// on a loaded 2-core machine under qemu answer later, as in agent_test.
+	cfg.Vehicle.P2 = config.Duration(300 * time.Millisecond)
 	deps := agent.Deps{Version: "boards-test", Logger: slogFor(t, cfg)}
 	vehicle := fitVehicle(t, cfg, &deps)
 	t.Cleanup(func() { vehicle.unplug(t) })

@@ -12,7 +12,6 @@ import (
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
-	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -36,6 +35,11 @@ func (a *Agent) Command(ctx context.Context, name string, raw json.RawMessage) (
 	return res, err
 }
 
+// Lane is the lane command name runs in (uplink.Commander): the vehicle's,
+// the analyzer's, or the bay's for everything that touches neither, so a
+// stuck vehicle interface holds up only the commands that need it.
+func (a *Agent) Lane(name string) string { return command.Lane(name) }
+
 func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
 	args, err := command.Decode(name, raw)
 	if err != nil {
@@ -48,7 +52,7 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 	case *command.OpenJobArgs:
 		return eventResult(a.jobs.OpenJob(ctx, a.bay, c.Opening(a.cfg.Device.Shop)))
 	case *command.CloseJobArgs:
-		closed, ev, err := a.jobs.Close(ctx, a.bay, c.Technician, c.Settlement)
+		closed, ev, err := a.jobs.CloseJob(ctx, a.bay, c.Technician, c.Settlement)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +62,7 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 	case *command.AddNoteArgs:
 		return eventResult(a.jobs.Note(ctx, a.bay, c.Note))
 	case *command.ClearDTCsArgs:
-		jobID := a.openJobID() // ClearDTCs holds the job manager while it clears
+		jobID := a.openJobID()
 		clear := func(ctx context.Context) ([]obd.ECU, error) { return a.clearDTCs(ctx, jobID, c.Technician) }
 		return eventResult(a.jobs.ClearDTCs(ctx, a.bay, c.DTCClear, clear))
 	case *command.StartScanArgs:
@@ -68,7 +72,7 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 	case *command.LiveStartArgs:
 		return a.startLive(c)
 	case *command.LiveStopArgs:
-		stopped := a.stopLive("stopped by command")
+		stopped := a.cancelLive("stopped by command") != nil
 		return map[string]any{"stopped": stopped}, nil
 	case *command.ResendArgs:
 		res, err := Resend(ctx, a.box, a.up, c, a.log)
@@ -100,13 +104,13 @@ var replyCodes = []struct {
 	{job.ErrJobExists, uplink.CodeJobIDUsed},
 	{job.ErrPhase, uplink.CodePhaseNotAllowed},
 	{job.ErrJobFull, uplink.CodeJobFull},
+	{job.ErrClearing, uplink.CodeVehicleBusy},
 	{outbox.ErrFull, uplink.CodeStorageFull},
 	{job.ErrNotStored, uplink.CodeNotStored},
 	{job.ErrStateNotSaved, uplink.CodeJobNotSaved},
 	{job.ErrUnsaved, uplink.CodeBayStopped},
 	{ErrNoVehicle, uplink.CodeVehicleNotConnected},
 	{scan.ErrNoVehicle, uplink.CodeVehicleNotConnected},
-	{vehicle.ErrNotDetected, uplink.CodeVehicleNotConnected},
 	{ErrLiveJ1939, uplink.CodeNotSupported},
 	{ErrNoAnalyzer, uplink.CodeNoAnalyzer},
 	{ErrAnalyzer, uplink.CodeAnalyzerError},

@@ -29,6 +29,8 @@ var drainN = flag.Int("drain.n", 10000, "records in the backlog of BenchmarkDrai
 
 type nopCommander struct{}
 
+func (nopCommander) Lane(string) string { return "" }
+
 func (nopCommander) Command(context.Context, string, json.RawMessage) (any, error) {
 	return nil, uplink.ErrUnknownCommand
 }

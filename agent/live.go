@@ -59,7 +59,7 @@ func (a *Agent) startLive(args *command.LiveStartArgs) (any, error) {
 	a.mu.Lock()
 	a.live = f
 	a.mu.Unlock()
-	go func() {
+	a.liveFeeds.Go(func() {
 		defer close(f.done)
 		reason := a.runLive(ctx, c, pids, rate)
 		a.publishLive(LiveMessage{Stopped: reason})
@@ -68,24 +68,33 @@ func (a *Agent) startLive(args *command.LiveStartArgs) (any, error) {
 			a.live = nil
 		}
 		a.mu.Unlock()
-	}()
+	})
 	return map[string]any{"pids": pidNames(pids), "rate_hz": rate, "duration_s": dur.Seconds()}, nil
 }
 
 // stopLive stops the running live feed and waits for it; it reports
 // whether one was running.
 func (a *Agent) stopLive(reason string) bool {
+	f := a.cancelLive(reason)
+	if f != nil {
+		<-f.done
+	}
+	return f != nil
+}
+
+// cancelLive tells the running live feed to stop and returns it (nil when
+// none runs) without waiting: the live_stop command must not wait for a
+// sample stuck in the vehicle interface.
+func (a *Agent) cancelLive(reason string) *liveFeed {
 	a.mu.Lock()
 	f := a.live
 	a.live = nil
 	a.mu.Unlock()
-	if f == nil {
-		return false
+	if f != nil {
+		a.log.Info("live feed stopping", "reason", reason)
+		f.cancel()
 	}
-	a.log.Info("live feed stopping", "reason", reason)
-	f.cancel()
-	<-f.done
-	return true
+	return f
 }
 
 // runLive samples until ctx ends and returns why it stopped.

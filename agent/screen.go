@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/web"
 )
 
@@ -51,6 +54,12 @@ func (s screenAgent) Audit(ctx context.Context, au web.Audit) error {
 	return s.a.emit(ctx, job.Event{Kind: record.KindAudit, Job: s.a.openJobID(), Body: body})
 }
 
+// assess gives a snapshot's findings by the box's rules: the scan records
+// carry them, the screen and the report show them.
+func (a *Agent) assess(s *scan.Snapshot, jobVIN string) findings.Result {
+	return findings.Evaluate(s, a.rules, jobVIN)
+}
+
 // runScreen serves the bay screen until ctx ends. A screen that cannot
 // start (its port taken, a bad certificate) is an alarm, not the end of
 // the agent: the vehicle's records matter more.
@@ -58,8 +67,37 @@ func (a *Agent) runScreen(ctx context.Context) {
 	if a.screen == nil {
 		return
 	}
+	a.seedScreen()
 	if err := a.screen.Run(ctx); err != nil && ctx.Err() == nil {
 		a.alarm("bay screen stopped", err)
+	}
+}
+
+// screenSeed is how many of the latest stored records the screen learns
+// at start (the last scan for Now, the seq numbers of recent jobs' events
+// for their reports): what the outbox still holds of them.
+const screenSeed = 2000
+
+// seedScreen shows the screen the records the outbox still holds from
+// before this start.
+func (a *Agent) seedScreen() {
+	st, err := a.box.Stats()
+	if err != nil || st.HeadSeq == 0 {
+		return
+	}
+	from := uint64(1)
+	if st.HeadSeq > screenSeed {
+		from = st.HeadSeq - screenSeed + 1
+	}
+	held, err := a.box.Range(from, st.HeadSeq)
+	if err != nil {
+		a.log.Warn("bay screen: earlier records not read", "err", err)
+		return
+	}
+	for _, h := range held {
+		if rec, err := record.Decode(h.Data); err == nil && h.State != outbox.StateQuarantined {
+			a.screen.Seed(rec)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/internal/repeats"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -62,6 +63,9 @@ const missesToLeave = 2
 // leaves. It owns the link and closes it on return.
 func (a *Agent) watchVehicle(ctx context.Context) {
 	interval := a.cfg.Vehicle.DetectInterval.D()
+	// An unplugged dongle fails at every interval: log it once, then a
+	// summary now and then.
+	repeat := repeats.New(a.log, "vehicle interface "+a.cfg.Vehicle.Interface, 0, a.now)
 	var link *vehicle.Link
 	defer func() {
 		if link != nil {
@@ -82,7 +86,7 @@ func (a *Agent) watchVehicle(ctx context.Context) {
 		if link == nil {
 			l, err := a.openLink(ctx)
 			if err != nil {
-				a.noteErr("vehicle interface "+a.cfg.Vehicle.Interface, err)
+				a.interfaceFailed(repeat, err)
 				continue
 			}
 			link = l
@@ -91,15 +95,18 @@ func (a *Agent) watchVehicle(ctx context.Context) {
 		if cur == nil {
 			ecus, err := link.Probe(ctx)
 			if err != nil {
-				if !errors.Is(err, vehicle.ErrNotDetected) && ctx.Err() == nil {
+				if !errors.Is(err, scan.ErrNoVehicle) && ctx.Err() == nil {
 					// The interface itself failed (a dongle unplugged, the
 					// CAN interface down): open it afresh next time.
-					a.noteErr("vehicle interface "+a.cfg.Vehicle.Interface, err)
+					a.interfaceFailed(repeat, err)
 					link.Close()
 					link = nil
+					continue
 				}
+				repeat.OK() // the interface works; no vehicle yet
 				continue
 			}
+			repeat.OK()
 			misses = 0
 			a.arrived(ctx, link, ecus)
 			continue
@@ -190,7 +197,8 @@ func (a *Agent) scanNow(ctx context.Context, phase job.Phase) (job.Event, error)
 		if phase != "" && phase != job.PhaseIntake {
 			return job.Event{}, fmt.Errorf("%w: a %s scan needs an open job", job.ErrNoJob, phase)
 		}
-		ev := job.IntakeScan(a.bay, a.now(), *snap)
+		res := a.assess(snap, "")
+		ev := job.IntakeScan(a.bay, a.now(), *snap, &res)
 		return ev, a.emit(ctx, ev)
 	}
 	return a.jobs.Scan(ctx, a.bay, phase, *snap)
@@ -234,4 +242,11 @@ func (a *Agent) clearDTCs(ctx context.Context, jobID, technician string) ([]obd.
 		return ecus, fmt.Errorf("%w: clear: %w", ErrVehicle, err)
 	}
 	return ecus, nil
+}
+
+// interfaceFailed logs (once, then summarised) and remembers for the
+// status that the vehicle interface failed.
+func (a *Agent) interfaceFailed(repeat *repeats.Logger, err error) {
+	repeat.Fail(err)
+	a.setLastErr("vehicle interface "+a.cfg.Vehicle.Interface, err)
 }

@@ -8,7 +8,9 @@
 #   README.md
 #   firmware-config/         one configuration per supported board
 #   scripts/install.sh       run as root on the box: scripts/install.sh --config firmware-config/X.yaml
+#   scripts/can-up.sh        brings the CAN interface up at the vehicle's bit rate
 #   scripts/bayagent.service
+#   docs/                    the command reference, the record schema, the health-record mapping
 # and OUTDIR/SHA256SUMS (sha256sum of every tarball; check with sha256sum -c).
 # The tarballs are reproducible: fixed order, owner root, mtime of the last commit.
 set -euo pipefail
@@ -41,7 +43,7 @@ for arch in "${arches[@]}"; do
   esac
   name="bayagent-$version-linux-$arch"
   dir="$stage/$name"
-  mkdir -p "$dir/scripts" "$dir/firmware-config"
+  mkdir -p "$dir/scripts" "$dir/firmware-config" "$dir/docs"
   echo "dist.sh: building $name" >&2
   (cd "$root" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm \
     go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$dir/bayagent" ./cmd/bayagent)
@@ -51,6 +53,10 @@ for arch in "${arches[@]}"; do
     install -m 0644 "$root/firmware-config/README.md" "$dir/firmware-config/"
   fi
   install -m 0755 "$root/scripts/install.sh" "$dir/scripts/install.sh"
+  install -m 0755 "$root/scripts/can-up.sh" "$dir/scripts/can-up.sh"
+  for f in "$root"/docs/*; do
+    if [ -f "$f" ]; then install -m 0644 "$f" "$dir/docs/"; fi
+  done
   install -m 0644 "$root/scripts/bayagent.service" "$dir/scripts/bayagent.service"
   tarball="$name.tar.gz"
   tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \

@@ -8,7 +8,9 @@
 #   scripts/install.sh                      # upgrade: keeps /etc/bayagent as it is
 # Options:
 #   --config FILE   the board's configuration; copied to /etc/bayagent/config.yaml
-#                   only when that file does not exist yet (never overwritten)
+#                   only when that file does not exist yet (not overwritten)
+#   --force         with --config: replace an existing /etc/bayagent/config.yaml,
+#                   keeping the old one as config.yaml.bak-YYYYmmdd-HHMMSS
 #   --prefix DIR    install under DIR instead of / (also: DESTDIR=DIR): no user is
 #                   created, no owner changed, systemctl is not called. For packaging
 #                   and tests; needs no root.
@@ -22,7 +24,9 @@
 #   /etc/bayagent/                             0750 root:bayagent
 #   /etc/bayagent/config.yaml                  0640 root:bayagent (not overwritten)
 #   /etc/bayagent/bayagent.env                 0600 root (a template; not overwritten)
-#   /var/lib/bayagent/                         0700 bayagent:bayagent
+#   /var/lib/bayagent/                         0700 bayagent:bayagent (or device.state_dir of
+#     the configuration, made writable for the unit by
+#     /etc/systemd/system/bayagent.service.d/state-dir.conf)
 #   /usr/local/share/bayagent/                 README.md and firmware-config/, for reference
 # then `systemctl daemon-reload`, `enable` and (re)start when systemd runs.
 set -euo pipefail
@@ -34,6 +38,7 @@ root=$(cd "$here/.." && pwd)
 prefix=${DESTDIR:-}
 config=""
 binary=""
+force=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) [ $# -ge 2 ] || die "--config needs a file"; config=$2; shift 2 ;;
@@ -42,6 +47,7 @@ while [ $# -gt 0 ]; do
     --prefix=*) prefix=${1#*=}; shift ;;
     --binary) [ $# -ge 2 ] || die "--binary needs a file"; binary=$2; shift 2 ;;
     --binary=*) binary=${1#*=}; shift ;;
+    --force) force=yes; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -115,15 +121,42 @@ if [ -d "$root/firmware-config" ]; then
   done
 fi
 
-if [ -f "$etc/config.yaml" ]; then
+if [ "$force" = yes ] && [ -z "$config" ]; then
+  die "--force replaces the configuration: give the new one with --config FILE"
+fi
+if [ -f "$etc/config.yaml" ] && [ "$force" = yes ] && ! cmp -s "$config" "$etc/config.yaml"; then
+  backup="$etc/config.yaml.bak-$(date +%Y%m%d-%H%M%S)"
+  cp -p "$etc/config.yaml" "$backup"
+  install -m 0640 "$config" "$etc/config.yaml"
+  owner "root:$user" "$etc/config.yaml"
+  echo "install.sh: replaced $etc/config.yaml with $config (the old one is $backup)"
+elif [ -f "$etc/config.yaml" ]; then
   if [ -n "$config" ] && ! cmp -s "$config" "$etc/config.yaml"; then
-    echo "install.sh: kept the existing $etc/config.yaml (not overwritten); $config differs"
+    echo "install.sh: kept the existing $etc/config.yaml (not overwritten); $config differs (--force replaces it, keeping a backup)"
   fi
 else
   install -m 0640 "$config" "$etc/config.yaml"
   owner "root:$user" "$etc/config.yaml"
   echo "install.sh: installed $config as $etc/config.yaml"
 fi
+
+# The unit may write only its state directory: follow device.state_dir.
+state_dir=$(sed -n 's/^[[:space:]]\{1,\}state_dir:[[:space:]]*//p' "$etc/config.yaml" | head -n 1 |
+  sed 's/[[:space:]]#.*$//; s/^["'"'"']//; s/["'"'"'][[:space:]]*$//; s/[[:space:]]*$//')
+dropin="$prefix/etc/systemd/system/bayagent.service.d/state-dir.conf"
+case "$state_dir" in
+  ""|/var/lib/bayagent|/var/lib/bayagent/) rm -f "$dropin" ;;
+  *'${'*) echo "install.sh: device.state_dir is $state_dir: make it writable for the unit yourself (ReadWritePaths= in a drop-in)" ;;
+  /*)
+    install -d -m 0700 "$prefix$state_dir"
+    owner "$user:$user" "$prefix$state_dir"
+    install -d -m 0755 "$(dirname "$dropin")"
+    printf '# Written by scripts/install.sh: device.state_dir of /etc/bayagent/config.yaml.\n[Service]\nReadWritePaths=%s\n' "$state_dir" >"$dropin"
+    chmod 0644 "$dropin"
+    echo "install.sh: the state directory is $state_dir (writable for the unit: $dropin)"
+    ;;
+  *) die "device.state_dir must be an absolute path: $state_dir" ;;
+esac
 
 new_env=no
 if [ ! -f "$etc/bayagent.env" ]; then

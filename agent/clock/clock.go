@@ -1,5 +1,7 @@
-// Package clock tells how far the box's wall clock can be trusted: whether
-// it is synchronised, which boot it belongs to, and the time since boot.
+// Package clock tells how far the box's wall clock can be trusted.
+//
+// It says whether the clock is synchronised, which boot it belongs to, and the
+// time since boot.
 //
 // A Raspberry Pi has no real-time clock. Until NTP synchronises it, its
 // wall clock starts from the last time saved at shutdown (fake-hwclock, or

@@ -1,4 +1,6 @@
-// Package command is the vocabulary of the commands a box accepts: names, arguments, limits, validation.
+// Package command is the vocabulary of the commands a box accepts.
+//
+// It holds their names, arguments, limits and validation.
 //
 // A command arrives on the device's command topic as {"id", "cmd", "args"};
 // package uplink parses that envelope and answers on the reply topic, the

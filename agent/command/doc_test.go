@@ -162,6 +162,7 @@ func TestDocLimits(t *testing.T) {
 		fmt.Sprintf("at most %d records per resend", MaxResendRecords),
 		fmt.Sprintf("at most %d characters, e.g.", 16),
 		fmt.Sprintf("at most %d characters", job.MaxText),
+		fmt.Sprintf("A lane holds at most %d waiting commands", uplink.DefaultCommandQueue),
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("%s does not say %q", docPath, want)

@@ -1,7 +1,8 @@
-// Package config reads the agent's configuration file: defaults, then the
-// YAML file, with ${VAR} references to environment variables expanded in
-// values, then Validate, which reports every problem at once, each naming
-// the key and the values it allows.
+// Package config reads the agent's configuration file.
+//
+// It starts from the defaults, reads the YAML file, with ${VAR} references to
+// environment variables expanded in values, then Validate reports every
+// problem at once, each naming the key and the values it allows.
 //
 // # The file
 //
@@ -361,14 +362,19 @@ func ParseEnv(r io.Reader, lookup func(string) (string, bool)) (*Config, error) 
 	return c, nil
 }
 
-// Load reads, parses and validates the configuration file at path.
-func Load(path string) (*Config, error) {
+// Load reads, parses and validates the configuration file at path, with
+// the process environment.
+func Load(path string) (*Config, error) { return LoadEnv(path, os.LookupEnv) }
+
+// LoadEnv is Load with the environment read through lookup (see
+// EnvLookup).
+func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	c, err := Parse(f)
+	c, err := ParseEnv(f, lookup)
 	if err == nil {
 		err = c.Validate()
 	}

@@ -240,9 +240,9 @@ func TestBrokenConfigs(t *testing.T) {
 		want    []want
 	}{
 		{name: "unknown vehicle scheme", yaml: with("vehicle:\n  interface: serial:/dev/ttyS0\n"), kind: ErrInvalid, want: []want{
-			{"vehicle.interface", 5, `vehicle.interface (line 5): unknown scheme "serial" (want can:, udp:, mem:, replay:, elm327:)`}}},
+			{"vehicle.interface", 5, `vehicle.interface (line 5): unknown scheme "serial" (want can:, elm327:, udp:, mem:, replay:)`}}},
 		{name: "no scheme", yaml: with("vehicle:\n  interface: /dev/ttyUSB0\n"), kind: ErrInvalid, want: []want{
-			{"vehicle.interface", 5, `vehicle.interface (line 5): want SCHEME:ADDRESS (e.g. can:can0 or elm327:/dev/ttyUSB0@38400), got "/dev/ttyUSB0" (schemes can:, udp:, mem:, replay:, elm327:)`}}},
+			{"vehicle.interface", 5, `vehicle.interface (line 5): "/dev/ttyUSB0" has no scheme: did you mean elm327:/dev/ttyUSB0? (schemes can:, elm327:, udp:, mem:, replay:)`}}},
 		{name: "bad elm327 baud", yaml: with("vehicle:\n  interface: elm327:/dev/ttyUSB0@fast\n"), partial: true, kind: ErrInvalid, want: []want{
 			{"vehicle.interface", 5, `vehicle.interface (line 5): want elm327:DEVICE[@BAUD], e.g. elm327:/dev/ttyUSB0@38400: `}}},
 		{name: "long can name", yaml: with("vehicle:\n  interface: can:averyveryverylongname\n"), kind: ErrInvalid, want: []want{

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func needBash(t *testing.T) {
 
 func TestScriptsSyntax(t *testing.T) {
 	needBash(t)
-	for _, s := range []string{"install.sh", "dist.sh"} {
+	for _, s := range []string{"install.sh", "dist.sh", "version.sh", "can-up.sh"} {
 		path := filepath.Join(repo, "scripts", s)
 		if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
 			t.Errorf("bash -n %s: %v\n%s", s, err, out)
@@ -202,23 +203,25 @@ func TestServiceUnit(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]string{
-		"[Service]ExecStart":               "/usr/local/bin/bayagent run --config /etc/bayagent/config.yaml",
-		"[Service]User":                    "bayagent",
-		"[Service]NoNewPrivileges":         "yes",
-		"[Service]ProtectSystem":           "strict",
-		"[Service]ProtectHome":             "yes",
-		"[Service]PrivateTmp":              "yes",
-		"[Service]ReadWritePaths":          "/var/lib/bayagent",
-		"[Service]StateDirectory":          "bayagent",
-		"[Service]StateDirectoryMode":      "0700",
-		"[Service]Restart":                 "on-failure",
-		"[Service]KillSignal":              "SIGTERM",
-		"[Service]TimeoutStopSec":          "30s",
-		"[Service]EnvironmentFile":         "-/etc/bayagent/bayagent.env",
-		"[Service]AmbientCapabilities":     "",
-		"[Service]CapabilityBoundingSet":   "",
-		"[Service]RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_CAN",
-		"[Install]WantedBy":                "multi-user.target",
+		"[Service]ExecStart":                "/usr/local/bin/bayagent run --config /etc/bayagent/config.yaml",
+		"[Service]User":                     "bayagent",
+		"[Service]NoNewPrivileges":          "yes",
+		"[Service]ProtectSystem":            "strict",
+		"[Service]ProtectHome":              "yes",
+		"[Service]PrivateTmp":               "yes",
+		"[Service]ReadWritePaths":           "/var/lib/bayagent",
+		"[Service]StateDirectory":           "bayagent",
+		"[Service]StateDirectoryMode":       "0700",
+		"[Service]Restart":                  "on-failure",
+		"[Service]RestartPreventExitStatus": "78",
+		"[Unit]After":                       "network-online.target time-sync.target",
+		"[Service]KillSignal":               "SIGTERM",
+		"[Service]TimeoutStopSec":           "30s",
+		"[Service]EnvironmentFile":          "-/etc/bayagent/bayagent.env",
+		"[Service]AmbientCapabilities":      "",
+		"[Service]CapabilityBoundingSet":    "",
+		"[Service]RestrictAddressFamilies":  "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_CAN",
+		"[Install]WantedBy":                 "multi-user.target",
 	} {
 		if v := got[k]; len(v) != 1 || v[0] != want {
 			t.Errorf("%s = %q, want exactly %q", k, v, want)
@@ -305,7 +308,19 @@ func TestDist(t *testing.T) {
 		}
 	}
 	boards, _ := filepath.Glob(filepath.Join(repo, "firmware-config", "*.yaml"))
-	want := []string{name + "/bayagent", name + "/README.md", name + "/scripts/install.sh", name + "/scripts/bayagent.service"}
+	// Every script the README tells a user to run, and the docs it links.
+	want := []string{name + "/bayagent", name + "/README.md", name + "/scripts/install.sh", name + "/scripts/can-up.sh",
+		name + "/scripts/bayagent.service", name + "/docs/commands.md", name + "/docs/healthrecord.md", name + "/docs/record.schema.json"}
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`scripts/[a-z0-9-]+\.sh`).FindAllString(string(readme), -1) {
+		buildMachine := []string{"scripts/install-test-tools.sh", "scripts/version.sh", "scripts/dist.sh", "scripts/test-arch.sh", "scripts/fuzz.sh"}
+		if !slices.Contains(buildMachine, m) && !slices.Contains(want, name+"/"+m) {
+			want = append(want, name+"/"+m)
+		}
+	}
 	for _, b := range boards {
 		want = append(want, name+"/firmware-config/"+filepath.Base(b))
 	}
@@ -319,7 +334,7 @@ func TestDist(t *testing.T) {
 			t.Errorf("%s owned by %d:%d, want 0:0", w, h.Uid, h.Gid)
 		}
 	}
-	for _, exe := range []string{"/bayagent", "/scripts/install.sh"} {
+	for _, exe := range []string{"/bayagent", "/scripts/install.sh", "/scripts/can-up.sh"} {
 		if files[name+exe].Mode&0o111 == 0 {
 			t.Errorf("%s is not executable: %o", exe, files[name+exe].Mode)
 		}
@@ -372,5 +387,78 @@ func sameFile(t *testing.T, a, b string) {
 	y, err2 := os.ReadFile(b)
 	if err := errors.Join(err1, err2); err != nil || !bytes.Equal(x, y) {
 		t.Errorf("%s differs from %s %v", a, b, fmt.Sprint(err))
+	}
+}
+
+// TestInstallForceAndStateDir: --force replaces the configuration and
+// keeps the old one; a configuration with another state_dir gets that
+// directory and a drop-in that lets the unit write it.
+func TestInstallForceAndStateDir(t *testing.T) {
+	needBash(t)
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "root")
+	bin := filepath.Join(dir, "bayagent")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho fake\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(repo, "firmware-config", "pi4-pican2-nha506.yaml")
+	if out, err := runInstall(t, "--prefix", prefix, "--binary", bin, "--config", first); err != nil {
+		t.Fatalf("install.sh: %v\n%s", err, out)
+	}
+	second, err := os.ReadFile(filepath.Join(repo, "firmware-config", "pi-usb-elm327.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second = append(second, []byte("# moved to the data partition\n")...)
+	second = bytes.Replace(second, []byte("device:\n"), []byte("device:\n  state_dir: \"/data/bayagent\"   # the SD card's data partition\n"), 1)
+	secondFile := filepath.Join(dir, "second.yaml")
+	if err := os.WriteFile(secondFile, second, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runInstall(t, "--prefix", prefix, "--binary", bin, "--force"); err == nil || !strings.Contains(out, "give the new one with --config") {
+		t.Errorf("--force without --config: %v\n%s", err, out)
+	}
+	out, err := runInstall(t, "--prefix", prefix, "--binary", bin, "--config", secondFile, "--force")
+	if err != nil || !strings.Contains(out, "replaced") {
+		t.Fatalf("install.sh --force: %v\n%s", err, out)
+	}
+	sameFile(t, filepath.Join(prefix, "etc/bayagent/config.yaml"), secondFile)
+	backups, _ := filepath.Glob(filepath.Join(prefix, "etc/bayagent/config.yaml.bak-*"))
+	if len(backups) != 1 {
+		t.Fatalf("backups %v, want one", backups)
+	}
+	sameFile(t, backups[0], first)
+	dropin, err := os.ReadFile(filepath.Join(prefix, "etc/systemd/system/bayagent.service.d/state-dir.conf"))
+	if err != nil || !strings.Contains(string(dropin), "[Service]\nReadWritePaths=/data/bayagent\n") {
+		t.Errorf("drop-in: %v %q", err, dropin)
+	}
+	if fi, err := os.Stat(filepath.Join(prefix, "data/bayagent")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state directory: %v %v", fi, err)
+	}
+	// Back to the default state directory: the drop-in goes.
+	if out, err := runInstall(t, "--prefix", prefix, "--binary", bin, "--config", first, "--force"); err != nil {
+		t.Fatalf("install.sh --force back: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(prefix, "etc/systemd/system/bayagent.service.d/state-dir.conf")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the drop-in stays with the default state_dir: %v", err)
+	}
+}
+
+// TestVersionScript: the version stamped into binaries and release names is
+// tag-like and names the commit.
+func TestVersionScript(t *testing.T) {
+	needBash(t)
+	out, err := exec.Command("bash", filepath.Join(repo, "scripts", "version.sh")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(out))
+	if !regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+g[0-9a-f]{7,}(\.dirty)?)?$`).MatchString(v) {
+		t.Errorf("version %q is not tag-like", v)
+	}
+	if head, err := exec.Command("git", "-C", repo, "rev-parse", "--short=7", "HEAD").Output(); err == nil {
+		if c := strings.TrimSpace(string(head)); !strings.Contains(v, "g"+c) && !regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(v) {
+			t.Errorf("version %q does not name the commit %s", v, c)
+		}
 	}
 }

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -183,4 +186,20 @@ func (c *Config) screenPIN() {
 	if c.Screen.PINFile == "" && c.Device.StateDir != "" {
 		c.Screen.PINFile = filepath.Join(c.Device.StateDir, DefaultPINName)
 	}
+}
+
+// screenWarnings: a screen nobody can sign in to, or one without HTTPS.
+func (c *Config) screenWarnings() []string {
+	s := c.Screen
+	if s.Listen == "" {
+		return nil
+	}
+	var w []string
+	if _, err := os.Stat(s.PINFile); errors.Is(err, os.ErrNotExist) {
+		w = append(w, fmt.Sprintf("screen.listen is set but the bay screen has no PIN yet (%s): nobody can sign in until one is set with `bayagent screen pin`", s.PINFile))
+	}
+	if s.CertFile == "" {
+		w = append(w, "the bay screen is served over plain HTTP: anyone on the shop's network can read its pages and the PIN as it is typed; set screen.cert_file and screen.key_file for HTTPS")
+	}
+	return w
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +68,23 @@ precheck: {mil_on: maybe, readiness_allowed: 20, readiness_exempt: "evap, warp_d
 		"precheck.readiness_allowed", "precheck.readiness_exempt", "precheck.scr_spns"}
 	if strings.Join(fields, " ") != strings.Join(want, " ") {
 		t.Errorf("problems in %v, want %v", fields, want)
+	}
+}
+
+func TestScreenWarnings(t *testing.T) {
+	dir := t.TempDir()
+	c, err := parse(t, strings.Replace(screenBase, "/var/lib/bayagent", dir, 1)+"screen: {listen: \":8080\"}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(c.Warnings(), "\n")
+	if !strings.Contains(w, "no PIN yet") || !strings.Contains(w, "plain HTTP") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	if err := os.WriteFile(c.Screen.PINFile, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(c.Warnings(), "\n"); strings.Contains(w, "no PIN yet") {
+		t.Errorf("PIN set, still warned:\n%s", w)
 	}
 }

@@ -18,15 +18,13 @@ import (
 	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/elm327"
 )
 
 // Allowed values of the enumerated settings.
 var (
-	schemes    = []string{"can", "udp", "mem", "replay", "elm327"}
-	protocols  = []string{"auto", "iso15765", "j1939"}
-	methods    = []string{analyzer.MethodRealtime, analyzer.MethodTwoSpeedIdle, analyzer.MethodASM, analyzer.MethodFreeAcceleration}
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"text", "json"}
 )
@@ -52,6 +50,7 @@ func (c *Config) Warnings() []string {
 	if c.Uplink.AllowPlaintext && strings.HasPrefix(strings.ToLower(c.Uplink.Broker), "tcp:") {
 		w = append(w, "uplink.broker is plain tcp://: records and the password travel unencrypted (development only)")
 	}
+	w = append(w, c.screenWarnings()...)
 	if c.Uplink.SkipWriteProbe {
 		w = append(w, "uplink.skip_write_probe is on: if the broker's ACL drops this device's publishes, records are lost without notice")
 	}
@@ -127,11 +126,13 @@ func (v *validator) vehicle() {
 	scheme, rest, ok := strings.Cut(ve.Interface, ":")
 	switch {
 	case ve.Interface == "":
-		v.bad("vehicle.interface", "required: the vehicle interface (%s; schemes %s)", examples, schemeList())
+		v.bad("vehicle.interface", "required: the vehicle interface (%s; schemes %s)", examples, vehicle.Schemes())
+	case vehicle.Hint(ve.Interface) != "":
+		v.bad("vehicle.interface", "%q has no scheme: did you mean %s? (schemes %s)", ve.Interface, vehicle.Hint(ve.Interface), vehicle.Schemes())
 	case !ok:
-		v.bad("vehicle.interface", "want SCHEME:ADDRESS (%s), got %q (schemes %s)", examples, ve.Interface, schemeList())
-	case !slices.Contains(schemes, scheme):
-		v.bad("vehicle.interface", "unknown scheme %q (want %s)", scheme, schemeList())
+		v.bad("vehicle.interface", "want SCHEME:ADDRESS (%s), got %q (schemes %s)", examples, ve.Interface, vehicle.Schemes())
+	case !slices.ContainsFunc(vehicle.Addresses(), func(a vehicle.Address) bool { return a.Scheme == scheme }):
+		v.bad("vehicle.interface", "unknown scheme %q (want %s)", scheme, vehicle.Schemes())
 	case rest == "":
 		v.bad("vehicle.interface", "%q names no interface after the scheme (%s)", ve.Interface, examples)
 	case scheme == "elm327":
@@ -146,8 +147,8 @@ func (v *validator) vehicle() {
 	default:
 		v.bad("vehicle.id_bits", "want 0 (detect), 11 or 29, got %d", ve.IDBits)
 	}
-	if !slices.Contains(protocols, ve.Protocol) {
-		v.bad("vehicle.protocol", "unknown protocol %q (want %s)", ve.Protocol, strings.Join(protocols, ", "))
+	if !slices.Contains(vehicle.Protocols(), ve.Protocol) {
+		v.bad("vehicle.protocol", "unknown protocol %q (want %s)", ve.Protocol, strings.Join(vehicle.Protocols(), ", "))
 	} else if ve.Protocol == "j1939" {
 		if scheme == "elm327" {
 			v.bad("vehicle.protocol", "j1939 needs a CAN interface (can:, udp:, mem: or replay:); the elm327 driver speaks OBD-II only")
@@ -158,14 +159,6 @@ func (v *validator) vehicle() {
 	}
 	v.rangeDur("vehicle.p2", ve.P2, 10*time.Millisecond, 5*time.Second)
 	v.rangeDur("vehicle.detect_interval", ve.DetectInterval, 100*time.Millisecond, time.Minute)
-}
-
-func schemeList() string {
-	s := make([]string, len(schemes))
-	for i, x := range schemes {
-		s[i] = x + ":"
-	}
-	return strings.Join(s, ", ")
 }
 
 func (v *validator) analyzer() {
@@ -179,8 +172,8 @@ func (v *validator) analyzer() {
 		}
 	}
 	if a.Method != "" {
-		if !slices.Contains(methods, a.Method) {
-			v.bad("analyzer.method", "unknown method %q (want %s, or empty for the driver's default)", a.Method, strings.Join(methods, ", "))
+		if !slices.Contains(analyzer.Methods(), a.Method) {
+			v.bad("analyzer.method", "unknown method %q (want %s, or empty for the driver's default)", a.Method, strings.Join(analyzer.Methods(), ", "))
 		} else if a.Interface == "" {
 			v.bad("analyzer.method", "set but analyzer.interface is empty (no analyzer to use it)")
 		}
@@ -244,6 +237,8 @@ func (nopQueue) Ack(...uint64) error             { return nil }
 func (nopQueue) Quarantine(uint64, string) error { return nil }
 
 type nopCommander struct{}
+
+func (nopCommander) Lane(string) string { return "" }
 
 func (nopCommander) Command(context.Context, string, json.RawMessage) (any, error) {
 	return nil, uplink.ErrUnknownCommand

@@ -1,13 +1,15 @@
 // Package demo runs the whole bay on one machine, with no hardware and no
-// outside service: an embedded MQTT broker (mochi-mqtt, TLS with a CA
-// generated for the run, on a free loopback port), a simulated vehicle on an
-// in-process CAN bus, a simulated NHA-506 exhaust analyzer on a
-// pseudo-terminal, and the agent itself configured in code. It then drives
-// one emission-repair job over MQTT commands, exactly as the shop's
-// software and a technician's app would, and shows what the health-record
-// system received: a before/after comparison, the health-record upload
-// form of the closed job, and the verification of the sealed record chain
-// with the device's public key. `bayagent demo` (and `make demo`) call Run.
+// outside service.
+//
+// It starts an embedded MQTT broker (mochi-mqtt, TLS with a CA generated for
+// the run, on a free loopback port), a simulated vehicle on an in-process CAN
+// bus, a simulated NHA-506 exhaust analyzer on a pseudo-terminal, and the
+// agent itself configured in code. It then drives one emission-repair job over
+// MQTT commands, exactly as the shop's software and a technician's app would,
+// and shows what the health-record system received: a before/after comparison,
+// the health-record upload form of the closed job, and the verification of the
+// sealed record chain with the device's public key. `bayagent demo` (and `make
+// demo`) call Run.
 //
 // What is simulated, and how:
 //
@@ -141,125 +143,213 @@ type Result struct {
 // Run runs the demo and writes its report to w. It returns an error when
 // any step failed; the report then stops at that step.
 func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	d := &run{o: o, log: o.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+	if d.o.Timeout <= 0 {
+		d.o.Timeout = DefaultTimeout
 	}
-	data, err := findData(o.DataDir)
-	if err != nil {
+	if d.data, err = findData(o.DataDir); err != nil {
 		return nil, err
 	}
-	p := newPrinter(w, o.JSON)
+	d.p = newPrinter(w, o.JSON)
+	defer func() { err = errors.Join(err, d.stop()) }()
+	for _, step := range []func(context.Context) error{
+		d.stateDir,      // where the agent keeps its key, outbox and jobs
+		d.startBroker,   // the embedded broker, or the one given
+		d.startObserver, // the health-record side's MQTT client
+		d.startAnalyzer, // a simulated NHA-506 on a pseudo-terminal
+		d.startVehicle,  // a simulated car on an in-process CAN bus
+		d.startAgent,    // the agent and the receiving side
+		d.runScript,     // the emission-repair job, over MQTT commands
+		d.checkReceived, // what the health-record side received verifies
+		d.waitUpload,    // the receiving side uploaded the closed job
+		d.keepRunning,   // with --keep-running, until ctx ends
+	} {
+		if err := step(ctx); err != nil {
+			return d.res, err
+		}
+	}
+	return d.res, nil
+}
 
-	dir := o.StateDir
+// run is one run of the demo: what it started, and the steps that start
+// and use it. stops are undone in reverse order when Run returns.
+type run struct {
+	o    Options
+	log  *slog.Logger
+	data string // testdata directory
+	p    *printer
+	dir  string // the agent's state directory
+	res  *Result
+
+	brk       *embedbroker.Broker // nil with an outside broker
+	brokerURL string
+	tlsCfg    *tls.Config // for the demo's own clients; nil for tcp://
+	caFile    string
+	topics    uplink.Topics
+	obs       *observer
+
+	analyzer    *analyzersim.Sim
+	after       *analyzersim.Readings // what the analyzer measures after the repair
+	analyzerDev string
+	hub         *canbus.MemHub
+	car         *obdsim.Vehicle
+
+	cfg       *config.Config
+	pin       string
+	agent     *agent.Agent
+	rcv       *receiving
+	scriptCtx context.Context // ends with ctx, or when the agent stops
+
+	stops []func() error
+}
+
+// onStop registers what to undo when Run returns (last registered, first
+// undone).
+func (d *run) onStop(f func() error) { d.stops = append(d.stops, f) }
+
+func (d *run) stop() error {
+	var errs []error
+	for i := len(d.stops) - 1; i >= 0; i-- {
+		errs = append(errs, d.stops[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func (d *run) stateDir(context.Context) error {
+	dir := d.o.StateDir
 	if dir == "" {
+		var err error
 		if dir, err = os.MkdirTemp("", "bayagent-demo-"); err != nil {
-			return nil, fmt.Errorf("demo: state directory: %w", err)
+			return fmt.Errorf("demo: state directory: %w", err)
 		}
-		if !o.KeepState {
-			defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+		if !d.o.KeepState {
+			d.onStop(func() error { return os.RemoveAll(dir) })
 		}
 	}
-	if dir, err = filepath.Abs(dir); err != nil {
-		return nil, fmt.Errorf("demo: state directory: %w", err)
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("demo: state directory: %w", err)
 	}
-	res = &Result{StateDir: dir}
+	d.dir, d.res = dir, &Result{StateDir: dir}
+	return nil
+}
 
-	// The broker.
-	brokerURL, tlsCfg, caFile := o.Broker, (*tls.Config)(nil), o.CAFile
-	var brk *embedbroker.Broker
-	if brokerURL == "" {
-		if brk, err = embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(dir, "demo-ca.crt"), Logger: log.With("part", "broker")}); err != nil {
-			return res, fmt.Errorf("demo: %w", err)
+func (d *run) startBroker(context.Context) error {
+	d.brokerURL, d.caFile = d.o.Broker, d.o.CAFile
+	switch {
+	case d.brokerURL == "":
+		brk, err := embedbroker.Start(embedbroker.Options{CAFile: filepath.Join(d.dir, "demo-ca.crt"), Logger: d.log.With("part", "broker")})
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
 		}
-		defer brk.Close()
-		brokerURL, caFile = brk.URL(), brk.CAFile
-		tlsCfg = &tls.Config{RootCAs: brk.Pool, MinVersion: tls.VersionTLS12}
-	} else if isTLSURL(brokerURL) {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-		if caFile != "" {
-			pem, err := os.ReadFile(caFile)
+		d.onStop(func() error { brk.Close(); return nil })
+		d.brk, d.brokerURL, d.caFile = brk, brk.URL(), brk.CAFile
+		d.tlsCfg = &tls.Config{RootCAs: brk.Pool, MinVersion: tls.VersionTLS12}
+	case isTLSURL(d.brokerURL):
+		d.tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		if d.caFile != "" {
+			pem, err := os.ReadFile(d.caFile)
 			if err != nil {
-				return res, fmt.Errorf("demo: --ca: %w", err)
+				return fmt.Errorf("demo: --ca: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return res, fmt.Errorf("demo: --ca %s: no PEM certificate in it", caFile)
+				return fmt.Errorf("demo: --ca %s: no PEM certificate in it", d.caFile)
 			}
-			tlsCfg.RootCAs = pool
+			d.tlsCfg.RootCAs = pool
 		}
 	}
-	t := uplink.DeviceTopics(Prefix, Shop, Device)
-	obs, err := connectObserver(ctx, brokerURL, tlsCfg, t)
-	if err != nil {
-		return res, err
-	}
-	defer obs.Close()
+	d.topics = uplink.DeviceTopics(Prefix, Shop, Device)
+	return nil
+}
 
-	// The analyzer: the car as it came in; after the repair it measures
-	// the after readings (script.run switches them).
-	before, after, err := analyzerReadings(data)
+func (d *run) startObserver(ctx context.Context) error {
+	obs, err := connectObserver(ctx, d.brokerURL, d.tlsCfg, d.topics)
 	if err != nil {
-		return res, err
+		return err
+	}
+	d.onStop(func() error { obs.Close(); return nil })
+	d.obs = obs
+	return nil
+}
+
+// startAnalyzer serves the car as it came in; after the repair it
+// measures the after readings (script.run switches them).
+func (d *run) startAnalyzer(ctx context.Context) error {
+	before, after, err := analyzerReadings(d.data)
+	if err != nil {
+		return err
 	}
 	sim, err := analyzersim.New(before, analyzersim.Options{})
 	if err != nil {
-		return res, err
+		return err
 	}
 	dev, stopAnalyzer, err := analyzersim.ServePTY(context.WithoutCancel(ctx), sim)
 	if err != nil {
-		return res, fmt.Errorf("demo: analyzer simulator: %w", err)
+		return fmt.Errorf("demo: analyzer simulator: %w", err)
 	}
-	defer func() {
-		if serr := stopAnalyzer(); serr != nil {
-			err = errors.Join(err, fmt.Errorf("demo: analyzer simulator: %w", serr))
+	d.onStop(func() error {
+		if err := stopAnalyzer(); err != nil {
+			return fmt.Errorf("demo: analyzer simulator: %w", err)
 		}
-	}()
+		return nil
+	})
+	d.analyzer, d.after, d.analyzerDev = sim, after, dev
+	return nil
+}
 
-	hub := &canbus.MemHub{}
-	// The vehicle, at the bay before the agent starts: its first look
-	// finds it. It stops after the agent (deferred first).
-	prof, err := obdsim.Load(filepath.Join(data, "vehicles", vehicleProfile+".yaml"))
+// startVehicle puts the car at the bay before the agent starts: its first
+// look finds it. It stops after the agent.
+func (d *run) startVehicle(ctx context.Context) error {
+	prof, err := obdsim.Load(filepath.Join(d.data, "vehicles", vehicleProfile+".yaml"))
 	if err != nil {
-		return res, err
+		return err
 	}
 	car, err := obdsim.New(prof, obdsim.Options{})
 	if err != nil {
-		return res, err
+		return err
 	}
-	stopCar := car.Start(context.WithoutCancel(ctx), hub.Bus(Bay))
-	defer func() {
-		if cerr := stopCar(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("demo: vehicle simulator: %w", cerr))
+	d.hub = &canbus.MemHub{}
+	stopCar := car.Start(context.WithoutCancel(ctx), d.hub.Bus(Bay))
+	d.onStop(func() error {
+		if err := stopCar(); err != nil {
+			return fmt.Errorf("demo: vehicle simulator: %w", err)
 		}
-	}()
+		return nil
+	})
+	d.car = car
+	return nil
+}
 
-	// The agent.
-	cfg := agentConfig(dir, brokerURL, caFile, dev, o.Screen)
-	pin := web.RandomPIN(web.MinPINDigits)
-	if err := web.WritePINFile(cfg.Screen.PINFile, pin, 0); err != nil {
-		return res, fmt.Errorf("demo: screen PIN: %w", err)
+// startAgent starts the receiving side, then the agent, and waits until
+// the agent and its bay screen serve.
+func (d *run) startAgent(ctx context.Context) error {
+	d.cfg = agentConfig(d.dir, d.brokerURL, d.caFile, d.analyzerDev, d.o.Screen)
+	d.pin = web.RandomPIN(web.MinPINDigits)
+	if err := web.WritePINFile(d.cfg.Screen.PINFile, d.pin, 0); err != nil {
+		return fmt.Errorf("demo: screen PIN: %w", err)
 	}
-	a, err := agent.New(cfg, agent.Deps{Version: "demo", Logger: log.With("part", "agent"), Hub: hub})
+	a, err := agent.New(d.cfg, agent.Deps{Version: "demo", Logger: d.log.With("part", "agent"), Hub: d.hub})
 	if err != nil {
-		return res, fmt.Errorf("demo: agent: %w", err)
+		return fmt.Errorf("demo: agent: %w", err)
 	}
 	// The receiving side subscribes before the agent publishes anything.
-	rcv, err := startReceiving(ctx, dir, brokerURL, tlsCfg, brk, log)
+	rcv, err := startReceiving(ctx, d.dir, d.brokerURL, d.tlsCfg, d.brk, d.log)
 	if err != nil {
 		a.Close()
-		return res, err
+		return err
 	}
-	defer func() {
-		if rerr := rcv.close(); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("demo: receiver: %w", rerr))
+	d.onStop(func() error {
+		if err := rcv.close(); err != nil {
+			return fmt.Errorf("demo: receiver: %w", err)
 		}
-	}()
+		return nil
+	})
 	scriptCtx, stopScript := context.WithCancelCause(ctx)
-	defer stopScript(nil)
+	d.onStop(func() error { stopScript(nil); return nil })
 	agentCtx, stopAgent := context.WithCancel(context.WithoutCancel(ctx))
 	agentDone := make(chan error, 1)
 	go func() {
@@ -267,75 +357,91 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		agentDone <- err
 		stopScript(fmt.Errorf("the agent stopped: %v", err))
 	}()
-	defer func() {
+	d.onStop(func() error {
 		stopAgent()
-		if aerr := <-agentDone; aerr != nil {
-			err = errors.Join(err, fmt.Errorf("demo: agent: %w", aerr))
+		if err := <-agentDone; err != nil {
+			return fmt.Errorf("demo: agent: %w", err)
 		}
-	}()
+		return nil
+	})
+	d.agent, d.rcv, d.scriptCtx = a, rcv, scriptCtx
 	select {
 	case <-a.Ready():
 	case <-scriptCtx.Done():
-		return res, fmt.Errorf("demo: agent did not start: %w", context.Cause(scriptCtx))
+		return fmt.Errorf("demo: agent did not start: %w", context.Cause(scriptCtx))
 	}
-
 	select {
 	case <-a.Screen().Listening():
 	case <-scriptCtx.Done():
-		return res, fmt.Errorf("demo: the bay screen did not start: %w", context.Cause(scriptCtx))
+		return fmt.Errorf("demo: the bay screen did not start: %w", context.Cause(scriptCtx))
 	}
-	p.setup(brk, brokerURL, dev, cfg)
-	p.screen(a.Screen().URL(), pin)
-
-	sctx, cancel := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("the demo script took longer than %s", o.Timeout))
-	defer cancel()
-	s := &script{obs: obs, p: p, vin: car.VIN(), analyzer: sim, repaired: after}
-	if err := s.run(sctx); err != nil {
-		return res, fmt.Errorf("demo: %w", err)
-	}
-
-	// What the health-record side received.
-	recs, lines, err := obs.records()
-	if err != nil {
-		return res, err
-	}
-	res.Records = recs
-	if res.Closed, err = job.FromRecords(recs, JobID); err != nil {
-		return res, fmt.Errorf("demo: %w", err)
-	}
-	keyFile := cfg.Device.KeyFile + ".pub.json"
-	if res.Report, err = verify(lines, keyFile); err != nil {
-		return res, err
-	}
-	if err := p.received(res, t, keyFile, lines); err != nil {
-		return res, err
-	}
-	if !res.Report.OK() {
-		return res, fmt.Errorf("%w:\n%s", ErrNotVerified, res.Report)
-	}
-	uctx, cancelUpload := context.WithTimeoutCause(scriptCtx, o.Timeout, fmt.Errorf("no upload within %s", o.Timeout))
-	defer cancelUpload()
-	res.Upload, err = rcv.waitUpload(uctx)
-	if perr := p.uploaded(res.Upload, rcv.sim.Counts()); perr != nil {
-		return res, perr
-	}
-	if err != nil {
-		return res, err
-	}
-
-	if o.KeepRunning {
-		p.keepRunning(brk, brokerURL, t, dir)
-		p.screen(a.Screen().URL(), pin)
-		<-scriptCtx.Done() // ctx ended, or the agent stopped
-		if ctx.Err() == nil {
-			return res, fmt.Errorf("demo: %w", context.Cause(scriptCtx))
-		}
-		p.line("stopping")
-	}
-	return res, nil
+	d.p.setup(d.brk, d.brokerURL, d.analyzerDev, d.cfg)
+	d.p.screen(a.Screen().URL(), d.pin)
+	return nil
 }
 
-// isTLSURL reports whether an MQTT broker URL uses TLS.
+func (d *run) runScript(context.Context) error {
+	ctx, cancel := context.WithTimeoutCause(d.scriptCtx, d.o.Timeout, fmt.Errorf("the demo script took longer than %s", d.o.Timeout))
+	defer cancel()
+	s := &script{obs: d.obs, p: d.p, vin: d.car.VIN(), analyzer: d.analyzer, repaired: d.after}
+	if err := s.run(ctx); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
+}
+
+// checkReceived rebuilds the job from what the health-record side
+// received and verifies the record chain with the device's public key.
+func (d *run) checkReceived(context.Context) error {
+	recs, lines, err := d.obs.records()
+	if err != nil {
+		return err
+	}
+	res := d.res
+	res.Records = recs
+	if res.Closed, err = job.FromRecords(recs, JobID); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	keyFile := d.cfg.Device.KeyFile + ".pub.json"
+	if res.Report, err = verify(lines, keyFile); err != nil {
+		return err
+	}
+	if err := d.p.received(res, d.topics, keyFile, lines); err != nil {
+		return err
+	}
+	if !res.Report.OK() {
+		return fmt.Errorf("%w:\n%s", ErrNotVerified, res.Report)
+	}
+	return nil
+}
+
+func (d *run) waitUpload(context.Context) error {
+	ctx, cancel := context.WithTimeoutCause(d.scriptCtx, d.o.Timeout, fmt.Errorf("no upload within %s", d.o.Timeout))
+	defer cancel()
+	var err error
+	d.res.Upload, err = d.rcv.waitUpload(ctx)
+	if perr := d.p.uploaded(d.res.Upload, d.rcv.sim.Counts()); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// keepRunning, with Options.KeepRunning, prints how to watch the bay and
+// waits until ctx ends (or the agent stops).
+func (d *run) keepRunning(ctx context.Context) error {
+	if !d.o.KeepRunning {
+		return nil
+	}
+	d.p.keepRunning(d.brk, d.brokerURL, d.topics, d.dir)
+	d.p.screen(d.agent.Screen().URL(), d.pin)
+	<-d.scriptCtx.Done() // ctx ended, or the agent stopped
+	if ctx.Err() == nil {
+		return fmt.Errorf("demo: %w", context.Cause(d.scriptCtx))
+	}
+	d.p.line("stopping")
+	return nil
+}
+
 func isTLSURL(u string) bool {
 	for _, s := range []string{"ssl://", "tls://", "mqtts://"} {
 		if strings.HasPrefix(u, s) {

@@ -1,9 +1,10 @@
-// Package embedbroker is the MQTT broker built into bayagent for the demo
-// and the tests: mochi-mqtt on free loopback ports, TLS with a CA made for
-// the run, and optionally a plain listener; every client may connect,
-// publish and subscribe (it listens on loopback only). It serves MQTT
-// 3.1.1 and 5, retained messages, last wills and shared subscriptions
-// ($share/<group>/...).
+// Package embedbroker is the MQTT broker built into bayagent for the demo and
+// the tests.
+//
+// It runs mochi-mqtt on free loopback ports, TLS with a CA made for the run,
+// and optionally a plain listener; every client may connect, publish and
+// subscribe (it listens on loopback only). It serves MQTT 3.1.1 and 5,
+// retained messages, last wills and shared subscriptions ($share/<group>/...).
 package embedbroker
 
 import (

@@ -1,5 +1,6 @@
-// Package emission runs the national emission test procedures at the bay:
-// two-speed idle for petrol cars, free acceleration for diesels.
+// Package emission runs the national emission test procedures at the bay.
+//
+// They are two-speed idle for petrol cars and free acceleration for diesels.
 //
 // A procedure guides the technician step by step (Options.Guide receives
 // every change, for the bay's lights and buzzer and the status topic),

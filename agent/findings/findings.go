@@ -1,6 +1,7 @@
-// Package findings says what a health snapshot means for the car: the I/M
-// pre-check verdict for the OBD part of an emission inspection, and each
-// finding with what to do next.
+// Package findings says what a health snapshot means for the car.
+//
+// It gives the I/M pre-check verdict for the OBD part of an emission
+// inspection, and each finding with what to do next.
 //
 // # The pre-check verdict
 //

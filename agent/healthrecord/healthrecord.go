@@ -1,7 +1,9 @@
-// Package healthrecord is the one place where a closed repair job (package
-// job) is mapped onto the maintenance electronic health record (JT/T 1132)
-// that a repair shop must upload after settlement. docs/healthrecord.md
-// has the field table and says what is unverified.
+// Package healthrecord maps a closed repair job onto the maintenance health
+// record (JT/T 1132).
+//
+// It is the one place where a closed job (package job) becomes the record a
+// repair shop must upload after settlement. docs/healthrecord.md has the field
+// table and says what is unverified.
 //
 // The mapping has two steps. FromJob builds the canonical Record: typed
 // fields with the meaning of the health-record data elements, independent

@@ -233,7 +233,7 @@ func buildExample(t *testing.T, dir string) job.Closed {
 	must(m.Scan(ctx, "bay1", "", exampleSnapshot(false)))
 	must(m.Reading(ctx, "bay1", "", exampleReading(time.Date(2026, 3, 14, 3, 10, 0, 0, time.UTC),
 		[]float64{35, 0.15, 14.8, 0.4, 60, 1, 790, 88})))
-	c, _, err := m.Close(ctx, "bay1", "T007", job.Settlement{
+	c, _, err := m.CloseJob(ctx, "bay1", "T007", job.Settlement{
 		SettlementNo: "JS-20260314-0007", SettleDate: "2026-03-14", RepairDate: "2026-03-14",
 		Items: []job.RepairItem{
 			{Name: "更换三元催化器 (replace catalytic converter)", WorkingHours: "1.5"},

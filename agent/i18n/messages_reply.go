@@ -80,8 +80,8 @@ var replyMessages = Catalogue{
 		Zh: "未连接车辆：请将诊断接头插入 OBD 接口并打开点火开关。",
 	},
 	"reply.vehicle_busy": {
-		En: "The vehicle is busy with another command; try again when it has finished.",
-		Zh: "车辆正在执行其他命令，请等其完成后再试。",
+		En: "A command is still working with the vehicle; try again when it has finished.",
+		Zh: "车辆上的操作尚未完成，请等其完成后再试。",
 	},
 	"reply.vehicle_error": {
 		En: "The vehicle or its interface did not answer as needed. Check the connection and the ignition, then try again.",

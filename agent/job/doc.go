@@ -1,8 +1,10 @@
-// Package job is the repair-job layer of Bayagent: a job opened for one
-// vehicle at one shop, the events attached to it in order (scan snapshots,
-// emission readings, DTC clears, notes), and its closing at settlement. It
-// produces event bodies; sealing and storing them is the caller's business
-// (package record and the outbox), and it knows nothing of MQTT.
+// Package job is the repair-job layer of Bayagent.
+//
+// A job is opened for one vehicle at one shop, gets events attached to it in
+// order (scan snapshots, emission readings, DTC clears, notes), and is closed
+// at settlement. The package produces event bodies; sealing and storing them
+// is the caller's business (package record and the outbox), and it knows
+// nothing of MQTT.
 //
 // # Jobs and phases
 //

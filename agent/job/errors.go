@@ -21,6 +21,9 @@ var (
 	// ErrPhase: the event's phase is not allowed in the job's state, e.g. a
 	// before_repair scan after the repair started or DTCs were cleared.
 	ErrPhase = errors.New("job: phase not allowed now")
+	// ErrClearing: the bay's DTC clear is still talking to the vehicle; the
+	// job cannot be closed or cancelled, nor cleared again, until it ends.
+	ErrClearing = errors.New("job: a DTC clear is in progress")
 	// ErrJobFull: the job holds Options.MaxEvents events already.
 	ErrJobFull = errors.New("job: too many events in this job")
 	// ErrNotStored: the caller's Emit failed, so the event was not stored

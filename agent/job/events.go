@@ -3,6 +3,7 @@ package job
 import (
 	"time"
 
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -45,6 +46,11 @@ type ScanBody struct {
 	// VINMismatch: the scan read a VIN that differs from the job's.
 	VINMismatch bool          `json:"vin_mismatch,omitempty"`
 	Snapshot    scan.Snapshot `json:"snapshot"`
+	// Findings are what the snapshot means (package findings): the I/M
+	// pre-check verdict with its reasons and every finding, by the box's
+	// rule set at the time of the scan; absent when the agent assessed
+	// nothing (Options.Assess unset).
+	Findings *findings.Result `json:"findings,omitempty"`
 }
 
 // EmissionBody is the body of an "emission" record: one analyzer or
@@ -109,9 +115,10 @@ type JobCloseBody struct {
 }
 
 // IntakeScan returns the event for a scan taken at a bay with no open job:
-// phase intake, no job id. The caller stores it like any other event.
-func IntakeScan(bay string, at time.Time, snap scan.Snapshot) Event {
-	return Event{Kind: record.KindScan, Body: ScanBody{At: at.UTC(), Bay: bay, Phase: PhaseIntake, Snapshot: snap}}
+// phase intake, no job id, with the findings res (nil for none). The
+// caller stores it like any other event.
+func IntakeScan(bay string, at time.Time, snap scan.Snapshot, res *findings.Result) Event {
+	return Event{Kind: record.KindScan, Body: ScanBody{At: at.UTC(), Bay: bay, Phase: PhaseIntake, Snapshot: snap, Findings: res}}
 }
 
 // JobCancelBody is the body of a "job_cancel" record: the job was abandoned

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/bayagent/bayagent/agent/check"
 	"io"
 	"time"
+
+	"github.com/bayagent/bayagent/agent/check"
 )
 
 // fileVersion is the version of the job file format.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -38,6 +39,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now gives event times; nil is time.Now.
 	Now func() time.Time
+	// Assess gives a scan's findings (findings.Evaluate with the box's
+	// rules) from its snapshot and the job's VIN; nil records scans
+	// without findings.
+	Assess func(s *scan.Snapshot, jobVIN string) findings.Result
 	// MaxEvents bounds the events of one job (job_open included);
 	// 0 is DefaultMaxEvents.
 	MaxEvents int
@@ -54,6 +59,7 @@ type Manager struct {
 	mu          sync.Mutex
 	jobs        map[string]*Job // by bay
 	unsaved     map[string]*unsaved
+	clearing    map[string]bool // bays whose DTC clear is talking to the vehicle
 	quarantined []string
 	write       func(path string, data []byte) error // writeFileAtomic; tests replace it
 }
@@ -82,12 +88,13 @@ func Open(dir string, opts Options) (*Manager, error) {
 		opts.MaxEvents = DefaultMaxEvents
 	}
 	m := &Manager{
-		dir:     dir,
-		opts:    opts,
-		log:     opts.Logger,
-		jobs:    make(map[string]*Job),
-		unsaved: make(map[string]*unsaved),
-		write:   writeFileAtomic,
+		dir:      dir,
+		opts:     opts,
+		log:      opts.Logger,
+		jobs:     make(map[string]*Job),
+		unsaved:  make(map[string]*unsaved),
+		clearing: make(map[string]bool),
+		write:    writeFileAtomic,
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -372,6 +379,10 @@ func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.S
 	case snap.VIN != j.VIN:
 		body.VINMismatch = true
 	}
+	if m.opts.Assess != nil {
+		res := m.opts.Assess(&snap, j.VIN)
+		body.Findings = &res
+	}
 	ev := Event{Kind: record.KindScan, Job: j.ID, Body: body}
 	return m.result(ev, m.commit(ctx, j, ev))
 }
@@ -447,27 +458,32 @@ var ErrClearFailed = errors.New("job: clearing DTCs failed")
 // returned wrapped in ErrClearFailed) is stored as a second record, even
 // when ctx ended meanwhile. The returned Event is the outcome's.
 //
-// clear runs with the Manager's lock held (the job must not change while
-// the vehicle is cleared), so other bays' events wait for it: keep its
-// timeout short (Mode 04 answers within P2, or 5 s with response pending).
+// clear runs without the Manager's lock, so notes, other bays and the
+// status do not wait for the vehicle; while it runs, the bay's job cannot
+// be closed or cancelled (ErrClearing) and a second clear is refused.
 func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear func(context.Context) ([]obd.ECU, error)) (Event, error) {
 	if clear == nil {
 		return Event{}, errors.New("job: ClearDTCs needs a clear function")
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	j, err := m.current(bay)
+	if err == nil && m.clearing[bay] {
+		err = fmt.Errorf("%w: job %q", ErrClearing, j.ID)
+	}
 	if err != nil {
+		m.mu.Unlock()
 		return Event{}, err
 	}
 	var p check.Problems
 	check.Technician(&p, "technician", c.Technician)
 	check.Text(&p, "reason", c.Reason, true, MaxText)
 	if err := p.Err(); err != nil {
+		m.mu.Unlock()
 		return Event{}, err
 	}
 	req := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearRequested}
 	if err := m.commit(ctx, j, Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}); err != nil {
+		m.mu.Unlock()
 		// Not stored, or stored but the job file not saved: either way the
 		// vehicle is left alone.
 		if errors.Is(err, ErrNotStored) {
@@ -475,7 +491,18 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		}
 		return Event{Kind: record.KindDTCClear, Job: j.ID, Body: req}, err
 	}
+	m.clearing[bay] = true
+	m.mu.Unlock()
+
 	ecus, cerr := clear(ctx)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.clearing, bay)
+	j = m.jobs[bay] // the same job: it could not be closed meanwhile
+	if j == nil {
+		return Event{}, errors.Join(cerr, fmt.Errorf("%w: the job left bay %q during the clear", ErrNotStored, bay))
+	}
 	out := DTCClearBody{N: j.Events + 1, At: m.now(), Technician: c.Technician, Reason: c.Reason, Stage: ClearDone, ECUs: ecus}
 	if cerr != nil {
 		out.Stage, out.Error = ClearFailed, cerr.Error()
@@ -516,7 +543,7 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 	return m.result(ev, m.commit(ctx, j, ev))
 }
 
-// Close closes the open job of bay at settlement. It checks everything the
+// CloseJob closes the open job of bay at settlement. It checks everything the
 // health record needs and reports each problem naming its field: the
 // technician (closed_by), the settlement, a VIN, and for emission repairs a
 // before_repair and an after_repair reading unless Settlement.EmissionWaiver
@@ -525,7 +552,7 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 // closed file cannot be written (ErrStateNotSaved), the bay is stopped
 // until it is (see Retry), and a restart before then finishes the close
 // from the record (Recover): a job is never closed twice.
-func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
+func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.settle(bay); err != nil {
@@ -535,6 +562,9 @@ func (m *Manager) Close(ctx context.Context, bay, technician string, s Settlemen
 	if j == nil {
 		_, err := m.current(bay)
 		return Closed{}, Event{}, err
+	}
+	if m.clearing[bay] {
+		return Closed{}, Event{}, fmt.Errorf("%w: job %q cannot close yet", ErrClearing, j.ID)
 	}
 	now := m.now()
 	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s}
@@ -595,6 +625,9 @@ func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (E
 	if j == nil {
 		_, err := m.current(bay)
 		return Event{}, err
+	}
+	if m.clearing[bay] {
+		return Event{}, fmt.Errorf("%w: job %q cannot be cancelled yet", ErrClearing, j.ID)
 	}
 	var p check.Problems
 	check.Technician(&p, "technician", technician)

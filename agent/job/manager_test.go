@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,7 +15,9 @@ import (
 	"testing"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -125,7 +128,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("%s: returned event differs from the emitted one", st.name)
 		}
 	}
-	c, ev, err := m.Close(ctx, "bay1", "T007", settlement())
+	c, ev, err := m.CloseJob(ctx, "bay1", "T007", settlement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +332,66 @@ func TestClearOutcomeAfterCancel(t *testing.T) {
 	}
 }
 
+// TestClearDoesNotHoldTheJobs: while the vehicle is being cleared (a
+// stuck adapter), notes and other bays go on; the job cannot be closed,
+// cancelled or cleared again until the clear ends, and the outcome comes
+// after the note in the job's numbering.
+func TestClearDoesNotHoldTheJobs(t *testing.T) {
+	m, rec := newManager(t, "")
+	m.OpenJob(ctx, "b", repairOpening("J"))
+	m.OpenJob(ctx, "other", repairOpening("K"))
+	inClear, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.ClearDTCs(ctx, "b", DTCClear{Technician: "T1", Reason: "r"}, func(context.Context) ([]obd.ECU, error) {
+			close(inClear)
+			<-release
+			return []obd.ECU{0x7E8}, nil
+		})
+		done <- err
+	}()
+	<-inClear
+	if _, err := m.Note(ctx, "b", Note{Author: "T1", Text: "while clearing"}); err != nil {
+		t.Errorf("a note during the clear: %v", err)
+	}
+	if _, err := m.Note(ctx, "other", Note{Author: "T2", Text: "other bay"}); err != nil {
+		t.Errorf("another bay during the clear: %v", err)
+	}
+	if _, ok := m.Current("b"); !ok {
+		t.Error("Current blocked or lost the job during the clear")
+	}
+	if _, _, err := m.CloseJob(ctx, "b", "T1", Settlement{}); !errors.Is(err, ErrClearing) {
+		t.Errorf("Close during the clear: %v, want ErrClearing", err)
+	}
+	if _, err := m.Cancel(ctx, "b", "T1", "mistake"); !errors.Is(err, ErrClearing) {
+		t.Errorf("Cancel during the clear: %v, want ErrClearing", err)
+	}
+	if _, err := m.ClearDTCs(ctx, "b", DTCClear{Technician: "T1", Reason: "again"}, clearOK); !errors.Is(err, ErrClearing) {
+		t.Errorf("a second clear during the clear: %v, want ErrClearing", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var ns []string
+	for _, ev := range rec.events {
+		if ev.Job == "J" {
+			switch b := ev.Body.(type) {
+			case NoteBody:
+				ns = append(ns, fmt.Sprintf("%d:note", b.N))
+			case DTCClearBody:
+				ns = append(ns, fmt.Sprintf("%d:%s", b.N, b.Stage))
+			}
+		}
+	}
+	if want := []string{"2:requested", "3:note", "4:cleared"}; !slices.Equal(ns, want) {
+		t.Errorf("job J's events %v, want %v", ns, want)
+	}
+	if _, err := m.Cancel(ctx, "b", "T1", "done"); err != nil {
+		t.Errorf("Cancel after the clear: %v", err)
+	}
+}
+
 func TestCloseValidation(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -385,7 +448,7 @@ func TestCloseValidation(t *testing.T) {
 			n := len(rec.events)
 			s := settlement()
 			tt.edit(&s)
-			_, _, err := m.Close(ctx, "b", tt.tech, s)
+			_, _, err := m.CloseJob(ctx, "b", tt.tech, s)
 			if got := fieldsOf(err); !slices.Equal(got, tt.fields) {
 				t.Fatalf("fields = %v, want %v\nerr: %v", got, tt.fields, err)
 			}
@@ -470,7 +533,7 @@ func TestEmitFailure(t *testing.T) {
 		"close": func() error {
 			s := settlement()
 			s.EmissionWaiver = "w"
-			_, _, err := m.Close(ctx, "b", "T", s)
+			_, _, err := m.CloseJob(ctx, "b", "T", s)
 			return err
 		},
 		"open": func() error { _, err := m.OpenJob(ctx, "c", repairOpening("K")); return err },
@@ -521,7 +584,7 @@ func TestFullDiskStopsTheBay(t *testing.T) {
 	for _, do := range []func() error{
 		func() error { _, err := m.Note(ctx, "b", Note{Author: "T", Text: "two"}); return err },
 		func() error { _, err := m.Scan(ctx, "b", "", snapshot(testVIN, false)); return err },
-		func() error { _, _, err := m.Close(ctx, "b", "T007", settlement()); return err },
+		func() error { _, _, err := m.CloseJob(ctx, "b", "T007", settlement()); return err },
 		func() error { _, err := m.Cancel(ctx, "b", "T007", "mistake"); return err },
 	} {
 		if err := do(); !errors.Is(err, ErrUnsaved) {
@@ -607,7 +670,7 @@ func TestRecoverAfterRestart(t *testing.T) {
 	}
 	// The close is stored, the closed file is not.
 	m3.write = func(string, []byte) error { return errors.New("no space left on device") }
-	if _, _, err := m3.Close(ctx, "b", "T007", settlement()); !errors.Is(err, ErrStateNotSaved) {
+	if _, _, err := m3.CloseJob(ctx, "b", "T007", settlement()); !errors.Is(err, ErrStateNotSaved) {
 		t.Fatal(err)
 	}
 	m4, _ := newManager(t, dir)
@@ -675,7 +738,7 @@ func TestReopenAfterPowerCut(t *testing.T) {
 
 	// A power cut between writing the closed file and removing the open
 	// one: the next start completes the close.
-	c, _, err := m2.Close(ctx, "bay1", "T007", settlement())
+	c, _, err := m2.CloseJob(ctx, "bay1", "T007", settlement())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -769,7 +832,7 @@ func TestMaxEvents(t *testing.T) {
 	if _, err := m.Note(ctx, "b", Note{Author: "T", Text: "3"}); !errors.Is(err, ErrJobFull) {
 		t.Errorf("err %v, want ErrJobFull", err)
 	}
-	if _, _, err := m.Close(ctx, "b", "T", settlement()); err != nil {
+	if _, _, err := m.CloseJob(ctx, "b", "T", settlement()); err != nil {
 		t.Errorf("a full job must still close: %v", err)
 	}
 }
@@ -811,5 +874,44 @@ func TestCancel(t *testing.T) {
 	}
 	if _, err := m2.OpenJob(ctx, "bay1", repairOpening("J-2")); err != nil {
 		t.Errorf("a new job after the cancel: %v", err)
+	}
+}
+
+// TestScanFindings: with Options.Assess, a job's scan carries the findings
+// of its snapshot against the job's VIN, in the record and the job file.
+func TestScanFindings(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recorder{}
+	var gotVIN string
+	m, err := Open(dir, Options{Emit: rec.emit, Now: newClock().now, Assess: func(s *scan.Snapshot, jobVIN string) findings.Result {
+		gotVIN = jobVIN
+		return findings.Evaluate(s, findings.DefaultRules(), jobVIN)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := m.OpenJob(ctx, "bay1", repairOpening("J-F-1")); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := m.Scan(ctx, "bay1", "", snapshot(otherVIN, true, "P0420"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := ev.Body.(ScanBody)
+	if body.Findings == nil || body.Findings.Verdict != findings.Fail || gotVIN != testVIN {
+		t.Fatalf("findings %+v (job VIN given %q)", body.Findings, gotVIN)
+	}
+	if !body.Findings.Has(findings.VINMismatch) || !body.Findings.Has(findings.MILOn) {
+		t.Errorf("findings %+v: want vin_mismatch and mil_on", body.Findings.Findings)
+	}
+	// The job file keeps them across a restart.
+	m2, err := Open(dir, Options{Emit: rec.emit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := m2.Current("bay1")
+	if len(j.Scans) != 1 || j.Scans[0].Findings == nil || j.Scans[0].Findings.Verdict != findings.Fail {
+		t.Errorf("reopened job's scan findings: %+v", j.Scans)
 	}
 }

@@ -41,7 +41,7 @@ func sealed(t *testing.T) ([]record.Record, Closed) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	closed, _, err := m.Close(ctx, bay, "T007", settlement())
+	closed, _, err := m.CloseJob(ctx, bay, "T007", settlement())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/bayagent/bayagent/agent/check"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/bayagent/bayagent/agent/check"
 )
 
 // Layout of the state directory:

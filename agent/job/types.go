@@ -191,7 +191,7 @@ type Part struct {
 	Quantity Decimal `json:"quantity"`
 }
 
-// Validate checks the settlement on its own (Manager.Close also checks it
+// Validate checks the settlement on its own (Manager.CloseJob also checks it
 // against the job).
 func (s *Settlement) Validate() error {
 	var p check.Problems

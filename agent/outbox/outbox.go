@@ -1,5 +1,7 @@
 // Package outbox is the agent's durable, ordered, bounded buffer of sealed
-// records, kept in a bbolt file on the box.
+// records.
+//
+// It is kept in a bbolt file on the box.
 //
 // # Storing
 //

@@ -1,6 +1,8 @@
-// Package record defines the sealed record envelope in which every Bayagent
-// event leaves the box, its canonical byte form, the per-device hash chain,
-// the ed25519 signature, and a verifier for streams of records.
+// Package record defines the sealed envelope in which every event leaves the
+// box.
+//
+// It has the record's canonical byte form, the per-device hash chain, the
+// ed25519 signature, and a verifier for streams of records.
 //
 // # Wire form
 //

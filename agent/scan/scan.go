@@ -1,7 +1,8 @@
-// Package scan reads a vehicle's health snapshot over any OBD transport
-// (ISO-TP over CAN, an ELM327 adapter): identity, fault codes, readiness,
-// freeze frame, live data and on-board test results, with the findings an
-// inspector cares about.
+// Package scan reads a vehicle's health snapshot over any OBD transport.
+//
+// The transport is ISO-TP over CAN or an ELM327 adapter; the snapshot holds
+// identity, fault codes, readiness, freeze frame, live data and on-board test
+// results, with the findings an inspector cares about.
 //
 // The scan is fast because a technician is standing there: it discovers the
 // ECUs and their supported PIDs once, asks for up to six PIDs per request, and

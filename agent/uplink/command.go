@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -207,20 +208,70 @@ func (u *Uplink) onCommand(c *conn, m mqtt.Message) {
 	}
 }
 
-// commandLoop runs commands one at a time and sends their replies. When
-// ctx ends, queued commands are answered with ErrShuttingDown; replies are
-// sent until grace ends.
+// pending is a command read from the inbox, parsed, waiting in its lane.
+type pending struct {
+	cmd      command
+	err      error // the envelope's problem; the command is not run
+	retained bool
+}
+
+func (u *Uplink) parse(in inbound) pending {
+	p := pending{retained: in.retained}
+	if in.payload == nil {
+		p.err = fmt.Errorf("%w: %d bytes, limit %d", ErrCommandTooLarge, in.size, u.opts.MaxCommandBytes)
+	} else {
+		p.cmd, p.err = parseCommand(in.payload, u.opts.MaxCommandBytes)
+	}
+	return p
+}
+
+// commandLoop hands each command, in arrival order, to its lane (see
+// Commander.Lane): one goroutine per lane runs that lane's commands one at
+// a time and sends their replies, so a command that waits for a device
+// holds up only its own lane. Envelopes that cannot run are answered from
+// a lane of their own. A command whose lane has Options.CommandQueue
+// commands waiting already is answered ErrBusy. When ctx ends, waiting
+// commands are answered with ErrShuttingDown, running ones see ctx end,
+// and the loop returns once every lane has sent its replies (until grace
+// ends).
 func (u *Uplink) commandLoop(ctx, grace context.Context) {
+	lanes := map[string]chan pending{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, ch := range lanes {
+			close(ch)
+		}
+		wg.Wait()
+	}()
 	for {
 		select {
 		case in := <-u.inbox:
-			u.sendReply(grace, u.runCommand(ctx, in))
+			p := u.parse(in)
+			lane := ""
+			if p.err == nil {
+				lane = "lane:" + u.cmds.Lane(p.cmd.Name)
+			}
+			ch, ok := lanes[lane]
+			if !ok {
+				ch = make(chan pending, u.opts.CommandQueue)
+				lanes[lane] = ch
+				wg.Go(func() {
+					for p := range ch {
+						u.sendReply(grace, u.runCommand(ctx, p))
+					}
+				})
+			}
+			select {
+			case ch <- p:
+			default:
+				u.log.Warn("uplink: command refused, its lane is full", "id", p.cmd.ID, "cmd", p.cmd.Name, "lane", lane)
+				u.refuse(p.cmd.ID, ErrBusy)
+			}
 		case <-ctx.Done():
 			for {
 				select {
 				case in := <-u.inbox:
-					cmd, _ := parseCommand(in.payload, u.opts.MaxCommandBytes)
-					u.sendReply(grace, ErrorReply(cmd.ID, ErrShuttingDown))
+					u.sendReply(grace, ErrorReply(u.parse(in).cmd.ID, ErrShuttingDown))
 				default:
 					return
 				}
@@ -229,21 +280,24 @@ func (u *Uplink) commandLoop(ctx, grace context.Context) {
 	}
 }
 
-func (u *Uplink) runCommand(ctx context.Context, in inbound) Reply {
-	var (
-		cmd command
-		err error
-	)
-	if in.payload == nil {
-		err = fmt.Errorf("%w: %d bytes, limit %d", ErrCommandTooLarge, in.size, u.opts.MaxCommandBytes)
-	} else {
-		cmd, err = parseCommand(in.payload, u.opts.MaxCommandBytes)
+// refuse answers command id with err on the current connection without
+// waiting (nothing when there is none: a refusal must never hold up the
+// commands behind it).
+func (u *Uplink) refuse(id string, err error) {
+	u.commands.Add(1)
+	if c := u.current(); c != nil {
+		c.client.Publish(u.topics.Reply, 1, false, u.encodeReply(ErrorReply(id, err)))
 	}
+}
+
+func (u *Uplink) runCommand(ctx context.Context, p pending) Reply {
+	cmd := p.cmd
 	switch {
-	case err != nil:
-		u.log.Warn("uplink: bad command", "id", cmd.ID, "err", err)
-		return ErrorReply(cmd.ID, err)
-	case in.retained:
+	case p.err != nil:
+		u.log.Warn("uplink: bad command", "id", cmd.ID, "err", p.err)
+		return ErrorReply(cmd.ID, p.err)
+	case p.retained:
+		u.log.Warn("uplink: retained command refused", "id", cmd.ID, "cmd", cmd.Name)
 		return ErrorReply(cmd.ID, ErrRetainedCommand)
 	case ctx.Err() != nil:
 		return ErrorReply(cmd.ID, ErrShuttingDown)

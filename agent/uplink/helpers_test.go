@@ -162,6 +162,8 @@ func (q *memQueue) waitEmpty(t testing.TB, timeout time.Duration) {
 // anything else with ErrUnknownCommand.
 type commander struct{}
 
+func (commander) Lane(string) string { return "bay" }
+
 func (commander) Command(ctx context.Context, name string, args json.RawMessage) (any, error) {
 	switch name {
 	case "echo":

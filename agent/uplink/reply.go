@@ -62,7 +62,7 @@ const (
 
 	// The vehicle and the analyzer.
 	CodeVehicleNotConnected Code = "vehicle_not_connected" // no vehicle answers
-	CodeVehicleBusy         Code = "vehicle_busy"          // another command is using the vehicle
+	CodeVehicleBusy         Code = "vehicle_busy"          // a vehicle command must finish first
 	CodeVehicleError        Code = "vehicle_error"         // the vehicle or its interface failed
 	CodeNotSupported        Code = "not_supported"         // the vehicle cannot do this
 	CodeNoAnalyzer          Code = "no_analyzer"           // no analyzer is configured
@@ -96,7 +96,7 @@ var codeDocs = []struct {
 	{CodeJobNotSaved, "the record WAS stored, but the job file could not be saved (an alarm is raised)"},
 	{CodeBayStopped, "the bay is stopped: a job file could not be saved (full disk?); nothing is stored at the bay until it is (retried every few seconds)"},
 	{CodeVehicleNotConnected, "the action needs a connected vehicle and none answers"},
-	{CodeVehicleBusy, "another command is using the vehicle"},
+	{CodeVehicleBusy, "a command still talking to the vehicle must finish first (closing or cancelling a job while its DTC clear runs)"},
 	{CodeVehicleError, "the vehicle or its interface failed during the action"},
 	{CodeNotSupported, "the connected vehicle cannot do this (for example the live feed on a J1939 truck)"},
 	{CodeNoAnalyzer, "the action needs an exhaust analyzer and none is configured"},

@@ -8,8 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 )
 
 // TestCodes: every reply code is documented once, is a lowercase name, and
@@ -96,5 +100,58 @@ func TestReplyJSON(t *testing.T) {
 	}
 	if !slices.Contains(Codes(), CodeInternal) {
 		t.Error("no internal code")
+	}
+}
+
+// TestBrokerErrorsSayWhatToFix: the connection errors an installer makes
+// name the setting to change, against a real Mosquitto.
+func TestBrokerErrorsSayWhatToFix(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{Devices: devices})
+	rogueDir := t.TempDir()
+	rogue := mosquittotest.NewCA(t, rogueDir, "rogue")
+	cert, key := b.ClientCert("dev-a")
+	tlsPort := b.TLSAddr[strings.LastIndexByte(b.TLSAddr, ':')+1:]
+	plainPort := b.PlainAddr[strings.LastIndexByte(b.PlainAddr, ':')+1:]
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"CA not the broker's", Options{Broker: b.TLSURL, CAFile: rogue.File, CertFile: cert, KeyFile: key},
+			"not signed by the CA in uplink.ca_file (" + rogue.File + ")"},
+		{"TLS to the plain port", Options{Broker: "ssl://127.0.0.1:" + plainPort, CAFile: b.CA.File},
+			"port " + plainPort + " may not speak TLS"},
+		{"plain to the TLS port", Options{Broker: "tcp://127.0.0.1:" + tlsPort, AllowPlaintext: true},
+			"if port " + tlsPort + " is its TLS port (usually 8883), use ssl://"},
+		{"nothing listening", Options{Broker: "tcp://127.0.0.1:1", AllowPlaintext: true},
+			"nothing accepts connections at 127.0.0.1:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := tc.o
+			o.Shop, o.Device = "s1", "dev-a"
+			o.BackoffMin, o.BackoffMax, o.ConnectTimeout = 50*time.Millisecond, 200*time.Millisecond, 5*time.Second
+			u := newUplink(t, o, newMemQueue())
+			run(t, u)
+			s := waitStats(t, u, wait10, "a connection error", func(s Stats) bool { return s.LastError != nil })
+			if !errors.Is(s.LastError, ErrConnect) || !strings.Contains(s.LastError.Error(), tc.want) {
+				t.Errorf("error %v\nwant it to say %q", s.LastError, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoginHint: a refused login names the user and the variable.
+func TestLoginHint(t *testing.T) {
+	u, err := New(Options{Broker: "ssl://b.example.org", Shop: "s1", Device: "d", Username: "bay3", PasswordEnv: "BAYAGENT_MQTT_PASSWORD",
+		LookupEnv: func(string) (string, bool) { return "pw", true }}, newMemQueue(), commander{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []error{packets.ErrorRefusedBadUsernameOrPassword, packets.ErrorRefusedNotAuthorised} {
+		if h := u.connectHint(e); !strings.Contains(h, `user "bay3"`) || !strings.Contains(h, "$BAYAGENT_MQTT_PASSWORD") {
+			t.Errorf("%v: hint %q", e, h)
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/bayagent/bayagent/agent/internal/repeats"
 )
 
 // conn is one MQTT connection (one paho client). Its context ends when the
@@ -52,6 +54,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	bg.Go(func() { u.statusLoop(ctx) })
 
 	bo := backoff{min: u.opts.BackoffMin, max: u.opts.BackoffMax}
+	connLog := repeats.New(u.log, "uplink", 0, nil)
 	everConnected := false
 	for ctx.Err() == nil {
 		c, err := u.dial(ctx)
@@ -62,6 +65,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 					u.reconnects.Add(1)
 				}
 				everConnected = true
+				connLog.OK()
 				u.log.Info("uplink: connected", "broker", u.broker, "session", c.session)
 				u.setConn(c)
 				err = u.pump(ctx, grace, c)
@@ -84,6 +88,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 			break
 		}
 		if err != nil {
+			connLog.Fail(err) // a broker that stays down is logged once, then summarised
 			u.setErr(err)
 		}
 		if bo.wait(ctx) != nil {
@@ -188,7 +193,11 @@ func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 		return nil, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		err = fmt.Errorf("%w %s: %w", ErrConnect, u.broker, err)
+		if hint := u.connectHint(err); hint != "" {
+			err = fmt.Errorf("%w %s: %w (%s)", ErrConnect, u.broker, err, hint)
+		} else {
+			err = fmt.Errorf("%w %s: %w", ErrConnect, u.broker, err)
+		}
 		lose(err)
 		c.client.Disconnect(0)
 		return nil, err
@@ -420,7 +429,9 @@ func (u *Uplink) unpublishable(it Item) string {
 func (u *Uplink) quarantine(seq uint64, reason string) {
 	u.log.Warn("uplink: record quarantined", "seq", seq, "reason", reason)
 	if err := u.q.Quarantine(seq, reason); err != nil {
-		u.setErr(fmt.Errorf("%w: quarantine %d: %w", ErrQueue, seq, err))
+		err = fmt.Errorf("%w: quarantine %d: %w", ErrQueue, seq, err)
+		u.log.Warn("uplink", "err", err)
+		u.setErr(err)
 		return
 	}
 	u.quarantined.Add(1)
@@ -445,7 +456,9 @@ func (u *Uplink) acker(acks <-chan []uint64) {
 			}
 		}
 		if err := u.q.Ack(seqs...); err != nil {
-			u.setErr(fmt.Errorf("%w: ack %d records: %w", ErrQueue, len(seqs), err))
+			err = fmt.Errorf("%w: ack %d records: %w", ErrQueue, len(seqs), err)
+			u.log.Warn("uplink", "err", err)
+			u.setErr(err)
 			continue
 		}
 		u.acked.Add(uint64(len(seqs)))

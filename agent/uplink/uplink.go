@@ -1,6 +1,9 @@
-// Package uplink publishes the agent's sealed records to the health-record
-// system's MQTT broker (MQTT 3.1.1, paho), keeps a retained status, answers
-// remote commands and carries the live data feed.
+// Package uplink publishes the box's sealed records over MQTT and answers
+// remote commands.
+//
+// It publishes to the health-record system's broker (MQTT 3.1.1, paho), keeps
+// a retained status, answers the commands with their replies and reply codes,
+// and carries the live data feed.
 //
 // # Topics
 //
@@ -62,7 +65,9 @@
 // "args" (an object). Every command gets exactly one reply on the reply
 // topic ([Reply]): malformed payloads get {"ok":false} with a [Code] and
 // an error naming the problem (and the id when it could be read), valid
-// ones are passed to the [Commander] one at a time in arrival order. Every
+// ones are passed to the [Commander], one at a time in arrival order within
+// each of its lanes (a command waiting for the vehicle never holds up one
+// that does not need it). Every
 // error reply carries a stable code (see [Codes]) and a message for people
 // in English and Chinese (package i18n); a Commander chooses the code by
 // returning an [*Error] (see [WithCode]). Retained commands are refused
@@ -174,11 +179,16 @@ type Queue interface {
 	Quarantine(seq uint64, reason string) error
 }
 
-// Commander executes remote commands. It is called from one goroutine, one
-// command at a time, and must return when ctx ends. A result is encoded with
-// encoding/json. An unknown name should give an error wrapping
-// ErrUnknownCommand.
+// Commander executes remote commands. Lane names the lane command name
+// runs in: commands of one lane run one at a time, in arrival order; lanes
+// run at the same time, so Command must be safe for concurrent use by
+// different lanes. Lane must be quick and return one of a few fixed names
+// (one goroutine serves each). Command must return when ctx ends. A result
+// is encoded with encoding/json. An error chooses its reply code by being
+// or wrapping an *Error (WithCode); an unknown name should give an error
+// wrapping ErrUnknownCommand.
 type Commander interface {
+	Lane(name string) string
 	Command(ctx context.Context, name string, args json.RawMessage) (result any, err error)
 }
 
@@ -266,8 +276,9 @@ type Options struct {
 	// MaxCommandBytes is the largest command payload accepted (default
 	// DefaultMaxCommandBytes).
 	MaxCommandBytes int
-	// CommandQueue is how many commands may wait for the Commander
-	// (default DefaultCommandQueue); more are answered with ErrBusy.
+	// CommandQueue is how many commands may wait in each lane for the
+	// Commander (default DefaultCommandQueue); more are answered with
+	// ErrBusy.
 	CommandQueue int
 	// LiveQoS is the QoS of live data: 0 (default) or 1.
 	LiveQoS int
@@ -318,7 +329,9 @@ func New(opts Options, q Queue, cmds Commander, log *slog.Logger) (*Uplink, erro
 	if err := u.setOptions(opts); err != nil {
 		return nil, err
 	}
-	u.inbox = make(chan inbound, u.opts.CommandQueue)
+	// The inbox only hands commands from paho's goroutine to the dispatcher;
+	// the lanes are the bound (CommandQueue each).
+	u.inbox = make(chan inbound, 4*u.opts.CommandQueue)
 	u.live = make(chan []byte, u.opts.LiveBuffer)
 	u.status = make(chan struct{}, 1)
 	return u, nil
@@ -570,8 +583,8 @@ func (u *Uplink) notifyLocked() {
 	u.changed = make(chan struct{})
 }
 
+// setErr records err for Stats; the caller logs it.
 func (u *Uplink) setErr(err error) {
-	u.log.Warn("uplink", "err", err)
 	u.mu.Lock()
 	u.lastErr, u.lastErrAt = err, time.Now()
 	u.notifyLocked()

@@ -1,8 +1,12 @@
 package uplink
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -402,4 +406,91 @@ func TestStatusFollowsAcks(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// laneCommander runs "hold" in the vehicle lane until gate is closed
+// (saying on started that it began), and "echo" in the bay lane at once.
+type laneCommander struct {
+	started chan string
+	gate    chan struct{}
+}
+
+func (laneCommander) Lane(name string) string {
+	if name == "hold" {
+		return "vehicle"
+	}
+	return "bay"
+}
+
+func (c laneCommander) Command(ctx context.Context, name string, args json.RawMessage) (any, error) {
+	if name != "hold" {
+		return args, nil
+	}
+	c.started <- string(args)
+	select {
+	case <-c.gate:
+		return args, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestLanes: a command that waits (a stuck vehicle) holds up only its own
+// lane: the commands of another lane are answered meanwhile, each lane in
+// arrival order, and a full lane is answered busy at once.
+func TestLanes(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
+	o := plainOptions(b, "dev-a")
+	o.CommandQueue = 2
+	lc := laneCommander{started: make(chan string, 8), gate: make(chan struct{})}
+	u, err := New(o, newMemQueue(), lc, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, u)
+	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
+	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
+	send := func(id, cmd string) {
+		t.Helper()
+		tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q,"args":{"n":%q}}`, id, cmd, id))
+		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", id, tok.Error())
+		}
+	}
+	ids := func(ms []mosquittotest.Message) []string {
+		var out []string
+		for _, m := range ms {
+			var r Reply
+			if err := json.Unmarshal(m.Payload, &r); err != nil {
+				t.Fatalf("reply %s: %v", m.Payload, err)
+			}
+			out = append(out, fmt.Sprintf("%s:%v:%s", r.ID, r.OK, r.Code))
+		}
+		return out
+	}
+
+	send("h1", "hold")
+	if got := <-lc.started; got != `{"n":"h1"}` {
+		t.Fatalf("started %s", got)
+	}
+	send("e1", "echo")
+	send("h2", "hold") // waits in the vehicle lane
+	send("h3", "hold") // waits too: the lane holds 2
+	send("e2", "echo")
+	send("h4", "hold") // the lane is full: busy at once
+	send("e3", "echo")
+	got := ids(replies.WaitN(4, wait10))
+	// The busy refusal and the bay lane's replies race; the bay lane keeps
+	// its order.
+	bay := slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s == "h4:false:busy" })
+	if want := []string{"e1:true:", "e2:true:", "e3:true:"}; !slices.Equal(bay, want) || !slices.Contains(got, "h4:false:busy") {
+		t.Fatalf("replies while the vehicle lane is held: %v, want %v in that order and h4 busy", got, want)
+	}
+	close(lc.gate)
+	got = ids(replies.WaitN(7, wait10))[4:]
+	if want := []string{"h1:true:", "h2:true:", "h3:true:"}; !slices.Equal(got, want) {
+		t.Fatalf("replies once released: %v, want %v", got, want)
+	}
 }

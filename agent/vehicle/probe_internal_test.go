@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -31,7 +32,7 @@ func TestProbeELM327Errors(t *testing.T) {
 	} {
 		l := &Link{Transport: failing{tc.err}}
 		_, err := l.Probe(context.Background())
-		if got := errors.Is(err, ErrNotDetected); got != tc.notDetected {
+		if got := errors.Is(err, scan.ErrNoVehicle); got != tc.notDetected {
 			t.Errorf("%v: Probe error %v, not-detected %v, want %v", tc.err, err, got, tc.notDetected)
 		}
 		if err == nil {

@@ -1,9 +1,11 @@
 // Package vehicle is the agent's view of the vehicle interface named by an
-// address: ISO-TP over a CAN bus (can:, mem:, udp:, replay:) with the 11-bit
-// or 29-bit identifiers of ISO 15765-4, SAE J1939 on the same buses (heavy
-// diesel), or an ELM327 adapter on a serial line (elm327:/dev/ttyUSB0[@baud]).
-// Probe finds the vehicle and its protocol; Scan, ClearDTCs and Present then
-// work the same whichever protocol it speaks.
+// address.
+//
+// The interface is ISO-TP over a CAN bus (can:, mem:, udp:, replay:) with the
+// 11-bit or 29-bit identifiers of ISO 15765-4, SAE J1939 on the same buses
+// (heavy diesel), or an ELM327 adapter on a serial line
+// (elm327:/dev/ttyUSB0[@baud]). Probe finds the vehicle and its protocol;
+// Scan, ClearDTCs and Present then work the same whichever protocol it speaks.
 package vehicle
 
 import (
@@ -31,9 +33,6 @@ const (
 	ProtocolISO15765 = "iso15765"
 	ProtocolJ1939    = "j1939"
 )
-
-// ErrNotDetected is returned by Probe when no vehicle answers.
-var ErrNotDetected = errors.New("vehicle: no ECU answered (ignition off, or not connected?)")
 
 // Options configures Open. The zero value detects the addressing.
 type Options struct {
@@ -87,6 +86,9 @@ var ErrNoVoltage = errors.New("vehicle: this interface cannot read the battery v
 func Open(ctx context.Context, addr string, opts Options) (*Link, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if hint := Hint(addr); hint != "" {
+		return nil, fmt.Errorf("%w %q: no scheme; did you mean %s? (schemes: %s)", canbus.ErrBadAddress, addr, hint, Schemes())
 	}
 	start := time.Now()
 	var l *Link
@@ -158,7 +160,7 @@ func (l *Link) useCAN(bits int) {
 // Probe reports whether a vehicle answers: a functional 0100 on CAN (trying
 // 11-bit, then 29-bit identifiers while the length is not known), or on an
 // ELM327 the same request, after the battery voltage shows a vehicle. It
-// returns the ECUs that answered, or ErrNotDetected.
+// returns the ECUs that answered, or scan.ErrNoVehicle.
 func (l *Link) Probe(ctx context.Context) ([]obd.ECU, error) {
 	ecus, err := l.probe(ctx)
 	if err == nil && l.setup == 0 {
@@ -188,12 +190,12 @@ func (l *Link) probe(ctx context.Context) ([]obd.ECU, error) {
 			if err == nil {
 				return ecus, nil
 			}
-			if !errors.Is(err, ErrNotDetected) {
+			if !errors.Is(err, scan.ErrNoVehicle) {
 				return nil, err
 			}
 		}
 		if l.opts.Protocol == ProtocolISO15765 {
-			return nil, ErrNotDetected
+			return nil, scan.ErrNoVehicle
 		}
 	}
 	// J1939: the ISO-TP client must not compete for the bus's frames.
@@ -202,7 +204,7 @@ func (l *Link) probe(ctx context.Context) ([]obd.ECU, error) {
 		l.client, l.Transport = nil, nil
 	}
 	if !scan.DetectJ1939(ctx, l.conn) {
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	}
 	l.j1939 = true
 	l.Protocol = fmt.Sprintf("%s (%s)", scan.ProtocolJ1939, l.addr)
@@ -240,7 +242,7 @@ func (l *Link) Scan(ctx context.Context, opts scan.Options) (*scan.Snapshot, err
 		return scan.ScanJ1939(ctx, l.conn, opts)
 	}
 	if l.Transport == nil {
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	}
 	return scan.Scan(ctx, l, opts)
 }
@@ -316,7 +318,7 @@ func (l *Link) probeELM327(ctx context.Context) ([]obd.ECU, error) {
 		}
 	}
 	if v, err := l.Voltage(ctx); err == nil && v < MinVoltage {
-		return nil, fmt.Errorf("%w: battery voltage %.1f V", ErrNotDetected, v)
+		return nil, fmt.Errorf("%w: battery voltage %.1f V", scan.ErrNoVehicle, v)
 	}
 	if l.elm != nil {
 		if err := l.elm.SearchErr(); errors.Is(err, elm327.ErrUnsupportedProtocol) {
@@ -341,10 +343,10 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 	resps, err := t.Do(ctx, obd.Request{Data: []byte{0x01, 0x00}})
 	switch {
 	case errors.Is(err, obd.ErrNoResponse):
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	case errors.Is(err, elm327.ErrUnableToConnect), errors.Is(err, elm327.ErrCANError), errors.Is(err, elm327.ErrBusInit):
 		// What an ELM327 says with no vehicle on the other side.
-		return nil, fmt.Errorf("%w: %w", ErrNotDetected, err)
+		return nil, fmt.Errorf("%w: %w", scan.ErrNoVehicle, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vehicle: probe: %w", err)
@@ -356,7 +358,7 @@ func ping(ctx context.Context, t obd.Transport) ([]obd.ECU, error) {
 		}
 	}
 	if len(ecus) == 0 {
-		return nil, ErrNotDetected
+		return nil, scan.ErrNoVehicle
 	}
 	return ecus, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
@@ -68,7 +69,7 @@ func TestProbeDetectsAddressing(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		if _, err := l.Probe(ctx); !errors.Is(err, vehicle.ErrNotDetected) {
+		if _, err := l.Probe(ctx); !errors.Is(err, scan.ErrNoVehicle) {
 			t.Errorf("Probe = %v, want ErrNotDetected", err)
 		}
 	})

@@ -223,6 +223,15 @@ func TestBrowser(t *testing.T) {
 	do(t, ctx, "the scan appears", chromedp.WaitVisible(chromedp.CSS(`#live [data-verdict]`)))
 	updated := get(t, ctx, "update time", chromedp.Evaluate[float64](`Number(document.getElementById('live').dataset.updated || 0)`))
 	scanRec := waitKind(t, b, record.KindScan)
+	var sb struct {
+		Findings struct {
+			Verdict string   `json:"verdict"`
+			Reasons []string `json:"reasons"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(scanRec.Body, &sb); err != nil || sb.Findings.Verdict != "fail" || len(sb.Findings.Reasons) == 0 {
+		t.Errorf("the scan record's findings: %+v %v", sb.Findings, err)
+	}
 	if updated > 0 {
 		t.Logf("scan record sealed %s, on the page %.0f ms later", scanRec.Time.Format(time.RFC3339Nano),
 			updated-float64(scanRec.Time.UnixMilli()))
@@ -292,7 +301,9 @@ func TestBrowser(t *testing.T) {
 	// Live data with its chart.
 	do(t, ctx, "live page", chromedp.Navigate(b.url+"/live"), chromedp.WaitVisible(chromedp.CSS(`form[action="/do/live_start"]`)))
 	act(t, ctx, `form[action="/do/live_start"]`, map[string]string{"rate_hz": "5", "duration_s": "60"}, nil, true)
-	do(t, ctx, "chart", chromedp.WaitVisible(chromedp.CSS(`svg.chart polyline[points*=" "]`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector('svg.chart polyline')?.getAttribute('points') || '').split(' ').length >= 5`)); err != nil {
+		t.Fatalf("the chart did not fill: %v", err)
+	}
 	shot("live-zh")
 	act(t, ctx, `form[action="/do/live_stop"]`, nil, nil, true)
 

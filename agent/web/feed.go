@@ -134,10 +134,12 @@ func (f *feed) wakeLocked(t topic) {
 
 // record takes a stored record. Every page may show something of it (the
 // Box page counts them), so every stream wakes.
-func (f *feed) record(rec record.Record) {
+func (f *feed) record(rec record.Record, stored bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.stored++
+	if stored {
+		f.stored++
+	}
 	var body struct {
 		N int `json:"n"`
 	}

@@ -40,7 +40,7 @@ func (s *Server) sessionView(r *http.Request, sess *session, name string) *view 
 	case "job":
 		v.Data = s.jobData(v.Lang)
 	case "live":
-		v.Data = s.liveData()
+		v.Data = s.liveData(v.Lang)
 	case "box":
 		v.Data = s.boxData()
 	}
@@ -105,14 +105,21 @@ func (s *Server) nowData(l i18n.Lang) nowData {
 		if j, ok := s.agent.OpenJob(); ok && j.ID == e.Job {
 			expected = j.VIN
 		}
-		d.Scan = s.scanView(&e.Body.Snapshot, l, expected)
+		d.Scan = s.scanView(&e.Body.Snapshot, e.Body.Findings, l, expected)
 		d.Scan.Seq, d.Scan.At, d.Scan.Job, d.Scan.Phase = e.Seq, e.Time, e.Job, string(e.Body.Phase)
 	}
 	return d
 }
 
-func (s *Server) scanView(snap *scan.Snapshot, l i18n.Lang, expectedVIN string) *scanView {
-	v := &scanView{Snap: snap, Result: findings.Evaluate(snap, s.rules, expectedVIN)}
+// scanView shows a snapshot with the findings its record carries (stored),
+// or when it carries none, those of the screen's rules.
+func (s *Server) scanView(snap *scan.Snapshot, stored *findings.Result, l i18n.Lang, expectedVIN string) *scanView {
+	v := &scanView{Snap: snap}
+	if stored != nil {
+		v.Result = *stored
+	} else {
+		v.Result = findings.Evaluate(snap, s.rules, expectedVIN)
+	}
 	for _, f := range v.Result.Findings {
 		v.Findings = append(v.Findings, findingRow{Effect: string(f.Effect), Severity: string(f.Severity), Text: f.Text(l), Action: f.Action(l)})
 	}
@@ -261,10 +268,10 @@ func (s *Server) compare(j *job.Job, l i18n.Lang) *comparison {
 	}
 	c := &comparison{}
 	if before != nil {
-		c.Before = s.scanView(&before.Snapshot, l, j.VIN)
+		c.Before = s.scanView(&before.Snapshot, before.Findings, l, j.VIN)
 	}
 	if after != nil {
-		c.After = s.scanView(&after.Snapshot, l, j.VIN)
+		c.After = s.scanView(&after.Snapshot, after.Findings, l, j.VIN)
 	}
 	get := func(v *scanView, f func(*scanView) string) string {
 		if v == nil {
@@ -348,14 +355,14 @@ type pidChoice struct {
 	Checked bool
 }
 
-func (s *Server) liveData() liveData {
+func (s *Server) liveData(l i18n.Lang) liveData {
 	st := s.agent.Status()
 	d := liveData{}
 	d.Running, _ = st["live_feed"].(bool)
 	series, at, stopped := s.feed.liveState()
 	d.Updated, d.Stopped = at, stopped
 	for _, ls := range series {
-		d.Series = append(d.Series, chart(ls))
+		d.Series = append(d.Series, chart(ls, l))
 	}
 	if e := s.feed.scan(); e != nil {
 		seen := map[string]bool{}
@@ -369,7 +376,7 @@ func (s *Server) liveData() liveData {
 				var pid obd.PID
 				if _, err := fmt.Sscanf(p, "%02X", &pid); err == nil {
 					if def, ok := obd.LookupPID(pid); ok {
-						label = p + " " + def.Label
+						label = p + " " + findings.ValueLabel(obd.Value{Name: def.Name, Label: def.Label}, l)
 						if def.Name == "monitor_status" || def.Name == "freeze_dtc" {
 							continue
 						}
@@ -384,8 +391,8 @@ func (s *Server) liveData() liveData {
 }
 
 // chart draws a series as the points of an SVG polyline in a 300x60 box.
-func chart(ls liveSeries) seriesView {
-	v := seriesView{Label: ls.Label, ECU: ls.ECU.String(), Unit: ls.Unit}
+func chart(ls liveSeries, l i18n.Lang) seriesView {
+	v := seriesView{Label: findings.ValueLabel(obd.Value{Name: ls.Name, Label: ls.Label}, l), ECU: ls.ECU.String(), Unit: ls.Unit}
 	if len(ls.Points) == 0 {
 		return v
 	}

@@ -1,5 +1,7 @@
-// Package web is the bay screen: the agent's own web pages for the
-// technician's phone or tablet, in Chinese and English.
+// Package web is the bay screen: the agent's web pages for the technician's
+// phone or tablet.
+//
+// They are in Chinese and English.
 //
 // The agent serves it on screen.listen (off unless configured): standard
 // library net/http and html/template, every asset embedded, no script or
@@ -284,7 +286,18 @@ func (s *Server) Record(rec record.Record) {
 	if s == nil {
 		return
 	}
-	s.feed.record(rec)
+	s.feed.record(rec, true)
+}
+
+// Seed tells the screen about a record stored before it started (the
+// agent gives it the latest ones the outbox holds), so that Now shows the
+// last scan and the reports of recent jobs name their records after a
+// restart.
+func (s *Server) Seed(rec record.Record) {
+	if s == nil {
+		return
+	}
+	s.feed.record(rec, false)
 }
 
 // Live tells the screen about a message of the live feed (the JSON the

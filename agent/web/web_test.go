@@ -91,7 +91,7 @@ func (a *stubAgent) log() []string {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *web.Server
 	ts    *httptest.Server
 	agent *stubAgent
@@ -112,7 +112,7 @@ func (f *fixture) advance(d time.Duration) {
 	f.mu.Unlock()
 }
 
-func newFixture(t *testing.T, setPIN bool, mod func(*web.Options)) *fixture {
+func newFixture(t testing.TB, setPIN bool, mod func(*web.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, agent: &stubAgent{}, now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
 	f.pin = filepath.Join(t.TempDir(), "screen.pin")
@@ -175,7 +175,7 @@ func (f *fixture) post(c *http.Client, path string, form url.Values, hdr ...stri
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, page string) string {
+func csrfOf(t testing.TB, page string) string {
 	t.Helper()
 	m := csrfRE.FindStringSubmatch(page)
 	if m == nil {
@@ -469,7 +469,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 // scanRecord is a stored scan record of the golden p0420 snapshot.
-func scanRecord(t *testing.T, seq uint64) record.Record {
+func scanRecord(t testing.TB, seq uint64) record.Record {
 	t.Helper()
 	snap, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "scan-petrol-p0420.json"))
 	if err != nil {
@@ -605,7 +605,7 @@ func TestDamagedPINFile(t *testing.T) {
 	}
 }
 
-func zhDTC(t *testing.T, code string) string {
+func zhDTC(t testing.TB, code string) string {
 	desc, known := obd.DescribeDTCIn(code, "zh-CN")
 	if !known {
 		t.Fatalf("no Chinese description of %s", code)
@@ -616,3 +616,19 @@ func zhDTC(t *testing.T, code string) string {
 // rawKey matches a catalogue key left in a page: a message missing from
 // the catalogue.
 var rawKey = regexp.MustCompile(`\b(findings|web|reply)\.[a-z0-9_]+\.[a-z0-9_.]+\b`)
+
+// TestSeed: records from before the start show on Now and in the job's
+// events, and do not count as stored since the start.
+func TestSeed(t *testing.T) {
+	f := newFixture(t, true, nil)
+	c, _ := f.loggedIn("T007")
+	f.srv.Seed(scanRecord(t, 77))
+	_, page, _ := f.get(c, "/", "Accept-Language", "en")
+	if !strings.Contains(page, "record 77") {
+		t.Errorf("Now lacks the seeded scan:\n%s", page)
+	}
+	_, box, _ := f.get(c, "/box", "Accept-Language", "en")
+	if !regexp.MustCompile(`since the screen started</th><td>0<`).MatchString(box) {
+		t.Errorf("seeded records counted as stored:\n%s", box)
+	}
+}

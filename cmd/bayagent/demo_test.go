@@ -41,9 +41,13 @@ func TestDemoUsage(t *testing.T) {
 		{"help", []string{"demo", "-h"}, exitOK, "--keep-running"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runCmd(t, tc.args...)
-			if code != tc.code || !strings.Contains(stderr, tc.err) {
-				t.Fatalf("exit %d (want %d), stderr:\n%s", code, tc.code, stderr)
+			code, stdout, stderr := runCmd(t, tc.args...)
+			out := stderr
+			if tc.code == exitOK { // help goes to stdout
+				out = stdout
+			}
+			if code != tc.code || !strings.Contains(out, tc.err) {
+				t.Fatalf("exit %d (want %d), stdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
 			}
 		})
 	}

@@ -14,8 +14,8 @@ import (
 // runJob is `bayagent job export`: a closed job in the health-record
 // system's upload form.
 func runJob(_ context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "export" {
-		return usagef("want: bayagent job export [--config FILE | --file PATH] [--company NAME] [--no-extension] [JOB_ID]")
+	if _, err := subcommandHelp(e, "job", args, "export"); err != nil {
+		return err
 	}
 	fs := newFlagSet(e, "job export", "[--config FILE | --file PATH] [--company NAME] [--no-extension] [JOB_ID]")
 	cfgPath := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration: where its closed jobs are, the company name")

@@ -11,8 +11,8 @@ import (
 
 // runKey is `bayagent key rotate`: a new device key, on the record.
 func runKey(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usagef("want: bayagent key rotate [--config FILE] --reason TEXT")
+	if _, err := subcommandHelp(e, "key", args, "rotate"); err != nil {
+		return err
 	}
 	fs := newFlagSet(e, "key rotate", "[--config FILE] --reason TEXT")
 	path := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration (where its key, chain file and outbox are)")

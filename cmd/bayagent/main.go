@@ -1,6 +1,7 @@
-// Command bayagent is the diagnostic gateway of a repair bay: it reads the
-// vehicle over OBD-II, attaches what it read to the repair job, stores it
-// durably and publishes it to the maintenance health-record system.
+// Command bayagent is the diagnostic gateway of a repair bay.
+//
+// It reads the vehicle over OBD-II, attaches what it read to the repair job,
+// stores it durably and publishes it to the maintenance health-record system.
 //
 // Subcommands:
 //
@@ -21,39 +22,28 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/bayagent/bayagent/cmd/internal/cli"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes.
+// Exit codes (package cli).
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK     = cli.ExitOK
+	exitError  = cli.ExitError
+	exitUsage  = cli.ExitUsage
+	exitConfig = cli.ExitConfig // the systemd unit does not restart on it
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs // first signal: graceful stop
-		cancel()
-		<-sigs // second: abort
-		fmt.Fprintln(os.Stderr, "bayagent: aborted")
-		os.Exit(130)
-	}()
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	cancel()
-	os.Exit(code)
+	cli.Main("bayagent", func(ctx context.Context, args []string) int {
+		return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+	})
 }
 
 // env is what a subcommand may touch of the process.
@@ -62,96 +52,42 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, e env, args []string) error
-}
-
-func commands() []command {
-	return []command{
-		{"run", "run the bay agent (the daemon) with a configuration file", runDaemon},
-		{"scan", "read a vehicle's health snapshot (report, or --json)", runScan},
-		{"measure", "take one reading from an exhaust analyzer or opacimeter", runMeasure},
-		{"job", "job export: a closed job in the health-record upload form", runJob},
-		{"outbox", "inspect the durable record buffer: stats, ls, export", runOutbox},
-		{"verify", "check a stream of sealed records for gaps, edits and re-orders", runVerify},
-		{"screen", "set the bay screen's PIN (bayagent screen pin)", runScreen},
-		{"key", "replace the device key, on the record (bayagent key rotate)", runKey},
-		{"demo", "run the whole bay on this machine: simulators, embedded broker, one repair job", runDemo},
-		{"version", "print the version", func(_ context.Context, e env, _ []string) error {
+func commands() []cli.Command[env] {
+	return []cli.Command[env]{
+		{Name: "run", Summary: "run the bay agent (the daemon) with a configuration file", Run: runDaemon},
+		{Name: "scan", Summary: "read a vehicle's health snapshot (report, or --json)", Run: runScan},
+		{Name: "measure", Summary: "take one reading from an exhaust analyzer or opacimeter", Run: runMeasure},
+		{Name: "job", Summary: "job export: a closed job in the health-record upload form", Run: runJob},
+		{Name: "outbox", Summary: "inspect the durable record buffer: stats, ls, export", Run: runOutbox},
+		{Name: "verify", Summary: "check a stream of sealed records for gaps, edits and re-orders", Run: runVerify},
+		{Name: "screen", Summary: "set the bay screen's PIN (bayagent screen pin)", Run: runScreen},
+		{Name: "key", Summary: "replace the device key, on the record (bayagent key rotate)", Run: runKey},
+		{Name: "demo", Summary: "run the whole bay on this machine: simulators, embedded broker, one repair job", Run: runDemo},
+		{Name: "version", Summary: "print the version", Run: func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bayagent", version)
 			return err
 		}},
 	}
 }
 
-// errUsage marks a command-line mistake: exit code 2, the message is enough.
-var errUsage = errors.New("usage")
-
-func usagef(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
-}
-
 // run dispatches a subcommand and maps its error to an exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := env{stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stderr)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(ctx, e, args[1:])
-		switch {
-		case err == nil:
-			return exitOK
-		case errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(stderr, "bayagent %s: %v\n", c.name, err)
-			return exitUsage
-		default:
-			fmt.Fprintf(stderr, "bayagent %s: %v\n", c.name, err)
-			return exitError
-		}
-	}
-	fmt.Fprintf(stderr, "bayagent: unknown command %q\n", args[0])
-	printUsage(stderr)
-	return exitUsage
+	p := cli.Program[env]{Name: "bayagent", Version: version, Commands: commands(),
+		Footer: "Documentation: README.md; the MQTT commands and reply codes: docs/commands.md."}
+	return p.Run(ctx, env{stdin: stdin, stdout: stdout, stderr: stderr}, args, stdout, stderr)
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: bayagent COMMAND [flags]\n\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'bayagent COMMAND -h' for a command's flags.")
+// The command line's helpers, bound to this program (package cli).
+var usagef = cli.Usagef
+
+type configError = cli.ConfigError
+
+func newFlagSet(e env, name, usage string, more ...string) *cli.FlagSet {
+	return cli.NewFlagSet(e.stdout, e.stderr, "bayagent", name, usage, more...)
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting.
-func newFlagSet(e env, name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("bayagent "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: bayagent %s %s\n\nflags:\n", name, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
+func parseFlags(fs *cli.FlagSet, args []string) error { return fs.ParseArgs(args) }
 
-// parseFlags parses args; a parse error is a usage error (flag has already
-// printed it, with the usage).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
+func subcommandHelp(e env, name string, args []string, actions ...string) (string, error) {
+	return cli.Action(e.stdout, "bayagent", name, args, actions...)
 }

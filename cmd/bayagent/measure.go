@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,8 +17,10 @@ import (
 // runMeasure takes one reading from an exhaust analyzer or opacimeter, so a
 // technician can check the wiring.
 func runMeasure(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "measure", "(--iface DRIVER:DEVICE[@BAUD] | --sim READINGS.yaml) [--json]")
-	iface := fs.String("iface", "", "instrument: nha506:/dev/ttyUSB1, mqw511:..., fga4100:..., nht6:/dev/ttyS0@9600")
+	fs := newFlagSet(e, "measure", "(--iface DRIVER:DEVICE[@BAUD] | --sim READINGS.yaml) [--json]", analyzerHelp(),
+		"examples:\n  bayagent measure --iface nha506:/dev/ttyUSB1\n  bayagent measure --iface nht6:/dev/ttyS0@9600 --method free_acceleration\n"+
+			"  bayagent measure --sim testdata/analyzers/nha506-before.yaml   (a simulated analyzer, no hardware)\n")
+	iface := fs.String("iface", "", "instrument address DRIVER:DEVICE[@BAUD], e.g. nha506:/dev/ttyUSB1 (drivers below)")
 	sim := fs.String("sim", "", "serve a simulated instrument from this readings file (testdata/analyzers/*.yaml) on a pseudo-terminal and read it")
 	method := fs.String("method", "", "test method stamped on gas readings (e.g. two_speed_idle); for opacimeters free_acceleration or realtime")
 	asJSON := fs.Bool("json", false, "print the reading as JSON")
@@ -30,6 +33,9 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *method != "" && !slices.Contains(analyzer.Methods(), *method) {
+		return usagef("--method %q: want one of %s", *method, strings.Join(analyzer.Methods(), ", "))
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

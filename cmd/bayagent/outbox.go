@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/outbox"
 )
 
@@ -17,14 +18,20 @@ import (
 // `bayagent verify` or a hand-over by other means). The database is opened read-only; while
 // the agent runs it holds the file lock, so stop the agent or work on a copy.
 func runOutbox(_ context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "outbox", "--db PATH stats|ls|export")
-	db := fs.String("db", "", "the outbox database file (state directory of the agent, e.g. /var/lib/bayagent/outbox.db)")
+	fs := newFlagSet(e, "outbox", "[--config FILE [--env-file FILE] | --db PATH] stats|ls|export")
+	db := fs.String("db", "", "the outbox database file (default: outbox.path of --config)")
+	cfgPath := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration, which says where the outbox is")
+	envFile := fs.String("env-file", "", "the environment file the configuration's ${NAME} values come from (default "+config.DefaultEnvFile+" when readable)")
 	wait := fs.Duration("wait", time.Second, "how long to wait for the file lock held by a running agent")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *db == "" {
-		return usagef("--db is required")
+		p, err := outboxPath(*cfgPath, *envFile)
+		if err != nil {
+			return err
+		}
+		*db = p
 	}
 	if fs.NArg() != 1 {
 		return usagef("give one action: stats, ls or export")
@@ -57,4 +64,34 @@ func runOutbox(_ context.Context, e env, args []string) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(st)
+}
+
+// outboxPath is the outbox file the configuration at path names. Only the
+// file is parsed (not validated: inspecting the outbox must not need the
+// broker's certificates); ${NAME} values come from envFile, or from the
+// box's environment file when it is readable.
+func outboxPath(path, envFile string) (string, error) {
+	lookup := os.LookupEnv
+	if envFile == "" {
+		if f, err := os.Open(config.DefaultEnvFile); err == nil {
+			f.Close()
+			envFile = config.DefaultEnvFile
+		}
+	}
+	if envFile != "" {
+		var err error
+		if lookup, err = config.EnvLookup(envFile); err != nil {
+			return "", err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w (or give the outbox file with --db)", err)
+	}
+	defer f.Close()
+	c, err := config.ParseEnv(f, lookup)
+	if err != nil {
+		return "", fmt.Errorf("config %s:\n%w\n(give the environment file with --env-file, or the outbox file with --db)", path, err)
+	}
+	return c.Outbox.Path, nil
 }

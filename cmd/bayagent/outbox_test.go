@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,11 +66,25 @@ func TestOutboxCommands(t *testing.T) {
 	if !rep.OK() || rep.Records != 3 {
 		t.Errorf("exported stream does not verify:\n%s", rep)
 	}
+	// The configuration says where the outbox is.
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte("device:\n  id: bay-01\n  shop: \"330106000123456\"\n  state_dir: /var/lib/elsewhere\n"+
+		"vehicle:\n  interface: can:can0\nuplink:\n  broker: ssl://b.example.org\n  username: ${NOT_SET_IN_TEST}\n"+
+		"outbox:\n  path: "+path+"\n"), 0o600)
+	env := filepath.Join(t.TempDir(), "bayagent.env")
+	os.WriteFile(env, []byte("NOT_SET_IN_TEST=u\n"), 0o600)
+	code, stdout, stderr = runCmd(t, "outbox", "--config", cfg, "--env-file", env, "stats")
+	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || st.HeadSeq != 3 {
+		t.Errorf("stats by --config: exit %d, %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCmd(t, "outbox", "--config", cfg, "stats"); code == 0 || !strings.Contains(stderr, "--env-file") {
+		t.Errorf("a ${NAME} missing: exit %d, stderr %q", code, stderr)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"outbox", "stats"}, "--db is required"},
+		{[]string{"outbox", "--config", "/nonexistent/config.yaml", "stats"}, "or give the outbox file with --db"},
 		{[]string{"outbox", "--db", path, "frob"}, "unknown action"},
 		{[]string{"outbox", "--db", filepath.Join(t.TempDir(), "none.db"), "stats"}, "none.db"},
 	} {

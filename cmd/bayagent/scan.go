@@ -20,8 +20,10 @@ import (
 )
 
 func runScan(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "scan", "(--iface ADDRESS | --sim PROFILE) [--json] [--lang zh|en]")
-	iface := fs.String("iface", "", "vehicle interface: can:can0, udp:239.64.142.206:20000, mem:NAME")
+	fs := newFlagSet(e, "scan", "(--iface ADDRESS | --sim PROFILE) [--json] [--lang zh|en]", addressHelp(),
+		"examples:\n  bayagent scan --iface elm327:/dev/ttyUSB0\n  bayagent scan --iface can:can0 --json\n"+
+			"  bayagent scan --sim testdata/vehicles/petrol-p0420.yaml --via elm327   (a simulated car, no hardware)\n")
+	iface := fs.String("iface", "", "vehicle interface address: "+vehicle.Schemes()+" (see below)")
 	sim := fs.String("sim", "", "scan an in-process simulated vehicle from this profile (testdata/vehicles/*.yaml)")
 	latency := fs.Duration("latency", 0, "with --sim: override every ECU's response latency")
 	via := fs.String("via", "can", "with --sim: reach the simulated vehicle over can (in-process bus) or elm327 (an ELM327 simulator on a pseudo-terminal)")

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -189,5 +191,59 @@ func TestVersion(t *testing.T) {
 	code, stdout, _ := runCmd(t, "version")
 	if code != 0 || !strings.HasPrefix(stdout, "bayagent ") {
 		t.Errorf("version: exit %d, %q", code, stdout)
+	}
+}
+
+// TestScanTCP scans the simulator's TCP listener the way a Wi-Fi dongle is
+// scanned, `bayagent scan --iface elm327:tcp://127.0.0.1:PORT`, and
+// compares the snapshot with the one read through the pseudo-terminal path
+// (`--sim ... --via elm327`): the same apart from how the vehicle was
+// reached and the timing.
+func TestScanTCP(t *testing.T) {
+	profile := filepath.Join("..", "..", "testdata", "vehicles", "petrol-p0420.yaml")
+	p, err := obdsim.Load(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := elmsim.New(p, elmsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop, err := elmsim.ServeTCP(context.Background(), sim, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("TCP simulator: %v", err)
+		}
+	}()
+	snapshot := func(args ...string) scan.Snapshot {
+		t.Helper()
+		code, stdout, stderr := runCmd(t, append([]string{"scan", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("scan %v: exit %d: %s", args, code, stderr)
+		}
+		var s scan.Snapshot
+		if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+			t.Fatalf("not a snapshot: %v\n%s", err, stdout)
+		}
+		return s
+	}
+	tcp := snapshot("--iface", "elm327:tcp://"+addr)
+	pty := snapshot("--sim", profile, "--via", "elm327")
+	if !strings.Contains(tcp.Protocol, "elm327:tcp://"+addr) || !strings.Contains(tcp.Protocol, "ISO 15765-4") {
+		t.Errorf("protocol %q", tcp.Protocol)
+	}
+	if tcp.Stats.Setup <= 0 {
+		t.Errorf("set-up time not reported: %+v", tcp.Stats)
+	}
+	for _, s := range []*scan.Snapshot{&tcp, &pty} {
+		s.Protocol, s.Stats = "", scan.Stats{}
+	}
+	tj, _ := json.MarshalIndent(tcp, "", " ")
+	pj, _ := json.MarshalIndent(pty, "", " ")
+	if !bytes.Equal(tj, pj) {
+		t.Errorf("TCP and pty snapshots differ:\n%s", lineDiff(string(pj), string(tj)))
 	}
 }

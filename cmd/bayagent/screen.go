@@ -15,9 +15,8 @@ import (
 
 // runScreen is `bayagent screen pin`: set the bay screen's PIN.
 func runScreen(_ context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "pin" {
-		fmt.Fprintln(e.stderr, "usage: bayagent screen pin [--file PATH] [--random]")
-		return usagef("want the subcommand pin")
+	if _, err := subcommandHelp(e, "screen", args, "pin"); err != nil {
+		return err
 	}
 	fs := newFlagSet(e, "screen pin", "[--file PATH] [--random]")
 	file := fs.String("file", filepath.Join(config.DefaultStateDir, config.DefaultPINName), "the PIN file (screen.pin_file; default <state_dir>/screen.pin)")

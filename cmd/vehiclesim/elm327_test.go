@@ -37,10 +37,41 @@ func TestRunELM327FlagErrors(t *testing.T) {
 		{"--profile", profile, "--elm327", "--iface", "mem:x"},
 		{"--profile", profile, "--baud", "38400", "--iface", "mem:x"},
 		{"--profile", profile, "--elm327", "--baud", "-1"},
+		{"--profile", profile, "--tcp", "127.0.0.1:0", "--iface", "mem:x"},
+		{"--profile", profile, "--elm327", "--tcp", "127.0.0.1:0", "--baud", "38400"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := run(context.Background(), args, &stdout, &stderr); err == nil || !strings.Contains(stderr.String(), "usage: vehiclesim") {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestRunELM327TCP serves a K-line car as a Wi-Fi adapter with a clone's
+// personality and reads it through the driver's tcp:// spec.
+func TestRunELM327TCP(t *testing.T) {
+	kline := strings.Replace(profile, "petrol-p0420", "petrol-iso9141", 1)
+	stdout, _, stop := startRun(t, nil, " as a Wi-Fi ELM327 on ", "--profile", kline, "--elm327", "--tcp", "127.0.0.1:0", "--personality", "clone")
+	spec := lastWord(stdout)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := elm327.Open(ctx, spec, elm327.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", spec, err)
+	}
+	resps, err := a.Do(ctx, obd.Request{Data: []byte{0x09, 0x02}})
+	proto, version := a.Protocol(), a.Version()
+	a.Close()
+	if err != nil || len(resps) != 1 || resps[0].ECU != 0x10 {
+		t.Fatalf("0902: %v, %v; want the engine at 10", resps, err)
+	}
+	if vin, err := obd.ParseVIN(resps[0].Data); err != nil || vin != "LFVBA11J063012345" {
+		t.Errorf("VIN %q, %v", vin, err)
+	}
+	if proto != "ISO 9141-2" || version != "ELM327 v2.1" {
+		t.Errorf("protocol %q, version %q", proto, version)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }

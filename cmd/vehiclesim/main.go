@@ -1,10 +1,14 @@
-// Command vehiclesim serves a simulated vehicle, described by a YAML profile
-// (testdata/vehicles/), on a CAN bus so that the agent or a scan tool can
-// talk to it as to a real car:
+// Command vehiclesim serves a simulated vehicle for the agent or a scan tool
+// to talk to.
+//
+// The vehicle is described by a YAML profile (testdata/vehicles/) and served
+// on a CAN bus, as an ELM327 adapter, or with analyzers, as to a real car:
 //
 //	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --iface udp:239.64.142.206:20000
 //	vehiclesim --profile testdata/vehicles/petrol-29bit.yaml --iface can:vcan0 --latency 10ms
 //	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --elm327 --baud 38400
+//	vehiclesim --profile testdata/vehicles/petrol-iso9141.yaml --elm327 --personality clone
+//	vehiclesim --profile testdata/vehicles/petrol-p0420.yaml --elm327 --tcp 127.0.0.1:35000
 //	vehiclesim --profile testdata/vehicles/diesel-truck-j1939.yaml --iface udp:239.64.142.206:20000
 //	vehiclesim --analyzer testdata/analyzers/nha506-before.yaml [--profile ... --iface ...]
 //
@@ -13,7 +17,11 @@
 // loopback interface) lets the agent run as another process; can:vcan0 uses
 // a virtual SocketCAN interface. With --elm327 the vehicle sits behind a
 // simulated ELM327 adapter on a pseudo-terminal instead (drivers/elm327/elmsim),
-// whose device path is printed; --baud paces its output like a serial line.
+// whose device path is printed; --baud paces its output like a serial line,
+// --personality plays an adapter found in the field (refuses-batches,
+// first-pid-only, clone, slow-ecu, stn, real-timing), and --tcp serves it on
+// a TCP listener instead, as a Wi-Fi dongle. A K-line or J1850 car (protocol
+// iso9141, kwp_5baud, kwp_fast, j1850_vpw, j1850_pwm) is served this way only.
 // A J1939 profile (protocol: j1939) is a truck on the bus (drivers/j1939/j1939sim).
 // Each --analyzer serves a simulated exhaust analyzer or opacimeter from a
 // readings file (testdata/analyzers/) on a pseudo-terminal beside the
@@ -72,6 +80,8 @@ type config struct {
 	verbose   bool
 	elm327    bool
 	baud      int
+	tcp       string
+	persona   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -84,13 +94,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.verbose, "v", false, "log ISO-TP details (debug level)")
 	fs.BoolVar(&c.elm327, "elm327", false, "serve as an ELM327 adapter on a pseudo-terminal instead of on a bus")
 	fs.IntVar(&c.baud, "baud", 0, "with --elm327: pace the adapter's output to this baud `RATE` (0: no pacing)")
+	fs.StringVar(&c.tcp, "tcp", "", "with --elm327: serve on this TCP `ADDRESS` (host:port) as a Wi-Fi adapter instead of on a pseudo-terminal")
+	fs.StringVar(&c.persona, "personality", "", "with --elm327: play this adapter `NAME`: "+strings.Join(elmsim.Personalities(), ", "))
 	fs.Func("analyzer", "serve a simulated analyzer from this readings `FILE` (testdata/analyzers) on a pseudo-terminal; repeatable", func(s string) error {
 		c.analyzers = append(c.analyzers, s)
 		return nil
 	})
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vehiclesim --profile FILE --iface ADDRESS [--latency 10ms] [-v]")
-		fmt.Fprintln(fs.Output(), "       vehiclesim --profile FILE --elm327 [--baud 38400] [--latency 10ms] [-v]")
+		fmt.Fprintln(fs.Output(), "       vehiclesim --profile FILE --elm327 [--baud 38400 | --tcp HOST:PORT] [--personality NAME] [--latency 10ms] [-v]")
 		fmt.Fprintln(fs.Output(), "       vehiclesim --analyzer READINGS [--analyzer READINGS]... [--profile FILE (--iface ADDRESS | --elm327)]")
 		fs.PrintDefaults()
 	}
@@ -121,6 +133,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return bad("--baud must not be negative")
 	case c.baud != 0 && !c.elm327:
 		return bad("--baud needs --elm327")
+	case (c.tcp != "" || c.persona != "") && !c.elm327:
+		return bad("--tcp and --personality need --elm327")
+	case c.tcp != "" && c.baud != 0:
+		return bad("--baud paces a serial line; a TCP listener has none")
 	case fs.NArg() > 0:
 		return bad("unexpected argument %q", fs.Arg(0))
 	case strings.HasPrefix(c.iface, "replay:"):
@@ -174,6 +190,9 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 	if c.elm327 {
 		return serveELM327(ctx, c, p, stdout, log)
 	}
+	if obdsim.Legacy(p.Protocol) {
+		return fmt.Errorf("%s speaks %s, not CAN: serve it with --elm327", c.profile, p.Protocol)
+	}
 	v, err := obdsim.New(p, obdsim.Options{Latency: c.latency, Logger: log})
 	if err != nil {
 		return err
@@ -198,9 +217,20 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 // serveELM327 serves the vehicle behind a simulated ELM327 on a
 // pseudo-terminal until ctx ends, printing the device path.
 func serveELM327(ctx context.Context, c config, p *obdsim.Profile, stdout io.Writer, log *slog.Logger) error {
-	sim, err := elmsim.New(p, elmsim.Options{Latency: c.latency, Baud: c.baud, Logger: log})
+	so, err := elmsim.Personality(c.persona)
 	if err != nil {
 		return err
+	}
+	if c.latency > 0 {
+		so.Latency = c.latency
+	}
+	so.Baud, so.Logger = c.baud, log
+	sim, err := elmsim.New(p, so)
+	if err != nil {
+		return err
+	}
+	if c.tcp != "" {
+		return serveELM327TCP(ctx, c, p, sim, stdout, log)
 	}
 	path, stop, err := elmsim.ServePTY(ctx, sim)
 	if err != nil {
@@ -212,6 +242,23 @@ func serveELM327(ctx context.Context, c config, p *obdsim.Profile, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) as ELM327 on %s\n", p.Name, p.VIN, strings.Join(ecus, " "), path)
 	log.Info("ELM327 on a pseudo-terminal", "device", path, "baud", c.baud)
+	<-ctx.Done()
+	if err := stop(); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// serveELM327TCP serves the adapter on a TCP listener until ctx ends,
+// printing its address.
+func serveELM327TCP(ctx context.Context, c config, p *obdsim.Profile, sim *elmsim.Sim, stdout io.Writer, log *slog.Logger) error {
+	addr, stop, err := elmsim.ServeTCP(ctx, sim, c.tcp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s) as a Wi-Fi ELM327 on tcp://%s\n", p.Name, p.VIN, addr)
+	log.Info("ELM327 on TCP", "address", addr, "personality", c.persona)
 	<-ctx.Done()
 	if err := stop(); err != nil {
 		return err

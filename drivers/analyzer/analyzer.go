@@ -1,5 +1,7 @@
 // Package analyzer drives exhaust gas analyzers and smoke opacimeters on
-// serial lines and turns their replies into checked Readings.
+// serial lines.
+//
+// It turns their replies into checked Readings.
 //
 // Open takes an address such as "nha506:/dev/ttyUSB1" or "nht6:/dev/ttyS0@9600"
 // and returns an Instrument. Besides Read, an instrument offers what its

@@ -122,6 +122,8 @@ func allDigits(s string) bool {
 type Driver struct {
 	// Name is the address prefix, e.g. "nha506".
 	Name string
+	// Model is the instrument the driver speaks to, for help texts.
+	Model string
 	// Baud is the default baud rate when neither the address nor
 	// Options.Baud gives one.
 	Baud int
@@ -132,7 +134,7 @@ type Driver struct {
 // serialDriver builds a Driver that opens a serial line and runs newProto.
 // check, when set, validates Options.Method.
 func serialDriver(name string, baud int, model string, check func(string) error, newProto func(rw io.ReadWriter, port string, o Options) Instrument) Driver {
-	return Driver{Name: name, Baud: baud, Open: func(a Address, o Options) (Instrument, error) {
+	return Driver{Name: name, Model: model, Baud: baud, Open: func(a Address, o Options) (Instrument, error) {
 		if check != nil {
 			if err := check(o.Method); err != nil {
 				return nil, err

@@ -1,6 +1,9 @@
 // Package bayio drives the operator box at a repair bay through periph.io
-// GPIO: one push button, five LEDs and a buzzer. It gives the agent a small
-// vocabulary (SetState, Stored, Presses) so that nothing above it knows pins.
+// GPIO.
+//
+// The box has one push button, five LEDs and a buzzer. The package gives the
+// agent a small vocabulary (SetState, Stored, Presses) so that nothing above
+// it knows pins.
 //
 // # Wiring
 //

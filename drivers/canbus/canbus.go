@@ -1,5 +1,7 @@
-// Package canbus sends and receives raw CAN frames over one of several
-// buses selected by an address string given to Open:
+// Package canbus sends and receives raw CAN frames over the bus an address
+// names.
+//
+// Open takes the address:
 //
 //	can:can0                    real SocketCAN interface (Linux only; vcan0 on a laptop)
 //	mem:bay1                    in-process virtual bus (tests, demo); needs Options.Hub

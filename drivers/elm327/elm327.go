@@ -1,7 +1,8 @@
-// Package elm327 drives ELM327-compatible OBD-II adapters (USB, Bluetooth
-// and Wi-Fi dongles, genuine, STN/OBDLink and clones) and implements
-// obd.Transport on them, so that agent/scan reads the same snapshot through a
-// dongle as over CAN.
+// Package elm327 drives ELM327-compatible OBD-II adapters as an obd.Transport.
+//
+// It works with USB, Bluetooth and Wi-Fi dongles, genuine, STN/OBDLink and
+// clones, so that agent/scan reads the same snapshot through a dongle as over
+// CAN.
 //
 // # Connecting quickly
 //

@@ -328,7 +328,7 @@ func (c *Client) collect(ctx context.Context, req obd.Request, expect []obd.ECU)
 				ecus[ecu] = st
 				order = append(order, ecu)
 			}
-			if msg := c.handle(ctx, ecu, st, f); msg != nil {
+			if msg := c.handle(ctx, ecu, st, f, req.Data[0]); msg != nil {
 				resps = append(resps, obd.Response{ECU: ecu, Data: msg})
 			}
 		case <-timer.C:
@@ -372,8 +372,11 @@ func waitUntil(now, base time.Time, expect []obd.ECU, ecus map[obd.ECU]*ecuRx) (
 	return next, next.IsZero()
 }
 
-// handle feeds one frame from ecu and returns a final answer if it completed one.
-func (c *Client) handle(ctx context.Context, ecu obd.ECU, st *ecuRx, f can.Frame) []byte {
+// handle feeds one frame from ecu and returns a final answer to service if
+// it completed one. A complete message that answers another service is a
+// late answer to an earlier request (the ECU took longer than P2): it is
+// counted as ignored and the wait for this request's answer goes on.
+func (c *Client) handle(ctx context.Context, ecu obd.ECU, st *ecuRx, f can.Frame, service byte) []byte {
 	was := st.r.InProgress()
 	res, err := st.r.Feed(f.Data[:f.Length])
 	now := time.Now()
@@ -401,7 +404,10 @@ func (c *Client) handle(ctx context.Context, ecu obd.ECU, st *ecuRx, f can.Frame
 		}
 	}
 	var answer []byte
-	if msg := res.Message; msg != nil {
+	if msg := res.Message; msg != nil && !answersService(msg, service) {
+		c.ignored.Add(1)
+		c.log.Debug("isotp: late answer to an earlier request dropped", "ecu", ecu, "service", fmt.Sprintf("%02X", msg[0]))
+	} else if msg != nil {
 		if len(msg) >= 3 && msg[0] == 0x7F && msg[2] == 0x78 {
 			st.pendingUntil = now.Add(c.cfg.P2Star)
 			c.log.Debug("isotp: response pending", "ecu", ecu)
@@ -420,6 +426,19 @@ func (c *Client) handle(ctx context.Context, ecu obd.ECU, st *ecuRx, f can.Frame
 		st.deadline = time.Time{}
 	}
 	return answer
+}
+
+// answersService reports whether msg is a positive (service+0x40) or negative
+// (7F service ...) answer to service.
+func answersService(msg []byte, service byte) bool {
+	switch {
+	case len(msg) == 0:
+		return false
+	case msg[0] == 0x7F:
+		return len(msg) >= 2 && msg[1] == service
+	default:
+		return msg[0] == service+0x40
+	}
 }
 
 // expire ends the waits whose deadline has passed.

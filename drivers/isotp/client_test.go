@@ -275,7 +275,9 @@ func TestFlowControlWait(t *testing.T) {
 				startECU(t, bus, nil, ServerConfig{ECU: 0x7E9, Faults: Faults{FCWait: tt.waits}},
 					func([]byte, bool) ([]byte, bool) { return []byte{0x6E, 0x01}, true })
 				c := newClient(t, bus, nil, Config{MaxWait: tt.max})
-				_, err := c.Do(t.Context(), obd.Request{Data: payload(0x2E, 20, 0), To: 0x7E9})
+				req := payload(0x2E, 20, 0)
+				req[0] = 0x2E // a request of service 2E, answered by 6E
+				_, err := c.Do(t.Context(), obd.Request{Data: req, To: 0x7E9})
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("Do err = %v, want %v", err, tt.err)
 				}
@@ -611,6 +613,42 @@ func TestStaleFramesDrained(t *testing.T) {
 		}
 		if c.Stats().Ignored == 0 {
 			t.Errorf("stale answer not counted as ignored")
+		}
+	})
+}
+
+// TestLateAnswerDuringNextRequest: an ECU slower than P2 answers service 03
+// while the tester already waits for its 07 answer. The 43 answer is not
+// taken for the 07 one: it is dropped and the wait goes on.
+func TestLateAnswerDuringNextRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bus := canbus.NewMemBus()
+		script(t, bus, func(ctx context.Context, c canbus.Conn) {
+			for {
+				p, err := recvPDU(ctx, c, 0x7DF)
+				if err != nil {
+					return
+				}
+				switch p.Data[0] {
+				case 0x03: // too late for this request: sent after the next one began
+					_ = sleep(ctx, 60*time.Millisecond)
+					_ = sendHex(ctx, c, 0x7E8, "03430101")
+				case 0x07:
+					_ = sleep(ctx, 20*time.Millisecond)
+					_ = sendHex(ctx, c, 0x7E8, "024700")
+				}
+			}
+		})
+		c := newClient(t, bus, nil, Config{})
+		if _, err := c.Do(t.Context(), obd.Request{Data: []byte{0x03}, Expect: []obd.ECU{0x7E8}}); !errors.Is(err, obd.ErrNoResponse) {
+			t.Fatalf("03: err = %v, want no response within P2", err)
+		}
+		resps, err := c.Do(t.Context(), obd.Request{Data: []byte{0x07}, Expect: []obd.ECU{0x7E8}})
+		if err != nil || len(resps) != 1 || !bytes.Equal(resps[0].Data, []byte{0x47, 0x00}) {
+			t.Fatalf("07 = %x, %v; want the 47 00 answer, not the late 43", resps, err)
+		}
+		if c.Stats().Ignored == 0 {
+			t.Errorf("late answer not counted as ignored: %+v", c.Stats())
 		}
 	})
 }

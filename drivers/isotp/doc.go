@@ -1,5 +1,7 @@
-// Package isotp implements ISO 15765-2 (ISO-TP) transport over CAN frames, as
-// used by OBD-II on CAN (ISO 15765-4), in pure Go on top of a canbus.Conn.
+// Package isotp implements ISO 15765-2 (ISO-TP) transport over CAN frames, in
+// pure Go.
+//
+// It is the transport of OBD-II on CAN (ISO 15765-4), on top of a canbus.Conn.
 //
 // It has four layers, each usable alone:
 //

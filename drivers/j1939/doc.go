@@ -1,14 +1,15 @@
 // Package j1939 talks SAE J1939 on a 29-bit CAN bus, as heavy-duty diesel
-// vehicles do: it splits identifiers into priority, PGN, source and
-// destination (PDU1 and PDU2 formats), claims an address for the agent as an
-// off-board diagnostic tool (J1939-81), carries multi-packet messages with the
-// transport protocol in both directions (J1939-21 TP.CM/TP.DT: BAM and
-// RTS/CTS, with the standard timeouts and aborts), and decodes the
-// diagnostic messages an inspector needs (J1939-73): DM1 and DM2 active and
-// previously active trouble codes with lamp status, DM5 readiness, DM19
-// calibration identification, DM20 monitor performance ratios, DM21
-// distance and time with the MIL on and since codes were cleared, DM11 clear,
-// the VIN, engine hours and vehicle distance.
+// vehicles do.
+//
+// It splits identifiers into priority, PGN, source and destination (PDU1 and
+// PDU2 formats), claims an address for the agent as an off-board diagnostic
+// tool (J1939-81), carries multi-packet messages with the transport protocol
+// in both directions (J1939-21 TP.CM/TP.DT: BAM and RTS/CTS, with the standard
+// timeouts and aborts), and decodes the diagnostic messages an inspector needs
+// (J1939-73): DM1 and DM2 active and previously active trouble codes with lamp
+// status, DM5 readiness, DM19 calibration identification, DM20 monitor
+// performance ratios, DM21 distance and time with the MIL on and since codes
+// were cleared, DM11 clear, the VIN, engine hours and vehicle distance.
 //
 // A Node is one address on the bus. It owns a reader goroutine that
 // reassembles transport sessions and defends its address claim; Receive

@@ -1,9 +1,11 @@
-// Package obd speaks the emission-related diagnostic services of SAE J1979 /
-// ISO 15031-5 over ISO 15765-4 (OBD-II, EOBD, China 6 OBD): it decodes and
-// encodes Mode 01/02 PIDs into SI values, readiness (monitor status), Mode 09
-// vehicle information (VIN, CALID, CVN, ECU name, in-use performance ratios)
-// and checks responses, on top of a Transport that carries the bytes
-// (ISO-TP over CAN or an ELM327 adapter).
+// Package obd speaks the emission-related diagnostic services of SAE J1979
+// (OBD-II).
+//
+// These are the services of ISO 15031-5 over ISO 15765-4 (OBD-II, EOBD, China
+// 6 OBD): the package decodes and encodes Mode 01/02 PIDs into SI values,
+// readiness (monitor status), Mode 09 vehicle information (VIN, CALID, CVN,
+// ECU name, in-use performance ratios) and checks responses, on top of a
+// Transport that carries the bytes (ISO-TP over CAN or an ELM327 adapter).
 //
 // The decoders take the bytes of one ECU's response and never panic on bad
 // input: they return errors that wrap the sentinels in errors.go. Every

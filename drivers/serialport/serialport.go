@@ -1,10 +1,12 @@
 // Package serialport opens RS-232 and USB serial lines (8N1) for the serial
-// drivers (analyzers, opacimeters, ELM327 adapters) through
-// github.com/tarm/serial, and fixes the one surprise of that library: with a
-// read timeout set, tarm/serial returns io.EOF when no byte arrived within the
-// timeout. A Port returns ErrTimeout instead (which is
-// os.ErrDeadlineExceeded and has Timeout() == true, like a net.Conn), so that
-// a caller can tell "no data yet" from "end of stream", and io.EOF never
+// drivers.
+//
+// The drivers are those of analyzers, opacimeters and ELM327 adapters; the
+// lines are opened through github.com/tarm/serial, with the one surprise of
+// that library fixed: with a read timeout set, tarm/serial returns io.EOF when
+// no byte arrived within the timeout. A Port returns ErrTimeout instead (which
+// is os.ErrDeadlineExceeded and has Timeout() == true, like a net.Conn), so
+// that a caller can tell "no data yet" from "end of stream", and io.EOF never
 // appears on a Port.
 //
 // Reads therefore return at least every PollInterval, which lets a reader

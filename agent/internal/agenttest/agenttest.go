@@ -1,8 +1,9 @@
-// Package agenttest holds helpers for the agent's integration tests: a log
-// writer that sends the agent's log to the test's log, a command client
-// that talks to an agent over MQTT as the health-record system would (it
-// sends commands and collects the replies and status messages), and readers
-// of the sealed records that reached the broker.
+// Package agenttest holds helpers for the agent's integration tests.
+//
+// They are a log writer that sends the agent's log to the test's log, a
+// command client that talks to an agent over MQTT as the health-record system
+// would (it sends commands and collects the replies and status messages), and
+// readers of the sealed records that reached the broker.
 package agenttest
 
 import (

@@ -1,5 +1,5 @@
-// Package atomicfile writes small files so that a power cut leaves the old
-// content or the new, never a mix.
+// Package atomicfile writes small files that a power cut leaves old or new,
+// never mixed.
 package atomicfile
 
 import (

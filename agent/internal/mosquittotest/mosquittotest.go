@@ -1,6 +1,7 @@
-// Package mosquittotest starts a real Mosquitto broker for integration tests
-// and offers small helpers around it: a subscriber that collects messages, a
-// TCP proxy that can cut connections, and a test CA that issues server and
+// Package mosquittotest starts a real Mosquitto broker for integration tests.
+//
+// It also offers small helpers around it: a subscriber that collects messages,
+// a TCP proxy that can cut connections, and a test CA that issues server and
 // client certificates.
 //
 // [Start] finds the mosquitto binary (PATH, /usr/sbin, /usr/local/sbin). When

@@ -1,8 +1,9 @@
 //go:build linux
 
-// Package powerfs is a FUSE file system for power-loss tests: it keeps in
-// memory what was written but not yet fsynced, and loses it when the test
-// cuts the power.
+// Package powerfs is a FUSE file system for power-loss tests.
+//
+// It keeps in memory what was written but not yet fsynced, and loses it when
+// the test cuts the power.
 //
 // # The durability model
 //

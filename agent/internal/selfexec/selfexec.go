@@ -1,5 +1,6 @@
-// Package selfexec runs the test binary again as a child process, through
-// qemu-user when the suite runs under it.
+// Package selfexec runs the test binary again as a child process.
+//
+// Under qemu-user it runs the child through qemu-user too.
 //
 // A test that needs a process it can kill (crash and power-loss tests)
 // runs its own binary with -test.run naming a helper test. Under qemu-user

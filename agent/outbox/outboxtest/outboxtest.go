@@ -1,6 +1,7 @@
-// Package outboxtest helps tests that need an outbox: it opens one in a
-// temporary directory with a throw-away device key and checks the bbolt
-// file's consistency when the test ends.
+// Package outboxtest helps tests that need an outbox.
+//
+// It opens one in a temporary directory with a throw-away device key and
+// checks the bbolt file's consistency when the test ends.
 package outboxtest
 
 import (

@@ -1,6 +1,7 @@
-// Package scantest holds what tests and benchmarks of scans share: the
-// naive baseline the fast strategy is measured against, and the path-
-// independent facts two snapshots of one vehicle must agree on.
+// Package scantest holds what tests and benchmarks of scans share.
+//
+// It has the naive baseline the fast strategy is measured against, and the
+// path-independent facts two snapshots of one vehicle must agree on.
 package scantest
 
 import (

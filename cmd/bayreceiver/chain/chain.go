@@ -1,5 +1,6 @@
-// Package chain verifies each device's record chain in the receiver's
-// store, whatever order the records arrived in.
+// Package chain verifies each device's record chain in the receiver's store.
+//
+// It works whatever order the records arrived in.
 //
 // A walk (Walk) takes the device's chain state under the store's lock and
 // moves its watermark, VerifiedThrough, over every following record that

@@ -1,6 +1,7 @@
-// Package config is the receiver's configuration file (YAML): defaults,
-// Parse, Validate with one error per problem naming the key, and the
-// options it gives the receiver's parts.
+// Package config is the receiver's configuration file (YAML).
+//
+// It has the defaults, Parse, Validate with one error per problem naming the
+// key, and the options it gives the receiver's parts.
 //
 // A complete file, with the defaults:
 //

@@ -1,6 +1,8 @@
-// Package provsim simulates the provincial health-record systems for
-// tests and the demo: an http.Handler that serves the three upload
-// dialects the receiver speaks, strictly.
+// Package provsim simulates the provincial health-record systems for tests and
+// the demo.
+//
+// It is an http.Handler that serves the three upload dialects the receiver
+// speaks, strictly.
 //
 //	POST /restservices/lcipprodatarest/lcipprogetaccesstoken/query   shared: token
 //	POST /restservices/lcipprodatarest/lcipprocarfixrecordadd/query  shared: one record

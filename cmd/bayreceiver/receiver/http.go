@@ -203,9 +203,10 @@ func (r *Receiver) retryJob(w http.ResponseWriter, req *http.Request) {
 		problem(w, http.StatusConflict, "job_not_retryable", "job %s of %s is %s; only rejected or pending jobs are retried", j.Job, j.Device, j.State)
 		return
 	}
+	from := j.State
 	j.State, j.NextAttempt, j.UpdatedAt = store.JobPending, r.o.Now().UTC(), r.o.Now().UTC()
-	if err := r.st.SetJob(req.Context(), j, ""); err != nil {
-		problem(w, http.StatusConflict, "job_busy", "%v", err)
+	if ok, err := r.st.SwapJob(req.Context(), j, from); err != nil || !ok {
+		problem(w, http.StatusConflict, "job_busy", "job %s of %s changed meanwhile (%v); look again", j.Job, j.Device, err)
 		return
 	}
 	select {

@@ -1,7 +1,8 @@
-// Package receiver is the health-record operator's side of Bayagent: it
-// takes the sealed records every box publishes, keeps each one verified
-// and once, makes sure every device's chain is complete, and uploads each
-// closed job to the provincial system.
+// Package receiver is the health-record operator's side of Bayagent.
+//
+// It takes the sealed records every box publishes, keeps each one verified and
+// once, makes sure every device's chain is complete, and uploads each closed
+// job to the provincial system.
 //
 // # Records
 //

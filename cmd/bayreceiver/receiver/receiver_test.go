@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,15 +16,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/bayagent/bayagent/agent"
-	"github.com/bayagent/bayagent/agent/command"
-	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/boxtest"
 	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
-	"github.com/bayagent/bayagent/agent/job"
-	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
-	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/receiver"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
@@ -40,132 +34,11 @@ const (
 	vin         = "LFV2A21K8A4052691"
 )
 
-// box is a bay box as far as the receiver can tell: a real outbox and
-// uplink, the job manager writing into the outbox, and the resend
-// command.
-type box struct {
-	t      *testing.T
-	device string
-	ob     *outbox.Outbox
-	up     *uplink.Uplink
-	jobs   *job.Manager
-	pub    ed25519.PublicKey
-	sealer *record.Sealer
-	cancel context.CancelFunc
-	done   chan error
-}
+func newBox(t *testing.T, device string) *boxtest.Box { return newBoxArchive(t, device, 0) }
 
-type boxCommands struct{ b *box }
-
-func (c boxCommands) Command(ctx context.Context, name string, raw json.RawMessage) (any, error) {
-	args, err := command.Decode(name, raw)
-	if err != nil {
-		return nil, err
-	}
-	ra, ok := args.(*command.ResendArgs)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", uplink.ErrUnknownCommand, name)
-	}
-	res, err := agent.Resend(ctx, c.b.ob, c.b.up, ra, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// newBox opens a box's outbox and job manager; start connects it.
-func newBox(t *testing.T, device string) *box { return newBoxArchive(t, device, 0) }
-
-// newBoxArchive is newBox with the outbox's archive bound (0: default).
-func newBoxArchive(t *testing.T, device string, archive int64) *box {
-	t.Helper()
-	dir := t.TempDir()
-	pub, key, _ := ed25519.GenerateKey(nil)
-	s, err := record.NewSealer(record.SealerConfig{Key: key, Device: device, Shop: shop})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob, err := outbox.Open(filepath.Join(dir, "outbox.db"), outbox.Options{Sealer: s, ArchiveMaxBytes: archive})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &box{t: t, device: device, ob: ob, pub: pub, sealer: s}
-	b.jobs, err = job.Open(filepath.Join(dir, "jobs"), job.Options{Emit: func(ctx context.Context, ev job.Event) error {
-		_, err := ob.Append(ctx, ev.Kind, ev.Job, ev.Body)
-		return err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.stop()
-		ob.Close()
-	})
-	return b
-}
-
-func (b *box) start(brokerURL string) {
-	b.t.Helper()
-	up, err := uplink.New(uplink.Options{Broker: brokerURL, AllowPlaintext: true, Shop: shop, Device: b.device,
-		BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second}, agent.NewQueue(b.ob), boxCommands{b}, slog.New(slog.NewTextHandler(testWriter{b.t}, nil)).With("box", b.device))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.up = up
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel, b.done = cancel, make(chan error, 1)
-	go func() { b.done <- up.Run(ctx) }()
-}
-
-func (b *box) stop() {
-	if b.cancel != nil {
-		b.cancel()
-		<-b.done
-		b.cancel = nil
-	}
-}
-
-// notes stores n notes outside any job.
-func (b *box) notes(n int) {
-	b.t.Helper()
-	for i := range n {
-		if _, err := b.ob.Append(context.Background(), record.KindNote, "", map[string]any{"text": fmt.Sprintf("note %d", i)}); err != nil {
-			b.t.Fatal(err)
-		}
-	}
-}
-
-// repairJob runs a whole repair job through the box's job manager: open,
-// a note, close (three records).
-func (b *box) repairJob(id string) { b.repairJobNotes(id, 1) }
-
-// repairJobNotes is repairJob with n notes in the job.
-func (b *box) repairJobNotes(id string, n int) {
-	b.t.Helper()
-	ctx := context.Background()
-	o := job.Opening{ID: id, Type: job.TypeRepair, Shop: shop, Plate: "浙A12345", PlateColor: job.PlateBlue, VIN: vin,
-		MileageKM: 52341, Complaint: "发动机故障灯亮", Technician: "T007"}
-	if _, err := b.jobs.OpenJob(ctx, "bay1", o); err != nil {
-		b.t.Fatal(err)
-	}
-	for range n {
-		if _, err := b.jobs.Note(ctx, "bay1", job.Note{Author: "T007", Text: "更换氧传感器"}); err != nil {
-			b.t.Fatal(err)
-		}
-	}
-	s := job.Settlement{SettlementNo: "JS-" + id, SettleDate: "2026-11-29", RepairDate: "2026-11-29",
-		Items: []job.RepairItem{{Name: "更换氧传感器", WorkingHours: "0.5"}}, Parts: []job.Part{{Name: "氧传感器", Code: "OX-1", Quantity: "1"}}}
-	if _, _, err := b.jobs.Close(ctx, "bay1", "T007", s); err != nil {
-		b.t.Fatal(err)
-	}
-}
-
-func (b *box) keyFile(dir string) {
-	b.t.Helper()
-	data, _ := json.Marshal(devicekey.NewPublicInfo(b.device, b.pub))
-	if err := os.WriteFile(filepath.Join(dir, b.device+".key.pub.json"), data, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
+func newBoxArchive(t *testing.T, device string, archive int64) *boxtest.Box {
+	return boxtest.New(t, boxtest.Options{Shop: shop, Device: device, ArchiveMaxBytes: archive,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 }
 
 // rig is a broker, a provincial simulator and a receiver on a bbolt
@@ -250,21 +123,6 @@ func (r *rig) stop() {
 	}
 }
 
-// eventually polls cond until it holds, failing after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(timeout)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timeout after %v waiting for %s", timeout, what)
-		}
-	}
-}
-
 func (r *rig) get(path string, v any) int {
 	r.t.Helper()
 	resp, err := http.Get(r.http.URL + path)
@@ -310,15 +168,21 @@ func (w testWriter) Write(p []byte) (int, error) {
 func TestReceiveVerifyUpload(t *testing.T) {
 	r := newRig(t)
 	b := newBox(t, "bay-01")
-	b.keyFile(r.keys)
+	b.WriteKeyFile(r.keys)
 	r.start()
-	b.start(r.broker.PlainURL())
-	b.notes(5)
-	b.repairJob("J-1")
-	b.notes(2)
-	eventually(t, 20*time.Second, "the job uploaded", func() bool {
+	b.Start(r.broker.PlainURL(), "")
+	b.Notes(5)
+	b.RepairJob("J-1", 1)
+	b.Notes(2)
+	boxtest.Eventually(t, 20*time.Second, "the job uploaded", func() bool {
 		j, ok, _ := r.st.Job(context.Background(), "bay-01", "J-1")
 		return ok && j.State == store.JobUploaded
+	})
+	// The upload can overtake the verification of the last records: wait
+	// for the chain to be verified through the last one.
+	boxtest.Eventually(t, 20*time.Second, "the chain verified", func() bool {
+		s := r.device("bay-01")
+		return s.Stored == 10 && s.VerifiedThrough == 10
 	})
 	s := r.device("bay-01")
 	if s.Stored != 10 || !s.Complete || s.VerifiedThrough != 10 || s.BreakCount != 0 || len(s.Gaps) != 0 {
@@ -334,8 +198,8 @@ func TestReceiveVerifyUpload(t *testing.T) {
 	}
 	// A second job after the token expired: renewed, uploaded.
 	r.sim.ExpireTokens()
-	b.repairJob("J-2")
-	eventually(t, 20*time.Second, "J-2 uploaded", func() bool {
+	b.RepairJob("J-2", 1)
+	boxtest.Eventually(t, 20*time.Second, "J-2 uploaded", func() bool {
 		j, _, _ := r.st.Job(context.Background(), "bay-01", "J-2")
 		return j.State == store.JobUploaded
 	})
@@ -359,10 +223,10 @@ func TestReceiveVerifyUpload(t *testing.T) {
 func TestQuarantine(t *testing.T) {
 	r := newRig(t)
 	good := newBox(t, "bay-01")
-	good.keyFile(r.keys)
+	good.WriteKeyFile(r.keys)
 	r.start()
-	good.notes(2)
-	recs, _ := good.ob.Range(1, 2)
+	good.Notes(2)
+	recs, _ := good.Box.Range(1, 2)
 	r1, _ := record.Decode(recs[0].Data)
 	// Forged: a record signed by another key.
 	_, other, _ := ed25519.GenerateKey(nil)
@@ -372,8 +236,8 @@ func TestQuarantine(t *testing.T) {
 	edited := strings.Replace(string(recs[1].Data), `note 1`, `note X`, 1)
 	// Conflict: the real device signs another record for seq 1.
 	stranger := newBox(t, "bay-77") // no key enrolled
-	stranger.notes(1)
-	strangerRec, _ := stranger.ob.Range(1, 1)
+	stranger.Notes(1)
+	strangerRec, _ := stranger.Box.Range(1, 1)
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(r.broker.PlainURL()).SetClientID("injector"))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
@@ -394,9 +258,9 @@ func TestQuarantine(t *testing.T) {
 	pub(topic("bay-77"), strangerRec[0].Data)
 	// Conflict: the device's own key signs another record for seq 1 (a
 	// device that reused a sequence number).
-	_, conflict, _, _ := good.sealer.SealNext(record.Head{}, record.KindNote, "", map[string]string{"text": "another first record"})
+	_, conflict, _, _ := good.Sealer.SealNext(record.Head{}, record.KindNote, "", map[string]string{"text": "another first record"})
 	pub(topic("bay-01"), conflict)
-	eventually(t, 10*time.Second, "six quarantined", func() bool {
+	boxtest.Eventually(t, 10*time.Second, "six quarantined", func() bool {
 		q, _ := r.st.QuarantinedRecords(context.Background(), "", 100)
 		return len(q) == 6
 	})
@@ -425,15 +289,6 @@ func TestQuarantine(t *testing.T) {
 	}
 }
 
-// waitAcked waits until the broker acknowledged everything the box holds.
-func (b *box) waitAcked() {
-	b.t.Helper()
-	eventually(b.t, 20*time.Second, b.device+"'s outbox drained", func() bool {
-		st, err := b.ob.Stats()
-		return err == nil && st.Depth == 0
-	})
-}
-
 // TestResendFillsGaps: records the broker acknowledged to the box but
 // never delivered to the receiver (it had no session yet: as if the broker
 // lost them) are found missing, asked for with resend, and come back from
@@ -441,19 +296,19 @@ func (b *box) waitAcked() {
 func TestResendFillsGaps(t *testing.T) {
 	r := newRig(t)
 	b := newBox(t, "bay-01")
-	b.keyFile(r.keys)
-	b.start(r.broker.PlainURL())
-	b.notes(3)
-	b.repairJob("J-1") // seqs 4-6
-	b.waitAcked()      // delivered to nobody
+	b.WriteKeyFile(r.keys)
+	b.Start(r.broker.PlainURL(), "")
+	b.Notes(3)
+	b.RepairJob("J-1", 1)         // seqs 4-6
+	b.WaitAcked(20 * time.Second) // delivered to nobody
 	r.opts.MQTT.CleanSession = true
 	r.start()
-	b.notes(2) // 7-8 arrive: 1-6 are a gap
-	eventually(t, 20*time.Second, "the chain complete", func() bool {
+	b.Notes(2) // 7-8 arrive: 1-6 are a gap
+	boxtest.Eventually(t, 20*time.Second, "the chain complete", func() bool {
 		s := r.device("bay-01")
 		return s.Complete && s.VerifiedThrough == 8
 	})
-	eventually(t, 20*time.Second, "J-1 uploaded", func() bool {
+	boxtest.Eventually(t, 20*time.Second, "J-1 uploaded", func() bool {
 		j, _, _ := r.st.Job(context.Background(), "bay-01", "J-1")
 		return j.State == store.JobUploaded
 	})
@@ -472,14 +327,14 @@ func TestResendFillsGaps(t *testing.T) {
 func TestPermanentGap(t *testing.T) {
 	r := newRig(t)
 	b := newBoxArchive(t, "bay-01", 1200) // about three records
-	b.keyFile(r.keys)
-	b.start(r.broker.PlainURL())
-	b.repairJobNotes("J-1", 6) // seqs 1-8: the opening and first notes leave the archive
-	b.waitAcked()
+	b.WriteKeyFile(r.keys)
+	b.Start(r.broker.PlainURL(), "")
+	b.RepairJob("J-1", 6) // seqs 1-8: the opening and first notes leave the archive
+	b.WaitAcked(20 * time.Second)
 	r.opts.MQTT.CleanSession = true
 	r.start()
-	b.notes(1) // 9
-	eventually(t, 20*time.Second, "the chain verified past the permanent gap", func() bool {
+	b.Notes(1) // 9
+	boxtest.Eventually(t, 20*time.Second, "the chain verified past the permanent gap", func() bool {
 		s := r.device("bay-01")
 		return s.VerifiedThrough == 9 && len(s.Gaps) == 0
 	})
@@ -487,7 +342,7 @@ func TestPermanentGap(t *testing.T) {
 	if s.PermanentMissing == 0 || s.Permanent[0].From != 1 || s.Stored+int64(s.PermanentMissing) != 9 {
 		t.Fatalf("status %+v", s)
 	}
-	eventually(t, 20*time.Second, "J-1 rejected", func() bool {
+	boxtest.Eventually(t, 20*time.Second, "J-1 rejected", func() bool {
 		j, _, _ := r.st.Job(context.Background(), "bay-01", "J-1")
 		return j.State == store.JobRejected
 	})

@@ -244,8 +244,12 @@ func (r *Receiver) checkJobs(ctx context.Context, device string, ch store.Chain)
 		default:
 			j.State, j.LastError = store.JobRejected, err.Error()
 		}
-		if err := r.st.SetJob(ctx, j, ""); err != nil && !errors.Is(err, store.ErrNotOwner) {
+		swapped, err := r.st.SwapJob(ctx, j, store.JobWaiting)
+		if err != nil {
 			return err
+		}
+		if !swapped {
+			continue // another receiver moved it on first
 		}
 		r.log.Info("receiver: job", "device", device, "job", j.Job, "state", j.State, "reason", j.LastError)
 	}

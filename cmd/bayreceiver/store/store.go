@@ -1,6 +1,7 @@
-// Package store is the receiver's storage: verified records once per
-// (device, seq), quarantined records, enrolled device keys, each device's
-// chain state and each job's upload state, behind one interface.
+// Package store is the receiver's storage, behind one interface.
+//
+// It keeps verified records once per (device, seq), quarantined records,
+// enrolled device keys, each device's chain state and each job's upload state.
 //
 // Two implementations behave the same and pass one test suite
 // (storetest): boltstore, a bbolt file for a single receiver, and pgstore,
@@ -277,6 +278,10 @@ type Store interface {
 	// SetJob replaces a job's state unless it is leased to a receiver
 	// other than owner ("" only for jobs nobody leases); ErrNotOwner then.
 	SetJob(ctx context.Context, j Job, owner string) error
+	// SwapJob replaces a job's state only if it is still in state from
+	// (compare and swap), and reports whether it did: receivers that find
+	// the same job ready move it on once.
+	SwapJob(ctx context.Context, j Job, from JobState) (bool, error)
 	// ClaimUpload leases to owner, until now+lease, one pending job whose
 	// NextAttempt has come and that nobody else holds; false when none.
 	ClaimUpload(ctx context.Context, owner string, now time.Time, lease time.Duration) (Job, bool, error)

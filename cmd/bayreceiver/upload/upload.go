@@ -1,9 +1,10 @@
-// Package upload sends health records to the provincial health-record
-// systems, one client per dialect: Shared (the lcipprodatarest JSON API
-// many provinces share), Guangdong (the .ashx GET interface) and Staged
-// (intake, items, settlement, signed). The bodies come from
-// agent/healthrecord's dialects; this package adds the transport: access
-// tokens, envelopes, signatures, HTTP, and the reading of the replies.
+// Package upload sends health records to the provincial health-record systems.
+//
+// It has one client per dialect: Shared (the lcipprodatarest JSON API many
+// provinces share), Guangdong (the .ashx GET interface) and Staged (intake,
+// items, settlement, signed). The bodies come from agent/healthrecord's
+// dialects; this package adds the transport: access tokens, envelopes,
+// signatures, HTTP, and the reading of the replies.
 //
 // # Errors
 //

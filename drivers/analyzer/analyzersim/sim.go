@@ -1,7 +1,9 @@
-// Package analyzersim simulates the exhaust gas analyzers and opacimeters
-// that package analyzer drives, speaking the instrument side of their serial
-// protocols on an io.ReadWriter (Serve) or a pseudo-terminal (ServePTY), so
-// that the real driver opens a device path exactly as on a box.
+// Package analyzersim simulates the analyzers and opacimeters package analyzer
+// drives.
+//
+// It speaks the instrument side of their serial protocols on an io.ReadWriter
+// (Serve) or a pseudo-terminal (ServePTY), so that the real driver opens a
+// device path exactly as on a box.
 //
 // The frames are built here, from DOMAIN.md section 3 and the station code it
 // cites, independently of package analyzer's decoders: a test that runs the

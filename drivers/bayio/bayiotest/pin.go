@@ -1,5 +1,8 @@
-// Package bayiotest provides a fake GPIO pin for testing code that drives the
-// bay's button, LEDs and buzzer through drivers/bayio, with no hardware.
+// Package bayiotest provides a fake GPIO pin for testing code that drives
+// drivers/bayio.
+//
+// The code under test drives the bay's button, LEDs and buzzer, with no
+// hardware.
 //
 // Unlike periph's gpiotest.Pin, which keeps only the last level, Pin records
 // every Out call with its time, so a test can check blink and beep timing

@@ -1,7 +1,8 @@
-// Package elmsim serves a simulated vehicle (drivers/obd/obdsim) as an
-// ELM327 adapter on an io.ReadWriter or on a pseudo-terminal, so that the
-// ELM327 driver, the agent and any other ELM327 client can be tested with no
-// dongle and no car.
+// Package elmsim serves a simulated vehicle as an ELM327 adapter.
+//
+// It serves drivers/obd/obdsim's vehicle on an io.ReadWriter or on a
+// pseudo-terminal, so that the ELM327 driver, the agent and any other ELM327
+// client can be tested with no dongle and no car.
 //
 // It speaks the command set a client needs: ATZ, ATWS, ATD, ATI, AT@1,
 // ATE0/1, ATL0/1, ATS0/1, ATH0/1, ATCAF0/1, ATSP/ATTP, ATDP, ATDPN, ATST,

@@ -67,8 +67,13 @@ type ECU struct {
 	VIN bool `yaml:"vin"`
 	// OBDCompliance is DM5 byte 3 (J1979 PID 1C values).
 	OBDCompliance uint8 `yaml:"obd_compliance"`
-	// MIL lights the malfunction indicator lamp in DM1.
-	MIL bool `yaml:"mil"`
+	// MIL lights the malfunction indicator lamp in DM1; RedStop,
+	// AmberWarning and Protect the other lamps (all go out on DM11 with
+	// the active codes).
+	MIL          bool `yaml:"mil"`
+	RedStop      bool `yaml:"red_stop"`
+	AmberWarning bool `yaml:"amber_warning"`
+	Protect      bool `yaml:"protect"`
 	// Calibrations are the DM19 entries.
 	Calibrations []Calibration `yaml:"calibrations"`
 	// Readiness maps DM5 monitor names to "complete" or "incomplete".

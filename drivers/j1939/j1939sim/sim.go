@@ -1,6 +1,7 @@
-// Package j1939sim simulates a heavy-duty truck on SAE J1939, driven by a
-// vehicle profile (testdata/vehicles/*.yaml with protocol: j1939), so that
-// the agent's J1939 scan can be tested without a truck.
+// Package j1939sim simulates a heavy-duty truck on SAE J1939.
+//
+// It is driven by a vehicle profile (testdata/vehicles/*.yaml with protocol:
+// j1939), so that the agent's J1939 scan can be tested without a truck.
 //
 // Each controller is a j1939.Node on an internal in-process bus bridged to
 // the Conn given to Start, so the truck works on any canbus bus. A
@@ -67,6 +68,7 @@ type ecu struct {
 
 	mu       sync.Mutex
 	mil      bool
+	lampsOn  bool // red stop, amber warning and protect as the profile says; off after DM11
 	active   []j1939.DTC
 	previous []j1939.DTC
 	dm21     *j1939.Readiness2
@@ -85,9 +87,10 @@ func New(p *Profile, opts Options) (*Sim, error) {
 	s := &Sim{p: p, opts: opts, log: log}
 	for _, e := range p.J1939.ECUs {
 		x := &ecu{
-			prof: e,
-			name: j1939.MakeName(j1939.NameFields{IndustryGroup: 1, Function: e.Function, Identity: e.Identity}),
-			mil:  e.MIL,
+			prof:    e,
+			name:    j1939.MakeName(j1939.NameFields{IndustryGroup: 1, Function: e.Function, Identity: e.Identity}),
+			mil:     e.MIL,
+			lampsOn: true,
 		}
 		if e.VIN {
 			x.vin = p.VIN
@@ -306,9 +309,16 @@ func (s *Sim) broadcast(ctx context.Context, e *ecu, n *j1939.Node) {
 
 func (e *ecu) lamps() j1939.Lamps {
 	l := j1939.Lamps{MILFlash: j1939.FlashNone, RedStopFlash: j1939.FlashNone, AmberWarningFlash: j1939.FlashNone, ProtectFlash: j1939.FlashNone}
-	if e.mil {
-		l.MIL = j1939.LampOn
+	on := func(b bool) j1939.LampStatus {
+		if b {
+			return j1939.LampOn
+		}
+		return j1939.LampOff
 	}
+	l.MIL = on(e.mil)
+	l.RedStop = on(e.lampsOn && e.prof.RedStop)
+	l.AmberWarning = on(e.lampsOn && e.prof.AmberWarning)
+	l.Protect = on(e.lampsOn && e.prof.Protect)
 	return l
 }
 
@@ -385,7 +395,7 @@ func (e *ecu) clear() {
 		e.previous[i].Occurrences = min(126, e.previous[i].Occurrences+d.Occurrences)
 	}
 	e.active = nil
-	e.mil = false
+	e.mil, e.lampsOn = false, false
 	if r := e.dm21; r != nil {
 		for _, p := range []*uint16{r.DistanceWithMIL, r.DistanceSinceClear, r.MinutesWithMIL, r.MinutesSinceClear} {
 			if p != nil {

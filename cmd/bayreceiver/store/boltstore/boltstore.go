@@ -1,5 +1,7 @@
-// Package boltstore is the receiver's store in one bbolt file: the default
-// for a single receiver (see package store for what it keeps).
+// Package boltstore is the receiver's store in one bbolt file.
+//
+// It is the default for a single receiver (see package store for what it
+// keeps).
 //
 // Layout: bucket "records" maps device NUL seq (8 bytes, big-endian) to a
 // small binary header (hash, prev, times, kind, job, shop) followed by the
@@ -562,6 +564,20 @@ func (s *Store) SetJob(_ context.Context, j store.Job, owner string) error {
 		}
 		return putJob(tx, j)
 	})
+}
+
+// SwapJob implements store.Store.
+func (s *Store) SwapJob(_ context.Context, j store.Job, from store.JobState) (bool, error) {
+	swapped := false
+	err := s.update(func(tx *bolt.Tx) error {
+		old, found, err := getJob(tx, j.Device, j.Job)
+		if err != nil || !found || old.State != from {
+			return err
+		}
+		swapped = true
+		return putJob(tx, j)
+	})
+	return swapped, err
 }
 
 // ClaimUpload implements store.Store.

@@ -1,8 +1,10 @@
-// Package pgstore is the receiver's store in PostgreSQL (jackc/pgx), for
-// several receivers sharing one database (see package store for what it
-// keeps). It behaves as boltstore does; the differences are where the
-// locks are: UpdateChain holds the device's row in "chains" (SELECT ... FOR
-// UPDATE) for its transaction, and ClaimUpload takes one due job with FOR
+// Package pgstore is the receiver's store in PostgreSQL, for several
+// receivers.
+//
+// Several receivers share one database through jackc/pgx (see package store
+// for what it keeps). It behaves as boltstore does; the differences are where
+// the locks are: UpdateChain holds the device's row in "chains" (SELECT ...
+// FOR UPDATE) for its transaction, and ClaimUpload takes one due job with FOR
 // UPDATE SKIP LOCKED, so receivers never wait for each other's uploads.
 //
 // Open creates the tables when they are missing (under an advisory lock,
@@ -548,6 +550,24 @@ func (s *Store) SetJob(ctx context.Context, j store.Job, owner string) error {
 		return insertJob(ctx, tx, j, false)
 	})
 	return s.mapErr(err)
+}
+
+// SwapJob implements store.Store.
+func (s *Store) SwapJob(ctx context.Context, j store.Job, from store.JobState) (bool, error) {
+	swapped := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE device = $1 AND job = $2 FOR UPDATE", j.Device, j.Job).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && state != string(from) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		swapped = true
+		return insertJob(ctx, tx, j, false)
+	})
+	return swapped, s.mapErr(err)
 }
 
 // ClaimUpload implements store.Store.

@@ -1,5 +1,7 @@
-// Package storetest is the one test suite every store.Store
-// implementation must pass, so that boltstore and pgstore behave the same.
+// Package storetest is the one test suite every store.Store implementation
+// must pass.
+//
+// So boltstore and pgstore behave the same.
 package storetest
 
 import (
@@ -298,6 +300,24 @@ func testJobs(t *testing.T, s store.Store) {
 	if got.State != store.JobPending || got.Attempts != 2 || got.LastError != "HTTP 503" || !got.NextAttempt.Equal(at.Add(time.Minute)) {
 		t.Fatalf("after SetJob: %+v", got)
 	}
+	// SwapJob moves a job on only from the state it was seen in.
+	j2, _, _ := s.Job(ctx, "dev-a", "J-1")
+	j2.State = store.JobPending
+	if ok, err := s.SwapJob(ctx, j2, store.JobWaiting); err != nil || !ok {
+		t.Fatalf("SwapJob from waiting = %v, %v", ok, err)
+	}
+	j2.State = store.JobRejected
+	if ok, err := s.SwapJob(ctx, j2, store.JobWaiting); err != nil || ok {
+		t.Fatalf("second SwapJob from waiting = %v, %v", ok, err)
+	}
+	if ok, _ := s.SwapJob(ctx, store.Job{Device: "dev-x", Job: "none", State: store.JobPending}, store.JobWaiting); ok {
+		t.Fatal("SwapJob of an unknown job swapped")
+	}
+	if j, _, _ := s.Job(ctx, "dev-a", "J-1"); j.State != store.JobPending {
+		t.Fatalf("after the swaps: %+v", j)
+	}
+	j2.State = store.JobWaiting
+	s.SwapJob(ctx, j2, store.JobPending)
 	byID, err := s.JobsByID(ctx, "J-1")
 	if err != nil || len(byID) != 2 || byID[0].Device != "dev-a" || byID[1].Device != "dev-b" {
 		t.Fatalf("JobsByID = %+v, %v", byID, err)

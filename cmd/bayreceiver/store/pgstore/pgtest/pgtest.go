@@ -1,6 +1,7 @@
-// Package pgtest starts a real PostgreSQL server for tests and benchmarks:
-// a new cluster (initdb) in a temporary directory, listening only on a
-// Unix socket there, stopped and removed by t.Cleanup. It needs no system
+// Package pgtest starts a real PostgreSQL server for tests and benchmarks.
+//
+// It makes a new cluster (initdb) in a temporary directory, listening only on
+// a Unix socket there, stopped and removed by t.Cleanup. It needs no system
 // service and no configuration of the machine.
 //
 // The server binaries are looked up in PATH and /usr/lib/postgresql/*/bin.
