@@ -76,11 +76,13 @@ func repoRoot() (string, error) {
 
 // Period runs one powered period of a power-loss test: it arms a cut after
 // cutAfter operations, starts cmd (a process using the mount), hands each
-// line the process prints on its standard output to line, and once the
+// line the process prints on its standard output to line (with off true
+// when the power was already off as the line was read: an error the
+// process reports then is the cut's), and once the
 // power is off kills the process (SIGKILL), reads what it printed before,
 // and powers on again. It returns the process's standard error when the
 // process exits before the cut or the cut does not come within timeout.
-func (f *FS) Period(cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line func(string)) error {
+func (f *FS) Period(cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line func(l string, off bool)) error {
 	var stderr tail
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -112,7 +114,7 @@ func (f *FS) Period(cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line f
 				failure = fmt.Errorf("powerfs: the process exited before the power cut: %s", stderr.String())
 				break
 			}
-			line(l)
+			line(l, false)
 		case <-off:
 			off = nil
 		case <-timer.C:
@@ -122,7 +124,7 @@ func (f *FS) Period(cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line f
 	f.Cut()
 	_ = cmd.Process.Kill()
 	for l := range lines {
-		line(l)
+		line(l, true)
 	}
 	_ = cmd.Wait()
 	return errors.Join(failure, f.PowerOn())
