@@ -33,6 +33,9 @@ type Options struct {
 	Shop, Device string
 	// ArchiveMaxBytes bounds the outbox's archive (0: the default).
 	ArchiveMaxBytes int64
+	// CertFile and KeyFile are the client certificate the uplink presents
+	// over TLS (none when empty).
+	CertFile, KeyFile string
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -116,7 +119,7 @@ func (b *Box) Device() string { return b.o.Device }
 // ssl:// verified with the CAs in caFile.
 func (b *Box) Start(broker, caFile string) {
 	b.t.Helper()
-	up, err := uplink.New(uplink.Options{Broker: broker, AllowPlaintext: caFile == "", CAFile: caFile, Shop: b.o.Shop, Device: b.o.Device,
+	up, err := uplink.New(uplink.Options{Broker: broker, AllowPlaintext: caFile == "", CAFile: caFile, CertFile: b.o.CertFile, KeyFile: b.o.KeyFile, Shop: b.o.Shop, Device: b.o.Device,
 		BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second}, agent.NewQueue(b.Box), commands{b}, b.o.Logger.With("box", b.o.Device))
 	if err != nil {
 		b.t.Fatal(err)
