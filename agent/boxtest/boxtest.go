@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +55,9 @@ type Box struct {
 	up     *uplink.Uplink
 	cancel context.CancelFunc
 	done   chan error
+
+	mu     sync.Mutex
+	resent []record.SeqRange // the ranges resend commands asked for
 }
 
 type commands struct{ b *Box }
@@ -75,6 +79,9 @@ func (c commands) Command(ctx context.Context, name string, raw json.RawMessage)
 	if err != nil {
 		return nil, err
 	}
+	c.b.mu.Lock()
+	c.b.resent = append(c.b.resent, record.SeqRange{From: ra.FromSeq, To: ra.ToSeq})
+	c.b.mu.Unlock()
 	return res, nil
 }
 
@@ -185,6 +192,26 @@ func (b *Box) WriteKeyFile(dir string) {
 	if err := os.WriteFile(filepath.Join(dir, b.o.Device+".key.pub.json"), data, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// Resent reports whether resend commands asked the box for every seq
+// from..to (and it published again what it held of them).
+func (b *Box) Resent(from, to uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for seq := from; seq <= to; seq++ {
+		covered := false
+		for _, r := range b.resent {
+			if r.From <= seq && seq <= r.To {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			return false
+		}
+	}
+	return true
 }
 
 // Head returns the last sealed seq.
