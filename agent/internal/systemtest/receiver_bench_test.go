@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,9 @@ const benchShop = "330106000123456"
 // consumers are away, queued by the broker in their persistent sessions
 // (QoS 1); the clock runs from the consumers' start to the last record
 // written (mosquitto_sub: its exit after -C n messages; receivers: every
-// record stored). Each configuration starts with an empty store.
+// record stored). Each configuration starts with an empty store. The
+// ceiling beside them: the same records decoded and their signatures
+// verified on every core, with no broker and no store.
 //
 //	go test -run '^$' -bench BenchmarkReceiver -benchtime 3x ./agent/internal/systemtest -rx.n=20000
 func BenchmarkReceiver(b *testing.B) {
@@ -267,16 +270,60 @@ func BenchmarkReceiver(b *testing.B) {
 		}
 	}
 
-	var tSub, tBolt, tPG, tPG2 time.Duration
+	// The ceiling: decoding and verifying the backlog on every core, with
+	// no broker and no store.
+	var wires [][]byte
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wires = append(wires, bytes.Split(bytes.TrimSpace(data), []byte{'\n'})...)
+	}
+	pubs := map[string]ed25519.PublicKey{}
+	for d := range devices {
+		dev := fmt.Sprintf("bay-%02d", d+1)
+		data, err := os.ReadFile(filepath.Join(keys, dev+".key.pub.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pub, _, err := devicekey.ParsePublic(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pubs[dev] = pub
+	}
+	verifyOnly := func() time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(wires); i += workers {
+					r, err := record.Decode(wires[i])
+					if err != nil || !ed25519.Verify(pubs[r.Device], r.Canonical(), r.Sig) {
+						b.Errorf("record %d does not verify: %v", i, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+
+	var tSub, tBolt, tPG, tPG2, tVerify time.Duration
 	iters := 0
 	for b.Loop() {
 		iters++
+		tVerify += verifyOnly()
 		tSub += sub()
 		tBolt += rx(1, bolt)
 		tPG += rx(1, postgres(1))
 		tPG2 += rx(2, postgres(2))
 	}
 	rate := func(d time.Duration) float64 { return float64(n*iters) / d.Seconds() }
+	b.ReportMetric(rate(tVerify), "verify_only_rec/s")
 	b.ReportMetric(rate(tSub), "mosquitto_sub_rec/s")
 	b.ReportMetric(rate(tBolt), "bolt_rec/s")
 	b.ReportMetric(rate(tPG), "pg_rec/s")
