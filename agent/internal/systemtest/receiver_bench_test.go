@@ -165,6 +165,8 @@ func BenchmarkReceiver(b *testing.B) {
 	}
 
 	// rx runs k receivers on stores from open, sharing the load when k > 1.
+	// minShare is the smallest part of a backlog one of two receivers took.
+	minShare := 1.0
 	rx := func(k int, open func() []store.Store) time.Duration {
 		stores := open()
 		defer func() {
@@ -235,8 +237,12 @@ func BenchmarkReceiver(b *testing.B) {
 		}
 		took := time.Since(start)
 		for i, r := range rs {
-			if s := r.Stats(); k > 1 && s.Stored == 0 || len(s.Rejected) > 0 {
+			s := r.Stats()
+			if k > 1 && s.Stored == 0 || len(s.Rejected) > 0 {
 				b.Fatalf("receiver %d of %d: %+v", i+1, k, s)
+			}
+			if k > 1 {
+				minShare = min(minShare, float64(s.Stored)/float64(n))
 			}
 		}
 		if c, err := stores[0].Counts(context.Background()); err != nil || c.Records != int64(n) {
@@ -331,6 +337,7 @@ func BenchmarkReceiver(b *testing.B) {
 	b.ReportMetric(rate(tBolt)/rate(tSub), "bolt/sub")
 	b.ReportMetric(rate(tPG)/rate(tSub), "pg/sub")
 	b.ReportMetric(rate(tPG2)/rate(tPG), "pg2/pg")
+	b.ReportMetric(minShare, "pg2-min-share")
 }
 
 // benchLog shows the receivers' warnings and errors only.
