@@ -54,6 +54,11 @@ type Options struct {
 	// Session is what earlier scans and live samples on the same link
 	// learnt (an adapter or ECU that does not batch); nil starts afresh.
 	Session *Session
+	// Discovered are the answers to a functional 0100 that the transport
+	// received just before the scan (an ELM327's protocol search): the
+	// scan's discovery takes them instead of asking again (Stats count that
+	// request all the same). Nil: it asks.
+	Discovered []obd.Response
 	// Setup is how long the vehicle interface took to get ready before
 	// the first OBD request (adapter reset, protocol search), measured by
 	// the caller; it is copied into Stats.Setup.
@@ -210,6 +215,14 @@ func (s *scanner) ask(ctx context.Context, req obd.Request) reply {
 		s.fullWindow++
 	}
 	resps, err := s.t.Do(ctx, req)
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Debug("scan: request failed", "request", fmt.Sprintf("% X", req.Data), "err", err)
+	}
+	return s.collect(req, resps, err)
+}
+
+// collect turns what a request brought back into a reply.
+func (s *scanner) collect(req obd.Request, resps []obd.Response, err error) reply {
 	r := reply{pos: map[obd.ECU][]byte{}, neg: map[obd.ECU]error{}, err: err}
 	for _, x := range resps {
 		if req.To != 0 && x.ECU != req.To {
@@ -228,9 +241,6 @@ func (s *scanner) ask(ctx context.Context, req obd.Request) reply {
 		}
 		r.pos[x.ECU] = x.Data
 		delete(r.neg, x.ECU)
-	}
-	if err != nil && ctx.Err() == nil {
-		s.opts.Logger.Debug("scan: request failed", "request", fmt.Sprintf("% X", req.Data), "err", err)
 	}
 	return r
 }
@@ -280,11 +290,18 @@ func (s *scanner) which(has func(*ecuState) bool) []obd.ECU {
 func (s *scanner) all() []obd.ECU { return s.which(func(*ecuState) bool { return true }) }
 
 // discover finds the ECUs with a functional 0100 (the one request that waits
-// out the window) and then their further supported-PID ranges: in one
+// out the window; none when Options.Discovered holds its answers) and then their further supported-PID ranges: in one
 // request where batching works, else following the chain one range at a
 // time.
 func (s *scanner) discover(ctx context.Context) error {
 	var r reply
+	if len(s.opts.Discovered) > 0 {
+		// Asked during the adapter's set-up, but asked all the same: it
+		// counts, so that Stats do not depend on the path to the vehicle.
+		s.requests++
+		s.fullWindow++
+		r = s.collect(obd.Request{Data: []byte{0x01, 0x00}}, s.opts.Discovered, nil)
+	}
 	// ISO 15765-4 lets the tester repeat the first request: an ECU that
 	// is still waking up may miss it.
 	for try := 0; try < discoveryTries && len(r.pos) == 0; try++ {
