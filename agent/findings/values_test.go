@@ -13,7 +13,9 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-func hasHan(s string) bool { return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) }) }
+func hasHan(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
+}
 
 // TestValueText: every coded value drivers/obd decodes reads in English
 // as drivers/obd words it (the catalogue's English is the driver's), and
