@@ -1,18 +1,15 @@
 package obdsim
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // ProtocolISO15765 is the default protocol: OBD-II (SAE J1979) over ISO-TP
@@ -132,11 +129,41 @@ type ECUProfile struct {
 	// IUPR holds in-use monitor performance counters (Mode 09 infotype 08
 	// for spark, 0B for compression ignition); absent when not supported.
 	IUPR *IUPR `yaml:"iupr"`
+	// MonitorTests are the ECU's on-board monitoring test results (Mode 06
+	// on CAN); absent: the ECU has no Mode 06.
+	MonitorTests []MonitorTest `yaml:"monitor_tests"`
 	// Faults injects ISO-TP transport faults into this ECU's answers.
 	Faults Faults `yaml:"faults"`
 	// Quirks make the ECU behave like the difficult ones found in the
 	// field.
 	Quirks Quirks `yaml:"quirks"`
+}
+
+// MonitorTest is one on-board monitoring test result (Mode 06) as the ECU
+// sends it: the monitor (MID), the test (TID) and the unit-and-scaling id
+// in hex, the value and its limits raw (0-65535, scaled by the UAS id as in
+// obd.ParseTestResults). Mode 04 resets value and limits to zero (not run
+// since the codes were cleared).
+type MonitorTest struct {
+	MID   HexByte `yaml:"mid"`
+	TID   HexByte `yaml:"tid"`
+	UAS   HexByte `yaml:"uas"`
+	Value uint16  `yaml:"value"`
+	Min   uint16  `yaml:"min"`
+	Max   uint16  `yaml:"max"`
+}
+
+// HexByte is a byte written in hex in a profile ("21", 0x21).
+type HexByte byte
+
+// UnmarshalYAML reads the scalar's text as a hex byte.
+func (b *HexByte) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseHexAddress(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v > 0xFF {
+		return fmt.Errorf("line %d: want a hex byte such as 21, got %q", n.Line, n.Value)
+	}
+	*b = HexByte(v)
+	return nil
 }
 
 // How an ECU treats a Mode 01 or 02 request carrying several PIDs
@@ -231,58 +258,15 @@ func parseHexAddress(s string) (uint32, error) {
 
 // Duration is a time.Duration written in YAML as a Go duration string
 // ("10ms", "1.5s").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string such as 10ms", n.Line)
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+type Duration = yamlfile.Duration
 
 // Load reads and validates the profile in the file at path.
-func Load(path string) (*Profile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("obdsim: %w", err)
-	}
-	p, err := Parse(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("obdsim: %s: %w", path, err)
-	}
-	return p, nil
-}
+func Load(path string) (*Profile, error) { return yamlfile.Load(path, Parse) }
 
-// Parse decodes one YAML profile (one document) and validates it. Unknown fields are
-// errors (wrapping ErrSyntax); validation errors are described at Validate.
-func Parse(r io.Reader) (*Profile, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: empty profile", ErrSyntax)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: more than one YAML document; one profile per file", ErrSyntax)
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
+// Parse decodes one YAML profile (one document) and validates it. Unknown fields,
+// an empty input and a second document are errors (wrapping ErrSyntax);
+// validation errors are described at Validate.
+func Parse(r io.Reader) (*Profile, error) { return yamlfile.Parse[Profile](r, ErrSyntax) }
 
 // IUPR are in-use monitor performance counters (Mode 09 infotype 08 or 0B).
 type IUPR struct {
