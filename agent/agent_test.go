@@ -186,7 +186,7 @@ func (b *bench) waitRecord(kind string, cond func(body map[string]any) bool) map
 func (b *bench) command(name string, args any) uplink.Reply {
 	b.t.Helper()
 	id := fmt.Sprintf("c%d", b.ids.Add(1))
-	raw, _ := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	raw, _ := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
 	tok := b.obs.Client().Publish(topics.Cmd, 1, false, raw)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.t.Fatalf("publish command: %v", tok.Error())
