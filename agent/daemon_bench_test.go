@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 // BenchmarkDaemon measures the box's figures: the stripped binary for
@@ -45,19 +43,7 @@ func BenchmarkDaemon(b *testing.B) {
 	build(b, bare, src)
 
 	br := mosquittotest.Start(b, mosquittotest.Options{})
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", "petrol-p0420.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev, stopSim, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopSim()
+	dev, _, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
 
 	var ready, bareReady time.Duration
 	var rss, bareRSS, hwm int64

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/web"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 // BenchmarkScreenRSS measures what the bay screen costs the box: the
@@ -36,19 +34,7 @@ func BenchmarkScreenRSS(b *testing.B) {
 	agentBin := filepath.Join(dir, "bayagent")
 	build(b, agentBin, "../cmd/bayagent")
 	br := mosquittotest.Start(b, mosquittotest.Options{})
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", "petrol-p0420.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev, stopSim, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopSim()
+	dev, _, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
 	pin := filepath.Join(dir, "screen.pin")
 	if err := web.WritePINFile(pin, "418027", 0); err != nil {
 		b.Fatal(err)
