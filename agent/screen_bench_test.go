@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,25 +81,8 @@ var screenURL = regexp.MustCompile(`bay screen listening.* url=(\S+)`)
 func screenRun(b *testing.B, bin, cfg string, phone bool) int64 {
 	b.Helper()
 	cmd := exec.Command(bin, "run", "--config", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stop := startLogged(b, cmd)
+	defer stop()
 	var base string
 	timeout := time.After(30 * time.Second)
 	for scanned := false; !scanned; {
@@ -117,10 +99,7 @@ func screenRun(b *testing.B, bin, cfg string, phone bool) int64 {
 			b.Fatal("no scan within 30 s")
 		}
 	}
-	go func() {
-		for range lines {
-		}
-	}()
+	go drain(lines)
 	if phone {
 		if base == "" {
 			b.Fatal("the screen did not say where it listens")

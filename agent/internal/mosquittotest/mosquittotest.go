@@ -165,10 +165,7 @@ func (b *Broker) Log() string { return b.log.String() }
 // Stop terminates the broker (SIGTERM, then SIGKILL after 5 s) and waits
 // for it to exit. Stopping a stopped broker does nothing.
 func (b *Broker) Stop() {
-	b.mu.Lock()
-	cmd, exited := b.cmd, b.exited
-	b.cmd = nil
-	b.mu.Unlock()
+	cmd, exited := b.take()
 	if cmd == nil {
 		return
 	}
@@ -186,15 +183,22 @@ func (b *Broker) Stop() {
 // Kill stops the broker with SIGKILL (no goodbye to clients) and waits for
 // it to exit.
 func (b *Broker) Kill() {
-	b.mu.Lock()
-	cmd, exited := b.cmd, b.exited
-	b.cmd = nil
-	b.mu.Unlock()
+	cmd, exited := b.take()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Kill()
 	<-exited
+}
+
+// take returns the running broker process and forgets it (nil when the
+// broker is stopped).
+func (b *Broker) take() (*exec.Cmd, chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cmd, exited := b.cmd, b.exited
+	b.cmd = nil
+	return cmd, exited
 }
 
 // Start starts a stopped broker again on the same ports.
