@@ -1,4 +1,4 @@
-// Package testtool gets the outside programs the tests run, installing them with scripts/install-test-tools.sh.
+// Package testtool gets the outside programs the tests run, installing them when they are missing.
 //
 // Mosquitto, PostgreSQL, Chromium and fuse3 are real parts the tests start
 // themselves. When one is missing, [Need] (or [Install], for a part that is
