@@ -20,6 +20,7 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/internal/selfexec"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/receiver"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
@@ -170,11 +171,16 @@ func TestTwoReceiversFiveBoxes(t *testing.T) {
 	for _, r := range rxs {
 		stopRx(r)
 	}
+	// What the boxes publish now is queued for the receivers only, and
+	// lost with the broker's restart: lost[i] is that range of box i.
+	lost := make([]record.SeqRange, len(bs))
+	for i, b := range bs {
+		lost[i].From = b.Head() + 1
+	}
 	produce(perBox / 5)
 	waitAcked()
-	lostFrom := make([]uint64, len(bs))
 	for i, b := range bs {
-		lostFrom[i] = b.Head()
+		lost[i].To = b.Head()
 	}
 	mosq.Restart()
 	sim.ExpireTokens() // the access token expires meanwhile
@@ -203,7 +209,9 @@ func TestTwoReceiversFiveBoxes(t *testing.T) {
 		if n != int64(b.Head()) || ch.BreakCount != 0 || len(ch.Permanent) != 0 || b.Head() != uint64(perBox) {
 			t.Errorf("%s: %d stored of %d sealed, %d breaks, permanent %v", b.Device(), n, b.Head(), ch.BreakCount, ch.Permanent)
 		}
-		_ = lostFrom[i]
+		if !b.Resent(lost[i].From, lost[i].To) {
+			t.Errorf("%s: records %d-%d, lost by the broker, were not all asked for with resend", b.Device(), lost[i].From, lost[i].To)
+		}
 		total += int(n)
 	}
 	c, err := st.Counts(ctx)
@@ -289,7 +297,7 @@ func inject(t *testing.T, broker string, b *boxtest.Box) {
 		t.Fatalf("injector: %v", tok.Error())
 	}
 	defer c.Disconnect(100)
-	topic := "bayagent/" + shopA + "/" + b.Device() + "/records"
+	topic := uplink.DeviceTopics(uplink.DefaultPrefix, shopA, b.Device()).Records
 	for _, p := range [][]byte{forged, []byte(edited)} {
 		if tok := c.Publish(topic, 1, false, p); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("inject: %v", tok.Error())
