@@ -395,3 +395,32 @@ func TestCheckRefusesBadTests(t *testing.T) {
 type fakeInstrument struct{}
 
 func (fakeInstrument) Read(context.Context) (analyzer.Reading, error) { return analyzer.Reading{}, nil }
+
+// TestLoadConfig: the example procedures file loads, keeps what it does not
+// give, and names a bad key or value.
+func TestLoadConfig(t *testing.T) {
+	c, err := emission.LoadConfigFile(filepath.Join("..", "..", "testdata", "emission", "procedures.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := emission.DefaultConfig()
+	if c.TwoSpeedIdle != def.TwoSpeedIdle || c.LimitSets["b"] != def.LimitSets["b"] || c.LimitSets["a"] != def.LimitSets["a"] {
+		t.Errorf("the example file differs from the defaults: %+v", c)
+	}
+	c, err = emission.LoadConfig(strings.NewReader("limit_sets:\n  c:\n    two_speed_idle: {idle: {co: 0.5, hc: 60}, high_idle: {co: 0.2, hc: 40}, lambda: {min: 0.97, max: 1.03}}\n    free_acceleration: {k: 0.8}\nlimit_set: c\n"))
+	if err != nil || c.LimitSet != "c" || c.LimitSets["c"].Unverified || len(c.LimitSets) != 3 {
+		t.Fatalf("%+v %v", c.LimitSets, err)
+	}
+	for in, want := range map[string]string{
+		"limit_sets:\n  a: {free_acceleration: {k: 0}}\n": "emission.limit_sets.a",
+		"two_speed_idle:\n  settle: 3\n":                  "field settle not found",
+		"zero_valid_min: 0\n":                             "emission.zero_valid_min",
+	} {
+		if _, err := emission.LoadConfig(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+	if c, err := emission.LoadConfigFile(""); err != nil || c.LimitSet != "a" {
+		t.Fatalf("no file: %v", err)
+	}
+}

@@ -257,7 +257,9 @@ func buildExample(t *testing.T, dir string) job.Closed {
 // averages and verdict.
 func exampleTest() *emission.Result {
 	at := time.Date(2026, 3, 14, 3, 5, 0, 0, time.UTC)
-	q := func(name string, v float64, unit string) analyzer.Quantity { return analyzer.Quantity{Name: name, Value: v, Unit: unit} }
+	q := func(name string, v float64, unit string) analyzer.Quantity {
+		return analyzer.Quantity{Name: name, Value: v, Unit: unit}
+	}
 	return &emission.Result{
 		Method: emission.TwoSpeedIdle, Started: at, Ended: at.Add(140 * time.Second),
 		Instrument:   analyzer.InstrumentID{Model: "NHA-506I", Port: "/dev/ttyUSB1", Protocol: "nha506"},

@@ -449,6 +449,16 @@ func (m *Manager) EmissionTest(ctx context.Context, bay string, phase Phase, tec
 }
 
 func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
+	return j.phaseFor(ph, allowed)
+}
+
+// ReadingPhase returns the phase a reading or an emission test of the job
+// would take: ph, or the job's phase when ph is empty; an error wrapping
+// ErrPhase for before_repair once the repair started (so a caller can
+// refuse before a long test rather than after it).
+func (j *Job) ReadingPhase(ph Phase) (Phase, error) { return j.phaseFor(ph, readingPhases) }
+
+func (j *Job) phaseFor(ph Phase, allowed []string) (Phase, error) {
 	if ph == "" {
 		return j.Phase(), nil
 	}
