@@ -62,6 +62,13 @@ func (t *Technician) Steps() []string {
 	return append([]string(nil), t.steps...)
 }
 
+// Reset forgets the steps, for the next test.
+func (t *Technician) Reset() {
+	t.mu.Lock()
+	t.steps = nil
+	t.mu.Unlock()
+}
+
 // Wanted is the engine speed a step asks for: the middle of its window,
 // idle while the engine warms up, the governed speed while a free
 // acceleration waits for the pedal, idle once it is measured (the pedal
