@@ -14,7 +14,7 @@ BENCHTIME ?= 1x
 HOSTARCH := $(shell $(GO) env GOARCH)
 RACE     := $(if $(filter amd64 arm64,$(HOSTARCH)),-race,)
 
-.PHONY: all build test test-host test-arm test-cross fuzz bench cross dist demo vet tools clean
+.PHONY: all build test test-host test-arm test-cross fuzz bench soak cross dist demo vet tools clean
 
 all: build
 
@@ -56,6 +56,15 @@ dist:
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# The SIGKILL and power-cut tests for SOAK_CYCLES kill cycles each (outside
+# make test, which runs a short round of them); each prints a "SOAK" line
+# with its totals. See RELIABILITY.md.
+SOAK_CYCLES ?= 1000
+SOAK_TESTS  := ^(TestCrashSafety|TestPowerLossOutbox|TestAgentCrash|TestPowerLossAgent)$$
+soak:
+	./scripts/install-test-tools.sh mosquitto fuse
+	bash -o pipefail -c "BAYAGENT_SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 0 -run '$(SOAK_TESTS)' -v ./agent/outbox ./agent | grep -E '^(SOAK|ok|FAIL|--- FAIL|panic)'"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

@@ -23,6 +23,7 @@ import (
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/internal/agenttest"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	"github.com/bayagent/bayagent/agent/internal/selfexec"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -39,7 +40,7 @@ const (
 	crashShop   = "330106000123456"
 	crashDevice = "bay-crash"
 
-	crashIterations = 18                      // children killed with SIGKILL
+	crashIterations = 18                      // children killed with SIGKILL (make soak: $BAYAGENT_SOAK_CYCLES)
 	crashMaxDelay   = 1200 * time.Millisecond // a child is killed 0 to this long after it started
 	crashWindow     = 4                       // notes sent and not yet answered
 	crashJobNotes   = 100                     // notes per job before it is closed (job.DefaultMaxEvents is 500)
@@ -119,7 +120,8 @@ func TestAgentCrash(t *testing.T) {
 	cfgPath := writeCrashConfig(t, broker, state)
 
 	killedBeforeReady := 0
-	for it := range crashIterations {
+	iterations := selfexec.Cycles(crashIterations)
+	for it := range iterations {
 		c := startChild(t, cfgPath)
 		delay := time.Duration(rng.Int64N(int64(crashMaxDelay)))
 		ready := run.drive(c, time.After(delay), nil)
@@ -214,7 +216,11 @@ func TestAgentCrash(t *testing.T) {
 	d := rep.Devices[0]
 	t.Logf("%d agents killed (%d before they served commands), then one stopped gracefully; %d jobs; %d of %d notes, job openings and closings answered ok; "+
 		"%d records (seq 1..%d) received %d times (%d duplicates)",
-		crashIterations, killedBeforeReady, run.jobs, len(acked), len(run.sent), d.Records, d.LastSeq, rep.Records, d.Duplicates.Count)
+		iterations, killedBeforeReady, run.jobs, len(acked), len(run.sent), d.Records, d.LastSeq, rep.Records, d.Duplicates.Count)
+	if selfexec.Soak() {
+		fmt.Printf("SOAK TestAgentCrash: cycles=%d jobs=%d answered_ok=%d records=%d received=%d duplicates=%d lost=0\n",
+			iterations, run.jobs, len(acked), d.Records, rep.Records, d.Duplicates.Count)
+	}
 }
 
 // crashRun drives the agents of TestAgentCrash through commands: a job is

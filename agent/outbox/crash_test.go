@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/bayagent/bayagent/agent/internal/selfexec"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 )
@@ -70,14 +71,14 @@ func TestCrashChild(t *testing.T) {
 // survived, that the sequence is contiguous and that the chain verifies.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
-		t.Skip("spawns 30 subprocesses")
+		t.Skip("spawns 30 subprocesses (make soak: $BAYAGENT_SOAK_CYCLES)")
 	}
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	path := filepath.Join(t.TempDir(), "outbox.db")
 	printed := map[uint64]bool{}
-	const iterations = 30
+	iterations := selfexec.Cycles(30)
 	for it := 0; it < iterations; it++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
@@ -142,6 +143,9 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("stats %+v, chain ends at %d", st, last)
 	}
 	t.Logf("%d iterations: %d records stored, %d acknowledged to the child before SIGKILL", iterations, last, len(printed))
+	if selfexec.Soak() {
+		fmt.Printf("SOAK TestCrashSafety: cycles=%d stored=%d reported_stored=%d lost=0\n", iterations, last, len(printed))
+	}
 }
 
 type safeBuffer struct {

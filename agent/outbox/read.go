@@ -28,28 +28,105 @@ func (o *Outbox) Peek(n int) ([]Entry, error) { return o.Next(0, n) }
 
 // Next returns up to n pending records with seq > after, in order: the
 // uplink's way to take the next batch while earlier ones are in flight.
+//
+// A record whose bytes no longer match the hash chain (damaged inside the
+// database: its hash is not the "prev" of the record after it, or not the
+// chain head for the last one, or it no longer parses) is never returned:
+// a writable outbox quarantines it with the reason and logs an error, a
+// read-only one leaves it out.
 func (o *Outbox) Next(after uint64, n int) ([]Entry, error) {
-	var out []Entry
-	err := o.view(func(tx *bolt.Tx) error {
-		b, ab := tx.Bucket(bucketRecords), tx.Bucket(bucketAcked)
-		if b == nil || n <= 0 {
-			return nil
-		}
-		st, err := loadState(tx)
-		if err != nil {
-			return err
-		}
-		skip := outOfOrder(ab)
-		c := b.Cursor()
-		for k, v := c.Seek(seqKey(max(after, st.Acked) + 1)); k != nil && len(out) < n; k, v = c.Next() {
-			if skip && ab.Get(k) != nil {
-				continue
+	for {
+		var out []Entry
+		var damaged []damage
+		err := o.view(func(tx *bolt.Tx) error {
+			b, ab := tx.Bucket(bucketRecords), tx.Bucket(bucketAcked)
+			if b == nil || n <= 0 {
+				return nil
 			}
-			out = append(out, Entry{Seq: binary.BigEndian.Uint64(k), Data: bytes.Clone(v)})
+			st, err := loadState(tx)
+			if err != nil {
+				return err
+			}
+			head, err := st.head()
+			if err != nil {
+				return err
+			}
+			skip := outOfOrder(ab)
+			c := b.Cursor()
+			for k, v := c.Seek(seqKey(max(after, st.Acked) + 1)); k != nil && len(out) < n; k, v = c.Next() {
+				if skip && ab.Get(k) != nil {
+					continue
+				}
+				seq := binary.BigEndian.Uint64(k)
+				if why := intact(b, head, seq, v); why != "" {
+					damaged = append(damaged, damage{seq, why})
+					continue
+				}
+				out = append(out, Entry{Seq: seq, Data: bytes.Clone(v)})
+			}
+			return nil
+		})
+		if err != nil || len(damaged) == 0 || o.opts.ReadOnly {
+			return out, err
 		}
-		return nil
-	})
-	return out, err
+		for _, d := range damaged {
+			reason := "damaged in the database: " + d.why
+			o.log.Error("outbox: record quarantined", "seq", d.seq, "reason", reason)
+			if err := o.Quarantine(d.seq, reason); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+		}
+		// Read again: the records after the damaged ones fill the batch.
+	}
+}
+
+// damage is a record Next found damaged.
+type damage struct {
+	seq uint64
+	why string
+}
+
+// intact checks the stored bytes v of record seq against the hash chain:
+// they must parse as this record and hash to the "prev" of record seq+1
+// (or to the chain head when seq is the head). It returns why not, or "".
+// A record whose successor is not in the bucket (quarantined) or starts a
+// new chain is checked for its form only.
+func intact(b *bolt.Bucket, head record.Head, seq uint64, v []byte) string {
+	r, err := record.Decode(v)
+	if err != nil {
+		return err.Error()
+	}
+	if r.Seq != seq {
+		return fmt.Sprintf("stored under seq %d, carries seq %d", seq, r.Seq)
+	}
+	if seq == head.Seq {
+		if r.Hash() != head.Hash {
+			return "its hash is not the chain head's"
+		}
+		return ""
+	}
+	nv := b.Get(seqKey(seq + 1))
+	if nv == nil {
+		return ""
+	}
+	prev, ok := wirePrev(nv)
+	if ok && prev != record.Genesis && r.Hash() != prev {
+		return fmt.Sprintf("its hash is not the prev of seq %d", seq+1)
+	}
+	return ""
+}
+
+// wirePrev reads the "prev" of a wire record from its fixed place before
+// the signature, without parsing the rest (the record after one being
+// checked is checked on its own turn).
+func wirePrev(w []byte) (record.Hash, bool) {
+	const tail = len(`","sig":"`) + 88 + len(`"}`)
+	const hexLen = 2 * len(record.Hash{})
+	if len(w) < tail+hexLen+len(`"prev":"`) || !bytes.Equal(w[len(w)-tail-hexLen-len(`"prev":"`):len(w)-tail-hexLen], []byte(`"prev":"`)) {
+		return record.Hash{}, false
+	}
+	h, err := record.ParseHash(string(w[len(w)-tail-hexLen : len(w)-tail]))
+	return h, err == nil
 }
 
 // NextWait is Next that waits: it returns up to n pending records with

@@ -52,7 +52,7 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 	second := fs.Duration("second", time.Second, "with --test and --sim: the length of one procedure second")
 	stateDir := fs.String("state-dir", config.DefaultStateDir, "the agent's state directory, where the instrument's last zero and leak check are kept")
 	langFlag := fs.String("lang", "", "language of prompts and the verdict: zh (Chinese) or en (default: the locale, LANG)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	lang, err := reportLang(*langFlag)
