@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ type instrument struct {
 	st      emission.InstrumentState
 	hasLeak bool
 	running *emission.Progress
+	loaded  time.Time // modification time of the day file last read or written
 }
 
 func newInstrument(stateDir, iface string, cfg emission.Config) (*instrument, error) {
@@ -54,10 +56,17 @@ func newInstrument(stateDir, iface string, cfg emission.Config) (*instrument, er
 	return in, nil
 }
 
-// state returns the instrument's state as of now.
+// state returns the instrument's state as of now. A day file changed
+// by someone else (`bayagent measure --leak-check` beside the agent) is
+// read again.
 func (in *instrument) state(now time.Time) emission.InstrumentState {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if fi, err := os.Stat(in.path); err == nil && !fi.ModTime().Equal(in.loaded) {
+		if d, err := emission.LoadDay(in.path); err == nil {
+			in.st.LastZero, in.st.LastLeakCheck, in.loaded = d.LastZero, d.LastLeakCheck, fi.ModTime()
+		}
+	}
 	st := in.st
 	st.Due(now, in.cfg, in.hasLeak)
 	return st
@@ -67,9 +76,15 @@ func (in *instrument) state(now time.Time) emission.InstrumentState {
 // records too).
 func (in *instrument) save() error {
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	d := emission.Day{LastZero: in.st.LastZero, LastLeakCheck: in.st.LastLeakCheck}
-	in.mu.Unlock()
-	return d.Save(in.path)
+	if err := d.Save(in.path); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(in.path); err == nil {
+		in.loaded = fi.ModTime()
+	}
+	return nil
 }
 
 // observe takes what one use of the analyzer told: its state, its
