@@ -170,10 +170,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.box.Close()
 		return nil, err
 	}
-	if a.inst, err = newInstrument(cfg.Device.StateDir, cfg.Analyzer.Interface, emCfg); a.inst == nil {
-		a.box.Close()
-		return nil, err
-	} else if err != nil {
+	if a.inst, err = newInstrument(cfg.Device.StateDir, cfg.Analyzer.Interface, emCfg); err != nil {
 		log.Warn("analyzer state", "err", err)
 	}
 	a.jobs, err = job.Open(jobsDir(cfg), job.Options{

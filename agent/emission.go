@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -40,39 +39,34 @@ type instrument struct {
 	st      emission.InstrumentState
 	hasLeak bool
 	running *emission.Progress
-}
-
-// savedState is the part of the state that survives a restart.
-type savedState struct {
-	LastZero      *emission.Outcome `json:"last_zero,omitempty"`
-	LastLeakCheck *emission.Outcome `json:"last_leak_check,omitempty"`
+	loaded  time.Time // modification time of the day file last read or written
 }
 
 func newInstrument(stateDir, iface string, cfg emission.Config) (*instrument, error) {
-	in := &instrument{path: filepath.Join(stateDir, "analyzer-state.json"), cfg: cfg}
+	in := &instrument{path: filepath.Join(stateDir, emission.DayFile), cfg: cfg}
 	if addr, err := analyzer.ParseAddress(iface); err == nil {
 		in.st.Instrument = analyzer.InstrumentID{Protocol: addr.Driver, Port: addr.Port}
 	}
-	b, err := os.ReadFile(in.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return in, nil
-	case err != nil:
-		return nil, fmt.Errorf("agent: analyzer state: %w", err)
-	}
-	var s savedState
-	if err := json.Unmarshal(b, &s); err != nil {
+	d, err := emission.LoadDay(in.path)
+	if err != nil {
 		// Not worth stopping the bay for: the zero and leak check are due again.
-		return in, fmt.Errorf("agent: analyzer state %s is damaged, starting afresh: %w", in.path, err)
+		return in, fmt.Errorf("agent: analyzer state, starting afresh: %w", err)
 	}
-	in.st.LastZero, in.st.LastLeakCheck = s.LastZero, s.LastLeakCheck
+	in.st.LastZero, in.st.LastLeakCheck = d.LastZero, d.LastLeakCheck
 	return in, nil
 }
 
-// state returns the instrument's state as of now.
+// state returns the instrument's state as of now. A day file changed
+// by someone else (`bayagent measure --leak-check` beside the agent) is
+// read again.
 func (in *instrument) state(now time.Time) emission.InstrumentState {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if fi, err := os.Stat(in.path); err == nil && !fi.ModTime().Equal(in.loaded) {
+		if d, err := emission.LoadDay(in.path); err == nil {
+			in.st.LastZero, in.st.LastLeakCheck, in.loaded = d.LastZero, d.LastLeakCheck, fi.ModTime()
+		}
+	}
 	st := in.st
 	st.Due(now, in.cfg, in.hasLeak)
 	return st
@@ -82,16 +76,15 @@ func (in *instrument) state(now time.Time) emission.InstrumentState {
 // records too).
 func (in *instrument) save() error {
 	in.mu.Lock()
-	b, err := json.Marshal(savedState{LastZero: in.st.LastZero, LastLeakCheck: in.st.LastLeakCheck})
-	in.mu.Unlock()
-	if err != nil {
+	defer in.mu.Unlock()
+	d := emission.Day{LastZero: in.st.LastZero, LastLeakCheck: in.st.LastLeakCheck}
+	if err := d.Save(in.path); err != nil {
 		return err
 	}
-	tmp := in.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
+	if fi, err := os.Stat(in.path); err == nil {
+		in.loaded = fi.ModTime()
 	}
-	return os.Rename(tmp, in.path)
+	return nil
 }
 
 // observe takes what one use of the analyzer told: its state, its

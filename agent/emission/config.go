@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // Config is the procedures' numbers and the limit sets, as configuration
@@ -210,9 +210,7 @@ func LoadConfig(r io.Reader) (Config, error) {
 	}
 	defaults := c.LimitSets
 	c.LimitSets = nil
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlfile.Decode(bytes.NewReader(data), &c); err != nil && !errors.Is(err, yamlfile.ErrEmpty) {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	for name, set := range c.LimitSets {
@@ -230,16 +228,11 @@ func LoadConfigFile(path string) (Config, error) {
 	if path == "" {
 		return DefaultConfig(), nil
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	c, err := yamlfile.Load(path, LoadConfig)
+	if errors.Is(err, os.ErrNotExist) {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	defer f.Close()
-	c, err := LoadConfig(f)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return c, err
 }
 
 const maxConfigBytes = 1 << 20

@@ -99,7 +99,7 @@ func Run(ctx context.Context, t Test, o Options) (*Result, error) {
 	r.stopPump()
 	r.res.Ended = o.now().UTC()
 	r.prog.Step, r.prog.Phase, r.prog.Target = StepDone, "", nil
-	r.prog.Prompt = msg("emission.prompt.done", "verdict", r.res.Verdict.msg).i18n()
+	r.prog.Prompt = msg("emission.prompt.done." + r.res.Verdict.Result).i18n() // in every language; the verdict's text is in Verdict
 	r.prog.Verdict = &r.res.Verdict
 	r.prog.Changed = true
 	r.guide()

@@ -1,6 +1,10 @@
 package emission
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -47,4 +51,45 @@ func (s *InstrumentState) Due(now time.Time, c Config, hasLeakCheck bool) {
 
 func fresh(o *Outcome, now time.Time, valid time.Duration) bool {
 	return o != nil && o.OK && now.Sub(o.At) < valid
+}
+
+// DayFile is the file, in the agent's state directory, that keeps an
+// instrument's Day across restarts; the agent and `bayagent measure` both
+// keep it.
+const DayFile = "analyzer-state.json"
+
+// Day is what survives a restart of an instrument's day: its last zero
+// and leak check.
+type Day struct {
+	LastZero      *Outcome `json:"last_zero,omitempty"`
+	LastLeakCheck *Outcome `json:"last_leak_check,omitempty"`
+}
+
+// LoadDay reads a day file; a missing file is an empty Day.
+func LoadDay(path string) (Day, error) {
+	var d Day
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return d, nil
+	}
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return Day{}, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	return d, nil
+}
+
+// Save writes the day file (a new file renamed over the old one).
+func (d Day) Save(path string) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,7 +1,6 @@
-// Package techsim simulates the technician at the pedal during an emission
-// test: the demo's and the tests' stand-in for a person.
+// Package techsim simulates the technician at the pedal during an emission test.
 //
-// A Technician follows a test's progress (emission.Options.Guide, or the
+// It is the demo's and the tests' stand-in for a person. A Technician follows a test's progress (emission.Options.Guide, or the
 // agent's Deps.Guide) as a technician follows the bay's buzzer and screen:
 // at every new step it sets the engine speed the step asks for, through the
 // simulated car's accelerator (Set). Misbehave lets a test make it do
