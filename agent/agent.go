@@ -66,6 +66,9 @@ type Deps struct {
 	// procedure; zero is time.Second. The demo and tests shorten it: the
 	// procedure is the same sample for sample.
 	EmissionSecond time.Duration
+	// AnalyzerPoll is how often the idle analyzer is asked its state (for
+	// the status: warming up, ready); zero is DefaultAnalyzerPoll.
+	AnalyzerPoll time.Duration
 	// Guide, when set, sees every progress of a running emission test
 	// besides the buzzer and the status (the demo's simulated technician).
 	// It is called from the test's goroutine and must not block for long.
@@ -232,6 +235,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.watchUplink(workCtx) })
 	wg.Go(func() { a.watchJobs(workCtx) })
 	wg.Go(func() { a.runScreen(workCtx) })
+	wg.Go(func() { a.watchAnalyzer(workCtx) })
 
 	a.setLights()
 	close(a.ready)

@@ -49,6 +49,7 @@ type bench struct {
 	// guide and second are the agent's Deps.Guide and EmissionSecond.
 	guide  func(emission.Progress)
 	second time.Duration
+	poll   time.Duration // Deps.AnalyzerPoll
 	agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
@@ -100,7 +101,7 @@ func newBench(t *testing.T) *bench {
 func (b *bench) start() {
 	b.t.Helper()
 	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Logger: testLogger(b.t),
-		Guide: b.guide, EmissionSecond: b.second})
+		Guide: b.guide, EmissionSecond: b.second, AnalyzerPoll: b.poll})
 	if err != nil {
 		b.t.Fatal(err)
 	}

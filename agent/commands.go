@@ -12,6 +12,7 @@ import (
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -71,6 +72,8 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 		return eventResult(a.readNow(ctx, c.Phase))
 	case *command.RunEmissionTestArgs:
 		return testResult(a.runEmissionTest(ctx, c))
+	case *command.AnalyzerCheckArgs:
+		return a.analyzerCheck(ctx, c)
 	case *command.LiveStartArgs:
 		return a.startLive(c)
 	case *command.LiveStopArgs:
@@ -118,6 +121,7 @@ var replyCodes = []struct {
 	{ErrLiveJ1939, uplink.CodeNotSupported},
 	{ErrNoAnalyzer, uplink.CodeNoAnalyzer},
 	{ErrAnalyzerBusy, uplink.CodeBusy},
+	{analyzer.ErrUnsupported, uplink.CodeNotSupported},
 	{ErrAnalyzer, uplink.CodeAnalyzerError},
 	{ErrVehicle, uplink.CodeVehicleError},
 	{job.ErrClearFailed, uplink.CodeVehicleError},

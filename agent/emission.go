@@ -17,8 +17,8 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-// ErrAnalyzerBusy: the analyzer is in use (a test runs); the action was not
-// started.
+// ErrAnalyzerBusy: the analyzer was in use (a test ran) until the action
+// gave up; it was not started.
 var ErrAnalyzerBusy = errors.New("agent: the analyzer is busy (an emission test runs)")
 
 // testPIDs are the OBD live data sampled beside the gas values of an
@@ -33,7 +33,7 @@ type instrument struct {
 	path string
 	cfg  emission.Config
 
-	busy sync.Mutex // one user of the analyzer's port at a time
+	busy chan struct{} // holds a token while someone uses the analyzer's port
 
 	mu      sync.Mutex
 	st      emission.InstrumentState
@@ -43,7 +43,7 @@ type instrument struct {
 }
 
 func newInstrument(stateDir, iface string, cfg emission.Config) (*instrument, error) {
-	in := &instrument{path: filepath.Join(stateDir, emission.DayFile), cfg: cfg}
+	in := &instrument{path: filepath.Join(stateDir, emission.DayFile), cfg: cfg, busy: make(chan struct{}, 1)}
 	if addr, err := analyzer.ParseAddress(iface); err == nil {
 		in.st.Instrument = analyzer.InstrumentID{Protocol: addr.Driver, Port: addr.Port}
 	}
@@ -151,15 +151,27 @@ func (in *instrument) runningStatus() *testStatus {
 }
 
 // openAnalyzer opens the configured analyzer for one use, holding it until
-// release; a second user gets ErrAnalyzerBusy. A non-empty method
-// replaces analyzer.method (a procedure samples real-time values).
-func (a *Agent) openAnalyzer(method string) (analyzer.Instrument, func(), error) {
+// release: a command waits for the one before it (or ctx); the state poll
+// (wait false) gets ErrAnalyzerBusy instead. A non-empty method replaces
+// analyzer.method (a procedure samples real-time values).
+func (a *Agent) openAnalyzer(ctx context.Context, method string, wait bool) (analyzer.Instrument, func(), error) {
 	if a.cfg.Analyzer.Interface == "" {
 		return nil, nil, ErrNoAnalyzer
 	}
-	if !a.inst.busy.TryLock() {
-		return nil, nil, ErrAnalyzerBusy
+	if wait {
+		select {
+		case a.inst.busy <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w: %w", ErrAnalyzerBusy, ctx.Err())
+		}
+	} else {
+		select {
+		case a.inst.busy <- struct{}{}:
+		default:
+			return nil, nil, ErrAnalyzerBusy
+		}
 	}
+	free := func() { <-a.inst.busy }
 	o := a.cfg.AnalyzerOptions()
 	if method != "" {
 		o.Method = method
@@ -167,10 +179,10 @@ func (a *Agent) openAnalyzer(method string) (analyzer.Instrument, func(), error)
 	o.Drivers, o.Logger = a.deps.AnalyzerDrivers, a.log.With("part", "analyzer")
 	inst, err := analyzer.Open(a.cfg.Analyzer.Interface, o)
 	if err != nil {
-		a.inst.busy.Unlock()
+		free()
 		return nil, nil, fmt.Errorf("%w: %w", ErrAnalyzer, err)
 	}
-	return inst, func() { inst.Close(); a.inst.busy.Unlock() }, nil
+	return inst, func() { inst.Close(); free() }, nil
 }
 
 // runEmissionTest runs a test procedure with the analyzer and the
@@ -189,7 +201,7 @@ func (a *Agent) runEmissionTest(ctx context.Context, c *command.RunEmissionTestA
 		return job.Event{}, err
 	}
 	test := emission.Test{Method: c.Method, Config: a.inst.cfg, LimitSet: c.LimitSet, Heavy: c.Heavy, Live: vehicleLive{a}}
-	inst, release, err := a.openAnalyzer(analyzer.MethodRealtime)
+	inst, release, err := a.openAnalyzer(ctx, analyzer.MethodRealtime, true)
 	if err != nil {
 		return job.Event{}, err
 	}
@@ -259,6 +271,101 @@ func (a *Agent) guide(p emission.Progress) {
 	if a.deps.Guide != nil {
 		a.deps.Guide(p)
 	}
+}
+
+// DefaultAnalyzerPoll is how often the agent asks the idle analyzer its
+// state.
+const DefaultAnalyzerPoll = time.Minute
+
+// watchAnalyzer asks the analyzer its state (warming up, ready, leak
+// check running) now and then while nobody uses it, for the status.
+func (a *Agent) watchAnalyzer(ctx context.Context) {
+	if a.cfg.Analyzer.Interface == "" {
+		return
+	}
+	every := a.deps.AnalyzerPoll
+	if every <= 0 {
+		every = DefaultAnalyzerPoll
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		a.pollAnalyzer(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pollAnalyzer reads the analyzer's state once, unless it is in use.
+func (a *Agent) pollAnalyzer(ctx context.Context) {
+	inst, release, err := a.openAnalyzer(ctx, "", false)
+	if errors.Is(err, ErrAnalyzerBusy) {
+		return
+	}
+	if err != nil {
+		a.log.Debug("analyzer state", "err", err)
+		return
+	}
+	defer release()
+	sr, ok := inst.(analyzer.StateReader)
+	if !ok {
+		a.inst.observe(inst, analyzer.InstrumentID{}, nil, a.now())
+		return
+	}
+	st, err := sr.State(ctx)
+	if err != nil {
+		a.log.Debug("analyzer state", "err", err)
+		return
+	}
+	before := a.inst.state(a.now()).Mode
+	a.inst.observe(inst, analyzer.InstrumentID{}, &st, a.now())
+	if st.Mode != before || st.Mode == analyzer.ModeWarmingUp { // the time left counts down
+		a.up.NotifyStatus()
+	}
+}
+
+// analyzerCheck runs a zero or a leak check (the technician capped the
+// probe) and keeps its outcome for the status and the next tests' records.
+func (a *Agent) analyzerCheck(ctx context.Context, c *command.AnalyzerCheckArgs) (any, error) {
+	inst, release, err := a.openAnalyzer(ctx, "", true)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var run func(context.Context) error
+	z, canZero := inst.(analyzer.Zeroer)
+	l, canLeak := inst.(analyzer.LeakChecker)
+	switch {
+	case c.Check == command.CheckZero && canZero:
+		run = z.Zero
+	case c.Check == command.CheckLeak && canLeak:
+		run = l.LeakCheck
+	default:
+		return nil, fmt.Errorf("%w: %s: %w", ErrAnalyzer, c.Check, analyzer.ErrUnsupported)
+	}
+	a.log.Info("analyzer check started", "check", c.Check, "technician", c.Technician)
+	err = run(ctx)
+	o := emission.Outcome{At: a.now().UTC(), OK: err == nil}
+	if err != nil && !errors.Is(err, analyzer.ErrZeroFailed) && !errors.Is(err, analyzer.ErrLeak) {
+		return nil, fmt.Errorf("%w: %w", ErrAnalyzer, err) // no outcome: nothing to keep
+	}
+	if err != nil {
+		o.Error = err.Error()
+	}
+	if c.Check == command.CheckZero {
+		a.inst.setZero(o)
+	} else {
+		a.inst.setLeakCheck(o)
+	}
+	a.inst.observe(inst, analyzer.InstrumentID{}, nil, a.now())
+	if serr := a.inst.save(); serr != nil {
+		a.log.Warn("analyzer state not saved", "err", serr)
+	}
+	a.up.NotifyStatus()
+	return map[string]any{"check": c.Check, "ok": o.OK, "error": o.Error, "analyzer": a.inst.state(a.now())}, nil
 }
 
 // testResult is run_emission_test's reply: the stored event and the

@@ -195,3 +195,65 @@ func TestAgentEmissionTest(t *testing.T) {
 		t.Fatalf("records do not verify:\n%s", rep)
 	}
 }
+
+// TestAgentAnalyzerDay: the status follows the analyzer through its day
+// (warming up, then ready, asked while nobody uses it), and analyzer_check
+// runs the leak check and the zero, whose outcomes the status shows.
+func TestAgentAnalyzerDay(t *testing.T) {
+	b := newBench(t)
+	r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", "nha506-repaired.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Behaviour.WarmUpPolls, r.Behaviour.Leak = 30, true
+	sim, err := analyzersim.New(r, analyzersim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopAnalyzer() })
+	b.cfg.Analyzer.Interface = "nha506:" + dev
+	b.poll = 10 * time.Millisecond
+	b.start()
+
+	analyzerStatus := func(desc string, cond func(st emission.InstrumentState) bool) {
+		t.Helper()
+		b.obs.WaitFor(30*time.Second, desc, func(msgs []mosquittotest.Message) bool {
+			for _, m := range msgs {
+				var st struct {
+					Analyzer *emission.InstrumentState `json:"analyzer"`
+				}
+				if m.Topic == topics.Status && json.Unmarshal(m.Payload, &st) == nil && st.Analyzer != nil && cond(*st.Analyzer) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	analyzerStatus("a status with the analyzer warming up", func(st emission.InstrumentState) bool {
+		return st.Mode == "warming_up" && st.WarmUpLeftS > 0 && st.ZeroDue
+	})
+	analyzerStatus("a status with the analyzer ready", func(st emission.InstrumentState) bool {
+		return st.Mode == "ready" && st.Checked != nil && st.Instrument.Protocol == "nha506"
+	})
+
+	res := b.mustCommand("analyzer_check", map[string]any{"check": "leak_check", "technician": "T007"})
+	if res["ok"] != false || !strings.Contains(res["error"].(string), "leaks") {
+		t.Fatalf("leak check: %v", res)
+	}
+	analyzerStatus("a status with the failed leak check", func(st emission.InstrumentState) bool {
+		return st.LastLeakCheck != nil && !st.LastLeakCheck.OK && st.LeakCheckDue
+	})
+	if res := b.mustCommand("analyzer_check", map[string]any{"check": "zero"}); res["ok"] != true {
+		t.Fatalf("zero: %v", res)
+	}
+	analyzerStatus("a status with a fresh zero", func(st emission.InstrumentState) bool {
+		return st.LastZero != nil && st.LastZero.OK && !st.ZeroDue
+	})
+	if r := b.command("analyzer_check", map[string]any{"check": "calibrate"}); r.OK || r.Code != uplink.CodeBadArgument {
+		t.Errorf("unknown check: %+v", r)
+	}
+}

@@ -213,7 +213,7 @@ func (a *Agent) readNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	if _, ok := a.jobs.Current(a.bay); !ok {
 		return job.Event{}, fmt.Errorf("%w: a reading belongs to a job", job.ErrNoJob)
 	}
-	inst, release, err := a.openAnalyzer("")
+	inst, release, err := a.openAnalyzer(ctx, "", true)
 	if err != nil {
 		return job.Event{}, err
 	}

@@ -201,6 +201,34 @@ func (a *RunEmissionTestArgs) Validate() error {
 	return p.Err()
 }
 
+// Checks of analyzer_check.
+const (
+	CheckZero = "zero"
+	CheckLeak = "leak_check"
+)
+
+// AnalyzerCheckArgs are the arguments of analyzer_check: which check
+// (zero or leak_check) and who runs it.
+type AnalyzerCheckArgs struct {
+	BayArg
+	Check      string `json:"check"`
+	Technician string `json:"technician,omitempty"`
+}
+
+// Command implements Args.
+func (*AnalyzerCheckArgs) Command() string { return AnalyzerCheck }
+
+// Validate implements Args.
+func (a *AnalyzerCheckArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	check.Enum(&p, "check", a.Check, []string{CheckZero, CheckLeak}, true)
+	if a.Technician != "" {
+		check.Technician(&p, "technician", a.Technician)
+	}
+	return p.Err()
+}
+
 // LiveStartArgs are the arguments of live_start: the Mode 01 PIDs to
 // sample, as two hex digits each ("0C", "0d"), how often (rate_hz, 0.1 to
 // 10, default 1) and for how long (duration_s, 1 to 1800, default 60).

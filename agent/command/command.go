@@ -46,9 +46,12 @@ const (
 	TakeReading = "take_reading"
 	// RunEmissionTest runs an emission test procedure.
 	RunEmissionTest = "run_emission_test"
-	LiveStart       = "live_start"
-	LiveStop        = "live_stop"
-	Resend          = "resend"
+	// AnalyzerCheck zeroes the analyzer or checks its sample line for
+	// leaks.
+	AnalyzerCheck = "analyzer_check"
+	LiveStart     = "live_start"
+	LiveStop      = "live_stop"
+	Resend        = "resend"
 )
 
 // Lanes (see the package doc).
@@ -108,6 +111,7 @@ var specs = []Spec{
 	{StartScan, LaneVehicle, "take a health snapshot of the connected vehicle", func() Args { return new(StartScanArgs) }},
 	{TakeReading, LaneAnalyzer, "take one reading from the exhaust analyzer into the open job (a wiring check)", func() Args { return new(TakeReadingArgs) }},
 	{RunEmissionTest, LaneAnalyzer, "run an emission test procedure (two-speed idle, free acceleration) into the open job; the reply carries the verdict", func() Args { return new(RunEmissionTestArgs) }},
+	{AnalyzerCheck, LaneAnalyzer, "zero the analyzer or run its leak check (daily; the probe capped); the status shows the outcome", func() Args { return new(AnalyzerCheckArgs) }},
 	{LiveStart, LaneVehicle, "start the live data feed on the live topic (never stored)", func() Args { return new(LiveStartArgs) }},
 	{LiveStop, LaneBay, "stop the live data feed", func() Args { return new(LiveStopArgs) }},
 	{Resend, LaneBay, "publish again the records of a range that a receiver found missing", func() Args { return new(ResendArgs) }},

@@ -92,8 +92,8 @@ var replyMessages = Catalogue{
 		Zh: "车辆或诊断接头应答异常，请检查连接和点火开关后重试。",
 	},
 	"reply.not_supported": {
-		En: "This vehicle does not support that command.",
-		Zh: "该车辆不支持此命令。",
+		En: "This vehicle or instrument does not support that command.",
+		Zh: "该车辆或仪器不支持此命令。",
 	},
 	"reply.no_analyzer": {
 		En: "No exhaust analyzer is configured on this box.",

@@ -65,7 +65,7 @@ const (
 	CodeVehicleNotConnected Code = "vehicle_not_connected" // no vehicle answers
 	CodeVehicleBusy         Code = "vehicle_busy"          // a vehicle command must finish first
 	CodeVehicleError        Code = "vehicle_error"         // the vehicle or its interface failed
-	CodeNotSupported        Code = "not_supported"         // the vehicle cannot do this
+	CodeNotSupported        Code = "not_supported"         // the vehicle or the analyzer cannot do this
 	CodeNoAnalyzer          Code = "no_analyzer"           // no analyzer is configured
 	CodeAnalyzerError       Code = "analyzer_error"        // the analyzer failed
 
@@ -100,7 +100,7 @@ var codeDocs = []struct {
 	{CodeVehicleNotConnected, "the action needs a connected vehicle and none answers"},
 	{CodeVehicleBusy, "a command still talking to the vehicle must finish first (closing or cancelling a job while its DTC clear runs)"},
 	{CodeVehicleError, "the vehicle or its interface failed during the action"},
-	{CodeNotSupported, "the connected vehicle cannot do this (for example the live feed on a J1939 truck)"},
+	{CodeNotSupported, "the connected vehicle or the analyzer cannot do this (the live feed on a J1939 truck, a leak check on an analyzer without one)"},
 	{CodeNoAnalyzer, "the action needs an exhaust analyzer and none is configured"},
 	{CodeAnalyzerError, "the analyzer did not answer or answered garbage"},
 	{CodeInternal, "anything else; the error text and the agent's log say what"},
