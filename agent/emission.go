@@ -231,11 +231,8 @@ var errBadTest = errors.New("agent: bad emission test")
 // afterTest updates the instrument's state from a finished test: its zero,
 // what its readings said it is, its counters.
 func (a *Agent) afterTest(inst analyzer.Instrument, res *emission.Result) {
-	switch {
-	case res.Zeroed != nil:
-		a.inst.setZero(emission.Outcome{At: *res.Zeroed, OK: true})
-	case res.Verdict.Reason == emission.ReasonZeroFailed:
-		a.inst.setZero(emission.Outcome{At: res.Ended, Error: res.Verdict.Detail})
+	if z := emission.ZeroOutcome(res); z != nil {
+		a.inst.setZero(*z)
 	}
 	var st *analyzer.State
 	if res.Verdict.Reason == emission.ReasonWarmingUp {
@@ -335,27 +332,12 @@ func (a *Agent) analyzerCheck(ctx context.Context, c *command.AnalyzerCheckArgs)
 		return nil, err
 	}
 	defer release()
-	var run func(context.Context) error
-	z, canZero := inst.(analyzer.Zeroer)
-	l, canLeak := inst.(analyzer.LeakChecker)
-	switch {
-	case c.Check == command.CheckZero && canZero:
-		run = z.Zero
-	case c.Check == command.CheckLeak && canLeak:
-		run = l.LeakCheck
-	default:
-		return nil, fmt.Errorf("%w: %s: %w", ErrAnalyzer, c.Check, analyzer.ErrUnsupported)
-	}
 	a.log.Info("analyzer check started", "check", c.Check, "technician", c.Technician)
-	err = run(ctx)
-	o := emission.Outcome{At: a.now().UTC(), OK: err == nil}
-	if err != nil && !errors.Is(err, analyzer.ErrZeroFailed) && !errors.Is(err, analyzer.ErrLeak) {
+	o, err := emission.RunCheck(ctx, inst, c.Check, a.now)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAnalyzer, err) // no outcome: nothing to keep
 	}
-	if err != nil {
-		o.Error = err.Error()
-	}
-	if c.Check == command.CheckZero {
+	if c.Check == emission.CheckZero {
 		a.inst.setZero(o)
 	} else {
 		a.inst.setLeakCheck(o)

@@ -201,12 +201,6 @@ func (a *RunEmissionTestArgs) Validate() error {
 	return p.Err()
 }
 
-// Checks of analyzer_check.
-const (
-	CheckZero = "zero"
-	CheckLeak = "leak_check"
-)
-
 // AnalyzerCheckArgs are the arguments of analyzer_check: which check
 // (zero or leak_check) and who runs it.
 type AnalyzerCheckArgs struct {
@@ -222,7 +216,7 @@ func (*AnalyzerCheckArgs) Command() string { return AnalyzerCheck }
 func (a *AnalyzerCheckArgs) Validate() error {
 	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
-	check.Enum(&p, "check", a.Check, []string{CheckZero, CheckLeak}, true)
+	check.Enum(&p, "check", a.Check, emission.Checks(), true)
 	if a.Technician != "" {
 		check.Technician(&p, "technician", a.Technician)
 	}

@@ -1,6 +1,7 @@
 package emission
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,4 +93,54 @@ func (d Day) Save(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Checks of an instrument's day.
+const (
+	CheckZero = "zero"       // zero with the probe in clean air (calibration on an opacimeter)
+	CheckLeak = "leak_check" // the sample line's leak check, the probe capped
+)
+
+// Checks returns the checks RunCheck runs.
+func Checks() []string { return []string{CheckZero, CheckLeak} }
+
+// ErrNoCheck: the instrument has no such check.
+var ErrNoCheck = errors.New("emission: the instrument has no such check")
+
+// RunCheck runs a zero or a leak check on inst and returns its outcome: OK,
+// or failed with the reason (the zero failed, the line leaks). An error
+// means there is no outcome (no answer, no such check: ErrNoCheck wrapping
+// analyzer.ErrUnsupported).
+func RunCheck(ctx context.Context, inst Instrument, check string, now func() time.Time) (Outcome, error) {
+	var run func(context.Context) error
+	if z, ok := inst.(analyzer.Zeroer); ok && check == CheckZero {
+		run = z.Zero
+	}
+	if l, ok := inst.(analyzer.LeakChecker); ok && check == CheckLeak {
+		run = l.LeakCheck
+	}
+	if run == nil {
+		return Outcome{}, fmt.Errorf("%w: %s: %w", ErrNoCheck, check, analyzer.ErrUnsupported)
+	}
+	err := run(ctx)
+	o := Outcome{At: now().UTC(), OK: err == nil}
+	switch {
+	case err == nil:
+	case errors.Is(err, analyzer.ErrZeroFailed), errors.Is(err, analyzer.ErrLeak):
+		o.Error = err.Error()
+	default:
+		return Outcome{}, err
+	}
+	return o, nil
+}
+
+// ZeroOutcome is the zero a finished test did, if it did one.
+func ZeroOutcome(res *Result) *Outcome {
+	switch {
+	case res.Zeroed != nil:
+		return &Outcome{At: *res.Zeroed, OK: true}
+	case res.Verdict.Reason == ReasonZeroFailed:
+		return &Outcome{At: res.Ended, Error: res.Verdict.Detail}
+	}
+	return nil
 }

@@ -124,9 +124,9 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 
 	switch {
 	case *zero:
-		return day.operation(ctx, inst, "zero")
+		return day.operation(ctx, inst, emission.CheckZero)
 	case *leak:
-		return day.operation(ctx, inst, "leak check")
+		return day.operation(ctx, inst, emission.CheckLeak)
 	case *test != "":
 		cfg, err := emission.LoadConfigFile(*procedures)
 		if err != nil {
@@ -257,46 +257,30 @@ func (d dayFile) update(f func(*emission.Day)) {
 }
 
 func (d dayFile) afterTest(res *emission.Result) {
-	switch {
-	case res.Zeroed != nil:
-		d.update(func(day *emission.Day) { day.LastZero = &emission.Outcome{At: *res.Zeroed, OK: true} })
-	case res.Verdict.Reason == emission.ReasonZeroFailed:
-		d.update(func(day *emission.Day) { day.LastZero = &emission.Outcome{At: res.Ended, Error: res.Verdict.Detail} })
+	if z := emission.ZeroOutcome(res); z != nil {
+		d.update(func(day *emission.Day) { day.LastZero = z })
 	}
 }
 
 // operation runs a zero or a leak check, prints and keeps its outcome.
-func (d dayFile) operation(ctx context.Context, inst analyzer.Instrument, what string) error {
-	var run func(context.Context) error
-	z, canZero := inst.(analyzer.Zeroer)
-	l, canLeak := inst.(analyzer.LeakChecker)
-	switch {
-	case what == "zero" && canZero:
-		run = z.Zero
-	case what == "leak check" && canLeak:
-		run = l.LeakCheck
-	default:
-		return fmt.Errorf("%s: %w", what, analyzer.ErrUnsupported)
-	}
-	fmt.Fprintf(d.e.stdout, "%s running...\n", what)
-	err := run(ctx)
-	o := emission.Outcome{At: time.Now().UTC(), OK: err == nil}
-	switch {
-	case err == nil:
-		fmt.Fprintf(d.e.stdout, "%s: ok\n", what)
-	case errors.Is(err, analyzer.ErrZeroFailed), errors.Is(err, analyzer.ErrLeak):
-		o.Error = err.Error()
-	default:
+func (d dayFile) operation(ctx context.Context, inst analyzer.Instrument, check string) error {
+	fmt.Fprintf(d.e.stdout, "%s running...\n", check)
+	o, err := emission.RunCheck(ctx, inst, check, time.Now)
+	if err != nil {
 		return err // no outcome: nothing to keep
 	}
 	d.update(func(day *emission.Day) {
-		if what == "zero" {
+		if check == emission.CheckZero {
 			day.LastZero = &o
 		} else {
 			day.LastLeakCheck = &o
 		}
 	})
-	return err
+	if !o.OK {
+		return fmt.Errorf("%s: %s", check, o.Error)
+	}
+	fmt.Fprintf(d.e.stdout, "%s: ok\n", check)
+	return nil
 }
 
 // writeState prints what the instrument says it is doing and its day.

@@ -84,9 +84,13 @@ func TestMeasureTest(t *testing.T) {
 	if code != exitError || !strings.Contains(stdout, "双怠速法检测：不合格（限值a）：高怠速CO 0.9%，超过限值 0.3%") {
 		t.Errorf("failing car: exit %d\n%s", code, stdout)
 	}
+	code, stdout, stderr = runCmd(t, "measure", "--sim", readings("nha506-repaired.yaml"), "--leak-check", "--state-dir", dir)
+	if code != 0 || !strings.Contains(stdout, "leak_check: ok\n") {
+		t.Errorf("leak check: exit %d %s\n%s", code, stderr, stdout)
+	}
 	code, stdout, stderr = runCmd(t, "measure", "--sim", readings("nha506-repaired.yaml"), "--state-dir", dir)
 	if code != 0 || !regexp.MustCompile(`last zero +\d{4}-\d\d-\d\d \d\d:\d\d, ok\n`).MatchString(stdout) ||
-		!strings.Contains(stdout, "last leak check  never (here)  (leak check due)") || !strings.Contains(stdout, "state ") {
+		!regexp.MustCompile(`last leak check +\d{4}-\d\d-\d\d \d\d:\d\d, ok\n`).MatchString(stdout) || !strings.Contains(stdout, "state ") {
 		t.Errorf("reading with the instrument's day: exit %d %s\n%s", code, stderr, stdout)
 	}
 	for _, tc := range []struct {
