@@ -64,20 +64,6 @@ func newBench(t *testing.T) *bench {
 	b.broker = mosquittotest.Start(t, mosquittotest.Options{Prefix: prefix, Devices: []mosquittotest.Device{{Shop: shop, ID: device}}})
 	b.obs = mosquittotest.Subscribe(t, b.broker.PlainURL, topics.Root+"/#", mosquittotest.SubOptions{QoS: 1})
 
-	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", "nha506-before.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := analyzersim.New(readings, analyzersim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopAnalyzer() })
-
 	dir := t.TempDir()
 	cert, key := b.broker.ClientCert(device)
 	cfg := config.Default()
@@ -89,13 +75,40 @@ func newBench(t *testing.T) *bench {
 	cfg.Vehicle.Interface = "mem:bay1"
 	cfg.Vehicle.P2 = config.Duration(300 * time.Millisecond)
 	cfg.Vehicle.DetectInterval = config.Duration(100 * time.Millisecond)
-	cfg.Analyzer.Interface = "nha506:" + dev
 	cfg.Uplink.Broker = b.broker.TLSURL
 	cfg.Uplink.TopicPrefix = prefix
 	cfg.Uplink.CAFile = b.broker.CA.File
 	cfg.Uplink.CertFile, cfg.Uplink.KeyFile = cert, key
 	b.cfg = cfg
+	b.serveAnalyzer(b.analyzerReadings("nha506-before.yaml"), nil)
 	return b
+}
+
+// analyzerReadings loads a readings file of testdata/analyzers.
+func (b *bench) analyzerReadings(name string) *analyzersim.Readings {
+	b.t.Helper()
+	r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", name))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
+
+// serveAnalyzer makes a simulated instrument reporting r, following
+// engine when it is set, the bay's analyzer on a pty.
+func (b *bench) serveAnalyzer(r *analyzersim.Readings, engine analyzersim.Engine) *analyzersim.Sim {
+	b.t.Helper()
+	sim, err := analyzersim.New(r, analyzersim.Options{Engine: engine})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	dev, stop, err := analyzersim.ServePTY(context.Background(), sim)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { stop() })
+	b.cfg.Analyzer.Interface = r.Protocol + ":" + dev
+	return sim
 }
 
 func (b *bench) start() {

@@ -42,26 +42,11 @@ func TestAgentEmissionTest(t *testing.T) {
 	stopCar := car.Start(context.Background(), b.hub.Bus("bay1"))
 	t.Cleanup(func() { stopCar() })
 
-	load := func(name string) *analyzersim.Readings {
-		r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	sim, err := analyzersim.New(load("nha506-p0420.yaml"), analyzersim.Options{Engine: analyzersim.EngineFunc(func() float64 {
+	sim := b.serveAnalyzer(b.analyzerReadings("nha506-p0420.yaml"), analyzersim.EngineFunc(func() float64 {
 		rpm, _ := engine.Live("engine_speed")
 		return rpm
-	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopAnalyzer() })
-	b.cfg.Analyzer.Interface = "nha506:" + dev
+	}))
+	dev := strings.TrimPrefix(b.cfg.Analyzer.Interface, "nha506:")
 
 	// The standard's times, cut short; everything else is the default.
 	procedures := filepath.Join(t.TempDir(), "procedures.yaml")
@@ -149,7 +134,7 @@ func TestAgentEmissionTest(t *testing.T) {
 
 	// The repair; the technician takes the foot off the pedal at high idle.
 	b.mustCommand("add_note", map[string]any{"author": "T007", "text": "catalytic converter replaced", "repair_started": true})
-	if err := sim.SetReadings(load("nha506-repaired.yaml")); err != nil {
+	if err := sim.SetReadings(b.analyzerReadings("nha506-repaired.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	tech.Misbehave = func(p emission.Progress) (float64, bool) {
@@ -201,21 +186,9 @@ func TestAgentEmissionTest(t *testing.T) {
 // runs the leak check and the zero, whose outcomes the status shows.
 func TestAgentAnalyzerDay(t *testing.T) {
 	b := newBench(t)
-	r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", "nha506-repaired.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := b.analyzerReadings("nha506-repaired.yaml")
 	r.Behaviour.WarmUpPolls, r.Behaviour.Leak = 30, true
-	sim, err := analyzersim.New(r, analyzersim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopAnalyzer() })
-	b.cfg.Analyzer.Interface = "nha506:" + dev
+	b.serveAnalyzer(r, nil)
 	b.poll = 10 * time.Millisecond
 	b.start()
 

@@ -392,6 +392,21 @@ func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.S
 // phase takes the job's; before_repair is refused with ErrPhase once the
 // repair started; an after_repair reading marks the repair started.
 func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyzer.Reading) (Event, error) {
+	return m.measured(ctx, bay, phase, func(p *check.Problems) {
+		check.Line(p, "reading.method", r.Method, true, check.MaxCode)
+		if len(r.Values) == 0 {
+			p.Add("reading.values", "must hold at least one value")
+		}
+	}, func(n int, at time.Time, phase Phase) (string, any) {
+		return record.KindEmission, EmissionBody{N: n, At: at, Phase: phase, Reading: r}
+	})
+}
+
+// measured stores a reading or an emission test in the open job of bay:
+// the phase (empty: the job's; before_repair refused once the repair
+// started), what problems reports, then the event body makes.
+func (m *Manager) measured(ctx context.Context, bay string, phase Phase, problems func(*check.Problems),
+	body func(n int, at time.Time, phase Phase) (kind string, b any)) (Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j, err := m.current(bay)
@@ -402,15 +417,12 @@ func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyz
 		return Event{}, err
 	}
 	var p check.Problems
-	check.Line(&p, "reading.method", r.Method, true, check.MaxCode)
-	if len(r.Values) == 0 {
-		p.Add("reading.values", "must hold at least one value")
-	}
+	problems(&p)
 	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
-	body := EmissionBody{N: j.Events + 1, At: m.now(), Phase: phase, Reading: r}
-	ev := Event{Kind: record.KindEmission, Job: j.ID, Body: body}
+	kind, b := body(j.Events+1, m.now(), phase)
+	ev := Event{Kind: kind, Job: j.ID, Body: b}
 	return m.result(ev, m.commit(ctx, j, ev))
 }
 
@@ -420,32 +432,19 @@ func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyz
 // ErrPhase once the repair started; an after_repair test marks the repair
 // started. Aborted tests are recorded too: the verdict says why.
 func (m *Manager) EmissionTest(ctx context.Context, bay string, phase Phase, technician string, inst emission.InstrumentState, res *emission.Result) (Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, err := m.current(bay)
-	if err != nil {
-		return Event{}, err
-	}
-	if phase, err = m.phase(j, phase, readingPhases); err != nil {
-		return Event{}, err
-	}
-	var p check.Problems
-	switch {
-	case res == nil:
-		p.Add("test", "is required")
-	default:
-		check.Enum(&p, "test.method", res.Method, emission.Methods(), true)
-		check.Enum(&p, "test.verdict.result", res.Verdict.Result, []string{emission.Pass, emission.Fail, emission.Aborted}, true)
-	}
-	if technician != "" {
-		check.Technician(&p, "technician", technician)
-	}
-	if err := p.Err(); err != nil {
-		return Event{}, err
-	}
-	body := EmissionTestBody{N: j.Events + 1, At: m.now(), Phase: phase, Technician: technician, Instrument: inst, Test: *res}
-	ev := Event{Kind: record.KindEmissionTest, Job: j.ID, Body: body}
-	return m.result(ev, m.commit(ctx, j, ev))
+	return m.measured(ctx, bay, phase, func(p *check.Problems) {
+		if res == nil {
+			p.Add("test", "is required")
+		} else {
+			check.Enum(p, "test.method", res.Method, emission.Methods(), true)
+			check.Enum(p, "test.verdict.result", res.Verdict.Result, []string{emission.Pass, emission.Fail, emission.Aborted}, true)
+		}
+		if technician != "" {
+			check.Technician(p, "technician", technician)
+		}
+	}, func(n int, at time.Time, phase Phase) (string, any) {
+		return record.KindEmissionTest, EmissionTestBody{N: n, At: at, Phase: phase, Technician: technician, Instrument: inst, Test: *res}
+	})
 }
 
 func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
