@@ -259,6 +259,29 @@ func TestTwoSpeedIdleAborts(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a long wait for the oil is kept one second in ten after a minute", func(t *testing.T) {
+		tech := &technician{car: &car{}}
+		cfg := short()
+		cfg.TwoSpeedIdle.WarmUpS = 150
+		inst := instrument(t, "nha506-repaired.yaml", tech.car, func(r *analyzersim.Readings) {
+			r.Idle.OilTemperature, r.Air.OilTemperature, r.HighIdle.OilTemperature = 60, 60, 60
+		})
+		tech.car.oil.Store(60)
+		res, err := emission.Run(t.Context(), emission.Test{Method: emission.TwoSpeedIdle, Instrument: inst, Live: tech.car, Config: cfg},
+			emission.Options{Second: time.Millisecond, Guide: tech.guide})
+		if err != nil || res.Verdict.Reason != emission.ReasonOilTooCold {
+			t.Fatalf("%+v %v", res.Verdict, err)
+		}
+		var warm []int
+		for _, s := range res.Samples {
+			if s.Step == emission.StepWarmUp {
+				warm = append(warm, s.T)
+			}
+		}
+		if len(warm) != 60+9+1 || warm[59] != warm[0]+59 || warm[60] != warm[0]+60 || warm[61] != warm[0]+70 {
+			t.Fatalf("%d warm-up samples kept: %v", len(warm), warm)
+		}
+	})
 	t.Run("cancelled", func(t *testing.T) {
 		tech := &technician{car: &car{}}
 		ctx, cancel := context.WithCancel(t.Context())

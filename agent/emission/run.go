@@ -321,6 +321,7 @@ func (r *runner) warmUp(min float64, limitS int) error {
 	if min <= 0 {
 		return nil
 	}
+	defer r.thinWarmUp()
 	r.set(StepWarmUp, "", msg("emission.prompt.warm_up", "oil", "-", "min", min), nil)
 	r.prog.Needed = limitS
 	noOil := 0
@@ -348,6 +349,28 @@ func (r *runner) warmUp(min float64, limitS int) error {
 		}
 		r.guide()
 	}
+}
+
+// warmUpKept is how many warm-up samples are all kept; later ones are
+// kept one in ten.
+const warmUpKept = 60
+
+// thinWarmUp keeps, of a warm-up longer than warmUpKept seconds, the first
+// warmUpKept samples, then one in ten and the last, so that a long wait for
+// the oil temperature does not outgrow the test's record.
+func (r *runner) thinWarmUp() {
+	out := r.res.Samples[:0]
+	n := 0
+	for i, s := range r.res.Samples {
+		last := i+1 == len(r.res.Samples) || r.res.Samples[i+1].Step != StepWarmUp
+		if s.Step != StepWarmUp || n < warmUpKept || n%10 == 0 || last {
+			out = append(out, s)
+		}
+		if s.Step == StepWarmUp {
+			n++
+		}
+	}
+	r.res.Samples = out
 }
 
 // hold is one timed phase of a step in its speed window.
