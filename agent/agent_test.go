@@ -149,7 +149,7 @@ func (b *bench) stop() {
 // plugIn puts a simulated vehicle on the bay's bus.
 func (b *bench) plugIn(profile string) func() {
 	b.t.Helper()
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", profile+".yaml"))
+	p, err := obdsim.Load(vehicleProfile(profile))
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func (b *bench) waitRecord(kind string, cond func(body map[string]any) bool) map
 func (b *bench) command(name string, args any) uplink.Reply {
 	b.t.Helper()
 	id := fmt.Sprintf("c%d", b.ids.Add(1))
-	raw, _ := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	raw, _ := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
 	tok := b.obs.Client().Publish(topics.Cmd, 1, false, raw)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.t.Fatalf("publish command: %v", tok.Error())
