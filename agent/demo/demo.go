@@ -76,11 +76,11 @@ const (
 	readingsBefore = "nha506-p0420.yaml"
 	readingsAfter  = "nha506-repaired.yaml"
 	// procedureSecond is one second of the emission test procedure.
-	procedureSecond = 25 * time.Millisecond
+	procedureSecond = 10 * time.Millisecond
 )
 
 // DefaultTimeout bounds the scripted job when Options.Timeout is zero.
-const DefaultTimeout = 60 * time.Second
+const DefaultTimeout = 3 * time.Minute
 
 // Errors of Run, compared with errors.Is.
 var (
