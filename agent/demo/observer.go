@@ -172,7 +172,7 @@ var errRefused = errors.New("demo: the agent refused a command")
 func (o *observer) command(ctx context.Context, name string, args any) (uplink.Reply, error) {
 	o.ids++
 	id := "demo-" + strconv.Itoa(o.ids)
-	payload, err := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	payload, err := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
 	if err != nil {
 		return uplink.Reply{}, err
 	}

@@ -152,7 +152,7 @@ func (c *Commander) Changed() <-chan struct{} {
 func (c *Commander) Send(name string, args any) string {
 	c.t.Helper()
 	id := fmt.Sprintf("%s-%d", name, c.ids.Add(1))
-	raw, err := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	raw, err := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
 	if err != nil {
 		c.t.Fatalf("agenttest: encode command %s: %v", name, err)
 	}
