@@ -74,14 +74,14 @@ func Start(o Options) (*Broker, error) {
 		return nil, fmt.Errorf("embedbroker: %w", err)
 	}
 	l := listeners.NewTCP(listeners.Config{ID: "tls", Address: "127.0.0.1:0", TLSConfig: serverTLS})
-	if err := srv.AddListener(l); err != nil {
+	if err := srv.AddListener(safeClose{l, srv}); err != nil {
 		return nil, fmt.Errorf("embedbroker: listen on 127.0.0.1: %w", err)
 	}
 	b := &Broker{srv: srv, CAFile: o.CAFile, Pool: pool, ServerTLS: serverTLS}
 	var plain *listeners.TCP
 	if o.Plain {
 		plain = listeners.NewTCP(listeners.Config{ID: "plain", Address: "127.0.0.1:0"})
-		if err := srv.AddListener(plain); err != nil {
+		if err := srv.AddListener(safeClose{plain, srv}); err != nil {
 			return nil, fmt.Errorf("embedbroker: listen on 127.0.0.1: %w", err)
 		}
 	}
@@ -110,6 +110,27 @@ func (b *Broker) PlainURL() string {
 // Close disconnects every client, closes the listeners and waits for the
 // broker's client goroutines.
 func (b *Broker) Close() { b.srv.Close() }
+
+// safeClose is a listener whose Close disconnects its clients without
+// mochi-mqtt's own closeListenerClients: that takes the client map's read
+// lock twice (GetByListener calls Len), so a client leaving at the same
+// moment (its Delete waiting for the write lock between the two) deadlocks
+// Close for ever (seen under qemu-arm, v2.7.9). Clients.GetAll takes the
+// lock once.
+type safeClose struct {
+	*listeners.TCP
+	srv *mqtt.Server
+}
+
+func (l safeClose) Close(listeners.CloseFn) {
+	l.TCP.Close(func(id string) {
+		for _, cl := range l.srv.Clients.GetAll() {
+			if cl.Net.Listener == id && !cl.Closed() {
+				_ = l.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
+}
 
 // allowHook lets every client connect, publish and subscribe.
 type allowHook struct{ mqtt.HookBase }
