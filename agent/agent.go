@@ -34,6 +34,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
@@ -61,6 +62,14 @@ type Deps struct {
 	AnalyzerDrivers []analyzer.Driver
 	// Now gives the time; nil means time.Now.
 	Now func() time.Time
+	// EmissionSecond is the length of one second of an emission test
+	// procedure; zero is time.Second. The demo and tests shorten it: the
+	// procedure is the same sample for sample.
+	EmissionSecond time.Duration
+	// Guide, when set, sees every progress of a running emission test
+	// besides the buzzer and the status (the demo's simulated technician).
+	// It is called from the test's goroutine and must not block for long.
+	Guide func(emission.Progress)
 }
 
 // Agent is the daemon. Create it with New, run it with Run.
@@ -77,6 +86,9 @@ type Agent struct {
 	up   *uplink.Uplink
 	// rules is the I/M pre-check rule set (precheck in the configuration).
 	rules findings.Rules
+	// inst is the analyzer's day (last zero, leak check) and the running
+	// emission test.
+	inst *instrument
 	// screen is the bay screen, nil when screen.listen is not set.
 	screen *web.Server
 	io     *bayio.Bay // nil when no pin is fitted
@@ -153,6 +165,14 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	a.rules = cfg.Precheck.Rules()
+	emCfg, err := cfg.EmissionConfig()
+	if err != nil {
+		a.box.Close()
+		return nil, err
+	}
+	if a.inst, err = newInstrument(cfg.Device.StateDir, cfg.Analyzer.Interface, emCfg); err != nil {
+		log.Warn("analyzer state", "err", err)
+	}
 	a.jobs, err = job.Open(jobsDir(cfg), job.Options{
 		Emit:   a.emit,
 		Assess: a.assess,

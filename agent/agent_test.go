@@ -18,6 +18,7 @@ import (
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/outbox"
@@ -45,6 +46,9 @@ type bench struct {
 	cfg    *config.Config
 	hub    *canbus.MemHub
 	pins   *bayio.Pins // nil: none fitted
+	// guide and second are the agent's Deps.Guide and EmissionSecond.
+	guide  func(emission.Progress)
+	second time.Duration
 	agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
@@ -95,7 +99,8 @@ func newBench(t *testing.T) *bench {
 
 func (b *bench) start() {
 	b.t.Helper()
-	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Logger: testLogger(b.t)})
+	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Logger: testLogger(b.t),
+		Guide: b.guide, EmissionSecond: b.second})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -326,12 +331,22 @@ func TestAgentBay(t *testing.T) {
 		t.Errorf("after-repair scan %v: want after_repair with the MIL off", res)
 	}
 	b.mustCommand("take_reading", map[string]any{})
-	b.mustCommand("close_job", map[string]any{
+	settlement := map[string]any{
 		"technician": "T007", "settlement_no": "S-1", "settle_date": "2026-11-29", "repair_date": "2026-11-29",
 		"items": []map[string]any{{"name": "replace catalytic converter", "working_hours": "1.5"}},
 		"parts": []map[string]any{{"name": "catalytic converter", "code": "CAT-1", "quantity": "1"}},
-	})
-	b.waitRecord("job_close", nil)
+	}
+	// Readings are wiring checks: without a passing after-repair test the
+	// job closes only with the override, and the reply says why.
+	if r := b.command("close_job", settlement); r.OK || r.Code != uplink.CodeEmissionNotPassed ||
+		!strings.Contains(r.Error, "no after_repair emission test") || !strings.Contains(r.Message[i18n.Chinese], "维修后最后一次尾气检测未合格") {
+		t.Errorf("close_job without a test: %+v", r)
+	}
+	settlement["emission_waiver"], settlement["emission_waiver_by"] = "analyzer sent for calibration; re-test at the station", "T009"
+	b.mustCommand("close_job", settlement)
+	if body := b.waitRecord("job_close", nil); body["settlement"].(map[string]any)["emission_waiver_by"] != "T009" {
+		t.Errorf("the override is not in the close record: %v", body["settlement"])
+	}
 
 	// A job opened by mistake is cancelled, not settled with made-up data.
 	b.mustCommand("open_job", map[string]any{

@@ -69,6 +69,8 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 		return eventResult(a.scanNow(ctx, c.Phase))
 	case *command.TakeReadingArgs:
 		return eventResult(a.readNow(ctx, c.Phase))
+	case *command.RunEmissionTestArgs:
+		return testResult(a.runEmissionTest(ctx, c))
 	case *command.LiveStartArgs:
 		return a.startLive(c)
 	case *command.LiveStopArgs:
@@ -104,6 +106,8 @@ var replyCodes = []struct {
 	{job.ErrJobExists, uplink.CodeJobIDUsed},
 	{job.ErrPhase, uplink.CodePhaseNotAllowed},
 	{job.ErrJobFull, uplink.CodeJobFull},
+	{job.ErrEmissionNotPassed, uplink.CodeEmissionNotPassed},
+	{errBadTest, uplink.CodeBadArgument},
 	{job.ErrClearing, uplink.CodeVehicleBusy},
 	{outbox.ErrFull, uplink.CodeStorageFull},
 	{job.ErrNotStored, uplink.CodeNotStored},
@@ -113,6 +117,7 @@ var replyCodes = []struct {
 	{scan.ErrNoVehicle, uplink.CodeVehicleNotConnected},
 	{ErrLiveJ1939, uplink.CodeNotSupported},
 	{ErrNoAnalyzer, uplink.CodeNoAnalyzer},
+	{ErrAnalyzerBusy, uplink.CodeBusy},
 	{ErrAnalyzer, uplink.CodeAnalyzerError},
 	{ErrVehicle, uplink.CodeVehicleError},
 	{job.ErrClearFailed, uplink.CodeVehicleError},

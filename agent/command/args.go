@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -54,7 +55,8 @@ func (a *OpenJobArgs) Validate() error {
 
 // CloseJobArgs are the arguments of close_job: the technician who closes
 // and the settlement (its members inline: settlement_no, settle_date,
-// repair_date, items, parts, fault_description, emission_waiver).
+// repair_date, items, parts, fault_description, emission_waiver,
+// emission_waiver_by).
 type CloseJobArgs struct {
 	BayArg
 	Technician string `json:"technician"`
@@ -164,6 +166,38 @@ func (a *TakeReadingArgs) Validate() error {
 	var p check.Problems
 	checkOptionalBay(&p, a.Bay)
 	job.CheckReadingPhase(&p, "phase", a.Phase)
+	return p.Err()
+}
+
+// RunEmissionTestArgs are the arguments of run_emission_test: the
+// procedure (two_speed_idle or free_acceleration), optionally the phase
+// (empty takes the job's), the limit set (empty: the configured one), the
+// heavy vehicles' high idle window, and the technician who runs it.
+type RunEmissionTestArgs struct {
+	BayArg
+	Method     string    `json:"method"`
+	Phase      job.Phase `json:"phase,omitempty"`
+	LimitSet   string    `json:"limit_set,omitempty"`
+	Heavy      bool      `json:"heavy,omitempty"`
+	Technician string    `json:"technician,omitempty"`
+}
+
+// Command implements Args.
+func (*RunEmissionTestArgs) Command() string { return RunEmissionTest }
+
+// Validate implements Args. Whether the limit set is configured is the
+// agent's to check.
+func (a *RunEmissionTestArgs) Validate() error {
+	var p check.Problems
+	checkOptionalBay(&p, a.Bay)
+	check.Enum(&p, "method", a.Method, emission.Methods(), true)
+	job.CheckReadingPhase(&p, "phase", a.Phase)
+	if a.LimitSet != "" {
+		check.Code(&p, "limit_set", a.LimitSet)
+	}
+	if a.Technician != "" {
+		check.Technician(&p, "technician", a.Technician)
+	}
 	return p.Err()
 }
 

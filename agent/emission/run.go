@@ -99,7 +99,7 @@ func Run(ctx context.Context, t Test, o Options) (*Result, error) {
 	r.stopPump()
 	r.res.Ended = o.now().UTC()
 	r.prog.Step, r.prog.Phase, r.prog.Target = StepDone, "", nil
-	r.prog.Prompt = msg("emission.prompt.done", "verdict", r.res.Verdict.msg).i18n()
+	r.prog.Prompt = msg("emission.prompt.done." + r.res.Verdict.Result).i18n() // in every language; the verdict's text is in Verdict
 	r.prog.Verdict = &r.res.Verdict
 	r.prog.Changed = true
 	r.guide()
@@ -158,13 +158,14 @@ func (r *runner) second() (*Sample, error) {
 	if err := r.wait(r.tick); err != nil {
 		return nil, err
 	}
-	s, err := r.sample()
+	s, err := r.sample(true)
 	r.sec++
 	return s, err
 }
 
-// sample reads the instrument and the vehicle once and records it.
-func (r *runner) sample() (*Sample, error) {
+// sample reads the instrument once, and the vehicle's live data when
+// withOBD (once a procedure second), and records it.
+func (r *runner) sample(withOBD bool) (*Sample, error) {
 	s := Sample{T: r.sec, At: r.o.now().UTC(), Step: r.prog.Step, Phase: r.prog.Phase}
 	reading, err := r.t.Instrument.Read(r.ctx)
 	if r.ctx.Err() != nil {
@@ -180,7 +181,7 @@ func (r *runner) sample() (*Sample, error) {
 			r.res.Instrument = reading.Instrument
 		}
 	}
-	if r.t.Live != nil {
+	if r.t.Live != nil && withOBD {
 		if vals, err := r.t.Live.Live(r.ctx); err == nil {
 			s.OBD = vals
 		}

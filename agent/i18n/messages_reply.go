@@ -59,6 +59,10 @@ var replyMessages = Catalogue{
 		En: "This job holds the most events it may; settle it and open a new job.",
 		Zh: "该工单的记录条数已达上限，请结算后另开工单。",
 	},
+	"reply.emission_not_passed": {
+		En: "This emission repair cannot close: its last after-repair emission test did not pass, or there is none. Run the test again, or give the reason and the responsible technician for closing anyway.",
+		Zh: "该尾气维修工单不能结算：维修后最后一次尾气检测未合格或尚未检测。请重新检测，或填写原因及负责技术员后强制结算。",
+	},
 	"reply.storage_full": {
 		En: "The box's record storage is full (offline for a long time?); nothing new is stored until it has uploaded.",
 		Zh: "设备记录存储已满（可能长时间断网），上传完成前不能保存新记录。",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -413,7 +414,51 @@ func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyz
 	return m.result(ev, m.commit(ctx, j, ev))
 }
 
+// EmissionTest attaches a completed emission test procedure (res, from
+// emission.Run) to the open job of bay, with the instrument's state when
+// it began. An empty phase takes the job's; before_repair is refused with
+// ErrPhase once the repair started; an after_repair test marks the repair
+// started. Aborted tests are recorded too: the verdict says why.
+func (m *Manager) EmissionTest(ctx context.Context, bay string, phase Phase, technician string, inst emission.InstrumentState, res *emission.Result) (Event, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, err := m.current(bay)
+	if err != nil {
+		return Event{}, err
+	}
+	if phase, err = m.phase(j, phase, readingPhases); err != nil {
+		return Event{}, err
+	}
+	var p check.Problems
+	switch {
+	case res == nil:
+		p.Add("test", "is required")
+	default:
+		check.Enum(&p, "test.method", res.Method, emission.Methods(), true)
+		check.Enum(&p, "test.verdict.result", res.Verdict.Result, []string{emission.Pass, emission.Fail, emission.Aborted}, true)
+	}
+	if technician != "" {
+		check.Technician(&p, "technician", technician)
+	}
+	if err := p.Err(); err != nil {
+		return Event{}, err
+	}
+	body := EmissionTestBody{N: j.Events + 1, At: m.now(), Phase: phase, Technician: technician, Instrument: inst, Test: *res}
+	ev := Event{Kind: record.KindEmissionTest, Job: j.ID, Body: body}
+	return m.result(ev, m.commit(ctx, j, ev))
+}
+
 func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
+	return j.phaseFor(ph, allowed)
+}
+
+// ReadingPhase returns the phase a reading or an emission test of the job
+// would take: ph, or the job's phase when ph is empty; an error wrapping
+// ErrPhase for before_repair once the repair started (so a caller can
+// refuse before a long test rather than after it).
+func (j *Job) ReadingPhase(ph Phase) (Phase, error) { return j.phaseFor(ph, readingPhases) }
+
+func (j *Job) phaseFor(ph Phase, allowed []string) (Phase, error) {
 	if ph == "" {
 		return j.Phase(), nil
 	}
@@ -546,8 +591,10 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 // CloseJob closes the open job of bay at settlement. It checks everything the
 // health record needs and reports each problem naming its field: the
 // technician (closed_by), the settlement, a VIN, and for emission repairs a
-// before_repair and an after_repair reading unless Settlement.EmissionWaiver
-// gives the reason. Once the "job_close" record is stored, the job is no
+// before_repair and an after_repair emission test or reading, and that the
+// last after_repair emission test passed (ErrEmissionNotPassed, saying
+// why), unless the settlement overrides it (EmissionWaiver with the reason,
+// EmissionWaiverBy the technician). Once the "job_close" record is stored, the job is no
 // longer open, and its file moves to the closed jobs (ReadClosed). If the
 // closed file cannot be written (ErrStateNotSaved), the bay is stopped
 // until it is (see Retry), and a restart before then finishes the close
@@ -573,6 +620,9 @@ func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settle
 	s.Check(&p, "")
 	c.checkReady(&p, "")
 	if err := p.Err(); err != nil {
+		return Closed{}, Event{}, err
+	}
+	if err := c.checkPassed(); err != nil {
 		return Closed{}, Event{}, err
 	}
 	c.Events++

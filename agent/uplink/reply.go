@@ -53,6 +53,7 @@ const (
 	CodeJobIDUsed          Code = "job_id_used"         // the job id was used before
 	CodePhaseNotAllowed    Code = "phase_not_allowed"   // the phase is not allowed in the job's state
 	CodeJobFull            Code = "job_full"            // the job holds its maximum number of events
+	CodeEmissionNotPassed  Code = "emission_not_passed" // an emission repair closes only after a passing test, or with an override
 
 	// Storing.
 	CodeStorageFull Code = "storage_full"  // the outbox is full; nothing new is stored
@@ -91,6 +92,7 @@ var codeDocs = []struct {
 	{CodeJobIDUsed, "the job id was used before; job ids are never reused"},
 	{CodePhaseNotAllowed, "the phase is not allowed in the job's state (nothing is before_repair once the repair started)"},
 	{CodeJobFull, "the job holds the most events a job may"},
+	{CodeEmissionNotPassed, "an emission_repair job closes only when its last after_repair emission test passed; the message says why not (failed, aborted, none); emission_waiver with emission_waiver_by overrides"},
 	{CodeStorageFull, "the outbox is full; nothing new is stored until the uplink drains it"},
 	{CodeNotStored, "the record was not stored and nothing changed; the command may be sent again"},
 	{CodeJobNotSaved, "the record WAS stored, but the job file could not be saved (an alarm is raised)"},
