@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -26,6 +27,7 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/agent/web"
+	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -751,5 +753,45 @@ func (es *eventStream) waitFor(t testing.TB, want string) string {
 		case <-timeout:
 			t.Fatalf("no event with %q", want)
 		}
+	}
+}
+
+// TestNowShowsTruck: a J1939 truck in SCR inducement on Now, in Chinese:
+// the inducement raised as a failing finding with what to do, the amber
+// lamp, the codes with their SPN and FMI described in Chinese, the
+// controllers and the OBD standard by their Chinese names.
+func TestNowShowsTruck(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "scan-diesel-truck-j1939.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap map[string]any
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	at := snap["ecus"].([]any)[1].(map[string]any) // 03D, the aftertreatment controller
+	at["lamps"].(map[string]any)["amber_warning"] = "on"
+	at["stored"] = append(at["stored"].([]any), map[string]any{"code": "SPN 5246 FMI 0", "j1939": map[string]any{"spn": 5246, "fmi": 0, "occurrences": 1}})
+	snapJSON, _ := json.Marshal(snap)
+	body := fmt.Sprintf(`{"at":"2026-12-03T08:00:00Z","bay":"bay1","phase":"intake","snapshot":%s}`, snapJSON)
+	f := newFixture(t, true, nil)
+	c, _ := f.loggedIn("T007")
+	f.srv.Record(record.Record{Seq: 9, Kind: record.KindScan, Time: f.clock(), Body: json.RawMessage(body)})
+	_, page, _ := f.get(c, "/", "Accept-Language", "zh-CN")
+	zh := func(key string, args ...any) string { return i18n.Text(i18n.Chinese, key, args...) }
+	for _, want := range []string{
+		`data-verdict="fail"`,
+		html.EscapeString(zh("findings.scr_inducement", "dtcs", "SPN 5246 FMI 0", "ecus", "03D")),
+		html.EscapeString(zh("findings.scr_inducement.do")),
+		html.EscapeString(zh("findings.amber_warning_lamp", "ecus", "03D")),
+		"SPN 5246 FMI 0", html.EscapeString(j1939.DescribeIn(5246, 0, "zh-CN")), html.EscapeString(j1939.DescribeIn(3226, 0, "zh-CN")),
+		html.EscapeString(zh("findings.ecu.j1939.61")), html.EscapeString(zh("findings.enum.obd_standard.43")),
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the truck's Now lacks %q", want)
+		}
+	}
+	if k := rawKey.FindString(page); k != "" {
+		t.Errorf("message %s missing from the catalogue", k)
 	}
 }
