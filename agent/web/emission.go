@@ -168,10 +168,10 @@ func progress(st map[string]any, l i18n.Lang) *progressView {
 	return v
 }
 
-// run is the page's background test as the Job page shows it: starting
+// testRun is the page's background test as the Job page shows it: starting
 // (before the agent reports its progress), or refused with the reason;
 // nil once it is under way or done.
-func (s *Server) run(l i18n.Lang, running bool) *runView {
+func (s *Server) testRun(l i18n.Lang, running bool) *runView {
 	bg := s.lastBackground()
 	switch {
 	case bg == nil:

@@ -213,7 +213,7 @@ func (s *Server) jobData(l i18n.Lang) jobData {
 	d.Tests = tests(j.Tests, l)
 	st := s.agent.Status()
 	d.Progress = progress(st, l)
-	d.Run = s.run(l, d.Progress != nil)
+	d.Run = s.testRun(l, d.Progress != nil)
 	d.Analyzer = analyzerState(st, l)
 	d.Methods = emission.Methods()
 	d.Method = emission.TwoSpeedIdle

@@ -21,12 +21,14 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/command"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/agent/web"
+	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -659,6 +661,17 @@ func TestEmissionTestInBackground(t *testing.T) {
 	f.agent.open = &job.Job{Bay: "bay1", Opening: job.Opening{ID: "J-1", Type: job.TypeEmissionRepair, Plate: "浙A12345", MileageKM: 1, Complaint: "CO", Technician: "T007"}, Events: 1}
 	f.agent.testDone = make(chan error)
 	c, csrf := f.loggedIn("T007")
+	// The test form is there when the box has an analyzer, with its state.
+	if _, page, _ := f.get(c, "/job"); strings.Contains(page, `action="/do/run_emission_test"`) {
+		t.Error("an emission test offered without an analyzer")
+	}
+	f.agent.mu.Lock()
+	f.agent.status = map[string]any{"analyzer": emission.InstrumentState{Instrument: analyzer.InstrumentID{Model: "NHA-506"}, ZeroDue: true}}
+	f.agent.mu.Unlock()
+	if _, page, _ := f.get(c, "/job", "Accept-Language", "zh-CN"); !strings.Contains(page, `action="/do/run_emission_test"`) ||
+		!strings.Contains(page, "NHA-506") || !strings.Contains(page, i18n.Text(i18n.Chinese, "web.analyzer.zero_due")) {
+		t.Errorf("the Job page lacks the test form or the analyzer's state:\n%s", page)
+	}
 	form := url.Values{"csrf": {csrf}, "back": {"job"}, "method": {"two_speed_idle"}, "phase": {"before_repair"}}
 	if code, _, hdr := f.post(c, "/do/run_emission_test", form, "Accept-Language", "zh-CN"); code != http.StatusSeeOther || hdr.Get("Location") != "/job" {
 		t.Fatalf("start: %d %s", code, hdr.Get("Location"))
