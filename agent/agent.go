@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/findings"
@@ -61,6 +62,12 @@ type Deps struct {
 	AnalyzerDrivers []analyzer.Driver
 	// Now gives the time; nil means time.Now.
 	Now func() time.Time
+	// Clock tells whether the wall clock is synchronised, the boot and the
+	// time since boot; nil means the system's (package clock) with Now.
+	Clock *clock.Clock
+	// ClockPoll is how often the agent looks for the clock's first
+	// synchronisation in this boot; 0 means DefaultClockPoll.
+	ClockPoll time.Duration
 }
 
 // Agent is the daemon. Create it with New, run it with Run.
@@ -71,8 +78,10 @@ type Agent struct {
 	now  func() time.Time
 	bay  string // the bay label used for jobs
 
-	key  ed25519.PrivateKey
-	box  *outbox.Outbox
+	key   ed25519.PrivateKey
+	chain *devicekey.ChainFile
+	clock *clock.Clock
+	box   *outbox.Outbox
 	jobs *job.Manager
 	up   *uplink.Uplink
 	// rules is the I/M pre-check rule set (precheck in the configuration).
@@ -110,11 +119,18 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Clock == nil {
+		deps.Clock = clock.New(clock.Options{Wall: deps.Now})
+	}
+	if deps.ClockPoll <= 0 {
+		deps.ClockPoll = DefaultClockPoll
+	}
 	a := &Agent{
 		cfg:   cfg,
 		deps:  deps,
 		log:   log,
 		now:   deps.Now,
+		clock: deps.Clock,
 		bay:   cfg.Device.Bay,
 		ready: make(chan struct{}),
 	}
@@ -132,14 +148,15 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.key = key
+	a.key, a.chain = key, chain
 	if created {
 		log.Info("generated the device key", "file", cfg.Device.KeyFile)
 	}
 	if err := writePublicKey(cfg, key.Public().(ed25519.PublicKey)); err != nil {
 		return nil, err
 	}
-	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now})
+	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now,
+		Clock: func() record.Clock { return record.StateOf(a.clock.Read()) }})
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +229,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.watchUplink(workCtx) })
 	wg.Go(func() { a.watchJobs(workCtx) })
 	wg.Go(func() { a.runScreen(workCtx) })
+	wg.Go(func() { a.watchClock(workCtx) })
 
 	a.setLights()
 	close(a.ready)

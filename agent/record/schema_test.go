@@ -122,6 +122,8 @@ func checkType(path, typ string, v any) error {
 		_, ok = v.(map[string]any)
 	case "string":
 		_, ok = v.(string)
+	case "boolean":
+		_, ok = v.(bool)
 	case "integer":
 		if n, isNum := v.(json.Number); isNum {
 			_, isInt := new(big.Int).SetString(n.String(), 10)
@@ -190,7 +192,11 @@ func TestSchemaRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []struct{ name, from, to string }{
-		{"schema 2", `"schema":1`, `"schema":2`},
+		{"schema 3", `"schema":2`, `"schema":3`},
+		{"no clock", `,"clock":{"synced":true,"boot":"0f3a","mono_ms":1000}`, ``},
+		{"clock extra", `"mono_ms":1000}`, `"mono_ms":1000,"x":1}`},
+		{"clock boot upper", `"boot":"0f3a"`, `"boot":"0F3A"`},
+		{"clock synced string", `"synced":true`, `"synced":"true"`},
 		{"seq 0", `"seq":1,`, `"seq":0,`},
 		{"seq string", `"seq":1,`, `"seq":"1",`},
 		{"seq too big", `"seq":1,`, `"seq":9007199254740992,`},
@@ -200,7 +206,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"time no ms", `.123Z`, `Z`},
 		{"body array", `"body":{}`, `"body":[]`},
 		{"prev upper", `"prev":"0`, `"prev":"A`},
-		{"extra field", `"schema":1,`, `"schema":1,"extra":true,`},
+		{"extra field", `"schema":2,`, `"schema":2,"extra":true,`},
 		{"missing sig", good[strings.Index(good, `,"sig"`) : len(good)-1], ``},
 	} {
 		line := strings.Replace(good, bad.from, bad.to, 1)

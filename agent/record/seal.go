@@ -2,8 +2,10 @@ package record
 
 import (
 	"crypto/ed25519"
+
 	"crypto/sha256"
 	"fmt"
+	"github.com/bayagent/bayagent/agent/clock"
 	"sync"
 	"time"
 )
@@ -27,6 +29,9 @@ type SealerConfig struct {
 	Head   Head               // chain head to continue from; zero starts a new chain
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Clock returns the clock's state that every record carries; nil
+	// means the system's (package clock).
+	Clock func() Clock
 }
 
 // Sealer turns events into sealed records: it owns the device key, the
@@ -44,6 +49,7 @@ type Sealer struct {
 	device string
 	shop   string
 	now    func() time.Time
+	clock  func() Clock
 
 	mu   sync.Mutex
 	head Head
@@ -67,7 +73,13 @@ func NewSealer(cfg SealerConfig) (*Sealer, error) {
 	if now == nil {
 		now = time.Now
 	}
+	clk := cfg.Clock
+	if clk == nil {
+		sys := clock.New(clock.Options{})
+		clk = func() Clock { return StateOf(sys.Read()) }
+	}
 	return &Sealer{
+		clock:  clk,
 		key:    cfg.Key,
 		pub:    cfg.Key.Public().(ed25519.PublicKey),
 		device: cfg.Device,
@@ -123,12 +135,14 @@ func (s *Sealer) SealNext(head Head, kind, job string, body any) (Record, []byte
 	if head.Seq >= MaxSeq {
 		return Record{}, nil, head, fmt.Errorf("%w: sequence numbers exhausted at %d", ErrField, head.Seq)
 	}
+	c0 := s.clock()
 	r := Record{
 		Schema: SchemaVersion,
 		Device: s.device,
 		Shop:   s.shop,
 		Seq:    head.Seq + 1,
 		Time:   s.now().UTC().Truncate(time.Millisecond),
+		Clock:  &c0,
 		Kind:   kind,
 		Job:    job,
 		Body:   b,
@@ -140,6 +154,11 @@ func (s *Sealer) SealNext(head Head, kind, job string, body any) (Record, []byte
 	c := r.Canonical()
 	r.Sig = ed25519.Sign(s.key, c)
 	return r, wireFromCanonical(c, r.Sig), Head{Seq: r.Seq, Hash: sha256.Sum256(c)}, nil
+}
+
+// StateOf is the clock state of a reading, as a record carries it.
+func StateOf(r clock.Reading) Clock {
+	return Clock{Synced: r.Synced, Boot: r.Boot, MonoMS: uint64(max(r.MonoMS(), 0))}
 }
 
 // VerifySignature checks r's signature with the device public key pub.
