@@ -82,8 +82,8 @@ type Agent struct {
 	chain *devicekey.ChainFile
 	clock *clock.Clock
 	box   *outbox.Outbox
-	jobs *job.Manager
-	up   *uplink.Uplink
+	jobs  *job.Manager
+	up    *uplink.Uplink
 	// rules is the I/M pre-check rule set (precheck in the configuration).
 	rules findings.Rules
 	// screen is the bay screen, nil when screen.listen is not set.
