@@ -90,6 +90,25 @@ func TestTopics(t *testing.T) {
 	}
 }
 
+// TestBrokerURLErrorHidesPassword is part of hole 6 of issue 12: a broker
+// URL that fails to parse printed its password in the error.
+func TestBrokerURLErrorHidesPassword(t *testing.T) {
+	for _, broker := range []string{
+		"ssl://bay:s3cret-pw@broker .example:8883",  // a space: url.Parse fails
+		"ssl://bay:s3cret-pw@broker:88x3",           // a bad port
+		"ssl://bay:s3cret-pw@[::1",                  // an open bracket
+		"tcp://bay:s3cret-pw@broker.example:1883",   // plain text refused
+		"ssl://bay:s3cret-pw@broker.example:8883/x", // a path
+		"mqtt://bay:s3cret-pw@broker.example",       // a wrong scheme
+		"bay:s3cret-pw@broker.example",              // no scheme
+	} {
+		_, err := New(Options{Broker: broker, Shop: "s1", Device: "d1"}, newMemQueue(), commander{}, nil)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error %v; want one without the password", broker, err)
+		}
+	}
+}
+
 func TestPasswordNeverLogged(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -467,7 +467,12 @@ func (u *Uplink) setBroker(o *Options) error {
 	}
 	p, err := url.Parse(o.Broker)
 	if err != nil {
-		return bad("%s: %v", want, err)
+		// url.Error repeats the URL, credentials and all: say only what is wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return bad("%s: %q: %v", want, redactURL(o.Broker), err)
 	}
 	if p.User != nil {
 		return bad("broker URL must not carry credentials; use username and password_env")
@@ -485,7 +490,7 @@ func (u *Uplink) setBroker(o *Options) error {
 		}
 	case "tcp":
 		if !o.AllowPlaintext {
-			return bad("broker URL %s is plain text: use ssl:// or set allow_plaintext (development only)", o.Broker)
+			return bad("broker URL %s is plain text: use ssl:// or set allow_plaintext (development only)", redactURL(o.Broker))
 		}
 		plain = true
 		if port == "" {
@@ -530,10 +535,20 @@ func (u *Uplink) setBroker(o *Options) error {
 	return nil
 }
 
+// redactURL hides what may be credentials in a broker URL: everything
+// between "://" and the last "@" of the authority, parsed or not.
 func redactURL(s string) string {
-	if p, err := url.Parse(s); err == nil && p.User != nil {
-		p.User = url.User("REDACTED")
-		return p.String()
+	i := strings.Index(s, "://")
+	if i < 0 {
+		i = -3
+	}
+	rest := s[i+3:]
+	end := len(rest)
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		end = j
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return s[:i+3] + "REDACTED" + rest[at:]
 	}
 	return s
 }

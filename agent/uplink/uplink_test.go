@@ -13,6 +13,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 const wait10 = 10 * time.Second
@@ -140,6 +141,70 @@ func TestACLRefusesOtherDevicesTopic(t *testing.T) {
 	}
 	if m := obs.WaitN(1, wait10); string(m[0].Payload) != "sentinel" {
 		t.Fatalf("observer of dev-b got %q on %s from the impostor", m[0].Payload, m[0].Topic)
+	}
+}
+
+// TestACLKeyedByShopAndDevice is part of hole 6 of issue 12: the ACL the
+// tests build (and docs/broker.md documents) was keyed by device id only,
+// so the same device id in two shops shared rights. Device dev-a of shop
+// s2, configured as dev-a of s1, may neither publish s1's records nor read
+// s1's commands.
+func TestACLKeyedByShopAndDevice(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{Devices: []mosquittotest.Device{{Shop: "s1", ID: "dev-a"}, {Shop: "s2", ID: "dev-a"}}})
+	q := newMemQueue()
+	q.addRecords(5, 200)
+	cert, key := b.ShopClientCert("s2", "dev-a")
+	o := Options{Broker: b.TLSURL, Shop: "s1", Device: "dev-a", CAFile: b.CA.File, CertFile: cert, KeyFile: key,
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, ProbeTimeout: 500 * time.Millisecond}
+	u := newUplink(t, o, q)
+	run(t, u)
+	s := waitStats(t, u, wait10, "ErrWriteDenied", func(s Stats) bool { return s.LastError != nil })
+	if !errors.Is(s.LastError, ErrWriteDenied) || s.Published != 0 || q.depth() != 5 {
+		t.Fatalf("stats %+v, depth %d; want ErrWriteDenied and nothing published", s, q.depth())
+	}
+
+	// Nor may it read s1/dev-a's commands: a subscription as s2's dev-a
+	// gets nothing of them, s1's own dev-a does.
+	c := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, cert, key)))
+	got := make(chan string, 4)
+	if tok := c.Subscribe("bayagent/s1/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(wait10) {
+		t.Fatal("subscribe timed out")
+	}
+	c1, k1 := b.ShopClientCert("s1", "dev-a")
+	own := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, c1, k1)))
+	ownGot := make(chan string, 4)
+	if tok := own.Subscribe("bayagent/s1/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { ownGot <- string(m.Payload()) }); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+		t.Fatalf("subscribe as s1/dev-a: %v", tok.Error())
+	}
+	sender := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
+	if tok := sender.Publish("bayagent/s1/dev-a/cmd", 1, false, "cmd-1"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	select {
+	case m := <-ownGot:
+		if m != "cmd-1" {
+			t.Fatalf("s1/dev-a got %q", m)
+		}
+	case <-time.After(wait10):
+		t.Fatal("s1/dev-a got no command")
+	}
+	// Mosquitto delivers to both subscribers in one pass: had s2's dev-a
+	// been allowed, its copy would be queued by now; a sentinel on its own
+	// topic, delivered after, proves the order.
+	if tok := c.Subscribe("bayagent/s2/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+		t.Fatalf("subscribe to its own commands: %v", tok.Error())
+	}
+	if tok := sender.Publish("bayagent/s2/dev-a/cmd", 1, false, "sentinel"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	select {
+	case m := <-got:
+		if m != "sentinel" {
+			t.Fatalf("s2/dev-a read s1/dev-a's command %q", m)
+		}
+	case <-time.After(wait10):
+		t.Fatal("s2/dev-a got not even its own command")
 	}
 }
 
