@@ -187,6 +187,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	}
 	uo := cfg.UplinkOptions()
 	uo.Status = a.status
+	uo.Authorise = a.authoriser()
 	if a.up, err = uplink.New(uo, &queue{box: a.box}, a, log.With("part", "uplink")); err != nil {
 		a.box.Close()
 		return nil, err

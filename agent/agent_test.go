@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent"
+	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/i18n"
@@ -44,7 +45,8 @@ type bench struct {
 	obs    *mosquittotest.Subscriber
 	cfg    *config.Config
 	hub    *canbus.MemHub
-	pins   *bayio.Pins // nil: none fitted
+	pins   *bayio.Pins  // nil: none fitted
+	clock  *clock.Clock // nil: the system's
 	agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
@@ -95,7 +97,7 @@ func newBench(t *testing.T) *bench {
 
 func (b *bench) start() {
 	b.t.Helper()
-	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Logger: testLogger(b.t)})
+	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Clock: b.clock, Logger: testLogger(b.t)})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -187,6 +189,27 @@ func (b *bench) command(name string, args any) uplink.Reply {
 	b.t.Helper()
 	id := fmt.Sprintf("c%d", b.ids.Add(1))
 	raw, _ := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	return b.send(id, name, raw)
+}
+
+// waitOnline waits for the device's "online" status: commands are not
+// queued for a device that has not subscribed yet.
+func (b *bench) waitOnline() {
+	b.t.Helper()
+	b.obs.WaitFor(30*time.Second, "the device online", func(ms []mosquittotest.Message) bool {
+		for _, m := range ms {
+			if m.Topic == topics.Status && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// send publishes the command envelope raw (of command name with id) and
+// waits for its reply.
+func (b *bench) send(id, name string, raw []byte) uplink.Reply {
+	b.t.Helper()
 	tok := b.obs.Client().Publish(topics.Cmd, 1, false, raw)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.t.Fatalf("publish command: %v", tok.Error())
@@ -194,7 +217,9 @@ func (b *bench) command(name string, args any) uplink.Reply {
 	var reply uplink.Reply
 	b.obs.WaitFor(60*time.Second, "reply to "+name, func(ms []mosquittotest.Message) bool {
 		for _, m := range ms {
-			if m.Topic == topics.Reply && json.Unmarshal(m.Payload, &reply) == nil && reply.ID == id {
+			var r uplink.Reply
+			if m.Topic == topics.Reply && json.Unmarshal(m.Payload, &r) == nil && r.ID == id {
+				reply = r
 				return true
 			}
 		}
@@ -396,15 +421,7 @@ func TestAgentResend(t *testing.T) {
 	b := newBench(t)
 	b.cfg.Outbox.ArchiveMaxBytes = 2 << 10 // a few notes
 	b.start()
-	// Commands are not queued for a device that has not subscribed yet.
-	b.obs.WaitFor(30*time.Second, "the device online", func(ms []mosquittotest.Message) bool {
-		for _, m := range ms {
-			if m.Topic == topics.Status && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
-				return true
-			}
-		}
-		return false
-	})
+	b.waitOnline()
 	b.mustCommand("open_job", map[string]any{
 		"job_id": "J-9", "type": "repair", "plate": "浙A12345", "mileage_km": 1000,
 		"complaint": "noise", "technician": "T007",

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -557,5 +558,74 @@ func TestLanes(t *testing.T) {
 	got = ids(replies.WaitN(7, wait10))[4:]
 	if want := []string{"h1:true:", "h2:true:", "h3:true:"}; !slices.Equal(got, want) {
 		t.Fatalf("replies once released: %v, want %v", got, want)
+	}
+}
+
+// countingCommander counts the runs of each command id it sees in args.
+type countingCommander struct {
+	mu   sync.Mutex
+	runs int
+}
+
+func (*countingCommander) Lane(string) string { return "bay" }
+
+func (c *countingCommander) Command(_ context.Context, name string, _ json.RawMessage) (any, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs++
+	return map[string]int{"run": c.runs}, nil
+}
+
+// TestCommandIDRemembered is part of hole 6 of issue 12: command ids were
+// not de-duplicated, so a redelivered clear_dtcs cleared the car again. A
+// command whose id was seen is answered again with the first reply, not
+// run again; a command refused before it ran (not authorised) may come
+// again with the same id and run.
+func TestCommandIDRemembered(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
+	o := plainOptions(b, "dev-a")
+	refuseOnce := map[string]bool{"c9": true}
+	var mu sync.Mutex
+	o.Authorise = func(e Envelope) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuseOnce[e.ID] {
+			delete(refuseOnce, e.ID)
+			return WithCode(CodeNotAuthorised, errors.New("not signed"))
+		}
+		return nil
+	}
+	cmdr := &countingCommander{}
+	u, err := New(o, newMemQueue(), cmdr, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, u)
+	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
+	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
+	send := func(p string, n int) string {
+		t.Helper()
+		if tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, false, p); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		return string(replies.WaitN(n, wait10)[n-1].Payload)
+	}
+	first := send(`{"id":"c1","cmd":"clear_dtcs","args":{"technician":"T1"}}`, 1)
+	again := send(`{"id":"c1","cmd":"clear_dtcs","args":{"technician":"T1"}}`, 2)
+	other := send(`{"id":"c2","cmd":"clear_dtcs","args":{"technician":"T1"}}`, 3)
+	if first != `{"id":"c1","ok":true,"result":{"run":1}}` || again != first || other != `{"id":"c2","ok":true,"result":{"run":2}}` {
+		t.Fatalf("replies %s, %s, %s; want c1 run once and answered twice, c2 run", first, again, other)
+	}
+	refused := send(`{"id":"c9","cmd":"clear_dtcs"}`, 4)
+	ran := send(`{"id":"c9","cmd":"clear_dtcs"}`, 5)
+	if !strings.Contains(refused, `"code":"not_authorised"`) || ran != `{"id":"c9","ok":true,"result":{"run":3}}` {
+		t.Fatalf("replies %s, %s; want a refusal, then the command run", refused, ran)
+	}
+	cmdr.mu.Lock()
+	defer cmdr.mu.Unlock()
+	if cmdr.runs != 3 {
+		t.Fatalf("%d runs, want 3", cmdr.runs)
 	}
 }
