@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -219,6 +220,13 @@ func bestEffortID(b []byte) string {
 	return id
 }
 
+// maxPublish is the largest PUBLISH packet (remaining length) the
+// connection hands paho whole: a command of MaxCommandBytes on the
+// longest topic the uplink subscribes to.
+func (u *Uplink) maxPublish() int {
+	return u.opts.MaxCommandBytes + 4 + max(len(u.topics.Cmd), len(u.topics.Status))
+}
+
 // inbound is a command message as received.
 type inbound struct {
 	payload  []byte
@@ -234,6 +242,9 @@ func (u *Uplink) onCommand(c *conn, m mqtt.Message) {
 		return // a retained command being cleared, not a command
 	}
 	in := inbound{size: len(m.Payload()), retained: m.Retained()}
+	if s, ok := bytes.CutPrefix(m.Payload(), []byte(tooLargeMarker)); ok {
+		in.size, _ = strconv.Atoi(string(s)) // thrown away unread by the connection's limitReader
+	}
 	if in.size <= u.opts.MaxCommandBytes {
 		in.payload = append([]byte(nil), m.Payload()...)
 	}
