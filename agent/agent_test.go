@@ -20,6 +20,7 @@ import (
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/agent/internal/minischema"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -258,6 +259,16 @@ func (b *bench) verify() *record.Report {
 		if m.Topic == topics.Records {
 			lines.Write(m.Payload)
 			lines.WriteByte('\n')
+			// Every body the agent made is one its kind's schema accepts.
+			if r, err := record.Decode(m.Payload); err == nil {
+				s, err := minischema.Load(filepath.Join("..", "docs", "records", r.Kind+".schema.json"))
+				if err == nil {
+					err = s.ValidateJSON(r.Body)
+				}
+				if err != nil {
+					b.t.Errorf("record %d (%s): body against its schema: %v\n%s", r.Seq, r.Kind, err, r.Body)
+				}
+			}
 		}
 	}
 	return record.Verify(&lines, record.Keys{device: ed25519.PublicKey(pub)})
