@@ -175,6 +175,8 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		Assess: a.assess,
 		Logger: log.With("part", "jobs"),
 		Now:    deps.Now,
+		// The clock as the records have it (every record carries it).
+		ClockSynced: func() bool { return a.clock.Synced() },
 	})
 	if err != nil {
 		a.box.Close()

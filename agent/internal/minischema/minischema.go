@@ -1,5 +1,6 @@
-// Package minischema validates JSON against the subset of JSON Schema
-// (draft 2020-12) the published schemas of docs/ use, for tests.
+// Package minischema validates JSON against a subset of JSON Schema, for tests.
+//
+// The subset (draft 2020-12) is what the published schemas of docs/ use.
 //
 // Keywords: type (object, array, string, integer, number, boolean, null,
 // or a list of them), properties, required, additionalProperties false,

@@ -1,5 +1,7 @@
-// Package reflectfill sets every field of a value to a non-zero value, for
-// tests that must see every field of a struct go through a mapping.
+// Package reflectfill sets every field of a value to a non-zero value.
+//
+// It is for tests that must see every field of a struct go through a
+// mapping.
 //
 // Numbers become 7, strings "x", booleans true, times 2026-11-29T05:00:00Z,
 // pointers point at a filled value, slices and maps hold one filled
