@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // parser walks the YAML tree against Config's structs, so that every problem
@@ -43,14 +46,14 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string) {
 		if path != "" {
 			what = "want a mapping of keys (" + strings.Join(keys(v.Type()), ", ") + ")"
 		}
-		p.fail(path, n.Line, ErrSyntax, "%s, got a %s", what, kindName(n))
+		p.fail(path, n.Line, ErrSyntax, "%s, got a %s", what, yamlfile.KindName(n))
 		return
 	}
 	seen := make(map[string]int)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			p.fail(path, k.Line, ErrSyntax, "a key must be a plain name, got a %s", kindName(k))
+			p.fail(path, k.Line, ErrSyntax, "a key must be a plain name, got a %s", yamlfile.KindName(k))
 			continue
 		}
 		kp := join(path, k.Value)
@@ -115,7 +118,7 @@ func (p *parser) value(n *yaml.Node, fv reflect.Value, path string) {
 		return // keep the default
 	}
 	if n.Kind != yaml.ScalarNode {
-		p.fail(path, n.Line, ErrInvalid, "want a single value, got a %s", kindName(n))
+		p.fail(path, n.Line, ErrInvalid, "want a single value, got a %s", yamlfile.KindName(n))
 		return
 	}
 	text, err := expand(n.Value, p.lookup)
@@ -127,6 +130,9 @@ func (p *parser) value(n *yaml.Node, fv reflect.Value, path string) {
 		tmp := *n
 		tmp.Value = text
 		if err := fv.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(&tmp); err != nil {
+			if ve, ok := errors.AsType[*yamlfile.ValueError](err); ok {
+				err = errors.New(ve.Msg) // the FieldError names the line
+			}
 			p.errs = append(p.errs, &FieldError{Field: path, Line: n.Line, Err: err, kind: ErrInvalid})
 		}
 		return

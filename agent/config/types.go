@@ -5,37 +5,16 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // Duration is a time.Duration written as a Go duration string in the file:
-// "2s", "500ms", "10m", "1h30m".
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// String formats d as Go does ("2s").
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalYAML writes d as a duration string.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// UnmarshalYAML reads a Go duration string. A bare number is refused
-// because its unit would be a guess.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a duration such as 2s or 500ms, got a %s", kindName(n))
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("want a duration such as 2s, 500ms or 10m (units ns, us, ms, s, m, h), got %q", n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
+// "2s", "500ms", "10m", "1h30m" (the one YAML duration type,
+// yamlfile.Duration).
+type Duration = yamlfile.Duration
 
 // Size is a number of bytes, written in the file as an integer or as an
 // integer with a unit: B, KB/MB/GB (powers of 1000) or KiB/MiB/GiB (powers
@@ -92,7 +71,7 @@ func (s Size) MarshalYAML() (any, error) { return s.String(), nil }
 // UnmarshalYAML reads an integer or a size string.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("want a size such as 64MiB, got a %s", kindName(n))
+		return fmt.Errorf("want a size such as 64MiB, got a %s", yamlfile.KindName(n))
 	}
 	v, err := ParseSize(n.Value)
 	if err != nil {
@@ -100,19 +79,4 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*s = v
 	return nil
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.SequenceNode:
-		return "list"
-	case yaml.AliasNode:
-		return "alias"
-	case yaml.DocumentNode:
-		return "document"
-	default:
-		return "value"
-	}
 }

@@ -52,15 +52,6 @@ func ValueLabel(v obd.Value, l i18n.Lang) string {
 	return v.Label
 }
 
-// ValueText is a live value as a technician reads it: its meaning for an
-// enumeration, else the number (two decimals at most) and its unit.
-func ValueText(v obd.Value) string {
-	if v.Text != "" {
-		return v.Text
-	}
-	return strings.TrimSpace(FormatNumber(v.Value) + " " + v.Unit)
-}
-
 // SnapshotCounters returns the snapshot's MIL and since-clear counters
 // that it has, in display order.
 func SnapshotCounters(s *scan.Snapshot) []Counter {
@@ -85,7 +76,7 @@ func WriteReport(w io.Writer, s *scan.Snapshot, res Result, l i18n.Lang) error {
 	}
 	r.row("VIN", vin)
 	r.row(t("protocol"), s.Protocol)
-	r.row(t("obd_standard"), s.OBDStandard)
+	r.row(t("obd_standard"), OBDStandardText(s.OBDStandard, l))
 	if s.Ignition != "" {
 		r.row(t("ignition"), i18n.Text(l, "findings.ignition."+s.Ignition))
 	}
@@ -112,7 +103,7 @@ func WriteReport(w io.Writer, s *scan.Snapshot, res Result, l i18n.Lang) error {
 
 	r.heading(t("ecus"))
 	for _, e := range s.ECUs {
-		name := e.Name
+		name := ECUName(e.Name, l)
 		if name == "" {
 			name = t("no_name")
 		}
@@ -145,7 +136,7 @@ func WriteReport(w io.Writer, s *scan.Snapshot, res Result, l i18n.Lang) error {
 	if ff := s.FreezeFrame; ff != nil {
 		r.heading(t("freeze_frame", "dtc", ff.DTC.Code, "ecu", ff.ECU.String()))
 		for _, v := range ff.Values {
-			r.row(ValueLabel(v, l), ValueText(v))
+			r.row(ValueLabel(v, l), ValueText(v, l))
 		}
 		r.flush()
 	}
@@ -166,7 +157,7 @@ func WriteReport(w io.Writer, s *scan.Snapshot, res Result, l i18n.Lang) error {
 	if live := KeyValues(s); len(live) > 0 {
 		r.heading(t("live"))
 		for _, v := range live {
-			r.row(ValueLabel(v, l), ValueText(v))
+			r.row(ValueLabel(v, l), ValueText(v, l))
 		}
 		r.flush()
 	}

@@ -32,8 +32,8 @@ func (f Finding) args(l i18n.Lang) []any {
 		monitors = append(monitors, MonitorLabel(m, l))
 	}
 	return []any{
-		"dtcs", strings.Join(f.DTCs, ", "),
-		"ecus", strings.Join(f.ECUs, ", "),
+		"dtcs", joinList(f.DTCs, l),
+		"ecus", joinList(f.ECUs, l),
 		"monitors", joinList(monitors, l),
 		"counters", joinList(counters, l),
 		"vin", f.VIN,

@@ -218,11 +218,21 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("now-empty-en")
 
-	// The car is plugged in: its scan shows on Now by itself.
+	// The car is plugged in: its scan shows on Now by itself, pushed over
+	// the event stream into the page that is open (the mark set on the
+	// window survives: no reload), with the stored record's seq number.
+	// How fast is measured in BenchmarkNowPage (scan-to-page-ms).
+	do(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.bayMark = 'not reloaded'`))
 	b.plugIn()
 	do(t, ctx, "the scan appears", chromedp.WaitVisible(chromedp.CSS(`#live [data-verdict]`)))
 	updated := get(t, ctx, "update time", chromedp.Evaluate[float64](`Number(document.getElementById('live').dataset.updated || 0)`))
+	if mark := get(t, ctx, "the mark", chromedp.Evaluate[string](`window.bayMark || 'reloaded'`)); mark != "not reloaded" || updated == 0 {
+		t.Errorf("the scan came by a reload (%s, pushed at %v), not by the event stream", mark, updated)
+	}
 	scanRec := waitKind(t, b, record.KindScan)
+	if want := i18n.Text(i18n.English, "web.now.record", "seq", scanRec.Seq); !strings.Contains(text(t, ctx, "#live"), want) {
+		t.Errorf("Now does not name the stored scan record (%q)", want)
+	}
 	var sb struct {
 		Findings struct {
 			Verdict string   `json:"verdict"`
@@ -232,10 +242,8 @@ func TestBrowser(t *testing.T) {
 	if err := json.Unmarshal(scanRec.Body, &sb); err != nil || sb.Findings.Verdict != "fail" || len(sb.Findings.Reasons) == 0 {
 		t.Errorf("the scan record's findings: %+v %v", sb.Findings, err)
 	}
-	if updated > 0 {
-		t.Logf("scan record sealed %s, on the page %.0f ms later", scanRec.Time.Format(time.RFC3339Nano),
-			updated-float64(scanRec.Time.UnixMilli()))
-	}
+	t.Logf("scan record %d sealed %s, on the page %.0f ms later", scanRec.Seq, scanRec.Time.Format(time.RFC3339Nano),
+		updated-float64(scanRec.Time.UnixMilli()))
 	now := text(t, ctx, "#live")
 	for _, want := range []string{"P0420", b.car.VIN(), i18n.Text(i18n.English, "findings.verdict.fail")} {
 		if !strings.Contains(now, want) {

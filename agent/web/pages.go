@@ -64,6 +64,7 @@ type scanView struct {
 	Job      string
 	Phase    string
 	Snap     *scan.Snapshot
+	Standard string // the OBD standard in the reader's language
 	Result   findings.Result
 	Findings []findingRow
 	DTCs     []dtcRow
@@ -114,7 +115,7 @@ func (s *Server) nowData(l i18n.Lang) nowData {
 // scanView shows a snapshot with the findings its record carries (stored),
 // or when it carries none, those of the screen's rules.
 func (s *Server) scanView(snap *scan.Snapshot, stored *findings.Result, l i18n.Lang, expectedVIN string) *scanView {
-	v := &scanView{Snap: snap}
+	v := &scanView{Snap: snap, Standard: findings.OBDStandardText(snap.OBDStandard, l)}
 	if stored != nil {
 		v.Result = *stored
 	} else {
@@ -129,7 +130,7 @@ func (s *Server) scanView(snap *scan.Snapshot, stored *findings.Result, l i18n.L
 			dtcs []obd.DTC
 		}{{"stored", e.Stored}, {"pending", e.Pending}, {"permanent", e.Permanent}, {"previous", e.Previous}} {
 			for _, d := range k.dtcs {
-				v.DTCs = append(v.DTCs, dtcRow{Code: d.Code, Kind: k.kind, ECU: e.Address.String(), ECUName: e.Name, Description: findings.DTCText(d, l)})
+				v.DTCs = append(v.DTCs, dtcRow{Code: d.Code, Kind: k.kind, ECU: e.Address.String(), ECUName: findings.ECUName(e.Name, l), Description: findings.DTCText(d, l)})
 			}
 		}
 	}
@@ -139,7 +140,7 @@ func (s *Server) scanView(snap *scan.Snapshot, stored *findings.Result, l i18n.L
 		}
 	}
 	for _, val := range findings.KeyValues(snap) {
-		v.Live = append(v.Live, valueRow{Label: findings.ValueLabel(val, l), Value: findings.ValueText(val)})
+		v.Live = append(v.Live, valueRow{Label: findings.ValueLabel(val, l), Value: findings.ValueText(val, l)})
 	}
 	for _, c := range findings.SnapshotCounters(snap) {
 		v.Counters = append(v.Counters, valueRow{Label: findings.CounterLabel(c.Name, l), Value: c.Text(l)})

@@ -23,7 +23,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "", "the repository's testdata directory (default: found from the working directory)")
 	timeout := fs.Duration("timeout", demo.DefaultTimeout, "give up on the scripted job after this long")
 	screen := fs.String("screen", "127.0.0.1:0", "the bay screen's listen address (host:port; port 0 picks a free one)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -30,10 +30,7 @@ func TestHelp(t *testing.T) {
 		want["measure"] = append(want["measure"], d.Name+":", d.Model)
 	}
 	want["measure"] = append(want["measure"], analyzer.Methods()...)
-	for _, c := range commands() {
-		if c.Name == "version" {
-			continue
-		}
+	for _, c := range program().Commands {
 		for _, form := range [][]string{{c.Name, "--help"}, {c.Name, "-h"}, {"help", c.Name}} {
 			code, stdout, stderr := runCmd(t, form...)
 			if code != exitOK || stdout == "" {

@@ -23,7 +23,7 @@ func runJob(_ context.Context, e env, args []string) error {
 	file := fs.String("file", "", "read the closed job from this file instead of the agent's state directory")
 	company := fs.String("company", "", "the shop's registered name (default device.company_name of the configuration)")
 	noExt := fs.Bool("no-extension", false, "leave out the x_bayagent_mstation extension")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := fs.ParseArgs(args[1:]); err != nil {
 		return err
 	}
 	if (*file == "") == (fs.NArg() == 0) || fs.NArg() > 1 {

@@ -17,7 +17,7 @@ func runKey(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "key rotate", "[--config FILE] --reason TEXT")
 	path := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration (where its key, chain file and outbox are)")
 	reason := fs.String("reason", "", "why the key changes (stored in the key_rotation record), e.g. \"key file lost with the SD card\"")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := fs.ParseArgs(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 
@@ -40,11 +39,7 @@ const (
 	exitConfig = cli.ExitConfig // the systemd unit does not restart on it
 )
 
-func main() {
-	cli.Main("bayagent", func(ctx context.Context, args []string) int {
-		return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
-	})
-}
+func main() { program().Main(env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}) }
 
 // env is what a subcommand may touch of the process.
 type env struct {
@@ -52,8 +47,8 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-func commands() []cli.Command[env] {
-	return []cli.Command[env]{
+func program() cli.Program[env] {
+	return cli.Program[env]{Name: "bayagent", Version: version, Commands: []cli.Command[env]{
 		{Name: "run", Summary: "run the bay agent (the daemon) with a configuration file", Run: runDaemon},
 		{Name: "scan", Summary: "read a vehicle's health snapshot (report, or --json)", Run: runScan},
 		{Name: "measure", Summary: "take one reading from an exhaust analyzer or opacimeter", Run: runMeasure},
@@ -63,18 +58,12 @@ func commands() []cli.Command[env] {
 		{Name: "screen", Summary: "set the bay screen's PIN (bayagent screen pin)", Run: runScreen},
 		{Name: "key", Summary: "replace the device key, on the record (bayagent key rotate)", Run: runKey},
 		{Name: "demo", Summary: "run the whole bay on this machine: simulators, embedded broker, one repair job", Run: runDemo},
-		{Name: "version", Summary: "print the version", Run: func(_ context.Context, e env, _ []string) error {
-			_, err := fmt.Fprintln(e.stdout, "bayagent", version)
-			return err
-		}},
-	}
+	}, Footer: "Documentation: README.md; the MQTT commands and reply codes: docs/commands.md."}
 }
 
 // run dispatches a subcommand and maps its error to an exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	p := cli.Program[env]{Name: "bayagent", Version: version, Commands: commands(),
-		Footer: "Documentation: README.md; the MQTT commands and reply codes: docs/commands.md."}
-	return p.Run(ctx, env{stdin: stdin, stdout: stdout, stderr: stderr}, args, stdout, stderr)
+	return program().Run(ctx, env{stdin: stdin, stdout: stdout, stderr: stderr}, args, stdout, stderr)
 }
 
 // The command line's helpers, bound to this program (package cli).
@@ -85,8 +74,6 @@ type configError = cli.ConfigError
 func newFlagSet(e env, name, usage string, more ...string) *cli.FlagSet {
 	return cli.NewFlagSet(e.stdout, e.stderr, "bayagent", name, usage, more...)
 }
-
-func parseFlags(fs *cli.FlagSet, args []string) error { return fs.ParseArgs(args) }
 
 func subcommandHelp(e env, name string, args []string, actions ...string) (string, error) {
 	return cli.Action(e.stdout, "bayagent", name, args, actions...)

@@ -25,7 +25,7 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 	method := fs.String("method", "", "test method stamped on gas readings (e.g. two_speed_idle); for opacimeters free_acceleration or realtime")
 	asJSON := fs.Bool("json", false, "print the reading as JSON")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	if (*iface == "") == (*sim == "") {

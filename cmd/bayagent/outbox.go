@@ -23,7 +23,7 @@ func runOutbox(_ context.Context, e env, args []string) error {
 	cfgPath := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration, which says where the outbox is")
 	envFile := fs.String("env-file", "", "the environment file the configuration's ${NAME} values come from (default "+config.DefaultEnvFile+" when readable)")
 	wait := fs.Duration("wait", time.Second, "how long to wait for the file lock held by a running agent")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	if *db == "" {

@@ -26,7 +26,7 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	path := fs.String("config", "/etc/bayagent/config.yaml", "the configuration file (see firmware-config/)")
 	envFile := fs.String("env-file", "", "read ${NAME} values and the password from this environment file too (as systemd's EnvironmentFile; e.g. "+config.DefaultEnvFile+")")
 	check := fs.Bool("check", false, "validate the configuration, check it against this box, print a summary and exit")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -34,7 +34,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log protocol problems to stderr")
 	langFlag := fs.String("lang", "", "language of the report: zh (Chinese) or en (default: the locale, LANG)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	lang, err := reportLang(*langFlag)

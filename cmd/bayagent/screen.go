@@ -21,7 +21,7 @@ func runScreen(_ context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "screen pin", "[--file PATH] [--random]")
 	file := fs.String("file", filepath.Join(config.DefaultStateDir, config.DefaultPINName), "the PIN file (screen.pin_file; default <state_dir>/screen.pin)")
 	random := fs.Bool("random", false, "make a random 6-digit PIN and print it, instead of reading one from standard input")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := fs.ParseArgs(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -28,7 +28,7 @@ func runVerify(_ context.Context, e env, args []string) error {
 	var keys keyFiles
 	fs.Var(&keys, "key", "a device's public key (JSON from the box's state directory, or PEM with device=FILE); repeat per device")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

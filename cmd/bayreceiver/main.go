@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 
@@ -32,39 +31,24 @@ import (
 // version is stamped at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes (package cli).
-const (
-	exitError = cli.ExitError
-	exitUsage = cli.ExitUsage
-)
-
-func main() {
-	cli.Main("bayreceiver", func(ctx context.Context, args []string) int {
-		return run(ctx, args, os.Stdout, os.Stderr)
-	})
-}
+func main() { program().Main(env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.LookupEnv}) }
 
 type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) (string, bool)
 }
 
-func commands() []cli.Command[env] {
-	return []cli.Command[env]{
+func program() cli.Program[env] {
+	return cli.Program[env]{Name: "bayreceiver", Version: version, Commands: []cli.Command[env]{
 		{Name: "run", Summary: "run the receiver with a configuration file", Run: runService},
 		{Name: "check", Summary: "validate a configuration file", Run: runCheck},
 		{Name: "enroll", Summary: "enroll device public keys (device.key.pub.json files) in the store", Run: runEnroll},
 		{Name: "provsim", Summary: "serve a simulated provincial health-record system on loopback (trials)", Run: runProvsim},
-		{Name: "version", Summary: "print the version", Run: func(_ context.Context, e env, _ []string) error {
-			_, err := fmt.Fprintln(e.stdout, "bayreceiver", version)
-			return err
-		}},
-	}
+	}}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	p := cli.Program[env]{Name: "bayreceiver", Version: version, Commands: commands()}
-	return p.Run(ctx, env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv}, args, stdout, stderr)
+	return program().Run(ctx, env{stdout: stdout, stderr: stderr, getenv: os.LookupEnv}, args, stdout, stderr)
 }
 
 // The command line's helpers, bound to this program (package cli).
@@ -73,5 +57,3 @@ var usagef = cli.Usagef
 func newFlagSet(e env, name, usage string) *cli.FlagSet {
 	return cli.NewFlagSet(e.stdout, e.stderr, "bayreceiver", name, usage)
 }
-
-func parseFlags(fs *cli.FlagSet, args []string) error { return fs.ParseArgs(args) }

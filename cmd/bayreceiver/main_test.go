@@ -12,6 +12,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store/boltstore"
+	"github.com/bayagent/bayagent/cmd/internal/cli"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
@@ -35,7 +36,7 @@ func TestCheckAndEnroll(t *testing.T) {
 	os.WriteFile(keyFile, data, 0o644)
 	os.WriteFile(filepath.Join(dir, "junk.json"), []byte("{}"), 0o644)
 	code, out, errs := runCmd(t, "enroll", "--config", cfg, keyFile, filepath.Join(dir, "junk.json"))
-	if code != exitError || !strings.Contains(out, "enrolled bay-01") || !strings.Contains(errs, "junk.json") {
+	if code != cli.ExitError || !strings.Contains(out, "enrolled bay-01") || !strings.Contains(errs, "junk.json") {
 		t.Fatalf("enroll: %d %q %q", code, out, errs)
 	}
 	st, err := boltstore.Open(db)
@@ -48,13 +49,13 @@ func TestCheckAndEnroll(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("mqtt:\n  broker: tcp://x:1\n"), 0o600)
-	if code, _, errs := runCmd(t, "check", "--config", bad); code != exitError || !strings.Contains(errs, "mqtt.client_id") {
+	if code, _, errs := runCmd(t, "check", "--config", bad); code != cli.ExitError || !strings.Contains(errs, "mqtt.client_id") {
 		t.Fatalf("check bad: %d %s", code, errs)
 	}
-	if code, _, errs := runCmd(t, "provsim", "--listen", "0.0.0.0:9444"); code != exitUsage || !strings.Contains(errs, "loopback") {
+	if code, _, errs := runCmd(t, "provsim", "--listen", "0.0.0.0:9444"); code != cli.ExitUsage || !strings.Contains(errs, "loopback") {
 		t.Fatalf("provsim off loopback: %d %s", code, errs)
 	}
-	if code, _, _ := runCmd(t, "frob"); code != exitUsage {
+	if code, _, _ := runCmd(t, "frob"); code != cli.ExitUsage {
 		t.Fatalf("unknown command: %d", code)
 	}
 }

@@ -27,7 +27,7 @@ import (
 func loadConfig(e env, args []string, name, usage string) (*config.Config, []string, error) {
 	fs := newFlagSet(e, name, usage)
 	path := fs.String("config", "/etc/bayreceiver/config.yaml", "the configuration file")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return nil, nil, err
 	}
 	c, err := config.Load(*path)
@@ -262,7 +262,7 @@ func runProvsim(ctx context.Context, e env, args []string) error {
 		companies = append(companies, provsim.Company{Code: parts[0], Password: parts[1], Name: parts[2]})
 		return nil
 	})
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	host, _, err := net.SplitHostPort(*listen)

@@ -68,14 +68,12 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	agentconfig "github.com/bayagent/bayagent/agent/config"
-	"go.yaml.in/yaml/v3"
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // Errors of Parse and Validate.
@@ -85,7 +83,7 @@ var (
 )
 
 // Duration is a Go duration string in the file ("30s", "5m").
-type Duration = agentconfig.Duration
+type Duration = yamlfile.Duration
 
 // Config is the whole file.
 type Config struct {
@@ -199,9 +197,7 @@ func Parse(r io.Reader) (*Config, error) {
 		return nil, err
 	}
 	c := Default()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlfile.Decode(bytes.NewReader(data), c); err != nil && !errors.Is(err, yamlfile.ErrEmpty) {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
 	if err := c.Validate(); err != nil {
@@ -211,18 +207,7 @@ func Parse(r io.Reader) (*Config, error) {
 }
 
 // Load reads and validates the file at path.
-func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c, err := Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+func Load(path string) (*Config, error) { return yamlfile.Load(path, Parse) }
 
 var (
 	shopRE = regexp.MustCompile(`^[0-9]{15}$`)

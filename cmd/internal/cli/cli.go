@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -60,7 +61,8 @@ type Command[E any] struct {
 	Run           func(ctx context.Context, e E, args []string) error
 }
 
-// Program is a command line with subcommands.
+// Program is a command line with subcommands. Besides its Commands it has
+// "version" (and --version), which prints Name and Version.
 type Program[E any] struct {
 	Name     string // "bayagent"
 	Version  string
@@ -69,10 +71,10 @@ type Program[E any] struct {
 	Footer string
 }
 
-// Main runs the program with the process's arguments until it returns or a
-// second SIGINT/SIGTERM aborts it (the first one ends ctx: a graceful
-// stop), and exits with its code.
-func Main(name string, run func(ctx context.Context, args []string) int) {
+// Main runs the program with the process's arguments and standard streams
+// until it returns or a second SIGINT/SIGTERM aborts it (the first one ends
+// ctx: a graceful stop), and exits with its code.
+func (p Program[E]) Main(e E) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -80,12 +82,17 @@ func Main(name string, run func(ctx context.Context, args []string) int) {
 		<-sigs // first signal: graceful stop
 		cancel()
 		<-sigs // second: abort
-		fmt.Fprintln(os.Stderr, name+": aborted")
+		fmt.Fprintln(os.Stderr, p.Name+": aborted")
 		os.Exit(130)
 	}()
-	code := run(ctx, os.Args[1:])
+	code := p.Run(ctx, e, os.Args[1:], os.Stdout, os.Stderr)
 	cancel()
 	os.Exit(code)
+}
+
+// commands are the program's commands and "version".
+func (p Program[E]) commands() []Command[E] {
+	return append(slices.Clip(p.Commands), Command[E]{Name: "version", Summary: "print the version"})
 }
 
 // Run dispatches args to a subcommand and maps its error to an exit code.
@@ -101,7 +108,7 @@ func (p Program[E]) Run(ctx context.Context, e E, args []string, stdout, stderr 
 		p.usage(stdout)
 		return ExitOK
 	}
-	if args[0] == "--version" || args[0] == "-version" {
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "version" {
 		fmt.Fprintln(stdout, p.Name, p.Version)
 		return ExitOK
 	}
@@ -132,10 +139,10 @@ func (p Program[E]) Run(ctx context.Context, e E, args []string, stdout, stderr 
 func (p Program[E]) usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s COMMAND [flags]\n\ncommands:\n", p.Name)
 	width := 0
-	for _, c := range p.Commands {
+	for _, c := range p.commands() {
 		width = max(width, len(c.Name))
 	}
-	for _, c := range p.Commands {
+	for _, c := range p.commands() {
 		fmt.Fprintf(w, "  %-*s %s\n", width+1, c.Name, c.Summary)
 	}
 	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for a command's flags; '%s --version' prints the version.\n", p.Name, p.Name)

@@ -41,8 +41,10 @@ func TestRun(t *testing.T) {
 		stdout, errs string
 	}{
 		{nil, ExitUsage, "", "usage: prog COMMAND"},
-		{[]string{"--help"}, ExitOK, "copy  copy things", ""},
-		{[]string{"--version"}, ExitOK, "prog 1.2.3", ""},
+		{[]string{"--help"}, ExitOK, "copy     copy things\n", ""},
+		{[]string{"--help"}, ExitOK, "version  print the version\n", ""},
+		{[]string{"--version"}, ExitOK, "prog 1.2.3\n", ""},
+		{[]string{"version"}, ExitOK, "prog 1.2.3\n", ""},
 		{[]string{"help", "copy"}, ExitOK, "  --to string", ""},
 		{[]string{"copy", "--help"}, ExitOK, "more help", ""},
 		{[]string{"copy", "a", "--to", "/tmp", "b"}, ExitOK, "/tmp a,b", ""},

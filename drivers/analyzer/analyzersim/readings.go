@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // ErrInvalid is returned (wrapped, naming the field) for a readings file that
@@ -154,32 +153,10 @@ type FreeAcceleration struct {
 }
 
 // Load reads a readings file; unknown fields are errors.
-func Load(r io.Reader) (*Readings, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	var rd Readings
-	if err := dec.Decode(&rd); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err := rd.Validate(); err != nil {
-		return nil, err
-	}
-	return &rd, nil
-}
+func Load(r io.Reader) (*Readings, error) { return yamlfile.Parse[Readings](r, ErrInvalid) }
 
 // LoadFile reads the readings file at path.
-func LoadFile(path string) (*Readings, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	rd, err := Load(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return rd, nil
-}
+func LoadFile(path string) (*Readings, error) { return yamlfile.Load(path, Load) }
 
 // Validate checks that the instrument can encode every value exactly.
 func (r *Readings) Validate() error {

@@ -1,21 +1,19 @@
 package j1939sim
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // Errors of the profile loader; compare with errors.Is.
@@ -185,45 +183,14 @@ func (a *Address) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // Duration is a Go duration string in YAML ("1s", "500ms").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if n.Kind != yaml.ScalarNode || err != nil {
-		return fmt.Errorf("line %d: duration %q is not like 500ms", n.Line, n.Value)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = yamlfile.Duration
 
 // Load reads and validates the profile at path.
-func Load(path string) (*Profile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("j1939sim: %w", err)
-	}
-	p, err := Parse(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("j1939sim: %s: %w", path, err)
-	}
-	return p, nil
-}
+func Load(path string) (*Profile, error) { return yamlfile.Load(path, Parse) }
 
 // Parse decodes one YAML profile and validates it. Unknown fields give
 // ErrSyntax.
-func Parse(r io.Reader) (*Profile, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
+func Parse(r io.Reader) (*Profile, error) { return yamlfile.Parse[Profile](r, ErrSyntax) }
 
 // Validate checks what the simulator needs; all problems are joined, each
 // wrapping ErrInvalid and naming its field.

@@ -1,18 +1,15 @@
 package obdsim
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // ProtocolISO15765 is the default protocol: OBD-II (SAE J1979) over ISO-TP
@@ -231,58 +228,15 @@ func parseHexAddress(s string) (uint32, error) {
 
 // Duration is a time.Duration written in YAML as a Go duration string
 // ("10ms", "1.5s").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: duration must be a string such as 10ms", n.Line)
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+type Duration = yamlfile.Duration
 
 // Load reads and validates the profile in the file at path.
-func Load(path string) (*Profile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("obdsim: %w", err)
-	}
-	p, err := Parse(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("obdsim: %s: %w", path, err)
-	}
-	return p, nil
-}
+func Load(path string) (*Profile, error) { return yamlfile.Load(path, Parse) }
 
-// Parse decodes one YAML profile (one document) and validates it. Unknown fields are
-// errors (wrapping ErrSyntax); validation errors are described at Validate.
-func Parse(r io.Reader) (*Profile, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: empty profile", ErrSyntax)
-		}
-		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: more than one YAML document; one profile per file", ErrSyntax)
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
+// Parse decodes one YAML profile (one document) and validates it. Unknown fields,
+// an empty input and a second document are errors (wrapping ErrSyntax);
+// validation errors are described at Validate.
+func Parse(r io.Reader) (*Profile, error) { return yamlfile.Parse[Profile](r, ErrSyntax) }
 
 // IUPR are in-use monitor performance counters (Mode 09 infotype 08 or 0B).
 type IUPR struct {

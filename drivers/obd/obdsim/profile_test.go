@@ -106,7 +106,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown ECU field", "ignition: spark", "ignition: spark\n    ignitoin: spark", ErrSyntax, "ignitoin"},
 		{"unknown faults field", "latency: 10ms", "faults: {drop_frames: true}", ErrSyntax, "drop_frames"},
 		{"wrong type", "id_bits: 11", "id_bits: eleven", ErrSyntax, "eleven"},
-		{"second document", "latency: 10ms", "latency: 10ms\n---\nname: other", ErrSyntax, "one profile per file"},
+		{"second document", "latency: 10ms", "latency: 10ms\n---\nname: other", ErrSyntax, "more than one YAML document"},
 		{"missing name", "name: tiny", "", ErrMissing, "name"},
 		{"short VIN", "LFV2A21K8A4052691", "LFV2A21K8A405269", ErrBadVIN, "vin"},
 		{"long VIN", "LFV2A21K8A4052691", "LFV2A21K8A40526911", ErrBadVIN, "vin"},
