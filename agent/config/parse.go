@@ -97,7 +97,7 @@ func (p *parser) list(n *yaml.Node, fv reflect.Value, path string) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.fail(path, n.Line, ErrInvalid, "want a list, got a %s", kindName(n))
+		p.fail(path, n.Line, ErrInvalid, "want a list, got a %s", yamlfile.KindName(n))
 		return
 	}
 	if len(n.Content) == 0 {
