@@ -17,18 +17,31 @@ const DefaultClockPoll = 10 * time.Second
 // watchClock stores a clock_sync record at the first synchronised reading
 // of this boot (once per boot: the chain file remembers the boot whose
 // sync is on record), so that a receiver can correct the times of the
-// boot's earlier records. A boot the kernel does not name cannot be
-// corrected and gets no clock_sync record.
+// boot's earlier records. A boot whose clock the agent never saw
+// unsynchronised (the chain file remembers that too, across restarts)
+// has nothing to correct, and a boot the kernel does not name cannot be
+// corrected: neither gets a clock_sync record.
 func (a *Agent) watchClock(ctx context.Context) {
 	boot := a.clock.Boot()
 	if boot == "" || a.chain.Get().ClockSyncBoot == boot {
 		return
 	}
+	unsynced := a.chain.Get().UnsyncedBoot == boot
 	tr := clock.NewTracker(a.chain.Get().ClockSyncBoot)
 	tick := time.NewTicker(a.deps.ClockPoll)
 	defer tick.Stop()
 	for {
-		if s, ok := tr.Observe(a.clock.Read()); ok {
+		r := a.clock.Read()
+		if !r.Synced && !unsynced {
+			if err := a.chain.Update(func(c *devicekey.Chain) { c.UnsyncedBoot = boot }); err != nil {
+				a.noteErr("chain file: the unsynchronised boot not noted", err)
+			}
+			unsynced = true
+		}
+		if s, ok := tr.Observe(r); ok {
+			if !unsynced {
+				return // synchronised before any record of this boot
+			}
 			if a.storeClockSync(ctx, s) {
 				tr.Reported(s.At.Boot)
 				return

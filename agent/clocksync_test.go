@@ -106,9 +106,24 @@ func TestClockSyncRecord(t *testing.T) {
 	}, func() { synced.Store(true) })
 	// A restart in the same boot: no second clock_sync.
 	run("", func(a *agent.Agent) { do(t, a, "add_note", noteArgs("after the sync")) }, nil)
+	// A new boot whose clock is synchronised from the start: nothing to
+	// correct, no clock_sync.
+	const boot2 = "7d1f0c2b-3a4e-4f5a-8b6c-9d0e1f2a3b4c"
+	if err := os.WriteFile(bootFile, []byte(boot2+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clk = clock.New(clock.Options{SyncFile: filepath.Join(dir, "no-such-file"), BootIDFile: bootFile,
+		Kernel: func() (bool, error) { return true, nil }, Wall: wall,
+		Mono: func() (time.Duration, error) { return time.Duration(mono.Load()), nil }})
+	run("", func(a *agent.Agent) { do(t, a, "add_note", noteArgs("in a synchronised boot")) }, nil)
 
 	recs, stream := exportRecords(t, cfg.Outbox.Path)
 	var syncs []record.Record
+	last := recs[len(recs)-1]
+	if last.Clock == nil || last.Clock.Boot != boot2 || !last.Clock.Synced {
+		t.Fatalf("the note of the second boot carries clock %+v", last.Clock)
+	}
+	recs = recs[:len(recs)-1]
 	for _, r := range recs {
 		if r.Clock == nil || r.Clock.Boot != boot {
 			t.Fatalf("record %d carries clock %+v, want boot %s", r.Seq, r.Clock, boot)
