@@ -434,3 +434,26 @@ func TestGoldenRecords(t *testing.T) {
 		t.Fatal("problem chain verifies")
 	}
 }
+
+// TestWireHash: the hash and prev read from a wire record's fixed layout
+// are the record's; what does not end like a wire record is refused.
+func TestWireHash(t *testing.T) {
+	s := testSealer(t, "bay-01")
+	for i := range 3 {
+		r, w := mustSeal(t, s, KindNote, "J-1", map[string]int{"i": i})
+		if h, ok := WireHash(w); !ok || h != r.Hash() {
+			t.Errorf("WireHash: %v %v, want %v", h, ok, r.Hash())
+		}
+		if p, ok := WirePrev(w); !ok || p != r.Prev {
+			t.Errorf("WirePrev: %v %v, want %v", p, ok, r.Prev)
+		}
+	}
+	for _, bad := range []string{"", "{}", `{"sig":"x"}`, strings.Repeat("x", 200)} {
+		if _, ok := WireHash([]byte(bad)); ok {
+			t.Errorf("WireHash(%q) ok", bad)
+		}
+		if _, ok := WirePrev([]byte(bad)); ok {
+			t.Errorf("WirePrev(%q) ok", bad)
+		}
+	}
+}

@@ -171,3 +171,36 @@ func (r *Record) VerifySignature(pub ed25519.PublicKey) error {
 	}
 	return nil
 }
+
+// sigTail is the length of `,"sig":"<88 base64>"}` at the end of every
+// wire record.
+const sigTail = len(`,"sig":"`) + 88 + len(`"}`)
+
+// WireHash returns the hash of the canonical bytes of the wire record w
+// (the "prev" of the record after it), computed from the fixed place of
+// the signature at its end without parsing the rest: the check of bytes
+// stored byte-exact against their chain. ok is false when w does not end
+// the way a wire record does.
+func WireHash(w []byte) (h Hash, ok bool) {
+	if len(w) < sigTail+2 || string(w[len(w)-sigTail:len(w)-sigTail+len(`,"sig":"`)]) != `,"sig":"` || string(w[len(w)-2:]) != `"}` {
+		return h, false
+	}
+	d := sha256.New()
+	d.Write(w[:len(w)-sigTail])
+	d.Write([]byte("}"))
+	d.Sum(h[:0])
+	return h, true
+}
+
+// WirePrev returns the "prev" of the wire record w from its fixed place
+// before the signature, without parsing the rest.
+func WirePrev(w []byte) (Hash, bool) {
+	const hexLen = 2 * sha256.Size
+	const member = `,"prev":"`
+	end := len(w) - sigTail - len(`"`)
+	if end-hexLen-len(member) < 0 || string(w[end-hexLen-len(member):end-hexLen]) != member || w[end] != '"' {
+		return Hash{}, false
+	}
+	h, err := ParseHash(string(w[end-hexLen : end]))
+	return h, err == nil
+}
