@@ -14,7 +14,7 @@ BENCHTIME ?= 1x
 HOSTARCH := $(shell $(GO) env GOARCH)
 RACE     := $(if $(filter amd64 arm64,$(HOSTARCH)),-race,)
 
-.PHONY: all build test test-host test-arm test-cross fuzz bench soak cross dist demo vet tools clean
+.PHONY: all build test test-host test-arm test-cross test-brokers fuzz bench soak cross dist demo vet tools clean
 
 all: build
 
@@ -42,6 +42,15 @@ test-arm:
 test-cross: tools
 	./scripts/test-arch.sh arm ./...
 	./scripts/test-arch.sh arm64 ./...
+
+# The broker matrix: a box against Mosquitto, the embedded broker and
+# RabbitMQ's MQTT plugin (records over TLS, retained status, last will,
+# commands, a receiver). Not part of make test: RabbitMQ is a large install
+# and takes tens of seconds to start; Mosquitto and the embedded broker run
+# in make test too.
+test-brokers:
+	./scripts/install-test-tools.sh mosquitto rabbitmq
+	BAYAGENT_TEST_RABBITMQ=1 CI=true $(GO) test -count=1 -v -run TestBrokers ./agent/internal/brokermatrix
 
 cross:
 	mkdir -p $(BIN)

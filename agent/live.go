@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/command"
+	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -128,45 +128,16 @@ func (a *Agent) runLive(ctx context.Context, c *connected, pids []obd.PID, rate 
 	}
 }
 
-// sample reads pids once (six per request) from the vehicle's ECUs.
+// sample reads pids once from the vehicle's ECUs, as many per request as
+// the link takes (scan.Sample, which learns an adapter that does not batch).
 func sample(ctx context.Context, c *connected, pids []obd.PID) ([]LiveSample, error) {
 	now := time.Now().UTC()
-	byECU := map[obd.ECU]*LiveSample{}
-	var errs []error
-	for chunk := range slices.Chunk(pids, 6) {
-		req := []byte{0x01}
-		for _, p := range chunk {
-			req = append(req, byte(p))
-		}
-		resps, err := c.link.Do(ctx, obd.Request{Data: req, Expect: c.ecus})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, r := range resps {
-			data, order, err := obd.ParsePIDResponse(r.Data)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s := byECU[r.ECU]
-			if s == nil {
-				s = &LiveSample{T: now, ECU: r.ECU}
-				byECU[r.ECU] = s
-			}
-			for _, p := range order {
-				if vals, err := obd.DecodePID(p, data[p]); err == nil {
-					s.Values = append(s.Values, vals...)
-				}
-			}
-		}
+	vals, err := scan.Sample(ctx, c.link, c.link.Session(), c.ecus, pids)
+	out := make([]LiveSample, 0, len(vals))
+	for _, v := range vals {
+		out = append(out, LiveSample{T: now, ECU: v.ECU, Values: v.Values})
 	}
-	out := make([]LiveSample, 0, len(byECU))
-	for _, s := range byECU {
-		out = append(out, *s)
-	}
-	slices.SortFunc(out, func(x, y LiveSample) int { return int(x.ECU) - int(y.ECU) })
-	return out, errors.Join(errs...)
+	return out, err
 }
 
 func (a *Agent) publishLive(m LiveMessage) {

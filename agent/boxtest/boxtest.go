@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ type Options struct {
 	Shop, Device string
 	// ArchiveMaxBytes bounds the outbox's archive (0: the default).
 	ArchiveMaxBytes int64
+	// CertFile and KeyFile are the client certificate the uplink presents
+	// over TLS (none when empty).
+	CertFile, KeyFile string
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -51,6 +55,9 @@ type Box struct {
 	up     *uplink.Uplink
 	cancel context.CancelFunc
 	done   chan error
+
+	mu     sync.Mutex
+	resent []record.SeqRange // the ranges resend commands asked for
 }
 
 type commands struct{ b *Box }
@@ -72,6 +79,9 @@ func (c commands) Command(ctx context.Context, name string, raw json.RawMessage)
 	if err != nil {
 		return nil, err
 	}
+	c.b.mu.Lock()
+	c.b.resent = append(c.b.resent, record.SeqRange{From: ra.FromSeq, To: ra.ToSeq})
+	c.b.mu.Unlock()
 	return res, nil
 }
 
@@ -116,7 +126,7 @@ func (b *Box) Device() string { return b.o.Device }
 // ssl:// verified with the CAs in caFile.
 func (b *Box) Start(broker, caFile string) {
 	b.t.Helper()
-	up, err := uplink.New(uplink.Options{Broker: broker, AllowPlaintext: caFile == "", CAFile: caFile, Shop: b.o.Shop, Device: b.o.Device,
+	up, err := uplink.New(uplink.Options{Broker: broker, AllowPlaintext: caFile == "", CAFile: caFile, CertFile: b.o.CertFile, KeyFile: b.o.KeyFile, Shop: b.o.Shop, Device: b.o.Device,
 		BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second}, agent.NewQueue(b.Box), commands{b}, b.o.Logger.With("box", b.o.Device))
 	if err != nil {
 		b.t.Fatal(err)
@@ -182,6 +192,26 @@ func (b *Box) WriteKeyFile(dir string) {
 	if err := os.WriteFile(filepath.Join(dir, b.o.Device+".key.pub.json"), data, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// Resent reports whether resend commands asked the box for every seq
+// from..to (and it published again what it held of them).
+func (b *Box) Resent(from, to uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for seq := from; seq <= to; seq++ {
+		covered := false
+		for _, r := range b.resent {
+			if r.From <= seq && seq <= r.To {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			return false
+		}
+	}
+	return true
 }
 
 // Head returns the last sealed seq.

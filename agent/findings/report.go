@@ -3,6 +3,7 @@ package findings
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/bayagent/bayagent/agent/i18n"
@@ -154,6 +155,8 @@ func WriteReport(w io.Writer, s *scan.Snapshot, res Result, l i18n.Lang) error {
 	}
 	r.flush()
 
+	writeTests(r, s, t)
+
 	if live := KeyValues(s); len(live) > 0 {
 		r.heading(t("live"))
 		for _, v := range live {
@@ -172,6 +175,45 @@ func WriteReport(w io.Writer, s *scan.Snapshot, res Result, l i18n.Lang) error {
 	_, err := io.WriteString(w, r.b.String())
 	return err
 }
+
+// writeTests lists the on-board monitor tests (Mode 06): per ECU, monitor
+// and test, the value against its limits and the verdict, a passed test
+// close to a limit marked, so that a technician sees which monitor is about
+// to fail before the MIL lights.
+func writeTests(r *report, s *scan.Snapshot, t func(string, ...any) string) {
+	n := 0
+	for _, e := range s.ECUs {
+		n += len(e.Tests)
+	}
+	if n == 0 {
+		return
+	}
+	r.heading(t("tests"))
+	for _, e := range s.ECUs {
+		for _, x := range e.Tests {
+			verdict := t("test_pass")
+			switch {
+			case x.NotRun:
+				verdict = t("test_not_run")
+			case !x.Pass:
+				verdict = t("test_fail")
+			case x.Near():
+				verdict = t("test_near")
+			}
+			value, limits := "-", "-"
+			if !x.NotRun {
+				value = strings.TrimSpace(testNumber(x.Value) + " " + x.Unit)
+				limits = testNumber(x.Min) + " .. " + testNumber(x.Max)
+			}
+			r.cols(e.Address.String(), obd.MIDName(x.MID, r.l.String()), fmt.Sprintf("TID %02X", x.TID), value, limits, verdict)
+		}
+	}
+	r.flush()
+}
+
+// testNumber prints a test's value or limit with 4 significant digits:
+// limits are often small ratios or voltages (0.412 against 0.4).
+func testNumber(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
 func orNone(s []string) string {
 	if len(s) == 0 {

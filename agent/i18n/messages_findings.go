@@ -182,6 +182,11 @@ var findingsMessages = Catalogue{
 	"findings.report.complete":      {En: "complete", Zh: "完成"},
 	"findings.report.not_complete":  {En: "NOT COMPLETE", Zh: "未完成"},
 	"findings.report.live":          {En: "Live data", Zh: "主要数据流"},
+	"findings.report.tests":         {En: "On-board monitor tests (Mode 06)", Zh: "车载监测测试结果（模式 06）"},
+	"findings.report.test_pass":     {En: "pass", Zh: "通过"},
+	"findings.report.test_fail":     {En: "FAILED", Zh: "未通过"},
+	"findings.report.test_near":     {En: "pass, CLOSE TO LIMIT", Zh: "通过，接近限值"},
+	"findings.report.test_not_run":  {En: "not run since codes cleared", Zh: "清码后尚未运行"},
 	"findings.report.problems":      {En: "Answers that could not be used", Zh: "无法使用的应答"},
 	"findings.report.stats":         {En: "Scan: {requests} requests in {duration}", Zh: "读取：{requests} 次请求，用时 {duration}"},
 

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -36,6 +37,7 @@ func (s *scanner) assemble(snap *Snapshot) {
 			Permanent:     nonNil(e.permanent),
 			SupportedPIDs: pidStrings(dataPIDs(e.pids)),
 			IUPR:          e.iupr,
+			Tests:         sortedTests(e.tests),
 		}
 		if e.status != nil {
 			out.MIL = e.status.MIL
@@ -201,4 +203,14 @@ func (s *scanner) flags(snap *Snapshot) []Flag {
 		add(FlagCodesClearedRecent, "trouble codes were cleared recently (%s ago)", strings.Join(why, ", "))
 	}
 	return flags
+}
+
+// sortedTests orders test results by monitor, then test id (the answers'
+// order within a monitor is the ECU's).
+func sortedTests(t []obd.TestResult) []obd.TestResult {
+	out := slices.Clone(t)
+	slices.SortStableFunc(out, func(a, b obd.TestResult) int {
+		return cmp.Or(cmp.Compare(a.MID, b.MID), cmp.Compare(a.TID, b.TID))
+	})
+	return out
 }

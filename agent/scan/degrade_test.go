@@ -80,3 +80,47 @@ func TestScanDegrades(t *testing.T) {
 		})
 	}
 }
+
+// gateway passes only functional requests (a request to one ECU's
+// physical address brings nothing back) and forwards only the first PID of
+// a Mode 01 data request with several, as some gateways do.
+type gateway struct {
+	obd.Transport
+	physical int
+}
+
+func (g *gateway) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
+	if req.To != 0 {
+		g.physical++
+		return nil, obd.ErrNoResponse
+	}
+	if d := req.Data; d[0] == 0x01 && len(d) > 2 && !slices.ContainsFunc(d[1:], func(p byte) bool { return p%0x20 == 0 }) {
+		req.Data = d[:2]
+	}
+	return g.Transport.Do(ctx, req)
+}
+
+// TestFunctionalRetry: behind that gateway, each PID a batch left out that
+// only the engine has is asked on the engine's physical address, then once
+// on the functional address, and the snapshot is complete.
+func TestFunctionalRetry(t *testing.T) {
+	want := scantest.FactsOf(scanProfile(t, "petrol-p0420", scan.Options{}))
+	r := startRig(t, loadProfile(t, "petrol-p0420"), 0, testP2)
+	g := &gateway{Transport: r.client}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := scan.Scan(ctx, g, scan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := scantest.Diff(want, scantest.FactsOf(s)); len(d) > 0 {
+		t.Errorf("facts differ:\n  %s\nproblems: %v", strings.Join(d, "\n  "), s.Problems)
+	}
+	if g.physical == 0 || s.Stats.Retried < 2*g.physical {
+		t.Errorf("%d physical requests, stats %+v: want each physical retry followed by a functional one", g.physical, s.Stats)
+	}
+	if len(s.Problems) > 0 {
+		t.Errorf("problems: %v", s.Problems)
+	}
+	t.Logf("%d physical requests; stats %+v", g.physical, s.Stats)
+}

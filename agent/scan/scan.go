@@ -54,6 +54,11 @@ type Options struct {
 	// Session is what earlier scans and live samples on the same link
 	// learnt (an adapter or ECU that does not batch); nil starts afresh.
 	Session *Session
+	// Discovered are the answers to a functional 0100 that the transport
+	// received just before the scan (an ELM327's protocol search): the
+	// scan's discovery takes them instead of asking again (Stats count that
+	// request all the same). Nil: it asks.
+	Discovered []obd.Response
 	// Setup is how long the vehicle interface took to get ready before
 	// the first OBD request (adapter reset, protocol search), measured by
 	// the caller; it is copied into Stats.Setup.
@@ -108,6 +113,7 @@ func Scan(ctx context.Context, t obd.Transport, opts Options) (*Snapshot, error)
 		s.troubleCodes,
 		s.freezeFrame,
 		s.vehicleInfo,
+		s.testResults,
 	} {
 		step(ctx)
 		if err := ctx.Err(); err != nil {
@@ -135,6 +141,8 @@ type ecuState struct {
 	freeze    obd.PIDSet // Mode 02, frame 0
 	infoTypes obd.PIDSet // Mode 09
 	infoKnown bool       // infoTypes came from a valid 09 00 answer
+	mids      obd.PIDSet // Mode 06 monitors
+	tests     []obd.TestResult
 	status    *obd.MonitorStatus
 	live      map[obd.PID][]obd.Value
 	stored    []obd.DTC
@@ -210,6 +218,18 @@ func (s *scanner) ask(ctx context.Context, req obd.Request) reply {
 		s.fullWindow++
 	}
 	resps, err := s.t.Do(ctx, req)
+	if err != nil && ctx.Err() == nil {
+		s.opts.Logger.Debug("scan: request failed", "request", fmt.Sprintf("% X", req.Data), "err", err)
+	}
+	r := s.collect(req, resps, err)
+	if len(req.Expect) > 0 && slices.ContainsFunc(req.Expect, func(e obd.ECU) bool { return !r.answered(e) }) {
+		s.fullWindow++ // an expected ECU kept silent: the transport waited the window out
+	}
+	return r
+}
+
+// collect turns what a request brought back into a reply.
+func (s *scanner) collect(req obd.Request, resps []obd.Response, err error) reply {
 	r := reply{pos: map[obd.ECU][]byte{}, neg: map[obd.ECU]error{}, err: err}
 	for _, x := range resps {
 		if req.To != 0 && x.ECU != req.To {
@@ -228,9 +248,6 @@ func (s *scanner) ask(ctx context.Context, req obd.Request) reply {
 		}
 		r.pos[x.ECU] = x.Data
 		delete(r.neg, x.ECU)
-	}
-	if err != nil && ctx.Err() == nil {
-		s.opts.Logger.Debug("scan: request failed", "request", fmt.Sprintf("% X", req.Data), "err", err)
 	}
 	return r
 }
@@ -280,11 +297,18 @@ func (s *scanner) which(has func(*ecuState) bool) []obd.ECU {
 func (s *scanner) all() []obd.ECU { return s.which(func(*ecuState) bool { return true }) }
 
 // discover finds the ECUs with a functional 0100 (the one request that waits
-// out the window) and then their further supported-PID ranges: in one
+// out the window; none when Options.Discovered holds its answers) and then their further supported-PID ranges: in one
 // request where batching works, else following the chain one range at a
 // time.
 func (s *scanner) discover(ctx context.Context) error {
 	var r reply
+	if len(s.opts.Discovered) > 0 {
+		// Asked during the adapter's set-up, but asked all the same: it
+		// counts, so that Stats do not depend on the path to the vehicle.
+		s.requests++
+		s.fullWindow++
+		r = s.collect(obd.Request{Data: []byte{0x01, 0x00}}, s.opts.Discovered, nil)
+	}
 	// ISO 15765-4 lets the tester repeat the first request: an ECU that
 	// is still waking up may miss it.
 	for try := 0; try < discoveryTries && len(r.pos) == 0; try++ {
@@ -405,9 +429,14 @@ func (s *scanner) learnNoBatch(ecu obd.ECU, r reply) {
 	}
 }
 
-// mergeSupported adds the supported-item bitmaps of a Mode 01 or 02
+// mergeSupported adds the supported-item bitmaps of a Mode 01, 02 or 06
 // response (one or several ranges) to set and returns the ranges it held.
 func mergeSupported(set *obd.PIDSet, resp []byte) ([]obd.PID, error) {
+	if len(resp) > 0 && resp[0] == 0x46 {
+		sup, bases, err := obd.ParseSupportedMIDs(resp)
+		set.Merge(sup)
+		return bases, err
+	}
 	items, err := splitPIDs(resp)
 	if err != nil {
 		return nil, err
@@ -924,6 +953,54 @@ func (s *scanner) vehicleInfo(ctx context.Context) {
 		}
 		s.problem("%s", msg)
 	}
+}
+
+// testResults reads Mode 06 on CAN (K-line and J1850 ECUs answer it in
+// another layout, not read here): the supported MIDs (06 00, then the
+// further ranges as for Mode 01), then each supported monitor's tests, one
+// MID per request as SAE J1979 requires, from exactly the ECUs that list
+// it. An ECU without Mode 06 stays silent or refuses it; that is no
+// problem, but a monitor listed and not answered is.
+func (s *scanner) testResults(ctx context.Context) {
+	if l, ok := s.t.(limiter); ok && l.MaxPIDs() == 1 {
+		return
+	}
+	all := s.all()
+	r := s.ask(ctx, obd.Request{Data: []byte{0x06, 0x00}, Expect: all})
+	if ctx.Err() != nil {
+		return
+	}
+	for _, ecu := range all {
+		resp, ok := r.pos[ecu]
+		if !ok {
+			continue
+		}
+		if _, err := mergeSupported(&s.ecus[ecu].mids, resp); err != nil {
+			s.problem("ECU %s: supported monitors (Mode 06): %v", ecu, err)
+		}
+	}
+	s.ranges(ctx, 0x06, func(e *ecuState) *obd.PIDSet { return &e.mids }, "supported monitors (Mode 06)")
+	want := map[obd.ECU][]obd.PID{}
+	for _, e := range s.sorted() {
+		if ps := dataPIDs(e.mids); len(ps) > 0 {
+			want[e.addr] = ps
+		}
+	}
+	s.gather(ctx, items{
+		svc: 0x06, what: "monitor", service: "on-board test results (Mode 06)", per: 1,
+		encode: func(list []obd.PID) []byte { return append([]byte{0x06}, pidBytes(list)...) },
+		take: func(e *ecuState, resp []byte) []obd.PID {
+			tests, err := obd.ParseTestResults(resp)
+			if err != nil {
+				s.problem("ECU %s: on-board test results (Mode 06): %v", e.addr, err)
+			}
+			if len(tests) == 0 {
+				return nil
+			}
+			e.tests = append(e.tests, tests...)
+			return []obd.PID{tests[0].MID}
+		},
+	}, want)
 }
 
 func decodeInfo(e *ecuState, it obd.PID, resp []byte) error {

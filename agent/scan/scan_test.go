@@ -3,8 +3,10 @@ package scan_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +126,9 @@ func TestScanP0420(t *testing.T) {
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
 			s := scanProfile(t, tc.profile, scan.Options{})
+			if tc.profile == "petrol-p0420" {
+				checkTests(t, s)
+			}
 			if s.VIN != tc.vin {
 				t.Errorf("VIN = %q, want %q", s.VIN, tc.vin)
 			}
@@ -298,5 +303,27 @@ func TestScanFaults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkTests: petrol-p0420's engine reports its Mode 06 tests (scaled, with
+// limits and a verdict: the catalyst failed, the downstream O2 sensor is
+// close to its minimum) and the transmission, which has no Mode 06, none,
+// without a problem.
+func checkTests(t *testing.T, s *scan.Snapshot) {
+	t.Helper()
+	want := "[{MID:01 TID:142 UASID:11 Value:0.551 Min:0.1 Max:1 Unit:V Pass:true NotRun:false Margin:0.498889}" +
+		" {MID:02 TID:7 UASID:11 Value:0.412 Min:0.4 Max:1.1 Unit:V Pass:true NotRun:false Margin:0.017143}" +
+		" {MID:21 TID:1 UASID:32 Value:0.785156 Min:0 Max:0.75 Unit:ratio Pass:false NotRun:false Margin:-0.046875}]"
+	if len(s.ECUs) != 2 || fmt.Sprintf("%+v", s.ECUs[0].Tests) != want || s.ECUs[1].Tests != nil {
+		t.Errorf("Mode 06:\n got  %+v\n want %s", s.ECUs[0].Tests, want)
+	}
+	if !s.ECUs[0].Tests[1].Near() || s.ECUs[0].Tests[0].Near() {
+		t.Errorf("near limit: %v, %v; want the downstream sensor only", s.ECUs[0].Tests[0].Near(), s.ECUs[0].Tests[1].Near())
+	}
+	for _, p := range s.Problems {
+		if strings.Contains(p, "Mode 06") {
+			t.Errorf("problem %q", p)
+		}
 	}
 }

@@ -79,6 +79,9 @@ type ECU struct {
 	SupportedPIDs []string    `json:"supported_pids"` // Mode 01, hex
 	Live          []obd.Value `json:"live,omitempty"`
 	IUPR          *obd.IUPR   `json:"iupr,omitempty"`
+	// Tests are the on-board monitoring test results (Mode 06, CAN), by
+	// monitor (MID) and test (TID): value, limits, unit, pass or fail.
+	Tests []obd.TestResult `json:"tests,omitempty"`
 	// Lamps are a J1939 controller's lamps (DM1); nil for OBD-II, which
 	// reports only the MIL.
 	Lamps *Lamps `json:"lamps,omitempty"`
@@ -134,7 +137,8 @@ type Stats struct {
 	// the caller measured it.
 	Setup time.Duration `json:"setup_ns,omitempty"`
 	// Requests is how many requests went to the vehicle; FullWindow how
-	// many of them had to wait out the whole response window (discovery).
+	// many of them had to wait out the whole response window (discovery,
+	// and requests that an expected ECU left unanswered).
 	Requests   int `json:"requests"`
 	FullWindow int `json:"full_window"`
 	// Retried counts the requests sent again one item at a time, or on the

@@ -18,7 +18,7 @@ type Address struct {
 func Addresses() []Address {
 	return []Address{
 		{"can", "can:can0", "a SocketCAN interface (a CAN HAT, a USB-CAN adapter); OBD-II on 11- or 29-bit identifiers, or J1939, detected"},
-		{"elm327", "elm327:/dev/ttyUSB0@38400", "an ELM327 adapter on USB serial or Bluetooth (/dev/rfcomm0); other baud rates are tried"},
+		{"elm327", "elm327:/dev/ttyUSB0@38400", "an ELM327 adapter on USB serial or Bluetooth (/dev/rfcomm0, once bound), other baud rates tried; a Wi-Fi one as elm327:tcp://192.168.0.10:35000"},
 		{"udp", "udp:239.64.142.206:20000", "go.einride.tech/can's UDP-multicast CAN emulator, loopback only"},
 		{"mem", "mem:NAME", "an in-process bus (tests, the demo)"},
 		{"replay", "replay:FILE.log", "a candump -L log, read-only (J1939 scans listen passively)"},

@@ -72,9 +72,10 @@ type Link struct {
 	spec    string          // the ELM327 device spec
 	j1939   bool            // the vehicle speaks J1939 on conn
 
-	sess   scan.Session // what scans and live samples learnt about this link
-	opened time.Time    // when Open started
-	setup  time.Duration
+	sess       scan.Session // what scans and live samples learnt about this link
+	opened     time.Time    // when Open started
+	setup      time.Duration
+	discovered []obd.Response // the ELM327 search's answers, for the next scan's discovery
 }
 
 // ErrNoVoltage is returned by Voltage on links that cannot measure the
@@ -238,6 +239,13 @@ func (l *Link) Scan(ctx context.Context, opts scan.Options) (*scan.Snapshot, err
 	if opts.Setup == 0 {
 		opts.Setup = l.setup
 	}
+	if opts.Discovered == nil {
+		// The protocol search's answers serve the first scan's discovery
+		// only: later scans on the link ask the vehicle again.
+		l.mu.Lock()
+		opts.Discovered, l.discovered = l.discovered, nil
+		l.mu.Unlock()
+	}
 	if l.j1939 {
 		return scan.ScanJ1939(ctx, l.conn, opts)
 	}
@@ -311,9 +319,15 @@ const MinVoltage = 9.0
 // voltage (an adapter off the car reads about 0 V) and ask 0100 again.
 func (l *Link) probeELM327(ctx context.Context) ([]obd.ECU, error) {
 	if l.elm != nil {
-		if ecus := l.elm.Found(); len(ecus) > 0 {
+		if found := l.elm.SearchAnswers(); len(found) > 0 {
 			l.describeELM327()
-			slices.Sort(ecus)
+			l.mu.Lock()
+			l.discovered = found
+			l.mu.Unlock()
+			var ecus []obd.ECU
+			for _, r := range inAddressOrder(found) {
+				ecus = append(ecus, r.ECU)
+			}
 			return ecus, nil
 		}
 	}

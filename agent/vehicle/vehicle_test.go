@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/agent/scan/scantest"
 	"github.com/bayagent/bayagent/agent/vehicle"
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -85,5 +87,56 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if _, err := vehicle.Open(ctx, "elm327:/dev/nonexistent-elm", vehicle.Options{}); err == nil || !strings.Contains(err.Error(), "nonexistent-elm") {
 		t.Errorf("missing ELM327: %v", err)
+	}
+}
+
+// TestELM327SearchServesDiscovery: the first scan on an ELM327 link takes
+// the protocol search's answers for its discovery instead of asking 0100
+// again (the request costs the adapter's whole timeout); a later scan on the
+// link asks. Both give the same snapshot, the same request count included.
+func TestELM327SearchServesDiscovery(t *testing.T) {
+	p, err := obdsim.Load(filepath.Join("..", "..", "testdata", "vehicles", "petrol-p0420.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := elmsim.New(p, elmsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop, err := elmsim.ServeTCP(context.Background(), sim, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("simulator: %v", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := vehicle.Open(ctx, "elm327:tcp://"+addr, vehicle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var sent [2]int64
+	var snaps [2]*scan.Snapshot
+	for i := range 2 {
+		r0 := sim.Requests()
+		snaps[i], err = l.Scan(ctx, scan.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent[i] = sim.Requests() - r0
+	}
+	if int(sent[0]) != snaps[0].Stats.Requests-1 || int(sent[1]) != snaps[1].Stats.Requests {
+		t.Errorf("the simulator got %v requests for scans counting %d and %d: want the first scan's 0100 taken from the search",
+			sent, snaps[0].Stats.Requests, snaps[1].Stats.Requests)
+	}
+	if d := scantest.Diff(scantest.FactsOf(snaps[0]), scantest.FactsOf(snaps[1])); len(d) > 0 || snaps[0].Stats.Requests != snaps[1].Stats.Requests {
+		t.Errorf("the scans differ: %v; requests %d and %d", d, snaps[0].Stats.Requests, snaps[1].Stats.Requests)
 	}
 }

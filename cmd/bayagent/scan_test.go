@@ -118,6 +118,9 @@ func TestScanReport(t *testing.T) {
 	for _, want := range []string{
 		"LFV2A21K8A4052691", "MIL:", "ON", "P0420", "Catalyst System Efficiency Below Threshold",
 		"P0171", "P0300", "P0700", "Catalyst", "NOT COMPLETE", "123456.7 km", "OBD pre-check: FAIL", "255 or more",
+		// Mode 06: the failed catalyst test and the O2 sensor close to its limit.
+		"On-board monitor tests (Mode 06)", "Catalyst monitor bank 1            TID 01  0.7852 ratio  0 .. 0.75   FAILED",
+		"O2 sensor monitor bank 1 sensor 2  TID 07  0.412 V       0.4 .. 1.1  pass, CLOSE TO LIMIT",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
@@ -135,7 +138,7 @@ func TestScanReportChinese(t *testing.T) {
 		want := []string{"OBD 预检：不通过", "故障指示灯", "处理建议：", "就绪状态"}
 		if tc.profile == "petrol-p0420" {
 			desc, _ := obd.DescribeDTCIn("P0420", "zh-CN")
-			want = append(want, desc, "255及以上", "催化器：", "未完成")
+			want = append(want, desc, "255及以上", "催化器：", "未完成", "车载监测测试结果（模式 06）", "催化器监测 第1列", "未通过", "通过，接近限值")
 		} else {
 			want = append(want, j1939.DescribeIn(3226, 0, "zh-CN"), "SCR")
 		}

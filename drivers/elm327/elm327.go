@@ -176,18 +176,18 @@ type Adapter struct {
 	p    *port
 	mu   sync.Mutex // serialises exchanges; guards the fields below
 
-	headers   bool      // ATH1 accepted
-	proto     byte      // protocol digit ('1'...'9'), 0 while unknown
-	idBits    int       // 11 or 29 once known (CAN)
-	header    string    // request header set with ATSH; "" = functional default
-	unsynced  bool      // an exchange ended before its prompt
-	searchErr error     // why the last search failed
-	unusable  error     // the vehicle's protocol is one the driver cannot use
-	autoSet   bool      // ATSP0 (or Options.Protocol) was sent this session
-	last      byte      // the protocol found last, tried first after a reset
-	found     []obd.ECU // ECUs that answered the last successful search
-	stn       bool      // an STN chip (OBDLink), recognised by STI
-	inited    bool      // the first initialisation is done
+	headers   bool           // ATH1 accepted
+	proto     byte           // protocol digit ('1'...'9'), 0 while unknown
+	idBits    int            // 11 or 29 once known (CAN)
+	header    string         // request header set with ATSH; "" = functional default
+	unsynced  bool           // an exchange ended before its prompt
+	searchErr error          // why the last search failed
+	unusable  error          // the vehicle's protocol is one the driver cannot use
+	autoSet   bool           // ATSP0 (or Options.Protocol) was sent this session
+	last      byte           // the protocol found last, tried first after a reset
+	found     []obd.Response // each ECU's answer to the last successful search
+	stn       bool           // an STN chip (OBDLink), recognised by STI
+	inited    bool           // the first initialisation is done
 	closed    bool
 
 	info     sync.Mutex // guards version, chip and protoName for the getters
@@ -296,12 +296,18 @@ func (a *Adapter) MaxPIDs() int {
 	return 0
 }
 
-// Found returns the ECUs that answered the last successful protocol
-// search (0100), in the order they answered; nil when none did.
-func (a *Adapter) Found() []obd.ECU {
+// SearchAnswers returns each ECU's answer to the last successful protocol
+// search (0100, the supported PIDs 01-20), in the order they answered; nil
+// when none did. A caller that needs the same request answered (a scan's
+// discovery) takes these instead of asking again.
+func (a *Adapter) SearchAnswers() []obd.Response {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]obd.ECU(nil), a.found...)
+	out := make([]obd.Response, len(a.found))
+	for i, r := range a.found {
+		out[i] = obd.Response{ECU: r.ECU, Data: slices.Clone(r.Data)}
+	}
+	return out
 }
 
 // Baud returns the baud rate Open found the adapter at; zero for New.
@@ -623,8 +629,8 @@ func (a *Adapter) detectProtocol(ctx context.Context, p *parsed) error {
 	a.searchErr = nil
 	a.found = a.found[:0]
 	for _, r := range p.resps {
-		if !slices.Contains(a.found, r.ECU) {
-			a.found = append(a.found, r.ECU)
+		if !slices.ContainsFunc(a.found, func(f obd.Response) bool { return f.ECU == r.ECU }) {
+			a.found = append(a.found, r)
 		}
 	}
 	if fixed := strings.TrimPrefix(strings.ToUpper(a.opts.Protocol), "A"); len(fixed) == 1 && fixed != "0" && !p.legacy &&

@@ -120,11 +120,16 @@ func (s *Subscriber) Messages() []Message {
 }
 
 // WaitFor waits until cond holds for the messages received so far and
-// returns them; the test fails after timeout with desc.
+// returns them. The test fails with desc when no message arrives for
+// timeout while cond does not hold, or after 6 timeouts in all: a slow
+// stream that keeps coming (a loaded machine, qemu) is waited for, a
+// stream that stopped is not.
 func (s *Subscriber) WaitFor(timeout time.Duration, desc string, cond func([]Message) bool) []Message {
 	s.t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
+	total := time.NewTimer(6 * timeout)
+	defer total.Stop()
+	idle := time.NewTimer(timeout)
+	defer idle.Stop()
 	for {
 		s.mu.Lock()
 		msgs, ch := s.msgs, s.changed
@@ -135,8 +140,11 @@ func (s *Subscriber) WaitFor(timeout time.Duration, desc string, cond func([]Mes
 		}
 		select {
 		case <-ch:
-		case <-timer.C:
-			s.t.Fatalf("mosquittotest: timeout after %v waiting for %s (%d messages received)", timeout, desc, len(msgs))
+			idle.Reset(timeout) // no stale tick since Go 1.23
+		case <-idle.C:
+			s.t.Fatalf("mosquittotest: nothing arrived for %v while waiting for %s (%d messages received)", timeout, desc, len(msgs))
+		case <-total.C:
+			s.t.Fatalf("mosquittotest: timeout after %v waiting for %s (%d messages received)", 6*timeout, desc, len(msgs))
 		}
 	}
 }

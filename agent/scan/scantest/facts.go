@@ -11,7 +11,7 @@ import (
 
 // Facts are the facts of a snapshot that must not depend on the path to the
 // vehicle (CAN, an ELM327 of any personality, a legacy protocol): identity,
-// fault codes per ECU, readiness, calibration. Two snapshots of one vehicle
+// fault codes per ECU, readiness, calibration, on-board test results. Two snapshots of one vehicle
 // have equal Facts apart from what a path truly cannot deliver, which its
 // snapshot lists in Problems.
 type Facts struct {
@@ -19,7 +19,7 @@ type Facts struct {
 	MIL       bool
 	DTCCount  int
 	Readiness string   // "name=code ..." in the snapshot's order
-	ECUs      []string // per ECU in address order: address, name, CALIDs, CVNs and codes
+	ECUs      []string // per ECU in address order: address, name, CALIDs, CVNs, codes and Mode 06 tests
 	Freeze    string   // the freeze frame's ECU and DTC, "" when none
 }
 
@@ -34,8 +34,12 @@ func FactsOf(s *scan.Snapshot) Facts {
 	ecus := slices.Clone(s.ECUs)
 	slices.SortFunc(ecus, func(a, b scan.ECU) int { return int(a.Address) - int(b.Address) })
 	for _, e := range ecus {
-		f.ECUs = append(f.ECUs, fmt.Sprintf("%s %q calid=%v cvn=%v stored=%v pending=%v permanent=%v mil=%t",
-			e.Address, e.Name, e.CALIDs, e.CVNs, codes(e.Stored), codes(e.Pending), codes(e.Permanent), e.MIL))
+		var tests []string
+		for _, x := range e.Tests {
+			tests = append(tests, fmt.Sprintf("%s/%02X=%g%s(%g..%g) pass=%t", x.MID, x.TID, x.Value, x.Unit, x.Min, x.Max, x.Pass))
+		}
+		f.ECUs = append(f.ECUs, fmt.Sprintf("%s %q calid=%v cvn=%v stored=%v pending=%v permanent=%v mil=%t tests=%v",
+			e.Address, e.Name, e.CALIDs, e.CVNs, codes(e.Stored), codes(e.Pending), codes(e.Permanent), e.MIL, tests))
 	}
 	if ff := s.FreezeFrame; ff != nil {
 		f.Freeze = fmt.Sprintf("%s %s", ff.ECU, ff.DTC.Code)

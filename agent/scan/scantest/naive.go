@@ -11,8 +11,8 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-// NaiveScan reads what scan.Scan reads the way a simple tool does: one PID
-// per request, never telling the transport who will answer, so that every
+// NaiveScan reads what scan.Scan reads (Mode 06 included) the way a simple
+// tool does: one PID per request, never telling the transport who will answer, so that every
 // request waits out the full response window (P2 on CAN, the adapter's
 // timeout on an ELM327). It is the baseline of the scan benchmarks and
 // returns the number of requests it sent.
@@ -103,6 +103,17 @@ func NaiveScan(ctx context.Context, t obd.Transport) (int, error) {
 	for _, it := range []byte{0x02, 0x04, 0x06, 0x0A, 0x08, 0x0B} {
 		if infos.Has(obd.PID(it)) {
 			if _, err := do(0x09, it); err != nil {
+				return n, err
+			}
+		}
+	}
+	mode6, err := supported(0x06)
+	if err != nil {
+		return n, err
+	}
+	for _, mid := range mode6.List() {
+		if mid%0x20 != 0 {
+			if _, err := do(0x06, byte(mid)); err != nil {
 				return n, err
 			}
 		}

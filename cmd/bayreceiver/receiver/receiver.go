@@ -267,14 +267,23 @@ func (r *Receiver) Run(ctx context.Context) error {
 	if err := r.keys.load(ctx); err != nil {
 		return err
 	}
-	conn, err := r.connect(ctx)
-	if err != nil {
-		return err
-	}
+	// The verifier and the committer run before the connection: a
+	// persistent session's backlog arrives right after CONNACK, before the
+	// SUBACK, and must not fill the inbound queue while nothing takes
+	// from it (paho would stop reading, the SUBACK with it).
 	var wg sync.WaitGroup
 	batches := make(chan *batch, 2)
-	wg.Go(func() { r.verifyLoop(ctx, batches) })
+	inCtx, stopIn := context.WithCancel(ctx)
+	defer stopIn()
+	wg.Go(func() { r.verifyLoop(inCtx, batches) })
 	wg.Go(func() { r.commitLoop(batches) })
+	conn, err := r.connect(ctx)
+	if err != nil {
+		close(r.stopping)
+		stopIn()
+		wg.Wait()
+		return err
+	}
 	wg.Go(func() { r.walkLoop(ctx) })
 	for range r.o.UploadWorkers {
 		wg.Go(func() { r.uploadLoop(ctx) })

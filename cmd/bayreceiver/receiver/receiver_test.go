@@ -104,6 +104,7 @@ func (r *rig) start() {
 	select {
 	case <-rx.Ready():
 	case err := <-r.done:
+		r.cancel = nil
 		r.t.Fatalf("receiver stopped: %v", err)
 	}
 	r.http = httptest.NewServer(rx.Handler())

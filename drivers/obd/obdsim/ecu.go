@@ -14,6 +14,7 @@ const (
 	svcFreezeFrame   = 0x02
 	svcStoredDTCs    = 0x03
 	svcClearDTCs     = 0x04
+	svcTestResults   = 0x06
 	svcPendingDTCs   = 0x07
 	svcVehicleInfo   = 0x09
 	svcPermanentDTCs = 0x0A
@@ -62,6 +63,7 @@ type ECU struct {
 	ffPIDs    []obd.PID
 	readiness map[string]bool // supported monitor -> complete
 	live      map[string]float64
+	tests     []MonitorTest // Mode 06; nil: no Mode 06
 }
 
 // Address is the ECU's response identifier.
@@ -92,6 +94,11 @@ func (e *ECU) Handle(req []byte, functional bool) (resp []byte, ok bool) {
 			return nil, false
 		}
 		return []byte{negativeResponse, sid, obd.NRCServiceNotSupported}, true
+	case sid == svcTestResults && len(e.tests) == 0:
+		if functional {
+			return nil, false
+		}
+		return []byte{negativeResponse, sid, obd.NRCServiceNotSupported}, true
 	case sid == svcVehicleInfo && len(req) == 2 && req[1] == 0 && e.quirks.NoInfoTypeList:
 		return []byte{negativeResponse, sid, obd.NRCSubFunctionNotSupported}, true
 	}
@@ -106,6 +113,8 @@ func (e *ECU) Handle(req []byte, functional bool) (resp []byte, ok bool) {
 		resp = e.clear(req[1:])
 	case svcVehicleInfo:
 		resp = e.vehicleInfo(req[1:])
+	case svcTestResults:
+		resp = e.testResults(req[1:])
 	default:
 		if functional {
 			return nil, false
@@ -240,7 +249,49 @@ func (e *ECU) clear(rest []byte) []byte {
 			e.live[name] = 0
 		}
 	}
+	for i := range e.tests {
+		e.tests[i].Value, e.tests[i].Min, e.tests[i].Max = 0, 0, 0
+	}
 	return []byte{0x40 + svcClearDTCs}
+}
+
+// testResults answers Mode 06: up to six supported-MID bitmaps (00, 20,
+// ...), or every test of one MID; nil for a MID the ECU does not have or a
+// request mixing both.
+func (e *ECU) testResults(mids []byte) []byte {
+	if len(mids) == 0 || len(mids) > maxPIDs {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	resp := []byte{0x40 + svcTestResults}
+	if !isBitmapPID(obd.PID(mids[0])) {
+		if len(mids) != 1 {
+			return nil
+		}
+		for _, t := range e.tests {
+			if byte(t.MID) == mids[0] {
+				resp = append(resp, obd.EncodeTestResult(obd.MID(t.MID), byte(t.TID), byte(t.UAS), t.Value, t.Min, t.Max)...)
+			}
+		}
+	} else {
+		var have []obd.PID
+		for _, t := range e.tests {
+			have = append(have, obd.PID(t.MID))
+		}
+		for _, b := range mids {
+			if !isBitmapPID(obd.PID(b)) {
+				return nil
+			}
+			if data := supportedBitmap(obd.PID(b), have); data != nil {
+				resp = append(append(resp, b), data...)
+			}
+		}
+	}
+	if len(resp) == 1 {
+		return nil
+	}
+	return resp
 }
 
 // vehicleInfo answers Mode 09 for one infotype.

@@ -138,6 +138,26 @@ func TestHandleMode09(t *testing.T) {
 	})
 }
 
+// TestHandleMode06: supported-MID bitmaps (several in one request), each
+// monitor's tests in the SAE J1979 CAN layout, refusals, and Mode 04
+// resetting the results to zero (not run since cleared).
+func TestHandleMode06(t *testing.T) {
+	v := newVehicle(t, "petrol-p0420")
+	runExchanges(t, v, []exchange{
+		{engine, "06 00", true, "46 00 C0 00 00 01"},
+		{engine, "06 20", true, "46 20 80 00 00 00"},
+		{engine, "06 00 20 40", false, "46 00 C0 00 00 01 20 80 00 00 00"},
+		{engine, "06 01", true, "46 01 8E 0B 02 27 00 64 03 E8"},
+		{engine, "06 21", true, "46 21 01 20 00 C9 00 00 00 C0"},
+		{engine, "06 22", false, "7F 06 12"},
+		{engine, "06 22", true, ""},
+		{engine, "06 00 21", false, "7F 06 12"},
+		{tcm, "06 00", true, ""},
+		{engine, "04", false, "44"},
+		{engine, "06 21", true, "46 21 01 20 00 00 00 00 00 00"},
+	})
+}
+
 func TestHandleUnknownService(t *testing.T) {
 	v := newVehicle(t, "petrol-p0420")
 	runExchanges(t, v, []exchange{

@@ -129,11 +129,41 @@ type ECUProfile struct {
 	// IUPR holds in-use monitor performance counters (Mode 09 infotype 08
 	// for spark, 0B for compression ignition); absent when not supported.
 	IUPR *IUPR `yaml:"iupr"`
+	// MonitorTests are the ECU's on-board monitoring test results (Mode 06
+	// on CAN); absent: the ECU has no Mode 06.
+	MonitorTests []MonitorTest `yaml:"monitor_tests"`
 	// Faults injects ISO-TP transport faults into this ECU's answers.
 	Faults Faults `yaml:"faults"`
 	// Quirks make the ECU behave like the difficult ones found in the
 	// field.
 	Quirks Quirks `yaml:"quirks"`
+}
+
+// MonitorTest is one on-board monitoring test result (Mode 06) as the ECU
+// sends it: the monitor (MID), the test (TID) and the unit-and-scaling id
+// in hex, the value and its limits raw (0-65535, scaled by the UAS id as in
+// obd.ParseTestResults). Mode 04 resets value and limits to zero (not run
+// since the codes were cleared).
+type MonitorTest struct {
+	MID   HexByte `yaml:"mid"`
+	TID   HexByte `yaml:"tid"`
+	UAS   HexByte `yaml:"uas"`
+	Value uint16  `yaml:"value"`
+	Min   uint16  `yaml:"min"`
+	Max   uint16  `yaml:"max"`
+}
+
+// HexByte is a byte written in hex in a profile ("21", 0x21).
+type HexByte byte
+
+// UnmarshalYAML reads the scalar's text as a hex byte.
+func (b *HexByte) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseHexAddress(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v > 0xFF {
+		return fmt.Errorf("line %d: want a hex byte such as 21, got %q", n.Line, n.Value)
+	}
+	*b = HexByte(v)
+	return nil
 }
 
 // How an ECU treats a Mode 01 or 02 request carrying several PIDs

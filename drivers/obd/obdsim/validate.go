@@ -196,6 +196,14 @@ func (v *validator) ecu(f string, p *Profile, e *ECUProfile) {
 			v.addf(f+".iupr", ErrBadValue, "%v", err)
 		}
 	}
+	for i, t := range e.MonitorTests {
+		switch {
+		case Legacy(p.Protocol):
+			v.addf(fmt.Sprintf("%s.monitor_tests[%d]", f, i), ErrBadValue, "Mode 06 is simulated on CAN only, not on %s", p.Protocol)
+		case t.MID == 0 || t.MID%0x20 == 0:
+			v.addf(fmt.Sprintf("%s.monitor_tests[%d].mid", f, i), ErrBadValue, "%02X is a supported-MID bitmap, not a monitor", byte(t.MID))
+		}
+	}
 	switch e.Quirks.Batches {
 	case BatchesAll, BatchesRefuse, BatchesFirst:
 	default:

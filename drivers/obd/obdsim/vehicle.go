@@ -91,6 +91,7 @@ func newECU(p ECUProfile, vin string) (*ECU, error) {
 		live:      maps.Clone(p.Live),
 		infoCache: make(map[obd.PID][]byte),
 		quirks:    p.Quirks,
+		tests:     slices.Clone(p.MonitorTests),
 	}
 	e.server = isotp.ServerConfig{
 		ECU:       e.addr,
