@@ -122,6 +122,10 @@ func ecuEvidence(u scan.ECU) record.ECUReport {
 		Stored: mapSlice(u.Stored, dtcEvidence), Pending: mapSlice(u.Pending, dtcEvidence),
 		Permanent: mapSlice(u.Permanent, dtcEvidence), Previous: mapSlice(u.Previous, dtcEvidence),
 		SupportedPIDs: u.SupportedPIDs, Live: mapSlice(u.Live, valueEvidence),
+		Tests: mapSlice(u.Tests, func(r obd.TestResult) record.TestResult {
+			return record.TestResult{MID: int(r.MID), TID: int(r.TID), UASID: int(r.UASID), Value: r.Value, Min: r.Min, Max: r.Max,
+				Unit: r.Unit, Pass: r.Pass, NotRun: r.NotRun, Margin: r.Margin}
+		}),
 	}
 	if i := u.IUPR; i != nil {
 		e.IUPR = &record.IUPR{Ignition: i.Ignition, OBDCond: i.OBDCond, IgnCntr: i.IgnCntr,
@@ -142,6 +146,10 @@ func ecuFromEvidence(e record.ECUReport, ecu func(string) obd.ECU) scan.ECU {
 		Stored: mapSlice(e.Stored, dtcFromEvidence), Pending: mapSlice(e.Pending, dtcFromEvidence),
 		Permanent: mapSlice(e.Permanent, dtcFromEvidence), Previous: mapSlice(e.Previous, dtcFromEvidence),
 		SupportedPIDs: e.SupportedPIDs, Live: mapSlice(e.Live, valueFromEvidence),
+		Tests: mapSlice(e.Tests, func(r record.TestResult) obd.TestResult {
+			return obd.TestResult{MID: obd.MID(r.MID), TID: byte(r.TID), UASID: byte(r.UASID), Value: r.Value, Min: r.Min, Max: r.Max,
+				Unit: r.Unit, Pass: r.Pass, NotRun: r.NotRun, Margin: r.Margin}
+		}),
 	}
 	if i := e.IUPR; i != nil {
 		u.IUPR = &obd.IUPR{Ignition: i.Ignition, OBDCond: i.OBDCond, IgnCntr: i.IgnCntr,

@@ -74,22 +74,40 @@ type Monitor struct {
 // ECUReport is what one control unit reported. Address is its CAN
 // identifier in hex ("7E8", "18DAF110").
 type ECUReport struct {
-	Address       string    `json:"address"`
-	Name          string    `json:"name,omitempty"`
-	CALIDs        []string  `json:"calids,omitempty"`
-	CVNs          []string  `json:"cvns,omitempty"`
-	MIL           bool      `json:"mil"`
-	DTCCount      int       `json:"dtc_count"`
-	Ignition      string    `json:"ignition,omitempty"`
-	Readiness     []Monitor `json:"readiness,omitempty"`
-	Stored        []DTC     `json:"stored"`
-	Pending       []DTC     `json:"pending"`
-	Permanent     []DTC     `json:"permanent"`
-	Previous      []DTC     `json:"previously_active,omitempty"`
-	SupportedPIDs []string  `json:"supported_pids"`
-	Live          []Value   `json:"live,omitempty"`
-	IUPR          *IUPR     `json:"iupr,omitempty"`
-	Lamps         *Lamps    `json:"lamps,omitempty"`
+	Address       string       `json:"address"`
+	Name          string       `json:"name,omitempty"`
+	CALIDs        []string     `json:"calids,omitempty"`
+	CVNs          []string     `json:"cvns,omitempty"`
+	MIL           bool         `json:"mil"`
+	DTCCount      int          `json:"dtc_count"`
+	Ignition      string       `json:"ignition,omitempty"`
+	Readiness     []Monitor    `json:"readiness,omitempty"`
+	Stored        []DTC        `json:"stored"`
+	Pending       []DTC        `json:"pending"`
+	Permanent     []DTC        `json:"permanent"`
+	Previous      []DTC        `json:"previously_active,omitempty"`
+	SupportedPIDs []string     `json:"supported_pids"`
+	Live          []Value      `json:"live,omitempty"`
+	IUPR          *IUPR        `json:"iupr,omitempty"`
+	Tests         []TestResult `json:"tests,omitempty"`
+	Lamps         *Lamps       `json:"lamps,omitempty"`
+}
+
+// TestResult is one on-board monitoring test (Mode 06): monitor (MID) and
+// test (TID), the unit-and-scaling id, value and limits in Unit, whether
+// it passed, whether it has not run since the codes were cleared, and the
+// margin to the nearest binding limit as a fraction of the range.
+type TestResult struct {
+	MID    int     `json:"mid"`
+	TID    int     `json:"tid"`
+	UASID  int     `json:"uas_id"`
+	Value  float64 `json:"value"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Unit   string  `json:"unit,omitempty"`
+	Pass   bool    `json:"pass"`
+	NotRun bool    `json:"not_run,omitempty"`
+	Margin float64 `json:"margin"`
 }
 
 // DTC is one trouble code; J1939 holds the parts of an SAE J1939 code.
