@@ -25,7 +25,6 @@ import (
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
-	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/bayio"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
@@ -62,19 +61,7 @@ func newBench(t *testing.T) *bench {
 	b.broker = mosquittotest.Start(t, mosquittotest.Options{Prefix: prefix, Devices: []mosquittotest.Device{{Shop: shop, ID: device}}})
 	b.obs = mosquittotest.Subscribe(t, b.broker.PlainURL, topics.Root+"/#", mosquittotest.SubOptions{QoS: 1})
 
-	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", "nha506-before.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := analyzersim.New(readings, analyzersim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopAnalyzer() })
+	dev := analyzerPTY(t, "nha506-before.yaml", "")
 
 	dir := t.TempDir()
 	cert, key := b.broker.ClientCert(device)
@@ -133,7 +120,7 @@ func (b *bench) stop() {
 // plugIn puts a simulated vehicle on the bay's bus.
 func (b *bench) plugIn(profile string) func() {
 	b.t.Helper()
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", profile+".yaml"))
+	p, err := obdsim.Load(vehicleProfile(profile))
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -189,7 +176,7 @@ func (b *bench) waitRecord(kind string, cond func(body map[string]any) bool) map
 func (b *bench) command(name string, args any) uplink.Reply {
 	b.t.Helper()
 	id := fmt.Sprintf("c%d", b.ids.Add(1))
-	raw, _ := json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+	raw, _ := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
 	return b.send(id, name, raw)
 }
 

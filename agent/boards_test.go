@@ -28,7 +28,6 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/analyzer"
-	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/bayio"
 	"github.com/bayagent/bayagent/drivers/bayio/bayiotest"
 	"github.com/bayagent/bayagent/drivers/canbus"
@@ -338,22 +337,11 @@ func fitVehicle(t *testing.T, cfg *config.Config, deps *agent.Deps) *boardVehicl
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := obdsim.Load(vehicleProfile(boardCar))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The adapter is in the box, no car at the bay yet; the agent's
-		// first OBD request to the adapter is its first probe.
-		sim, err := elmsim.New(p, elmsim.Options{Logger: slog.New(&obdRequestSeen{seen: v.probed})})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// The adapter is in the box, no car at the bay yet (the agent is
+		// not started yet); the agent's first OBD request to the adapter is
+		// its first probe.
+		dev, sim, p := elmPTY(t, boardCar, elmsim.Options{Logger: slog.New(&obdRequestSeen{seen: v.probed})})
 		sim.SetConnected(false)
-		dev, stop, err := elmsim.ServePTY(context.Background(), sim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { stop() })
 		cfg.Vehicle.Interface = "elm327:" + dev
 		if baud != 0 {
 			cfg.Vehicle.Interface += fmt.Sprintf("@%d", baud)
@@ -389,10 +377,6 @@ func (h *obdRequestSeen) Handle(_ context.Context, r slog.Record) error {
 func (h *obdRequestSeen) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *obdRequestSeen) WithGroup(string) slog.Handler      { return h }
 
-func vehicleProfile(name string) string {
-	return filepath.Join("..", "testdata", "vehicles", name+".yaml")
-}
-
 // fitAnalyzer replaces the configured analyzer's serial port by a pty
 // served by a simulator speaking that driver's protocol, with its readings
 // file from testdata/analyzers.
@@ -406,21 +390,7 @@ func fitAnalyzer(t *testing.T, cfg *config.Config) {
 	if !ok {
 		t.Fatalf("no simulator readings for analyzer driver %q", addr.Driver)
 	}
-	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readings.Protocol = addr.Driver
-	sim, err := analyzersim.New(readings, analyzersim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, stop, err := analyzersim.ServePTY(context.Background(), sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stop() })
-	addr.Port = dev
+	addr.Port = analyzerPTY(t, file, addr.Driver)
 	cfg.Analyzer.Interface = addr.String()
 }
 

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 // BenchmarkDaemon measures the box's figures: the stripped binary for
@@ -45,19 +43,7 @@ func BenchmarkDaemon(b *testing.B) {
 	build(b, bare, src)
 
 	br := mosquittotest.Start(b, mosquittotest.Options{})
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", "petrol-p0420.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev, stopSim, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopSim()
+	dev, _, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
 
 	var ready, bareReady time.Duration
 	var rss, bareRSS, hwm int64
@@ -116,26 +102,9 @@ func fileMB(b *testing.B, path string) float64 {
 // with SIGTERM.
 func runUntil(b *testing.B, cmd *exec.Cmd, ready string, idle ...string) (time.Duration, int64, int64) {
 	b.Helper()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stop := startLogged(b, cmd)
+	defer stop()
 	var tReady time.Duration
 	timeout := time.After(30 * time.Second)
 	for want := 0; want == 0 || (len(idle) > 0 && want == 1); {
@@ -155,12 +124,41 @@ func runUntil(b *testing.B, cmd *exec.Cmd, ready string, idle ...string) (time.D
 			b.Fatalf("%s: no %q / %q within 30 s", cmd.Path, ready, idle)
 		}
 	}
-	go func() {
-		for range lines {
-		}
-	}()
+	go drain(lines)
 	time.Sleep(time.Second) // settle: a measurement, not synchronisation
 	return tReady, statusKB(b, cmd.Process.Pid, "VmRSS"), statusKB(b, cmd.Process.Pid, "VmHWM")
+}
+
+// startLogged starts cmd and returns the lines of its standard error and
+// a function that stops it (SIGTERM, then waits for it).
+func startLogged(b *testing.B, cmd *exec.Cmd) (<-chan string, func()) {
+	b.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines, func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+}
+
+// drain reads the lines no one waits for, so that the process never
+// blocks on its log.
+func drain(lines <-chan string) {
+	for range lines {
+	}
 }
 
 func containsAll(s string, subs []string) bool {

@@ -76,7 +76,7 @@ func (rw hangingRW) Write(p []byte) (int, error) {
 // time behind the vehicle.)
 func TestStuckVehicleStopsOnlyTheVehicle(t *testing.T) {
 	t.Parallel()
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", "petrol-p0420.yaml"))
+	p, err := obdsim.Load(vehicleProfile("petrol-p0420"))
 	if err != nil {
 		t.Fatal(err)
 	}

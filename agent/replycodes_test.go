@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bayagent/bayagent/agent"
@@ -119,5 +120,31 @@ func TestReplyCodeNotStored(t *testing.T) {
 	r := replyOf(t, a, "add_note", map[string]any{"author": "T007", "text": "x"})
 	if r.OK || r.Code != uplink.CodeNotStored {
 		t.Fatalf("reply %+v, want not_stored", r)
+	}
+}
+
+// TestReplyCodeStorageFull: once the outbox holds all it may (nothing is
+// acknowledged: no broker), a note is refused with storage_full.
+func TestReplyCodeStorageFull(t *testing.T) {
+	a := codesAgent(t, func(c *config.Config) { c.Outbox.MaxBytes = 1 << 20 })
+	if r := replyOf(t, a, "open_job", codesOpen); !r.OK {
+		t.Fatal(r)
+	}
+	text := strings.Repeat("排气", 1000) // 2000 characters, 6000 bytes
+	for stored := 0; ; stored++ {
+		if stored > 400 {
+			t.Fatal("1 MiB took more than 400 notes of 6 kB")
+		}
+		r := replyOf(t, a, "add_note", map[string]any{"author": "T007", "text": text})
+		if r.OK {
+			continue
+		}
+		if r.Code != uplink.CodeStorageFull || r.Message[i18n.Chinese] == "" {
+			t.Fatalf("after %d notes: %+v, want storage_full with a message", stored, r)
+		}
+		if stored < 100 {
+			t.Fatalf("refused after only %d notes of 6 kB under 1 MiB", stored)
+		}
+		return
 	}
 }

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,14 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/web"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 // BenchmarkScreenRSS measures what the bay screen costs the box: the
@@ -36,19 +33,7 @@ func BenchmarkScreenRSS(b *testing.B) {
 	agentBin := filepath.Join(dir, "bayagent")
 	build(b, agentBin, "../cmd/bayagent")
 	br := mosquittotest.Start(b, mosquittotest.Options{})
-	p, err := obdsim.Load(filepath.Join("..", "testdata", "vehicles", "petrol-p0420.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev, stopSim, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopSim()
+	dev, _, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
 	pin := filepath.Join(dir, "screen.pin")
 	if err := web.WritePINFile(pin, "418027", 0); err != nil {
 		b.Fatal(err)
@@ -96,25 +81,8 @@ var screenURL = regexp.MustCompile(`bay screen listening.* url=(\S+)`)
 func screenRun(b *testing.B, bin, cfg string, phone bool) int64 {
 	b.Helper()
 	cmd := exec.Command(bin, "run", "--config", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	lines := make(chan string, 64)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	lines, stop := startLogged(b, cmd)
+	defer stop()
 	var base string
 	timeout := time.After(30 * time.Second)
 	for scanned := false; !scanned; {
@@ -131,10 +99,7 @@ func screenRun(b *testing.B, bin, cfg string, phone bool) int64 {
 			b.Fatal("no scan within 30 s")
 		}
 	}
-	go func() {
-		for range lines {
-		}
-	}()
+	go drain(lines)
 	if phone {
 		if base == "" {
 			b.Fatal("the screen did not say where it listens")

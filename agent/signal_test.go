@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	"github.com/bayagent/bayagent/agent/uplink"
 )
 
 // TestRunStopsGracefullyOnSIGTERM runs `bayagent run` as the box does and
@@ -26,7 +27,7 @@ func TestRunStopsGracefullyOnSIGTERM(t *testing.T) {
 	bin := filepath.Join(dir, "bayagent")
 	build(t, bin, "../cmd/bayagent")
 	br := mosquittotest.Start(t, mosquittotest.Options{})
-	obs := mosquittotest.Subscribe(t, br.PlainURL, "bayagent/330106000123456/sig-01/status", mosquittotest.SubOptions{QoS: 1})
+	obs := mosquittotest.Subscribe(t, br.PlainURL, uplink.DeviceTopics(uplink.DefaultPrefix, "330106000123456", "sig-01").Status, mosquittotest.SubOptions{QoS: 1})
 	cfg := filepath.Join(dir, "config.yaml")
 	conf := fmt.Sprintf("device: {id: sig-01, shop: \"330106000123456\", state_dir: %s}\nvehicle: {interface: \"mem:none\"}\nuplink: {broker: %s, allow_plaintext: true}\n",
 		filepath.Join(dir, "state"), br.PlainURL)

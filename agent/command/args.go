@@ -34,22 +34,16 @@ type OpenJobArgs struct {
 	TestNo     string         `json:"test_no,omitempty"`
 }
 
-// Command implements Args.
-func (*OpenJobArgs) Command() string { return OpenJob }
-
 // Opening returns the opening of the job at the shop with code shop.
 func (a *OpenJobArgs) Opening(shop string) job.Opening {
 	return job.Opening{ID: a.ID, Type: a.Type, Shop: shop, Plate: a.Plate, PlateColor: a.PlateColor, VIN: a.VIN,
 		MileageKM: a.MileageKM, Complaint: a.Complaint, Technician: a.Technician, TestNo: a.TestNo}
 }
 
-// Validate implements Args.
-func (a *OpenJobArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
+// check implements Args.
+func (a *OpenJobArgs) check(p *check.Problems) {
 	o := a.Opening("")
-	o.Check(&p, "")
-	return p.Err()
+	o.Check(p, "")
 }
 
 // CloseJobArgs are the arguments of close_job: the technician who closes
@@ -61,16 +55,10 @@ type CloseJobArgs struct {
 	job.Settlement
 }
 
-// Command implements Args.
-func (*CloseJobArgs) Command() string { return CloseJob }
-
-// Validate implements Args.
-func (a *CloseJobArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	check.Technician(&p, "technician", a.Technician)
-	a.Settlement.Check(&p, "")
-	return p.Err()
+// check implements Args.
+func (a *CloseJobArgs) check(p *check.Problems) {
+	check.Technician(p, "technician", a.Technician)
+	a.Settlement.Check(p, "")
 }
 
 // CancelJobArgs are the arguments of cancel_job: who abandons the open job
@@ -81,16 +69,10 @@ type CancelJobArgs struct {
 	Reason     string `json:"reason"`
 }
 
-// Command implements Args.
-func (*CancelJobArgs) Command() string { return CancelJob }
-
-// Validate implements Args.
-func (a *CancelJobArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	check.Technician(&p, "technician", a.Technician)
-	check.Text(&p, "reason", a.Reason, true, job.MaxText)
-	return p.Err()
+// check implements Args.
+func (a *CancelJobArgs) check(p *check.Problems) {
+	check.Technician(p, "technician", a.Technician)
+	check.Text(p, "reason", a.Reason, true, job.MaxText)
 }
 
 // AddNoteArgs are the arguments of add_note.
@@ -99,16 +81,10 @@ type AddNoteArgs struct {
 	job.Note
 }
 
-// Command implements Args.
-func (*AddNoteArgs) Command() string { return AddNote }
-
-// Validate implements Args.
-func (a *AddNoteArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	check.Technician(&p, "author", a.Author)
-	check.Text(&p, "text", a.Text, true, job.MaxText)
-	return p.Err()
+// check implements Args.
+func (a *AddNoteArgs) check(p *check.Problems) {
+	check.Technician(p, "author", a.Author)
+	check.Text(p, "text", a.Text, true, job.MaxText)
 }
 
 // ClearDTCsArgs are the arguments of clear_dtcs. The technician id is
@@ -119,16 +95,10 @@ type ClearDTCsArgs struct {
 	job.DTCClear
 }
 
-// Command implements Args.
-func (*ClearDTCsArgs) Command() string { return ClearDTCs }
-
-// Validate implements Args.
-func (a *ClearDTCsArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	check.Technician(&p, "technician", a.Technician)
-	check.Text(&p, "reason", a.Reason, true, job.MaxText)
-	return p.Err()
+// check implements Args.
+func (a *ClearDTCsArgs) check(p *check.Problems) {
+	check.Technician(p, "technician", a.Technician)
+	check.Text(p, "reason", a.Reason, true, job.MaxText)
 }
 
 // StartScanArgs are the arguments of start_scan. Phase is optional: empty
@@ -138,15 +108,9 @@ type StartScanArgs struct {
 	Phase job.Phase `json:"phase,omitempty"`
 }
 
-// Command implements Args.
-func (*StartScanArgs) Command() string { return StartScan }
-
-// Validate implements Args.
-func (a *StartScanArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	job.CheckScanPhase(&p, "phase", a.Phase)
-	return p.Err()
+// check implements Args.
+func (a *StartScanArgs) check(p *check.Problems) {
+	job.CheckScanPhase(p, "phase", a.Phase)
 }
 
 // TakeReadingArgs are the arguments of take_reading. Phase is optional:
@@ -156,15 +120,9 @@ type TakeReadingArgs struct {
 	Phase job.Phase `json:"phase,omitempty"`
 }
 
-// Command implements Args.
-func (*TakeReadingArgs) Command() string { return TakeReading }
-
-// Validate implements Args.
-func (a *TakeReadingArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	job.CheckReadingPhase(&p, "phase", a.Phase)
-	return p.Err()
+// check implements Args.
+func (a *TakeReadingArgs) check(p *check.Problems) {
+	job.CheckReadingPhase(p, "phase", a.Phase)
 }
 
 // LiveStartArgs are the arguments of live_start: the Mode 01 PIDs to
@@ -177,13 +135,8 @@ type LiveStartArgs struct {
 	DurationS int      `json:"duration_s,omitempty"`
 }
 
-// Command implements Args.
-func (*LiveStartArgs) Command() string { return LiveStart }
-
-// Validate implements Args.
-func (a *LiveStartArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
+// check implements Args.
+func (a *LiveStartArgs) check(p *check.Problems) {
 	switch {
 	case len(a.PIDs) == 0:
 		p.Add("pids", "must list 1 to %d Mode 01 PIDs as two hex digits, e.g. [\"0C\", \"0D\"]", MaxLivePIDs)
@@ -211,7 +164,6 @@ func (a *LiveStartArgs) Validate() error {
 	if a.DurationS != 0 && (a.DurationS < 1 || a.DurationS > MaxLiveDurationS) {
 		p.Add("duration_s", "must be from 1 to %d: %d", MaxLiveDurationS, a.DurationS)
 	}
-	return p.Err()
 }
 
 // PIDList returns the PIDs; call it on validated arguments.
@@ -254,15 +206,8 @@ type LiveStopArgs struct {
 	BayArg
 }
 
-// Command implements Args.
-func (*LiveStopArgs) Command() string { return LiveStop }
-
-// Validate implements Args.
-func (a *LiveStopArgs) Validate() error {
-	var p check.Problems
-	checkOptionalBay(&p, a.Bay)
-	return p.Err()
-}
+// check implements Args: live_stop takes only the bay.
+func (*LiveStopArgs) check(*check.Problems) {}
 
 // MaxResendRecords is the largest range one resend may ask for; a
 // receiver asks for a longer gap in several commands.
@@ -281,12 +226,8 @@ type ResendArgs struct {
 // BayName implements Args: resend serves the whole box.
 func (*ResendArgs) BayName() string { return "" }
 
-// Command implements Args.
-func (*ResendArgs) Command() string { return Resend }
-
-// Validate implements Args.
-func (a *ResendArgs) Validate() error {
-	var p check.Problems
+// check implements Args.
+func (a *ResendArgs) check(p *check.Problems) {
 	switch {
 	case a.FromSeq < 1 || a.FromSeq > record.MaxSeq:
 		p.Add("from_seq", "must be a record sequence number, 1 to %d: %d", uint64(record.MaxSeq), a.FromSeq)
@@ -295,7 +236,6 @@ func (a *ResendArgs) Validate() error {
 	case a.ToSeq-a.FromSeq >= MaxResendRecords:
 		p.Add("to_seq", "must be below from_seq + %d (at most %d records per resend; ask for a longer gap in parts): %d", MaxResendRecords, MaxResendRecords, a.ToSeq)
 	}
-	return p.Err()
 }
 
 // ResendResult is the result of a resend: what the box published again

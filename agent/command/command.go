@@ -167,10 +167,17 @@ func Lane(name string) string {
 type Args interface {
 	// BayName is the bay the command names ("" for the box's default).
 	BayName() string
-	// Command returns the command name, e.g. "open_job".
-	Command() string
-	// Validate checks every field; Decode has called it.
-	Validate() error
+	// check adds the problems of every field but the bay to p.
+	check(p *check.Problems)
+}
+
+// Validate checks every field of a, the bay included; Decode has called
+// it.
+func Validate(a Args) error {
+	var p check.Problems
+	checkOptionalBay(&p, a.BayName())
+	a.check(&p)
+	return p.Err()
 }
 
 // Decode decodes and validates the "args" of command name (nil, empty or
@@ -191,7 +198,7 @@ func Decode(name string, args json.RawMessage) (Args, error) {
 	if err := decodeStrict(args, a); err != nil {
 		return nil, err
 	}
-	if err := a.Validate(); err != nil {
+	if err := Validate(a); err != nil {
 		return nil, err
 	}
 	return a, nil

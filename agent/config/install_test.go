@@ -55,14 +55,22 @@ func runInstall(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-func TestInstallIntoPrefix(t *testing.T) {
+// installFixture returns a directory for the test and a fake bayagent
+// binary in it for install.sh to install.
+func installFixture(t *testing.T) (dir, bin string) {
+	t.Helper()
 	needBash(t)
-	dir := t.TempDir()
-	prefix := filepath.Join(dir, "root")
-	bin := filepath.Join(dir, "bayagent")
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "bayagent")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho fake\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	return dir, bin
+}
+
+func TestInstallIntoPrefix(t *testing.T) {
+	dir, bin := installFixture(t)
+	prefix := filepath.Join(dir, "root")
 	board := filepath.Join(repo, "firmware-config", "pi4-pican2-nha506.yaml")
 	out, err := runInstall(t, "--prefix", prefix, "--binary", bin, "--config", board)
 	if err != nil {
@@ -149,12 +157,7 @@ func TestInstallIntoPrefix(t *testing.T) {
 }
 
 func TestInstallRefusals(t *testing.T) {
-	needBash(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bayagent")
-	if err := os.WriteFile(bin, []byte("x"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin := installFixture(t)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -394,13 +397,8 @@ func sameFile(t *testing.T, a, b string) {
 // keeps the old one; a configuration with another state_dir gets that
 // directory and a drop-in that lets the unit write it.
 func TestInstallForceAndStateDir(t *testing.T) {
-	needBash(t)
-	dir := t.TempDir()
+	dir, bin := installFixture(t)
 	prefix := filepath.Join(dir, "root")
-	bin := filepath.Join(dir, "bayagent")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho fake\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	first := filepath.Join(repo, "firmware-config", "pi4-pican2-nha506.yaml")
 	if out, err := runInstall(t, "--prefix", prefix, "--binary", bin, "--config", first); err != nil {
 		t.Fatalf("install.sh: %v\n%s", err, out)

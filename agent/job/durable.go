@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,15 +154,7 @@ func (m *Manager) Recover(recs []record.Record) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	recs = slices.Clone(recs)
-	slices.SortFunc(recs, func(a, b record.Record) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(recs, func(a, b record.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	applied := 0
 	var errs []error
 	bays := make([]string, 0, len(m.jobs))

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -41,15 +42,7 @@ func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 			mine = append(mine, r)
 		}
 	}
-	slices.SortFunc(mine, func(a, b record.Record) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(mine, func(a, b record.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	var (
 		c              Closed
 		opened, closed bool

@@ -76,6 +76,10 @@ func TestScanDegrades(t *testing.T) {
 			if tc.noBatchECUs != nil && again.Stats.Retried != 0 {
 				t.Errorf("second scan retried %d requests: the session forgot", again.Stats.Retried)
 			}
+			// Nor does it wait again for the transmission's silence to 06 00.
+			if again.Stats.FullWindow != s.Stats.FullWindow-1 {
+				t.Errorf("full windows: %d, then %d; want one fewer (06 00 not asked of the transmission)", s.Stats.FullWindow, again.Stats.FullWindow)
+			}
 			t.Logf("%d requests (%d retried), second scan %d; problems %v", s.Stats.Requests, s.Stats.Retried, again.Stats.Requests, s.Problems)
 		})
 	}

@@ -960,12 +960,16 @@ func (s *scanner) vehicleInfo(ctx context.Context) {
 // further ranges as for Mode 01), then each supported monitor's tests, one
 // MID per request as SAE J1979 requires, from exactly the ECUs that list
 // it. An ECU without Mode 06 stays silent or refuses it; that is no
-// problem, but a monitor listed and not answered is.
+// problem, but a monitor listed and not answered is. The session remembers
+// the ECUs without it: later scans on the link do not ask them.
 func (s *scanner) testResults(ctx context.Context) {
 	if l, ok := s.t.(limiter); ok && l.MaxPIDs() == 1 {
 		return
 	}
-	all := s.all()
+	all := s.sess.withoutTests(s.all())
+	if len(all) == 0 {
+		return
+	}
 	r := s.ask(ctx, obd.Request{Data: []byte{0x06, 0x00}, Expect: all})
 	if ctx.Err() != nil {
 		return
@@ -973,6 +977,9 @@ func (s *scanner) testResults(ctx context.Context) {
 	for _, ecu := range all {
 		resp, ok := r.pos[ecu]
 		if !ok {
+			if r.serviceRefused(ecu) || (!r.answered(ecu) && len(r.pos) > 0) {
+				s.sess.hasNoTests(ecu) // silent while another answered, or refused
+			}
 			continue
 		}
 		if _, err := mergeSupported(&s.ecus[ecu].mids, resp); err != nil {

@@ -10,8 +10,9 @@ import (
 
 // Session is what the scans and live samples on one vehicle link learn about
 // it and keep for the rest of the session: whether the adapter takes only
-// one item (PID, PID/frame pair) per request, and which ECUs answer only
-// part of a request carrying several. A learnt limit is never forgotten
+// one item (PID, PID/frame pair) per request, which ECUs answer only part
+// of a request carrying several, and which have no Mode 06 (so that a later
+// scan does not wait out the window for their silence again). A learnt limit is never forgotten
 // while the link stays open, so a refusing adapter costs one wasted request
 // per session, not one per scan. The zero value knows nothing; a Session is
 // safe for concurrent use.
@@ -19,6 +20,24 @@ type Session struct {
 	mu      sync.Mutex
 	adapter string             // why every request carries one item; "" = it batches
 	ecus    map[obd.ECU]string // ECUs that answer one item per request, and why
+	noTests map[obd.ECU]bool   // ECUs without Mode 06 (silent to or refusing 06 00)
+}
+
+// withoutTests leaves out of ecus those the session knows have no Mode 06.
+func (s *Session) withoutTests(ecus []obd.ECU) []obd.ECU {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.DeleteFunc(slices.Clone(ecus), func(e obd.ECU) bool { return s.noTests[e] })
+}
+
+// hasNoTests remembers that ecu has no Mode 06.
+func (s *Session) hasNoTests(ecu obd.ECU) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noTests == nil {
+		s.noTests = map[obd.ECU]bool{}
+	}
+	s.noTests[ecu] = true
 }
 
 // limiter is implemented by transports that carry fewer items per request

@@ -21,11 +21,35 @@ type Topics struct {
 
 // DeviceTopics returns the topics of device at shop under prefix: the one
 // place topic names are made (the uplink, the demo, the tests, the
-// receiving side). It does not validate; Options does.
+// receiving side). It does not validate; Options does. DeviceTopics(prefix,
+// "+", "+") are the subscription filters for every box.
 func DeviceTopics(prefix, shop, device string) Topics {
 	root := prefix + "/" + shop + "/" + device
 	return Topics{Root: root, Records: root + "/records", Status: root + "/status",
 		Cmd: root + "/cmd", Reply: root + "/reply", Live: root + "/live"}
+}
+
+// ParseTopic splits a device topic of DeviceTopics(prefix, ...) into the
+// shop, the device and the leaf ("records", "reply", ...).
+func ParseTopic(prefix, topic string) (shop, device, leaf string, ok bool) {
+	rest, found := strings.CutPrefix(topic, prefix+"/")
+	parts := strings.Split(rest, "/")
+	if !found || len(parts) != 3 {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
+// Request is a command as a client sends it on the command topic:
+//
+//	{"id":"1","cmd":"open_job","args":{...}}
+//
+// Args is encoded as a JSON object (package command says what each
+// command takes); nil leaves it out.
+type Request struct {
+	ID   string `json:"id"`
+	Cmd  string `json:"cmd"`
+	Args any    `json:"args,omitempty"`
 }
 
 // Code is the stable, machine-readable code of an error reply. A client

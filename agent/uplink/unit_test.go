@@ -88,6 +88,28 @@ func TestTopics(t *testing.T) {
 	if got != want {
 		t.Fatalf("topics %s, want %s", got, want)
 	}
+	for _, c := range []struct {
+		topic, shop, device, leaf string
+		ok                        bool
+	}{
+		{tp.Reply, "S1", "bay-01", "reply", true},
+		{tp.Records, "S1", "bay-01", "records", true},
+		{"ehr/v2/S1/bay-01/records", "", "", "", false},
+		{"ehr/v1/S1/records", "", "", "", false},
+		{"ehr/v1/S1/bay-01/cmd/x", "", "", "", false},
+	} {
+		shop, device, leaf, ok := ParseTopic("ehr/v1", c.topic)
+		if shop != c.shop || device != c.device || leaf != c.leaf || ok != c.ok {
+			t.Errorf("ParseTopic(%q) = %q %q %q %v", c.topic, shop, device, leaf, ok)
+		}
+	}
+	if every := DeviceTopics("ehr/v1", "+", "+"); every.Records != "ehr/v1/+/+/records" {
+		t.Errorf("filter %s", every.Records)
+	}
+	req, err := json.Marshal(Request{ID: "1", Cmd: "resend", Args: map[string]int{"from_seq": 3}})
+	if want := `{"id":"1","cmd":"resend","args":{"from_seq":3}}`; err != nil || string(req) != want {
+		t.Errorf("request %s, want %s", req, want)
+	}
 }
 
 // TestBrokerURLErrorHidesPassword is part of hole 6 of issue 12: a broker
@@ -208,7 +230,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("args not an object: %s", cmd.Args)
 		}
 		// A valid envelope survives a round trip.
-		again, err := json.Marshal(map[string]any{"id": cmd.ID, "cmd": cmd.Name, "args": cmd.Args})
+		again, err := json.Marshal(Request{ID: cmd.ID, Cmd: cmd.Name, Args: cmd.Args})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,9 @@ const wait10 = 10 * time.Second
 
 var devices = []mosquittotest.Device{{Shop: "s1", ID: "dev-a"}, {Shop: "s1", ID: "dev-b"}}
 
+// The two devices' topics.
+var devA, devB = DeviceTopics(DefaultPrefix, "s1", "dev-a"), DeviceTopics(DefaultPrefix, "s1", "dev-b")
+
 // checkAllSeen checks that every seq in 1..n arrived at least once and
 // returns how many duplicates arrived.
 func checkAllSeen(t *testing.T, msgs []mosquittotest.Message, n int) int {
@@ -40,7 +43,7 @@ func checkAllSeen(t *testing.T, msgs []mosquittotest.Message, n int) int {
 func TestPublishInOrderAndAck(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
-	sub := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/records", mosquittotest.SubOptions{QoS: 1})
+	sub := mosquittotest.Subscribe(t, b.PlainURL, devA.Records, mosquittotest.SubOptions{QoS: 1})
 	q := newMemQueue()
 	q.addRecords(1000, 400)
 	u := newUplink(t, plainOptions(b, "dev-a"), q)
@@ -111,7 +114,7 @@ func TestTLSClientCertificates(t *testing.T) {
 func TestACLRefusesOtherDevicesTopic(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{Devices: devices})
-	obs := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-b/#", mosquittotest.SubOptions{QoS: 1})
+	obs := mosquittotest.Subscribe(t, b.PlainURL, devB.Root+"/#", mosquittotest.SubOptions{QoS: 1})
 
 	// dev-a's certificate, configured as dev-b: every publish to dev-b's
 	// topics is PUBACKed by Mosquitto and dropped.
@@ -136,8 +139,8 @@ func TestACLRefusesOtherDevicesTopic(t *testing.T) {
 	// The observer of dev-b's topics saw nothing: the first thing it gets
 	// is a sentinel sent afterwards by the real dev-b.
 	bc, bk := b.ClientCert("dev-b")
-	devB := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, bc, bk)))
-	if tok := devB.Publish("bayagent/s1/dev-b/records", 1, false, "sentinel"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+	realB := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, bc, bk)))
+	if tok := realB.Publish(devB.Records, 1, false, "sentinel"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
 		t.Fatalf("sentinel: %v", tok.Error())
 	}
 	if m := obs.WaitN(1, wait10); string(m[0].Payload) != "sentinel" {
@@ -213,7 +216,7 @@ func TestACLKeyedByShopAndDevice(t *testing.T) {
 // on a broker with persistence, as a real receiver would: what the broker
 // acknowledged survives its restart.
 func durableObserver(t *testing.T, b *mosquittotest.Broker) *mosquittotest.Subscriber {
-	return mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/records",
+	return mosquittotest.Subscribe(t, b.PlainURL, devA.Records,
 		mosquittotest.SubOptions{QoS: 1, Session: "observer-" + t.Name()})
 }
 
@@ -278,7 +281,7 @@ func TestStatusOnlineAndLastWill(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
 	proxy := mosquittotest.NewProxy(t, b.PlainAddr)
-	const topic = "bayagent/s1/dev-a/status"
+	topic := devA.Status
 	obs := mosquittotest.Subscribe(t, b.PlainURL, topic, mosquittotest.SubOptions{QoS: 1})
 
 	o := plainOptions(b, "dev-a")
@@ -306,9 +309,9 @@ func TestStatusOnlineAndLastWill(t *testing.T) {
 
 	// A retained command runs when it is first delivered (a live message)
 	// and is refused when the broker replays it on the next connection.
-	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, devA.Reply, mosquittotest.SubOptions{QoS: 1})
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
-	if tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, true, `{"id":"r1","cmd":"echo"}`); !tok.WaitTimeout(wait10) || tok.Error() != nil {
+	if tok := backend.Publish(devA.Cmd, 1, true, `{"id":"r1","cmd":"echo"}`); !tok.WaitTimeout(wait10) || tok.Error() != nil {
 		t.Fatalf("retained command: %v", tok.Error())
 	}
 	if r := replies.WaitN(1, wait10)[0]; string(r.Payload) != `{"id":"r1","ok":true}` {
@@ -351,7 +354,7 @@ func TestStatusOnlineAndLastWill(t *testing.T) {
 			t.Fatalf("reply to the replayed retained command: %s", p)
 		}
 	}
-	backend.Publish("bayagent/s1/dev-a/cmd", 1, true, []byte{}).WaitTimeout(wait10) // clear it
+	backend.Publish(devA.Cmd, 1, true, []byte{}).WaitTimeout(wait10) // clear it
 
 	stop()
 	nth(3, "offline", "shutdown")
@@ -364,8 +367,8 @@ func TestStatusOnlineAndLastWill(t *testing.T) {
 func TestCommandsAndLive(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
-	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
-	live := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/live", mosquittotest.SubOptions{})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, devA.Reply, mosquittotest.SubOptions{QoS: 1})
+	live := mosquittotest.Subscribe(t, b.PlainURL, devA.Live, mosquittotest.SubOptions{})
 	o := plainOptions(b, "dev-a")
 	o.MaxCommandBytes = 1024
 	u := newUplink(t, o, newMemQueue())
@@ -392,7 +395,7 @@ func TestCommandsAndLive(t *testing.T) {
 		{"args not an object", `{"id":"c6","cmd":"echo","args":[1]}`, Reply{ID: "c6", Code: CodeBadCommand}, `"args" must be a JSON object`},
 		{"too large", `{"id":"c7","cmd":"echo","args":{"x":"` + strings.Repeat("x", 2000) + `"}}`, Reply{Code: CodeCommandTooLarge}, "command too large: 2040 bytes, limit 1024"},
 	} {
-		tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, false, tc.payload)
+		tok := backend.Publish(devA.Cmd, 1, false, tc.payload)
 		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
 			t.Fatalf("%s: publish: %v", tc.name, tok.Error())
 		}
@@ -427,7 +430,7 @@ func TestCommandsAndLive(t *testing.T) {
 func TestQuarantinesUnpublishable(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
-	sub := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/records", mosquittotest.SubOptions{QoS: 1})
+	sub := mosquittotest.Subscribe(t, b.PlainURL, devA.Records, mosquittotest.SubOptions{QoS: 1})
 	q := newMemQueue()
 	q.add(fakeRecord(1, 300), fakeRecord(2, 5000), []byte{}, fakeRecord(4, 300))
 	o := plainOptions(b, "dev-a")
@@ -452,7 +455,7 @@ func TestQuarantinesUnpublishable(t *testing.T) {
 func TestStatusFollowsAcks(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
-	sub := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/status", mosquittotest.SubOptions{QoS: 1})
+	sub := mosquittotest.Subscribe(t, b.PlainURL, devA.Status, mosquittotest.SubOptions{QoS: 1})
 	q := newMemQueue()
 	q.addRecords(200, 300)
 	o := plainOptions(b, "dev-a")
@@ -507,7 +510,7 @@ func (c laneCommander) Command(ctx context.Context, name string, args json.RawMe
 func TestLanes(t *testing.T) {
 	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Options{})
-	replies := mosquittotest.Subscribe(t, b.PlainURL, "bayagent/s1/dev-a/reply", mosquittotest.SubOptions{QoS: 1})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, devA.Reply, mosquittotest.SubOptions{QoS: 1})
 	o := plainOptions(b, "dev-a")
 	o.CommandQueue = 2
 	lc := laneCommander{started: make(chan string, 8), gate: make(chan struct{})}
@@ -520,7 +523,7 @@ func TestLanes(t *testing.T) {
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
 	send := func(id, cmd string) {
 		t.Helper()
-		tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q,"args":{"n":%q}}`, id, cmd, id))
+		tok := backend.Publish(devA.Cmd, 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q,"args":{"n":%q}}`, id, cmd, id))
 		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
 			t.Fatalf("publish %s: %v", id, tok.Error())
 		}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 )
@@ -18,8 +17,8 @@ func runJob(_ context.Context, e env, args []string) error {
 	if _, err := subcommandHelp(e, "job", args, "export"); err != nil {
 		return err
 	}
-	fs := newFlagSet(e, "job export", "[--config FILE | --file PATH] [--company NAME] [--no-extension] [JOB_ID]")
-	cfgPath := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration: where its closed jobs are, the company name")
+	fs := newFlagSet(e, "job export", "[--config FILE [--env-file FILE] | --file PATH] [--company NAME] [--no-extension] [JOB_ID]")
+	cf := addConfigFlags(fs, "where its closed jobs are, the company name")
 	file := fs.String("file", "", "read the closed job from this file instead of the agent's state directory")
 	company := fs.String("company", "", "the shop's registered name (default device.company_name of the configuration)")
 	noExt := fs.Bool("no-extension", false, "leave out the x_bayagent_mstation extension")
@@ -40,7 +39,7 @@ func runJob(_ context.Context, e env, args []string) error {
 			return fmt.Errorf("%s: %w", *file, err)
 		}
 	} else {
-		cfg, err := config.Load(*cfgPath)
+		cfg, err := cf.load()
 		if err != nil {
 			return err
 		}

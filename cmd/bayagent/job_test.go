@@ -37,10 +37,36 @@ func TestJobExport(t *testing.T) {
 		{[]string{"job"}, exitUsage, "job export"},
 		{[]string{"job", "export"}, exitUsage, "JOB_ID or --file"},
 		{[]string{"job", "export", "--file", filepath.Join(t.TempDir(), "none.json")}, exitError, "none.json"},
-		{[]string{"job", "export", "--config", filepath.Join(t.TempDir(), "none.yaml"), "J-1"}, exitError, "none.yaml"},
+		{[]string{"job", "export", "--config", filepath.Join(t.TempDir(), "none.yaml"), "J-1"}, exitConfig, "none.yaml"},
 	} {
 		if code, _, stderr := runCmd(t, tc.args...); code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr)
+		}
+	}
+}
+
+// TestConfigFlags: every command that reads the agent's configuration
+// takes its ${NAME} values from --env-file, and says where a missing one
+// belongs.
+func TestConfigFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte("device:\n  id: ${TEST_DEVICE}\n  shop: \"330106000123456\"\n  state_dir: "+dir+"\n"+
+		"vehicle:\n  interface: mem:none\nuplink:\n  broker: ssl://b.example.org\n"), 0o600)
+	env := filepath.Join(dir, "bayagent.env")
+	os.WriteFile(env, []byte("TEST_DEVICE=bay-01\n"), 0o600)
+	for _, args := range [][]string{
+		{"run", "--check"},
+		{"job", "export", "J-1"},
+		{"key", "rotate", "--reason", "test"},
+	} {
+		code, _, stderr := runCmd(t, append(args, "--config", cfg)...)
+		if code != exitConfig || !strings.Contains(stderr, "TEST_DEVICE is not set") || !strings.Contains(stderr, "--env-file") {
+			t.Errorf("%v without the environment file: exit %d %q", args, code, stderr)
+		}
+		code, _, stderr = runCmd(t, append(args, "--config", cfg, "--env-file", env)...)
+		if code == exitConfig || strings.Contains(stderr, "TEST_DEVICE") {
+			t.Errorf("%v --env-file: exit %d %q", args, code, stderr)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/bayagent/bayagent/agent"
-	"github.com/bayagent/bayagent/agent/config"
 )
 
 // runKey is `bayagent key rotate`: a new device key, on the record.
@@ -14,8 +13,8 @@ func runKey(ctx context.Context, e env, args []string) error {
 	if _, err := subcommandHelp(e, "key", args, "rotate"); err != nil {
 		return err
 	}
-	fs := newFlagSet(e, "key rotate", "[--config FILE] --reason TEXT")
-	path := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration (where its key, chain file and outbox are)")
+	fs := newFlagSet(e, "key rotate", "[--config FILE [--env-file FILE]] --reason TEXT")
+	cf := addConfigFlags(fs, "where its key, chain file and outbox are")
 	reason := fs.String("reason", "", "why the key changes (stored in the key_rotation record), e.g. \"key file lost with the SD card\"")
 	if err := fs.ParseArgs(args[1:]); err != nil {
 		return err
@@ -26,7 +25,7 @@ func runKey(ctx context.Context, e env, args []string) error {
 	if *reason == "" {
 		return usagef("--reason is required: it goes into the key_rotation record")
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := cf.load()
 	if err != nil {
 		return err
 	}

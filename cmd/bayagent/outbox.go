@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/outbox"
 )
 
@@ -20,14 +19,13 @@ import (
 func runOutbox(_ context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "outbox", "[--config FILE [--env-file FILE] | --db PATH] stats|ls|export")
 	db := fs.String("db", "", "the outbox database file (default: outbox.path of --config)")
-	cfgPath := fs.String("config", "/etc/bayagent/config.yaml", "the agent's configuration, which says where the outbox is")
-	envFile := fs.String("env-file", "", "the environment file the configuration's ${NAME} values come from (default "+config.DefaultEnvFile+" when readable)")
+	cf := addConfigFlags(fs, "which says where the outbox is")
 	wait := fs.Duration("wait", time.Second, "how long to wait for the file lock held by a running agent")
 	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
 	if *db == "" {
-		p, err := outboxPath(*cfgPath, *envFile)
+		p, err := outboxPath(cf)
 		if err != nil {
 			return err
 		}
@@ -66,32 +64,15 @@ func runOutbox(_ context.Context, e env, args []string) error {
 	return enc.Encode(st)
 }
 
-// outboxPath is the outbox file the configuration at path names. Only the
-// file is parsed (not validated: inspecting the outbox must not need the
-// broker's certificates); ${NAME} values come from envFile, or from the
-// box's environment file when it is readable.
-func outboxPath(path, envFile string) (string, error) {
-	lookup := os.LookupEnv
-	if envFile == "" {
-		if f, err := os.Open(config.DefaultEnvFile); err == nil {
-			f.Close()
-			envFile = config.DefaultEnvFile
-		}
-	}
-	if envFile != "" {
-		var err error
-		if lookup, err = config.EnvLookup(envFile); err != nil {
-			return "", err
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
+// outboxPath is the outbox file the configuration names. Only the file is
+// parsed, not validated.
+func outboxPath(cf configFlags) (string, error) {
+	c, err := cf.parse()
+	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w (or give the outbox file with --db)", err)
 	}
-	defer f.Close()
-	c, err := config.ParseEnv(f, lookup)
 	if err != nil {
-		return "", fmt.Errorf("config %s:\n%w\n(give the environment file with --env-file, or the outbox file with --db)", path, err)
+		return "", fmt.Errorf("config %s: %w\n(give the environment file with --env-file, or the outbox file with --db)", *cf.path, err)
 	}
 	return c.Outbox.Path, nil
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/bayagent/bayagent/agent"
@@ -21,10 +19,9 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "run", "--config FILE [--env-file FILE] [--check]",
 		"The configuration references per-box values as ${NAME}; under systemd they come from the unit's\n"+
 			"EnvironmentFile, "+config.DefaultEnvFile+" (with the MQTT password). --check reads that file\n"+
-			"with --env-file, so that it checks what the service will see:\n"+
-			"  bayagent run --check --config /etc/bayagent/config.yaml --env-file "+config.DefaultEnvFile+"\n")
-	path := fs.String("config", "/etc/bayagent/config.yaml", "the configuration file (see firmware-config/)")
-	envFile := fs.String("env-file", "", "read ${NAME} values and the password from this environment file too (as systemd's EnvironmentFile; e.g. "+config.DefaultEnvFile+")")
+			"(--env-file, or that file when it can be read), so that it checks what the service will see:\n"+
+			"  bayagent run --check --config "+defaultConfig+" --env-file "+config.DefaultEnvFile+"\n")
+	cf := addConfigFlags(fs, "see firmware-config/")
 	check := fs.Bool("check", false, "validate the configuration, check it against this box, print a summary and exit")
 	if err := fs.ParseArgs(args); err != nil {
 		return err
@@ -32,27 +29,13 @@ func runDaemon(ctx context.Context, e env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	lookup := os.LookupEnv
-	if *envFile != "" {
-		var err error
-		if lookup, err = config.EnvLookup(*envFile); err != nil {
-			return configError{Err: err}
-		}
-	}
-	cfg, err := config.LoadEnv(*path, lookup) // parses and validates
-	if errors.Is(err, config.ErrEnv) {
-		where := *envFile
-		if where == "" {
-			where = config.DefaultEnvFile + " (read it with --env-file)"
-		}
-		return configError{Err: fmt.Errorf("%w\nvalues written ${NAME} come from the environment: set them in %s", err, where)}
-	}
+	cfg, err := cf.load() // parses and validates
 	if err != nil {
-		return configError{Err: err}
+		return err
 	}
 	log := slog.New(cfg.Log.NewHandler(e.stderr))
 	if *check {
-		writeSummary(e.stdout, *path, cfg)
+		writeSummary(e.stdout, *cf.path, cfg)
 		return nil
 	}
 	for _, w := range cfg.Warnings() {

@@ -20,11 +20,13 @@ import (
 // process (built here, stripped, CGO off) against the petrol-p0420 car
 // behind the ELM327 simulator on a pty, with 20 ms answers and a real
 // adapter's reset and search times (elmsim.RealTiming). The floor is the
-// set-up the adapter needs (a warm start, trying the car's protocol, CAN
-// 11-bit 500 kbit/s, first, and its answer timeout after the search's 0100,
-// which cannot know how many ECUs will answer: the one full window of any
-// scan) plus one answer time per OBD request the simulator received (the
-// search's included). The adapter's protocol
+// set-up the adapter needs (a warm start, then trying the car's protocol,
+// CAN 11-bit 500 kbit/s, first) plus one answer time per OBD request the
+// simulator received (the search's included) plus the adapter's answer
+// timeout for each request that must wait it out (Stats.FullWindow: the
+// search's 0100, which cannot know how many ECUs will answer, and 06 00,
+// which the transmission, having no Mode 06, leaves unanswered). The
+// adapter's protocol
 // memory is left as the first run leaves it, as on a box restarted at the
 // same bay.
 func BenchmarkScanEndToEnd(b *testing.B) {
@@ -70,17 +72,18 @@ func BenchmarkScanEndToEnd(b *testing.B) {
 	}
 	run() // the adapter learns the car's protocol
 	var total, floor, setup, adapterSetup time.Duration
-	var requests int64
+	var requests, windows int64
 	for b.Loop() {
 		r0 := sim.Requests()
 		d, snap := run()
 		n := sim.Requests() - r0
 		total += d
 		requests += n
+		windows += int64(snap.Stats.FullWindow)
 		setup += snap.Stats.Setup
-		need := timing.WarmStart + timing.Search['6'] + elmsim.DefaultTimeout
+		need := timing.WarmStart + timing.Search['6']
 		adapterSetup += need
-		floor += need + time.Duration(n)*latency
+		floor += need + time.Duration(n)*latency + time.Duration(snap.Stats.FullWindow)*elmsim.DefaultTimeout
 	}
 	iters := float64(b.N)
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / iters }
@@ -88,6 +91,7 @@ func BenchmarkScanEndToEnd(b *testing.B) {
 	b.ReportMetric(ms(setup), "setup-ms")
 	b.ReportMetric(ms(adapterSetup), "adapter-needs-ms")
 	b.ReportMetric(float64(requests)/iters, "requests")
+	b.ReportMetric(float64(windows)/iters, "full-windows")
 	b.ReportMetric(ms(floor), "floor-ms")
 	b.ReportMetric(float64(total)/float64(floor), "total/floor")
 }

@@ -174,7 +174,7 @@ func (c *Commander) Send(name string, args any) string {
 	if s := c.signer; s != nil {
 		raw, err = command.Sign(s.key, s.name, s.shop, s.device, id, name, args, time.Now(), "n-"+rand.Text())
 	} else {
-		raw, err = json.Marshal(map[string]any{"id": id, "cmd": name, "args": args})
+		raw, err = json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
 	}
 	if err != nil {
 		c.t.Fatalf("agenttest: encode command %s: %v", name, err)

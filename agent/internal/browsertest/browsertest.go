@@ -6,7 +6,7 @@
 // first-run, background networking, component updates or sync, and a
 // fresh profile directory per test, so it talks to nothing but the test's
 // loopback server. A missing chromium fails the test when CI=true and
-// skips it otherwise, like Mosquitto in package mosquittotest.
+// skips it otherwise (package testtool installs it first, as it does Mosquitto).
 //
 // Screenshots go to Artifacts(), kept after the test for people to look at.
 package browsertest
@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/bayagent/bayagent/agent/testtool"
 
 	"github.com/chromedp/chromedp"
 )
@@ -52,14 +54,7 @@ func Path() string {
 // the context is bounded by the test's deadline or five minutes.
 func New(t testing.TB, o Options) context.Context {
 	t.Helper()
-	path := Path()
-	if path == "" {
-		msg := "chromium is not installed (scripts/install-test-tools.sh chromium installs it)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	path := testtool.Need(t, "chromium", "browsertest: chromium", Path)
 	if o.Viewport == (Viewport{}) {
 		o.Viewport = Phone
 	}

@@ -41,6 +41,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bayagent/bayagent/agent/testtool"
 )
 
 // DefaultPrefix is the topic prefix of the generated ACL when
@@ -97,40 +99,13 @@ type Broker struct {
 	exited chan struct{}
 }
 
-var (
-	installOnce sync.Once
-	installErr  error
-	installOut  []byte
-)
-
 // Binary returns the path of a Mosquitto program ("mosquitto",
 // "mosquitto_pub", ...), installing Mosquitto with the repository script
 // when it is missing. It fails the test when CI=true and skips it otherwise
 // if the program cannot be found.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
-	if p := lookup(name); p != "" {
-		return p
-	}
-	installOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			installErr = err
-			return
-		}
-		cmd := exec.Command("bash", filepath.Join(root, "scripts", "install-test-tools.sh"), "mosquitto")
-		installOut, installErr = cmd.CombinedOutput()
-	})
-	if p := lookup(name); p != "" {
-		return p
-	}
-	msg := fmt.Sprintf("mosquittotest: %s not found and scripts/install-test-tools.sh mosquitto did not install it (%v)\n%s",
-		name, installErr, installOut)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testtool.Need(t, "mosquitto", "mosquittotest: "+name, func() string { return lookup(name) })
 }
 
 func lookup(name string) string {
@@ -144,23 +119,6 @@ func lookup(name string) string {
 		}
 	}
 	return ""
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "install-test-tools.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/install-test-tools.sh not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Start generates certificates and configuration, starts Mosquitto on two
@@ -230,10 +188,7 @@ func (b *Broker) Log() string { return b.log.String() }
 // Stop terminates the broker (SIGTERM, then SIGKILL after 5 s) and waits
 // for it to exit. Stopping a stopped broker does nothing.
 func (b *Broker) Stop() {
-	b.mu.Lock()
-	cmd, exited := b.cmd, b.exited
-	b.cmd = nil
-	b.mu.Unlock()
+	cmd, exited := b.take()
 	if cmd == nil {
 		return
 	}
@@ -251,15 +206,22 @@ func (b *Broker) Stop() {
 // Kill stops the broker with SIGKILL (no goodbye to clients) and waits for
 // it to exit.
 func (b *Broker) Kill() {
-	b.mu.Lock()
-	cmd, exited := b.cmd, b.exited
-	b.cmd = nil
-	b.mu.Unlock()
+	cmd, exited := b.take()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Kill()
 	<-exited
+}
+
+// take returns the running broker process and forgets it (nil when the
+// broker is stopped).
+func (b *Broker) take() (*exec.Cmd, chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cmd, exited := b.cmd, b.exited
+	b.cmd = nil
+	return cmd, exited
 }
 
 // Start starts a stopped broker again on the same ports.

@@ -6,18 +6,12 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-)
 
-var (
-	installOnce sync.Once
-	installOut  []byte
-	installErr  error
+	"github.com/bayagent/bayagent/agent/testtool"
 )
 
 // MountTest mounts an empty file system on a new temporary directory for
@@ -28,26 +22,17 @@ func MountTest(t testing.TB) *FS {
 	t.Helper()
 	dir := t.TempDir()
 	f, err := Mount(dir)
+	var installErr error
 	if err != nil {
-		installOnce.Do(func() {
-			root, rerr := repoRoot()
-			if rerr != nil {
-				installErr = rerr
-				return
-			}
-			installOut, installErr = exec.Command("bash", filepath.Join(root, "scripts", "install-test-tools.sh"), "fuse").CombinedOutput()
-		})
+		installErr = testtool.Install("fuse")
 		f, err = Mount(dir)
 	}
 	if err != nil {
 		msg := "powerfs: " + err.Error() + " (needs /dev/fuse, and root or fusermount3 from fuse3)"
 		if installErr != nil {
-			msg += "; scripts/install-test-tools.sh fuse: " + installErr.Error() + "\n" + string(installOut)
+			msg += "; " + installErr.Error()
 		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testtool.Missing(t, msg)
 	}
 	t.Cleanup(func() {
 		if err := f.Unmount(); err != nil {
@@ -55,23 +40,6 @@ func MountTest(t testing.TB) *FS {
 		}
 	})
 	return f
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "install-test-tools.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/install-test-tools.sh not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Period runs one powered period of a power-loss test: it arms a cut after

@@ -20,6 +20,7 @@ import (
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/internal/selfexec"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/receiver"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
@@ -296,7 +297,7 @@ func inject(t *testing.T, broker string, b *boxtest.Box) {
 		t.Fatalf("injector: %v", tok.Error())
 	}
 	defer c.Disconnect(100)
-	topic := "bayagent/" + shopA + "/" + b.Device() + "/records"
+	topic := uplink.DeviceTopics(uplink.DefaultPrefix, shopA, b.Device()).Records
 	for _, p := range [][]byte{forged, []byte(edited)} {
 		if tok := c.Publish(topic, 1, false, p); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("inject: %v", tok.Error())

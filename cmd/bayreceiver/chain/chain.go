@@ -25,6 +25,7 @@
 package chain
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -245,15 +246,7 @@ func AddPermanent(ch *store.Chain, rs []record.SeqRange) {
 
 // normalize sorts ranges and merges overlapping or adjacent ones.
 func normalize(rs []record.SeqRange) []record.SeqRange {
-	slices.SortFunc(rs, func(a, b record.SeqRange) int {
-		switch {
-		case a.From < b.From:
-			return -1
-		case a.From > b.From:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(rs, func(a, b record.SeqRange) int { return cmp.Compare(a.From, b.From) })
 	var out []record.SeqRange
 	for _, r := range rs {
 		if n := len(out); n > 0 && r.From <= out[n-1].To+1 {

@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
 )
 
@@ -108,22 +108,9 @@ func (k *keys) get(ctx context.Context, device string) (ed25519.PublicKey, bool)
 	return pub, ok
 }
 
-// topicParts splits <prefix>/<shop>/<device>/<leaf>.
-func (r *Receiver) topicParts(topic string) (shop, device, leaf string, ok bool) {
-	rest, found := strings.CutPrefix(topic, r.o.MQTT.Prefix+"/")
-	if !found {
-		return "", "", "", false
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) != 3 {
-		return "", "", "", false
-	}
-	return parts[0], parts[1], parts[2], true
-}
-
 // check verifies one message.
 func (r *Receiver) check(ctx context.Context, m inbound) verified {
-	shop, device, _, _ := r.topicParts(m.topic)
+	shop, device, _, _ := uplink.ParseTopic(r.o.MQTT.Prefix, m.topic)
 	q := func(reason, detail string, rec *record.Record) verified {
 		e := &store.Quarantined{Device: device, Reason: reason, Detail: detail, Topic: m.topic, Wire: m.payload, ReceivedAt: m.at}
 		if rec != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/bayagent/bayagent/agent/uplink"
 )
 
 // conn is the broker connection (paho): persistent session, automatic
@@ -24,7 +26,8 @@ func (r *Receiver) filters() (records, replies string) {
 	if g := r.o.MQTT.ShareGroup; g != "" {
 		p = "$share/" + g + "/"
 	}
-	return p + r.o.MQTT.Prefix + "/+/+/records", p + r.o.MQTT.Prefix + "/+/+/reply"
+	every := uplink.DeviceTopics(r.o.MQTT.Prefix, "+", "+")
+	return p + every.Records, p + every.Reply
 }
 
 func (r *Receiver) connect(ctx context.Context) (*conn, error) {
@@ -99,7 +102,7 @@ func (r *Receiver) connect(ctx context.Context) (*conn, error) {
 // is handled beside the walks. While stopping, messages are left
 // unacknowledged: the broker delivers them again.
 func (r *Receiver) onMessage(msg mqtt.Message) {
-	_, _, leaf, ok := r.topicParts(msg.Topic())
+	_, _, leaf, ok := uplink.ParseTopic(r.o.MQTT.Prefix, msg.Topic())
 	switch {
 	case ok && leaf == "records":
 		m := inbound{topic: msg.Topic(), payload: append([]byte(nil), msg.Payload()...), at: r.o.Now().UTC(), ack: msg.Ack}

@@ -20,6 +20,7 @@ import (
 	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/receiver"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
@@ -249,7 +250,7 @@ func TestQuarantine(t *testing.T) {
 			t.Fatal(tok.Error())
 		}
 	}
-	topic := func(dev string) string { return "bayagent/" + shop + "/" + dev + "/records" }
+	topic := func(dev string) string { return uplink.DeviceTopics(uplink.DefaultPrefix, shop, dev).Records }
 	pub(topic("bay-01"), recs[0].Data)
 	pub(topic("bay-01"), recs[0].Data) // a duplicate: fine
 	pub(topic("bay-01"), forged)

@@ -12,6 +12,7 @@ import (
 	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/chain"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
 )
@@ -127,8 +128,8 @@ func (r *Receiver) askForGaps(ctx context.Context, device string) error {
 	}
 	for _, q := range reqs {
 		id := fmt.Sprintf("%s%s-%d-%d-%d", resendIDPrefix, r.o.ID, r.resendSeq.Add(1), q.from, q.to)
-		payload, _ := json.Marshal(map[string]any{"id": id, "cmd": command.Resend, "args": command.ResendArgs{FromSeq: q.from, ToSeq: q.to}})
-		topic := r.o.MQTT.Prefix + "/" + q.shop + "/" + device + "/cmd"
+		payload, _ := json.Marshal(uplink.Request{ID: id, Cmd: command.Resend, Args: command.ResendArgs{FromSeq: q.from, ToSeq: q.to}})
+		topic := uplink.DeviceTopics(r.o.MQTT.Prefix, q.shop, device).Cmd
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := pub.publish(pctx, topic, payload)
 		cancel()
@@ -142,23 +143,19 @@ func (r *Receiver) askForGaps(ctx context.Context, device string) error {
 	return nil
 }
 
-// resendReply is a box's reply to a command (package uplink's form).
-type resendReply struct {
-	ID     string                `json:"id"`
-	OK     bool                  `json:"ok"`
-	Result *command.ResendResult `json:"result"`
-	Error  string                `json:"error"`
-}
-
 // onReply handles a box's reply to one of the resends a receiver sent:
 // what the box no longer has becomes a permanent gap; a refusal is kept
 // on the gap for the operator. Other replies are not ours.
 func (r *Receiver) onReply(topic string, payload []byte) {
-	var rep resendReply
+	var rep uplink.Reply
 	if json.Unmarshal(payload, &rep) != nil || !strings.HasPrefix(rep.ID, resendIDPrefix) {
 		return
 	}
-	_, device, _, _ := r.topicParts(topic)
+	var result *command.ResendResult
+	if rep.OK && json.Unmarshal(rep.Result, &result) != nil {
+		result = nil // answered without a usable result: kept as a refusal
+	}
+	_, device, _, _ := uplink.ParseTopic(r.o.MQTT.Prefix, topic)
 	from, to, ok := resendRange(rep.ID)
 	if !ok || device == "" {
 		return
@@ -167,7 +164,7 @@ func (r *Receiver) onReply(topic string, payload []byte) {
 	ctx := context.Background()
 	err := r.st.UpdateChain(ctx, device, func(tx store.ChainTx) error {
 		ch := tx.Chain()
-		if !rep.OK || rep.Result == nil {
+		if !rep.OK || result == nil {
 			msg := rep.Error
 			if msg == "" {
 				msg = "the box answered without a result"
@@ -179,8 +176,8 @@ func (r *Receiver) onReply(topic string, payload []byte) {
 			}
 			return tx.SetChain(ch)
 		}
-		gone := rep.Result.Missing
-		for _, q := range rep.Result.Quarantined {
+		gone := result.Missing
+		for _, q := range result.Quarantined {
 			gone = append(gone, record.SeqRange{From: q, To: q}) // unpublishable on the box: never coming
 		}
 		chain.AddPermanent(&ch, gone)
@@ -190,13 +187,13 @@ func (r *Receiver) onReply(topic string, payload []byte) {
 		r.log.Error("receiver: resend reply not recorded", "device", device, "err", err)
 		return
 	}
-	if !rep.OK || rep.Result == nil {
+	if !rep.OK || result == nil {
 		r.stats.resendErrors.Add(1)
 		r.log.Warn("receiver: a box refused a resend", "device", device, "from_seq", from, "to_seq", to, "error", rep.Error)
 		return
 	}
 	r.log.Info("receiver: resend answered", "device", device, "from_seq", from, "to_seq", to,
-		"republished", rep.Result.Republished, "missing", rep.Result.Missing, "quarantined", rep.Result.Quarantined)
+		"republished", result.Republished, "missing", result.Missing, "quarantined", result.Quarantined)
 	r.markDirty(map[string]bool{device: true})
 }
 

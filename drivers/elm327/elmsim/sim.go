@@ -324,6 +324,11 @@ type session struct {
 	header   string    // ATSH value; "" = functional
 	last     string    // last command, repeated by an empty line
 	wireFree time.Time // when the output line is free again
+	// received is when the last command's last byte arrived on the
+	// (paced) line, and ready when the answer being sent was ready: the
+	// times the simulated wire runs on, so that a timer that wakes late
+	// on a loaded machine does not delay what follows it as well.
+	received, ready time.Time
 }
 
 func (ss *session) defaults() {
@@ -374,11 +379,13 @@ func (ss *session) byteTime(n int) time.Duration {
 
 // pace waits for the wire time of n received bytes.
 func (ss *session) pace(n int) error {
+	ss.received, ss.ready = time.Now(), time.Time{}
 	d := ss.byteTime(n)
 	if d == 0 {
 		return nil
 	}
-	return ss.sleep(time.Now().Add(d))
+	ss.received = ss.received.Add(d)
+	return ss.sleep(ss.received)
 }
 
 func (ss *session) sleep(until time.Time) error {
@@ -397,6 +404,9 @@ func (ss *session) sleep(until time.Time) error {
 func (ss *session) send(s string) error {
 	if d := ss.byteTime(len(s)); d > 0 {
 		start := time.Now()
+		if !ss.ready.IsZero() && ss.ready.Before(start) {
+			start = ss.ready // it was ready then: the line was sending
+		}
 		if ss.wireFree.After(start) {
 			start = ss.wireFree
 		}
@@ -778,6 +788,9 @@ func (ss *session) request(cmd string) error {
 	slices.SortStableFunc(answers, func(a, b answer) int { return cmp.Compare(a.latency, b.latency) })
 
 	start := time.Now()
+	if !ss.received.IsZero() && ss.received.Before(start) {
+		start = ss.received
+	}
 	last, got := start, 0
 	for _, a := range answers {
 		due := start.Add(a.latency)
@@ -796,6 +809,12 @@ func (ss *session) request(cmd string) error {
 				if err := ss.sleep(time.Now().Add(legacyFrameGap)); err != nil {
 					return err
 				}
+			}
+			switch {
+			case i == 0:
+				ss.ready = due
+			case s.legacy():
+				ss.ready = time.Time{} // after its gap, from now
 			}
 			if err := ss.send(l + ss.eol()); err != nil {
 				return err

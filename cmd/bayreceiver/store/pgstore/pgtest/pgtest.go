@@ -30,6 +30,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/testtool"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -49,12 +51,6 @@ type Server struct {
 	log    *logFile
 	dbs    atomic.Int64
 }
-
-var (
-	installOnce sync.Once
-	installErr  error
-	installOut  []byte
-)
 
 // binDir returns the directory holding initdb and postgres.
 func binDir() string {
@@ -83,45 +79,7 @@ func version(dir string) int {
 // test when CI=true and skips it otherwise if they cannot be found.
 func Binaries(t testing.TB) string {
 	t.Helper()
-	if d := binDir(); d != "" {
-		return d
-	}
-	installOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			installErr = err
-			return
-		}
-		cmd := exec.Command("bash", filepath.Join(root, "scripts", "install-test-tools.sh"), "postgresql")
-		installOut, installErr = cmd.CombinedOutput()
-	})
-	if d := binDir(); d != "" {
-		return d
-	}
-	msg := fmt.Sprintf("pgtest: PostgreSQL server binaries not found and scripts/install-test-tools.sh postgresql did not install them (%v)\n%s",
-		installErr, installOut)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "install-test-tools.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/install-test-tools.sh not found above the working directory")
-		}
-		dir = parent
-	}
+	return testtool.Need(t, "postgresql", "pgtest: the PostgreSQL server binaries (initdb, postgres)", binDir)
 }
 
 // runAs returns the credential to run the server with: nil unless root.
