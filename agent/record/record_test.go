@@ -456,4 +456,10 @@ func TestWireHash(t *testing.T) {
 			t.Errorf("WirePrev(%q) ok", bad)
 		}
 	}
+	_, w := mustSeal(t, s, KindNote, "J-1", nil)
+	for _, bad := range []string{string(w[:len(w)-1]), string(w[:len(w)-10]) + "!!!!!!==\"}"} {
+		if _, ok := WireHash([]byte(bad)); ok {
+			t.Errorf("WireHash(%q) ok", bad)
+		}
+	}
 }

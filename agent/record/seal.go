@@ -182,8 +182,13 @@ const sigTail = len(`,"sig":"`) + 88 + len(`"}`)
 // stored byte-exact against their chain. ok is false when w does not end
 // the way a wire record does.
 func WireHash(w []byte) (h Hash, ok bool) {
-	if len(w) < sigTail+2 || string(w[len(w)-sigTail:len(w)-sigTail+len(`,"sig":"`)]) != `,"sig":"` || string(w[len(w)-2:]) != `"}` {
+	if len(w) < sigTail+2 || string(w[len(w)-sigTail:len(w)-sigTail+len(`,"sig":"`)]) != `,"sig":"` || string(w[len(w)-4:]) != `=="}` {
 		return h, false
+	}
+	for _, c := range w[len(w)-sigTail+len(`,"sig":"`) : len(w)-len(`=="}`)] {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
+			return h, false
+		}
 	}
 	d := sha256.New()
 	d.Write(w[:len(w)-sigTail])
