@@ -35,6 +35,7 @@ import (
 	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
@@ -68,6 +69,17 @@ type Deps struct {
 	// ClockPoll is how often the agent looks for the clock's first
 	// synchronisation in this boot; 0 means DefaultClockPoll.
 	ClockPoll time.Duration
+	// EmissionSecond is the length of one second of an emission test
+	// procedure; zero is time.Second. The demo and tests shorten it: the
+	// procedure is the same sample for sample.
+	EmissionSecond time.Duration
+	// AnalyzerPoll is how often the idle analyzer is asked its state (for
+	// the status: warming up, ready); zero is DefaultAnalyzerPoll.
+	AnalyzerPoll time.Duration
+	// Guide, when set, sees every progress of a running emission test
+	// besides the buzzer and the status (the demo's simulated technician).
+	// It is called from the test's goroutine and must not block for long.
+	Guide func(emission.Progress)
 }
 
 // Agent is the daemon. Create it with New, run it with Run.
@@ -86,6 +98,9 @@ type Agent struct {
 	up    *uplink.Uplink
 	// rules is the I/M pre-check rule set (precheck in the configuration).
 	rules findings.Rules
+	// inst is the analyzer's day (last zero, leak check) and the running
+	// emission test.
+	inst *instrument
 	// screen is the bay screen, nil when screen.listen is not set.
 	screen *web.Server
 	io     *bayio.Bay // nil when no pin is fitted
@@ -170,6 +185,14 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	a.rules = cfg.Precheck.Rules()
+	emCfg, err := cfg.EmissionConfig()
+	if err != nil {
+		a.box.Close()
+		return nil, err
+	}
+	if a.inst, err = newInstrument(cfg.Device.StateDir, cfg.Analyzer.Interface, emCfg); err != nil {
+		log.Warn("analyzer state", "err", err)
+	}
 	a.jobs, err = job.Open(jobsDir(cfg), job.Options{
 		Emit:   a.emit,
 		Assess: a.assess,
@@ -233,6 +256,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.watchJobs(workCtx) })
 	wg.Go(func() { a.runScreen(workCtx) })
 	wg.Go(func() { a.watchClock(workCtx) })
+	wg.Go(func() { a.watchAnalyzer(workCtx) })
 
 	a.setLights()
 	close(a.ready)

@@ -19,12 +19,14 @@ import (
 	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/minischema"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/bayio"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
@@ -45,8 +47,12 @@ type bench struct {
 	obs    *mosquittotest.Subscriber
 	cfg    *config.Config
 	hub    *canbus.MemHub
-	pins   *bayio.Pins  // nil: none fitted
-	clock  *clock.Clock // nil: the system's
+	pins   *bayio.Pins // nil: none fitted
+	// guide and second are the agent's Deps.Guide and EmissionSecond.
+	guide  func(emission.Progress)
+	second time.Duration
+	poll   time.Duration // Deps.AnalyzerPoll
+	clock  *clock.Clock  // nil: the system's
 	agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
@@ -61,8 +67,6 @@ func newBench(t *testing.T) *bench {
 	b.broker = mosquittotest.Start(t, mosquittotest.Options{Prefix: prefix, Devices: []mosquittotest.Device{{Shop: shop, ID: device}}})
 	b.obs = mosquittotest.Subscribe(t, b.broker.PlainURL, topics.Root+"/#", mosquittotest.SubOptions{QoS: 1})
 
-	dev := analyzerPTY(t, "nha506-before.yaml", "")
-
 	dir := t.TempDir()
 	cert, key := b.broker.ClientCert(device)
 	cfg := config.Default()
@@ -74,18 +78,46 @@ func newBench(t *testing.T) *bench {
 	cfg.Vehicle.Interface = "mem:bay1"
 	cfg.Vehicle.P2 = config.Duration(300 * time.Millisecond)
 	cfg.Vehicle.DetectInterval = config.Duration(100 * time.Millisecond)
-	cfg.Analyzer.Interface = "nha506:" + dev
 	cfg.Uplink.Broker = b.broker.TLSURL
 	cfg.Uplink.TopicPrefix = prefix
 	cfg.Uplink.CAFile = b.broker.CA.File
 	cfg.Uplink.CertFile, cfg.Uplink.KeyFile = cert, key
 	b.cfg = cfg
+	b.serveAnalyzer(b.analyzerReadings("nha506-before.yaml"), nil)
 	return b
+}
+
+// analyzerReadings loads a readings file of testdata/analyzers.
+func (b *bench) analyzerReadings(name string) *analyzersim.Readings {
+	b.t.Helper()
+	r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", name))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
+
+// serveAnalyzer makes a simulated instrument reporting r, following
+// engine when it is set, the bay's analyzer on a pty.
+func (b *bench) serveAnalyzer(r *analyzersim.Readings, engine analyzersim.Engine) *analyzersim.Sim {
+	b.t.Helper()
+	sim, err := analyzersim.New(r, analyzersim.Options{Engine: engine})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	dev, stop, err := analyzersim.ServePTY(context.Background(), sim)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { stop() })
+	b.cfg.Analyzer.Interface = r.Protocol + ":" + dev
+	return sim
 }
 
 func (b *bench) start() {
 	b.t.Helper()
-	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Clock: b.clock, Logger: testLogger(b.t)})
+	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Clock: b.clock, Logger: testLogger(b.t),
+		Guide: b.guide, EmissionSecond: b.second, AnalyzerPoll: b.poll})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -349,12 +381,22 @@ func TestAgentBay(t *testing.T) {
 		t.Errorf("after-repair scan %v: want after_repair with the MIL off", res)
 	}
 	b.mustCommand("take_reading", map[string]any{})
-	b.mustCommand("close_job", map[string]any{
+	settlement := map[string]any{
 		"technician": "T007", "settlement_no": "S-1", "settle_date": "2026-11-29", "repair_date": "2026-11-29",
 		"items": []map[string]any{{"name": "replace catalytic converter", "working_hours": "1.5"}},
 		"parts": []map[string]any{{"name": "catalytic converter", "code": "CAT-1", "quantity": "1"}},
-	})
-	b.waitRecord("job_close", nil)
+	}
+	// Readings are wiring checks: without a passing after-repair test the
+	// job closes only with the override, and the reply says why.
+	if r := b.command("close_job", settlement); r.OK || r.Code != uplink.CodeEmissionNotPassed ||
+		!strings.Contains(r.Error, "no after_repair emission test") || !strings.Contains(r.Message[i18n.Chinese], "维修后最后一次尾气检测未合格") {
+		t.Errorf("close_job without a test: %+v", r)
+	}
+	settlement["emission_waiver"], settlement["emission_waiver_by"] = "analyzer sent for calibration; re-test at the station", "T009"
+	b.mustCommand("close_job", settlement)
+	if body := b.waitRecord("job_close", nil); body["settlement"].(map[string]any)["emission_waiver_by"] != "T009" {
+		t.Errorf("the override is not in the close record: %v", body["settlement"])
+	}
 
 	// A job opened by mistake is cancelled, not settled with made-up data.
 	b.mustCommand("open_job", map[string]any{

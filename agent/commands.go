@@ -12,6 +12,7 @@ import (
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -69,6 +70,10 @@ func (a *Agent) command(ctx context.Context, name string, raw json.RawMessage) (
 		return eventResult(a.scanNow(ctx, c.Phase))
 	case *command.TakeReadingArgs:
 		return eventResult(a.readNow(ctx, c.Phase))
+	case *command.RunEmissionTestArgs:
+		return testResult(a.runEmissionTest(ctx, c))
+	case *command.AnalyzerCheckArgs:
+		return a.analyzerCheck(ctx, c)
 	case *command.LiveStartArgs:
 		return a.startLive(c)
 	case *command.LiveStopArgs:
@@ -104,6 +109,8 @@ var replyCodes = []struct {
 	{job.ErrJobExists, uplink.CodeJobIDUsed},
 	{job.ErrPhase, uplink.CodePhaseNotAllowed},
 	{job.ErrJobFull, uplink.CodeJobFull},
+	{job.ErrEmissionNotPassed, uplink.CodeEmissionNotPassed},
+	{errBadTest, uplink.CodeBadArgument},
 	{job.ErrClearing, uplink.CodeVehicleBusy},
 	{outbox.ErrFull, uplink.CodeStorageFull},
 	{job.ErrNotStored, uplink.CodeNotStored},
@@ -113,6 +120,8 @@ var replyCodes = []struct {
 	{scan.ErrNoVehicle, uplink.CodeVehicleNotConnected},
 	{ErrLiveJ1939, uplink.CodeNotSupported},
 	{ErrNoAnalyzer, uplink.CodeNoAnalyzer},
+	{ErrAnalyzerBusy, uplink.CodeBusy},
+	{analyzer.ErrUnsupported, uplink.CodeNotSupported},
 	{ErrAnalyzer, uplink.CodeAnalyzerError},
 	{ErrVehicle, uplink.CodeVehicleError},
 	{job.ErrClearFailed, uplink.CodeVehicleError},

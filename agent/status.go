@@ -15,6 +15,13 @@ func (a *Agent) status() map[string]any {
 		st["vehicle_since"] = veh.since.UTC()
 	}
 	st["live_feed"] = live
+	if a.cfg.Analyzer.Interface != "" {
+		// The analyzer's day: warming up, zero due, leak check due.
+		st["analyzer"] = a.inst.state(a.now())
+	}
+	if t := a.inst.runningStatus(); t != nil {
+		st["emission_test"] = t
+	}
 	if j, ok := a.jobs.Current(a.bay); ok {
 		st["open_job"] = j.ID
 		st["job_phase"] = j.Phase()

@@ -12,7 +12,6 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
-	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -218,14 +217,13 @@ func (a *Agent) readNow(ctx context.Context, phase job.Phase) (job.Event, error)
 	if _, ok := a.jobs.Current(a.bay); !ok {
 		return job.Event{}, fmt.Errorf("%w: a reading belongs to a job", job.ErrNoJob)
 	}
-	o := a.cfg.AnalyzerOptions()
-	o.Drivers, o.Logger = a.deps.AnalyzerDrivers, a.log.With("part", "analyzer")
-	inst, err := analyzer.Open(a.cfg.Analyzer.Interface, o)
+	inst, release, err := a.openAnalyzer(ctx, "", true)
 	if err != nil {
-		return job.Event{}, fmt.Errorf("%w: %w", ErrAnalyzer, err)
+		return job.Event{}, err
 	}
-	defer inst.Close()
+	defer release()
 	r, err := inst.Read(ctx)
+	a.inst.observe(inst, r.Instrument, nil, a.now())
 	if err != nil {
 		return job.Event{}, fmt.Errorf("%w: %w", ErrAnalyzer, err)
 	}

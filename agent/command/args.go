@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -48,7 +49,8 @@ func (a *OpenJobArgs) check(p *check.Problems) {
 
 // CloseJobArgs are the arguments of close_job: the technician who closes
 // and the settlement (its members inline: settlement_no, settle_date,
-// repair_date, items, parts, fault_description, emission_waiver).
+// repair_date, items, parts, fault_description, emission_waiver,
+// emission_waiver_by).
 type CloseJobArgs struct {
 	BayArg
 	Technician string `json:"technician"`
@@ -123,6 +125,45 @@ type TakeReadingArgs struct {
 // check implements Args.
 func (a *TakeReadingArgs) check(p *check.Problems) {
 	job.CheckReadingPhase(p, "phase", a.Phase)
+}
+
+// RunEmissionTestArgs are the arguments of run_emission_test: the
+// procedure (two_speed_idle or free_acceleration), optionally the phase
+// (empty takes the job's), the limit set (empty: the configured one), the
+// heavy vehicles' high idle window, and the technician who runs it.
+type RunEmissionTestArgs struct {
+	BayArg
+	Method     string    `json:"method"`
+	Phase      job.Phase `json:"phase,omitempty"`
+	LimitSet   string    `json:"limit_set,omitempty"`
+	Heavy      bool      `json:"heavy,omitempty"`
+	Technician string    `json:"technician,omitempty"`
+}
+
+func (a *RunEmissionTestArgs) check(p *check.Problems) {
+	check.Enum(p, "method", a.Method, emission.Methods(), true)
+	job.CheckReadingPhase(p, "phase", a.Phase)
+	if a.LimitSet != "" {
+		check.Code(p, "limit_set", a.LimitSet)
+	}
+	if a.Technician != "" {
+		check.Technician(p, "technician", a.Technician)
+	}
+}
+
+// AnalyzerCheckArgs are the arguments of analyzer_check: which check
+// (zero or leak_check) and who runs it.
+type AnalyzerCheckArgs struct {
+	BayArg
+	Check      string `json:"check"`
+	Technician string `json:"technician,omitempty"`
+}
+
+func (a *AnalyzerCheckArgs) check(p *check.Problems) {
+	check.Enum(p, "check", a.Check, emission.Checks(), true)
+	if a.Technician != "" {
+		check.Technician(p, "technician", a.Technician)
+	}
 }
 
 // LiveStartArgs are the arguments of live_start: the Mode 01 PIDs to

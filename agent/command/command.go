@@ -61,9 +61,14 @@ const (
 	ClearDTCs   = "clear_dtcs"
 	StartScan   = "start_scan"
 	TakeReading = "take_reading"
-	LiveStart   = "live_start"
-	LiveStop    = "live_stop"
-	Resend      = "resend"
+	// RunEmissionTest runs an emission test procedure.
+	RunEmissionTest = "run_emission_test"
+	// AnalyzerCheck zeroes the analyzer or checks its sample line for
+	// leaks.
+	AnalyzerCheck = "analyzer_check"
+	LiveStart     = "live_start"
+	LiveStop      = "live_stop"
+	Resend        = "resend"
 )
 
 // Lanes (see the package doc).
@@ -125,7 +130,9 @@ var specs = []Spec{
 	{AddNote, LaneBay, "attach a note to the open job; it may mark the start of the repair", func() Args { return new(AddNoteArgs) }, true},
 	{ClearDTCs, LaneVehicle, "clear the vehicle's trouble codes (Mode 04 / DM11), recorded before and after", func() Args { return new(ClearDTCsArgs) }, true},
 	{StartScan, LaneVehicle, "take a health snapshot of the connected vehicle", func() Args { return new(StartScanArgs) }, true},
-	{TakeReading, LaneAnalyzer, "take one reading from the exhaust analyzer into the open job", func() Args { return new(TakeReadingArgs) }, true},
+	{TakeReading, LaneAnalyzer, "take one reading from the exhaust analyzer into the open job (a wiring check)", func() Args { return new(TakeReadingArgs) }, true},
+	{RunEmissionTest, LaneAnalyzer, "run an emission test procedure (two-speed idle, free acceleration) into the open job; the reply carries the verdict", func() Args { return new(RunEmissionTestArgs) }, true},
+	{AnalyzerCheck, LaneAnalyzer, "zero the analyzer or run its leak check (daily; the probe capped); the status shows the outcome", func() Args { return new(AnalyzerCheckArgs) }, true},
 	{LiveStart, LaneVehicle, "start the live data feed on the live topic (never stored)", func() Args { return new(LiveStartArgs) }, false},
 	{LiveStop, LaneBay, "stop the live data feed", func() Args { return new(LiveStopArgs) }, false},
 	{Resend, LaneBay, "publish again the records of a range that a receiver found missing", func() Args { return new(ResendArgs) }, true},

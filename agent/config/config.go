@@ -213,6 +213,11 @@ type Analyzer struct {
 	// Method is the test method stamped on readings ("" = the driver's
 	// default): realtime, two_speed_idle, asm or free_acceleration.
 	Method string `yaml:"method"`
+	// Procedures is a YAML file with the emission test procedures' numbers
+	// and the limit sets (package emission, LoadConfig; example in
+	// testdata/emission/procedures.yaml); "" uses the built-in defaults,
+	// which are unverified recollections of GB 18285 / GB 3847.
+	Procedures string `yaml:"procedures"`
 }
 
 // BayIO names the GPIO pins of the bay's button, lights and buzzer, as
@@ -430,7 +435,7 @@ func (c *Config) LogValue() slog.Value {
 			"state_dir", c.Device.StateDir, "key_file", c.Device.KeyFile),
 		slog.Group("vehicle", "interface", c.Vehicle.Interface, "id_bits", c.Vehicle.IDBits,
 			"protocol", c.Vehicle.Protocol, "p2", c.Vehicle.P2.String(), "detect_interval", c.Vehicle.DetectInterval.String()),
-		slog.Group("analyzer", "interface", c.Analyzer.Interface, "method", c.Analyzer.Method),
+		slog.Group("analyzer", "interface", c.Analyzer.Interface, "method", c.Analyzer.Method, "procedures", c.Analyzer.Procedures),
 		slog.Group("bayio", "button", c.BayIO.Button, "ready", c.BayIO.Ready, "vehicle", c.BayIO.Vehicle,
 			"stored", c.BayIO.Stored, "offline", c.BayIO.Offline, "fault", c.BayIO.Fault, "buzzer", c.BayIO.Buzzer,
 			"button_active_high", c.BayIO.ButtonActiveHigh),

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/bayagent/bayagent/agent/emission"
 	"io"
 	"log/slog"
 
@@ -47,6 +48,12 @@ func (c *Config) VehicleOptions() vehicle.Options {
 // for the agent to set.
 func (c *Config) AnalyzerOptions() analyzer.Options {
 	return analyzer.Options{Method: c.Analyzer.Method}
+}
+
+// EmissionConfig returns the emission test procedures' numbers and limit
+// sets: the file analyzer.procedures, or the built-in defaults.
+func (c *Config) EmissionConfig() (emission.Config, error) {
+	return emission.LoadConfigFile(c.Analyzer.Procedures)
 }
 
 // OutboxOptions returns outbox.Open's options; Sealer and Logger are for

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/command"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/agent/vehicle"
@@ -178,6 +179,11 @@ func (v *validator) analyzer() {
 			v.bad("analyzer.method", "unknown method %q (want %s, or empty for the driver's default)", a.Method, strings.Join(analyzer.Methods(), ", "))
 		} else if a.Interface == "" {
 			v.bad("analyzer.method", "set but analyzer.interface is empty (no analyzer to use it)")
+		}
+	}
+	if a.Procedures != "" {
+		if _, err := emission.LoadConfigFile(a.Procedures); err != nil {
+			v.wrap("analyzer.procedures", "the emission test procedures file", err)
 		}
 	}
 }

@@ -20,10 +20,14 @@
 //     monitors incomplete again and the permanent P0420 still there until
 //     the catalyst monitor passes on a drive cycle. That is what a real car
 //     shows when it leaves the bay, and what the re-test station will see.
-//   - the analyzer on its pty measures the exhaust of nha506-before.yaml
-//     before the repair and of nha506-after.yaml after it (the simulator
-//     switches readings while it serves). Two readings are taken in each
-//     phase (the two-speed idle test's idle and high idle).
+//   - the analyzer on its pty measures the exhaust of nha506-p0420.yaml
+//     before the repair and of nha506-repaired.yaml after it (the simulator
+//     switches readings while it serves), at the speed the car's engine
+//     runs: the two-speed idle test runs before and after the repair, the
+//     agent guiding a simulated technician (package techsim) who sets the
+//     car's engine speed as each step asks. A procedure second lasts
+//     procedureSecond, so a test takes seconds; it is the same test sample
+//     for sample.
 package demo
 
 import (
@@ -47,6 +51,7 @@ import (
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/embedbroker"
+	"github.com/bayagent/bayagent/agent/emission/techsim"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
@@ -70,14 +75,14 @@ const (
 	TestNo      = "330106202603140012"
 
 	vehicleProfile = "petrol-p0420"
-	readingsBefore = "nha506-before.yaml"
-	readingsAfter  = "nha506-after.yaml"
-	// samplesPerPhase: two-speed idle, idle then high idle.
-	samplesPerPhase = 2
+	readingsBefore = "nha506-p0420.yaml"
+	readingsAfter  = "nha506-repaired.yaml"
+	// procedureSecond is one second of the emission test procedure.
+	procedureSecond = 10 * time.Millisecond
 )
 
 // DefaultTimeout bounds the scripted job when Options.Timeout is zero.
-const DefaultTimeout = 60 * time.Second
+const DefaultTimeout = 3 * time.Minute
 
 // Errors of Run, compared with errors.Is.
 var (
@@ -161,8 +166,8 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 		d.stateDir,      // where the agent keeps its key, outbox and jobs
 		d.startBroker,   // the embedded broker, or the one given
 		d.startObserver, // the health-record side's MQTT client
-		d.startAnalyzer, // a simulated NHA-506 on a pseudo-terminal
 		d.startVehicle,  // a simulated car on an in-process CAN bus
+		d.startAnalyzer, // a simulated NHA-506 on a pseudo-terminal, measuring that car
 		d.startAgent,    // the agent and the receiving side
 		d.runScript,     // the emission-repair job, over MQTT commands
 		d.checkReceived, // what the health-record side received verifies
@@ -198,6 +203,8 @@ type run struct {
 	analyzerDev string
 	hub         *canbus.MemHub
 	car         *obdsim.Vehicle
+	engine      *obdsim.ECU         // the car's engine ECU: its engine_speed
+	tech        *techsim.Technician // at the pedal during the emission tests
 
 	cfg       *config.Config
 	pin       string
@@ -285,7 +292,8 @@ func (d *run) startAnalyzer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sim, err := analyzersim.New(before, analyzersim.Options{})
+	engine := analyzersim.EngineFunc(func() float64 { rpm, _ := d.engine.Live("engine_speed"); return rpm })
+	sim, err := analyzersim.New(before, analyzersim.Options{Engine: engine})
 	if err != nil {
 		return err
 	}
@@ -322,7 +330,8 @@ func (d *run) startVehicle(ctx context.Context) error {
 		}
 		return nil
 	})
-	d.car = car
+	d.car, d.engine = car, car.ECUs()[0]
+	d.tech = &techsim.Technician{Set: func(rpm float64) { d.engine.SetLive("engine_speed", rpm) }}
 	return nil
 }
 
@@ -341,7 +350,8 @@ func (d *run) startAgent(ctx context.Context) error {
 	if err := web.WritePINFile(d.cfg.Screen.PINFile, d.pin, 0); err != nil {
 		return fmt.Errorf("demo: screen PIN: %w", err)
 	}
-	a, err := agent.New(d.cfg, agent.Deps{Version: "demo", Logger: d.log.With("part", "agent"), Hub: d.hub})
+	a, err := agent.New(d.cfg, agent.Deps{Version: "demo", Logger: d.log.With("part", "agent"), Hub: d.hub,
+		Guide: d.tech.Guide, EmissionSecond: procedureSecond})
 	if err != nil {
 		return fmt.Errorf("demo: agent: %w", err)
 	}
@@ -392,7 +402,7 @@ func (d *run) startAgent(ctx context.Context) error {
 func (d *run) runScript(context.Context) error {
 	ctx, cancel := context.WithTimeoutCause(d.scriptCtx, d.o.Timeout, fmt.Errorf("the demo script took longer than %s", d.o.Timeout))
 	defer cancel()
-	s := &script{obs: d.obs, p: d.p, vin: d.car.VIN(), analyzer: d.analyzer, repaired: d.after}
+	s := &script{obs: d.obs, p: d.p, vin: d.car.VIN(), analyzer: d.analyzer, repaired: d.after, tech: d.tech}
 	if err := s.run(ctx); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -488,8 +498,8 @@ func findData(dir string) (string, error) {
 	}
 }
 
-// analyzerReadings loads the before and after readings: samplesPerPhase
-// of each, for the same instrument.
+// analyzerReadings loads the before and after readings, for the same
+// instrument.
 func analyzerReadings(data string) (before, after *analyzersim.Readings, err error) {
 	if before, err = analyzersim.LoadFile(filepath.Join(data, "analyzers", readingsBefore)); err != nil {
 		return nil, nil, err
@@ -497,8 +507,8 @@ func analyzerReadings(data string) (before, after *analyzersim.Readings, err err
 	if after, err = analyzersim.LoadFile(filepath.Join(data, "analyzers", readingsAfter)); err != nil {
 		return nil, nil, err
 	}
-	if before.Protocol != after.Protocol || len(before.Gas) != samplesPerPhase || len(after.Gas) != samplesPerPhase {
-		return nil, nil, fmt.Errorf("demo: %s and %s must hold %d gas samples each, for the same instrument", readingsBefore, readingsAfter, samplesPerPhase)
+	if before.Protocol != after.Protocol {
+		return nil, nil, fmt.Errorf("demo: %s and %s must be readings of the same instrument", readingsBefore, readingsAfter)
 	}
 	return before, after, nil
 }

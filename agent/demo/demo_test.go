@@ -20,6 +20,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/embedbroker"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
@@ -41,15 +42,21 @@ func TestDemo(t *testing.T) {
 	for _, re := range []string{
 		`stored DTCs +P0420, P0171, P0700 +none\n`,
 		`MIL +on +off\n`,
-		`HC ppm +180 / 110 +35 / 20\n`,
-		`CO %vol +1\.2 / 0\.9 +0\.12 / 0\.08\n`,
+		`HC ppm +180 / 110 +45 / 20\n`,
+		`CO %vol +1\.2 / 0\.9 +0\.25 / 0\.1\n`,
+		`verdict +FAIL: CO, HC +PASS\n`,
+		`verdict: Two-speed idle test: FAIL \(limit set a\): high idle CO 0\.9% above the limit 0\.3%; high idle HC 110 ppm above the limit 50 ppm; idle CO 1\.2% above the limit 0\.6%; idle HC 180 ppm above the limit 80 ppm\.`,
+		`判定: 双怠速法检测：不合格（限值a）：高怠速CO 0\.9%，超过限值 0\.3%`,
+		`verdict: Two-speed idle test: PASS \(limit set a\)\.`,
+		`判定: 双怠速法检测：合格（限值a）`,
+		`guided through: check, warm_up, precondition, high_idle, idle, done\n`,
 		`readiness incomplete +catalyst +catalyst, `,
 		`cleared: acknowledged by ECUs 7E8, 7E9, technician T007, reason: catalytic converter`,
 		`P0420 +Catalyst System Efficiency Below Threshold`,
 		`"costlistcode": "S-\d{8}-0001"`,
 		`"test_no": "330106202603140012"`,
-		`\n  verified: 13 records from bay-01`,
-		`receiver   13 records verified and stored once, chain complete through seq 13, no gaps, 0 quarantined`,
+		`\n  verified: 11 records from bay-01`,
+		`receiver   11 records verified and stored once, chain complete through seq 11, no gaps, 0 quarantined`,
 		`job        J-DEMO-0001: uploaded after 1 attempt\(s\)`,
 		`reply      \{"code":"1","status":"新增成功"\}\n$`,
 	} {
@@ -70,16 +77,21 @@ func TestDemo(t *testing.T) {
 	if !before.Snapshot.MIL || before.Snapshot.DTCs.Stored == 0 || after.Snapshot.MIL || after.Snapshot.DTCs.Stored != 0 {
 		t.Errorf("MIL/stored DTCs before %v/%d, after %v/%d", before.Snapshot.MIL, before.Snapshot.DTCs.Stored, after.Snapshot.MIL, after.Snapshot.DTCs.Stored)
 	}
-	rb, ra := c.ReadingsIn(job.PhaseBeforeRepair), c.ReadingsIn(job.PhaseAfterRepair)
-	if len(rb) != samplesPerPhase || len(ra) != samplesPerPhase {
-		t.Fatalf("readings: %d before, %d after; want %d each", len(rb), len(ra), samplesPerPhase)
+	// The two-speed idle test ran before and after the repair: the dirty
+	// car failed on CO and HC at both speeds, the repaired one passed.
+	tb, ta := c.LastTest(job.PhaseBeforeRepair), c.LastTest(job.PhaseAfterRepair)
+	if tb == nil || ta == nil || len(c.Tests) != 2 {
+		t.Fatalf("emission tests: %d, before %v, after %v", len(c.Tests), tb, ta)
 	}
-	for i := range rb {
+	if tb.Test.Verdict.Result != emission.Fail || len(tb.Test.Verdict.Failures) != 4 || ta.Test.Verdict.Result != emission.Pass {
+		t.Errorf("verdicts: before %+v, after %+v", tb.Test.Verdict, ta.Test.Verdict)
+	}
+	for i := range tb.Test.Modes {
 		for _, q := range []string{analyzer.QuantityHC, analyzer.QuantityCO} {
-			b, _ := rb[i].Reading.Value(q)
-			a, _ := ra[i].Reading.Value(q)
-			if !(b.Value > a.Value) {
-				t.Errorf("reading %d: %s before %v, after %v: want it lower after the repair", i, q, b.Value, a.Value)
+			b, _ := tb.Test.Modes[i].Average(q)
+			a, _ := ta.Test.Modes[i].Average(q)
+			if !(b > a) {
+				t.Errorf("%s %s: before %v, after %v: want it lower after the repair", tb.Test.Modes[i].Mode, q, b, a)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/embedbroker"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -69,7 +70,7 @@ func (p *printer) step(cmd, what, outcome string) {
 	if what != "" {
 		what += " "
 	}
-	p.printf("  %-13s %s-> %s\n", cmd, what, outcome)
+	p.printf("  %-17s %s-> %s\n", cmd, what, outcome)
 }
 
 // received prints what the health-record side received.
@@ -262,12 +263,12 @@ func (p *printer) comparison(c *job.Closed) {
 		return listOrNone(fl)
 	})
 
-	rb, ra := c.ReadingsIn(job.PhaseBeforeRepair), c.ReadingsIn(job.PhaseAfterRepair)
+	tb, ta := c.LastTest(job.PhaseBeforeRepair), c.LastTest(job.PhaseAfterRepair)
 	model := "analyzer"
-	if len(rb) > 0 {
-		model = rb[0].Reading.Instrument.Model + ", " + rb[0].Reading.Method
+	if tb != nil {
+		model = tb.Test.Instrument.Model + ", two-speed idle test, limit set " + tb.Test.LimitSetName
 	}
-	p.printf("  Exhaust (%s): idle / high idle\n", model)
+	p.printf("  Exhaust (%s): averages at idle / high idle\n", model)
 	for _, q := range []struct{ name, label string }{
 		{analyzer.QuantityHC, "HC ppm"},
 		{analyzer.QuantityCO, "CO %vol"},
@@ -277,9 +278,10 @@ func (p *printer) comparison(c *job.Closed) {
 		{analyzer.QuantityLambda, "lambda"},
 		{analyzer.QuantityRPM, "engine rpm"},
 	} {
-		p.row("    "+q.label, values(rb, q.name), values(ra, q.name))
+		p.row("    "+q.label, averages(tb, q.name), averages(ta, q.name))
 	}
-	p.row("    analyzer status", readingStatus(rb), readingStatus(ra))
+	p.row("    verdict", verdict(tb), verdict(ta))
+	p.row("    seconds sampled", samples(tb), samples(ta))
 
 	p.line("  DTC clear")
 	if len(c.Clears) == 0 {
@@ -304,8 +306,9 @@ func (p *printer) comparison(c *job.Closed) {
 	p.line("")
 	p.line("  After repair is the same simulated car right after the technician's clear: the non-continuous")
 	p.line("  monitors restart as incomplete and the permanent P0420 stays until the catalyst monitor passes")
-	p.line("  on a drive cycle, as on a real car. The analyzer simulator measured nha506-before.yaml's exhaust")
-	p.line("  before the repair and nha506-after.yaml's after it.")
+	p.line("  on a drive cycle, as on a real car. The analyzer simulator measured " + readingsBefore + "'s exhaust")
+	p.line("  before the repair and " + readingsAfter + "'s after it, at the engine speed the simulated technician")
+	p.line("  held as the agent guided; the limits are the built-in defaults, marked unverified.")
 }
 
 func stageText(stage string) string {
@@ -382,11 +385,20 @@ func optUnit(v *float64, unit string) string {
 	return s
 }
 
-// values joins one quantity of the phase's readings: "180 / 110".
-func values(rs []job.EmissionBody, name string) string {
+// averages joins one quantity's averages of a two-speed idle test, idle
+// first: "180 / 110".
+func averages(t *job.EmissionTestBody, name string) string {
+	if t == nil {
+		return "(no test)"
+	}
 	var out []string
-	for _, r := range rs {
-		q, ok := r.Reading.Value(name)
+	for _, mode := range []string{emission.StepIdle, emission.StepHighIdle} {
+		i := slices.IndexFunc(t.Test.Modes, func(m emission.ModeResult) bool { return m.Mode == mode })
+		if i < 0 {
+			out = append(out, "-")
+			continue
+		}
+		v, ok := t.Test.Modes[i].Average(name)
 		if !ok {
 			out = append(out, "-")
 			continue
@@ -395,22 +407,35 @@ func values(rs []job.EmissionBody, name string) string {
 		if name == analyzer.QuantityLambda {
 			prec = 2
 		}
-		out = append(out, strconv.FormatFloat(q.Value, 'f', prec, 64))
-	}
-	if len(out) == 0 {
-		return "(no reading)"
+		out = append(out, strconv.FormatFloat(v, 'f', prec, 64))
 	}
 	return strings.Join(out, " / ")
 }
 
-func readingStatus(rs []job.EmissionBody) string {
-	var st []string
-	for _, r := range rs {
-		for _, s := range r.Reading.Status {
-			if !slices.Contains(st, s) {
-				st = append(st, s)
-			}
+// verdict is a test's verdict, with what failed.
+func verdict(t *job.EmissionTestBody) string {
+	if t == nil {
+		return "(no test)"
+	}
+	v := t.Test.Verdict
+	var parts []string
+	for _, f := range v.Failures {
+		if q := strings.ToUpper(f.Quantity); !slices.Contains(parts, q) {
+			parts = append(parts, q)
 		}
 	}
-	return listOrNone(st)
+	if v.Reason != "" {
+		parts = append(parts, v.Reason)
+	}
+	if len(parts) == 0 {
+		return strings.ToUpper(v.Result)
+	}
+	return strings.ToUpper(v.Result) + ": " + strings.Join(parts, ", ")
+}
+
+func samples(t *job.EmissionTestBody) string {
+	if t == nil {
+		return "-"
+	}
+	return strconv.Itoa(len(t.Test.Samples))
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/command"
+	"github.com/bayagent/bayagent/agent/emission"
+	"github.com/bayagent/bayagent/agent/emission/techsim"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
@@ -23,16 +25,19 @@ type script struct {
 	// the repaired car's exhaust (repaired).
 	analyzer *analyzersim.Sim
 	repaired *analyzersim.Readings
+	tech     *techsim.Technician
 }
 
 // result is a command's reply result (see agent.Command).
 type result struct {
-	Kind  string         `json:"kind"`
-	Phase string         `json:"phase"`
-	MIL   bool           `json:"mil"`
-	DTCs  map[string]int `json:"dtcs"`
-	Stage string         `json:"stage"`
-	ECUs  []string       `json:"ecus"`
+	Kind    string            `json:"kind"`
+	Phase   string            `json:"phase"`
+	MIL     bool              `json:"mil"`
+	DTCs    map[string]int    `json:"dtcs"`
+	Stage   string            `json:"stage"`
+	ECUs    []string          `json:"ecus"`
+	Verdict string            `json:"verdict"`
+	Text    map[string]string `json:"text"`
 }
 
 func (s *script) do(ctx context.Context, name string, args any) (result, error) {
@@ -79,7 +84,7 @@ func (s *script) run(ctx context.Context) error {
 	if err := s.scan(ctx, job.PhaseBeforeRepair); err != nil {
 		return err
 	}
-	if err := s.readings(ctx, job.PhaseBeforeRepair); err != nil {
+	if err := s.test(ctx, job.PhaseBeforeRepair, emission.Fail); err != nil {
 		return err
 	}
 
@@ -102,7 +107,7 @@ func (s *script) run(ctx context.Context) error {
 	if err := s.analyzer.SetReadings(s.repaired); err != nil {
 		return err
 	}
-	if err := s.readings(ctx, job.PhaseAfterRepair); err != nil {
+	if err := s.test(ctx, job.PhaseAfterRepair, emission.Pass); err != nil {
 		return err
 	}
 
@@ -144,17 +149,21 @@ func (s *script) scan(ctx context.Context, phase job.Phase) error {
 	return nil
 }
 
-func (s *script) readings(ctx context.Context, phase job.Phase) error {
-	for i, what := range []string{"idle", "high idle"}[:samplesPerPhase] {
-		r, err := s.do(ctx, command.TakeReading, map[string]any{})
-		if err != nil {
-			return err
-		}
-		if r.Phase != string(phase) {
-			return fmt.Errorf("take_reading %d: the agent recorded phase %q, want %q", i+1, r.Phase, phase)
-		}
-		s.p.step(command.TakeReading, what, r.Phase+" reading stored")
+// test runs the two-speed idle test; the car is to give verdict (the
+// dirty car fails, the repaired one passes).
+func (s *script) test(ctx context.Context, phase job.Phase, verdict string) error {
+	r, err := s.do(ctx, command.RunEmissionTest, map[string]any{"method": emission.TwoSpeedIdle, "technician": Technician})
+	if err != nil {
+		return err
 	}
+	if r.Phase != string(phase) || r.Verdict != verdict {
+		return fmt.Errorf("run_emission_test: the agent recorded a %s %q test, want %s %q: %s", r.Phase, r.Verdict, phase, verdict, r.Text["en"])
+	}
+	s.p.step(command.RunEmissionTest, emission.TwoSpeedIdle+", "+Technician+" at the pedal", r.Phase+" emission_test stored")
+	s.p.printf("  %-17s   guided through: %s\n", "", strings.Join(s.tech.Steps(), ", "))
+	s.p.printf("  %-17s   verdict: %s\n", "", r.Text["en"])
+	s.p.printf("  %-17s   判定: %s\n", "", r.Text["zh-CN"])
+	s.tech.Reset()
 	return nil
 }
 

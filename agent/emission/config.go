@@ -1,10 +1,15 @@
 package emission
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
+
+	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
 // Config is the procedures' numbers and the limit sets, as configuration
@@ -18,9 +23,14 @@ type Config struct {
 	// RPMSource is where the engine speed comes from: "auto" (the
 	// instrument's rpm pick-up when it reads more than 0, else OBD),
 	// "analyzer" or "obd".
-	RPMSource        string                   `yaml:"rpm_source" json:"rpm_source"`
-	TwoSpeedIdle     TwoSpeedIdleSettings     `yaml:"two_speed_idle" json:"two_speed_idle"`
-	FreeAcceleration FreeAccelerationSettings `yaml:"free_acceleration" json:"free_acceleration"`
+	RPMSource string `yaml:"rpm_source" json:"rpm_source"`
+	// ZeroValidMin is how long a zero counts as fresh (minutes), for
+	// InstrumentState.ZeroDue; LeakCheckIntervalH how often the sample
+	// line is to be leak-checked (hours; daily by default).
+	ZeroValidMin       int                      `yaml:"zero_valid_min" json:"zero_valid_min"`
+	LeakCheckIntervalH int                      `yaml:"leak_check_interval_h" json:"leak_check_interval_h"`
+	TwoSpeedIdle       TwoSpeedIdleSettings     `yaml:"two_speed_idle" json:"two_speed_idle"`
+	FreeAcceleration   FreeAccelerationSettings `yaml:"free_acceleration" json:"free_acceleration"`
 }
 
 // Settings are the numbers one procedure ran with.
@@ -150,8 +160,10 @@ const (
 func DefaultConfig() Config {
 	common := Common{ReachS: 60, GraceS: 2, MaxBadSamples: 5}
 	return Config{
-		LimitSet:  LimitA,
-		RPMSource: RPMAuto,
+		LimitSet:           LimitA,
+		RPMSource:          RPMAuto,
+		ZeroValidMin:       60,
+		LeakCheckIntervalH: 24,
 		LimitSets: map[string]LimitSet{
 			LimitA: {
 				TwoSpeedIdle: TwoSpeedIdleLimits{
@@ -182,6 +194,49 @@ func DefaultConfig() Config {
 	}
 }
 
+// LoadConfig reads a procedures file: DefaultConfig overridden by the
+// file's keys (YAML, the names of Config's yaml tags; unknown keys are
+// refused), then validated. A limit set given in the file replaces the
+// default of that name whole, and counts as verified unless it says
+// unverified: true.
+func LoadConfig(r io.Reader) (Config, error) {
+	c := DefaultConfig()
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigBytes+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if len(data) > maxConfigBytes {
+		return Config{}, fmt.Errorf("%w: larger than %d bytes", ErrConfig, maxConfigBytes)
+	}
+	defaults := c.LimitSets
+	c.LimitSets = nil
+	if err := yamlfile.Decode(bytes.NewReader(data), &c); err != nil && !errors.Is(err, yamlfile.ErrEmpty) {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	for name, set := range c.LimitSets {
+		defaults[name] = set
+	}
+	c.LimitSets = defaults
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// LoadConfigFile is LoadConfig of a file; "" gives DefaultConfig.
+func LoadConfigFile(path string) (Config, error) {
+	if path == "" {
+		return DefaultConfig(), nil
+	}
+	c, err := yamlfile.Load(path, LoadConfig)
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return c, err
+}
+
+const maxConfigBytes = 1 << 20
+
 // ErrConfig is wrapped by Validate's errors.
 var ErrConfig = errors.New("emission: bad configuration")
 
@@ -197,6 +252,12 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains([]string{RPMAuto, RPMAnalyzer, RPMOBD}, c.RPMSource) {
 		bad("rpm_source", "want auto, analyzer or obd, got %q", c.RPMSource)
+	}
+	if c.ZeroValidMin < 1 || c.ZeroValidMin > 24*60 {
+		bad("zero_valid_min", "want 1 to 1440 minutes, got %d", c.ZeroValidMin)
+	}
+	if c.LeakCheckIntervalH < 1 || c.LeakCheckIntervalH > 24*31 {
+		bad("leak_check_interval_h", "want 1 to 744 hours, got %d", c.LeakCheckIntervalH)
 	}
 	for _, name := range c.LimitSetNames() {
 		l := c.LimitSets[name]

@@ -224,6 +224,9 @@ type Result struct {
 	KMean         *float64       `json:"k_mean,omitempty"`
 	// IdleRPM is the average idle speed between free accelerations.
 	IdleRPM *float64 `json:"idle_rpm,omitempty"`
+	// Samples are every second's samples (and a free acceleration's faster
+	// ones), except that of a warm-up longer than a minute only one second
+	// in ten is kept after the first minute.
 	Samples []Sample `json:"samples"`
 	Verdict Verdict  `json:"verdict"`
 }

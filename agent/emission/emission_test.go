@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/emission"
+	"github.com/bayagent/bayagent/agent/emission/techsim"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -35,58 +35,22 @@ func (c *car) Live(context.Context) ([]obd.Value, error) {
 	}, nil
 }
 
-// technician answers the prompts as a technician at the bay would: the
-// pedal position for each step. misbehave, when set, may override the
-// speed for a progress.
+// technician is techsim's technician at the pedal of car. misbehave,
+// when set, may override the speed for a progress.
 type technician struct {
 	car       *car
-	misbehave func(p emission.Progress) (rpm int64, ok bool)
-	mu        sync.Mutex
-	seen      []emission.Progress
+	misbehave func(p emission.Progress) (rpm float64, ok bool)
+	sim       *techsim.Technician
 }
 
 func (t *technician) guide(p emission.Progress) {
-	t.mu.Lock()
-	t.seen = append(t.seen, p)
-	t.mu.Unlock()
-	if t.misbehave != nil {
-		if rpm, ok := t.misbehave(p); ok {
-			t.car.rpm.Store(rpm)
-			return
-		}
+	if t.sim == nil {
+		t.sim = &techsim.Technician{Set: func(rpm float64) { t.car.rpm.Store(int64(rpm)) }, Misbehave: t.misbehave}
 	}
-	if !p.Changed {
-		return
-	}
-	switch p.Step {
-	case emission.StepCheck, emission.StepDone:
-		t.car.rpm.Store(0)
-	case emission.StepWarmUp, emission.StepIdle, emission.StepRelease:
-		t.car.rpm.Store(780)
-	case emission.StepPrecondition:
-		t.car.rpm.Store(3500)
-	case emission.StepHighIdle:
-		t.car.rpm.Store(2500)
-	case emission.StepPurge, emission.StepAccelerate:
-		if p.Phase == emission.PhaseReach {
-			t.car.rpm.Store(4200) // floored: governed speed
-		} else {
-			t.car.rpm.Store(780) // released at once
-		}
-	}
+	t.sim.Guide(p)
 }
 
-func (t *technician) steps() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []string
-	for _, p := range t.seen {
-		if p.Changed && (len(out) == 0 || out[len(out)-1] != p.Step) {
-			out = append(out, p.Step)
-		}
-	}
-	return out
-}
+func (t *technician) steps() []string { return t.sim.Steps() }
 
 // short is the procedures with the standard's times cut down, so that a
 // test takes a fraction of a second; everything else is the default.
@@ -238,21 +202,21 @@ func TestTwoSpeedIdleAborts(t *testing.T) {
 	tests := []struct {
 		name      string
 		edit      func(*analyzersim.Readings)
-		misbehave func(emission.Progress) (int64, bool)
+		misbehave func(emission.Progress) (float64, bool)
 		cfg       func(*emission.Config)
 		oil       int64
 		reason    string
 		step      string
 	}{
 		{name: "the engine leaves the high idle window", reason: emission.ReasonOutOfWindow, step: emission.StepHighIdle,
-			misbehave: func(p emission.Progress) (int64, bool) {
+			misbehave: func(p emission.Progress) (float64, bool) {
 				if p.Step == emission.StepHighIdle && p.Phase == emission.PhaseMeasure && p.Elapsed >= 2 {
 					return 1500, true // the foot comes off the pedal
 				}
 				return 0, false
 			}},
 		{name: "the engine never reaches preconditioning speed", reason: emission.ReasonNotInWindow, step: emission.StepPrecondition,
-			misbehave: func(p emission.Progress) (int64, bool) {
+			misbehave: func(p emission.Progress) (float64, bool) {
 				if p.Step == emission.StepPrecondition {
 					return 2200, true
 				}
@@ -295,10 +259,33 @@ func TestTwoSpeedIdleAborts(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a long wait for the oil is kept one second in ten after a minute", func(t *testing.T) {
+		tech := &technician{car: &car{}}
+		cfg := short()
+		cfg.TwoSpeedIdle.WarmUpS = 150
+		inst := instrument(t, "nha506-repaired.yaml", tech.car, func(r *analyzersim.Readings) {
+			r.Idle.OilTemperature, r.Air.OilTemperature, r.HighIdle.OilTemperature = 60, 60, 60
+		})
+		tech.car.oil.Store(60)
+		res, err := emission.Run(t.Context(), emission.Test{Method: emission.TwoSpeedIdle, Instrument: inst, Live: tech.car, Config: cfg},
+			emission.Options{Second: time.Millisecond, Guide: tech.guide})
+		if err != nil || res.Verdict.Reason != emission.ReasonOilTooCold {
+			t.Fatalf("%+v %v", res.Verdict, err)
+		}
+		var warm []int
+		for _, s := range res.Samples {
+			if s.Step == emission.StepWarmUp {
+				warm = append(warm, s.T)
+			}
+		}
+		if len(warm) != 60+9+1 || warm[59] != warm[0]+59 || warm[60] != warm[0]+60 || warm[61] != warm[0]+70 {
+			t.Fatalf("%d warm-up samples kept: %v", len(warm), warm)
+		}
+	})
 	t.Run("cancelled", func(t *testing.T) {
 		tech := &technician{car: &car{}}
 		ctx, cancel := context.WithCancel(t.Context())
-		tech.misbehave = func(p emission.Progress) (int64, bool) {
+		tech.misbehave = func(p emission.Progress) (float64, bool) {
 			if p.Step == emission.StepHighIdle {
 				cancel()
 			}
@@ -328,7 +315,7 @@ func TestFreeAcceleration(t *testing.T) {
 			t.Errorf("acceleration %+v", a)
 		}
 	}
-	if res.IdleRPM == nil || *res.IdleRPM != 780 {
+	if res.IdleRPM == nil || *res.IdleRPM != 800 {
 		t.Errorf("idle rpm %v", res.IdleRPM)
 	}
 
@@ -340,7 +327,7 @@ func TestFreeAcceleration(t *testing.T) {
 		t.Errorf("text %q", res.Verdict.Text["en"])
 	}
 
-	lazy := &technician{car: &car{}, misbehave: func(p emission.Progress) (int64, bool) {
+	lazy := &technician{car: &car{}, misbehave: func(p emission.Progress) (float64, bool) {
 		if p.Step == emission.StepAccelerate {
 			return 780, true // never presses the pedal
 		}
@@ -351,7 +338,7 @@ func TestFreeAcceleration(t *testing.T) {
 		t.Fatalf("verdict %+v", res.Verdict)
 	}
 
-	timid := &technician{car: &car{}, misbehave: func(p emission.Progress) (int64, bool) {
+	timid := &technician{car: &car{}, misbehave: func(p emission.Progress) (float64, bool) {
 		if p.Step == emission.StepPurge && p.Phase == emission.PhaseReach && p.Changed {
 			return 1800, true // pressed, but not to governed speed
 		}
@@ -360,6 +347,22 @@ func TestFreeAcceleration(t *testing.T) {
 	res = run(t, emission.FreeAcceleration, "nht6-diesel.yaml", timid, nil, short())
 	if res.Verdict.Reason != emission.ReasonGovernedSpeed {
 		t.Fatalf("verdict %+v", res.Verdict)
+	}
+
+	// The engine leaves the idle window while it should idle before the
+	// accelerations: aborted, naming the step and the speed.
+	restless := &technician{car: &car{}, misbehave: func(p emission.Progress) (float64, bool) {
+		if p.Step == emission.StepIdle && p.Phase == emission.PhaseSettle && p.Elapsed >= 1 {
+			return 1500, true
+		}
+		return 0, false
+	}}
+	cfg := short()
+	cfg.FreeAcceleration.IdleS = 6
+	res = run(t, emission.FreeAcceleration, "nht6-diesel.yaml", restless, nil, cfg)
+	if v := res.Verdict; v.Result != emission.Aborted || v.Reason != emission.ReasonOutOfWindow || v.Step != emission.StepIdle ||
+		!strings.Contains(v.Text["en"], "1500 rpm") || !strings.Contains(v.Text["zh-CN"], "1500") {
+		t.Fatalf("restless engine: verdict %+v", v)
 	}
 
 	res = run(t, emission.FreeAcceleration, "nht6-diesel.yaml", &technician{car: &car{}},
@@ -395,3 +398,32 @@ func TestCheckRefusesBadTests(t *testing.T) {
 type fakeInstrument struct{}
 
 func (fakeInstrument) Read(context.Context) (analyzer.Reading, error) { return analyzer.Reading{}, nil }
+
+// TestLoadConfig: the example procedures file loads, keeps what it does not
+// give, and names a bad key or value.
+func TestLoadConfig(t *testing.T) {
+	c, err := emission.LoadConfigFile(filepath.Join("..", "..", "testdata", "emission", "procedures.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := emission.DefaultConfig()
+	if c.TwoSpeedIdle != def.TwoSpeedIdle || c.LimitSets["b"] != def.LimitSets["b"] || c.LimitSets["a"] != def.LimitSets["a"] {
+		t.Errorf("the example file differs from the defaults: %+v", c)
+	}
+	c, err = emission.LoadConfig(strings.NewReader("limit_sets:\n  c:\n    two_speed_idle: {idle: {co: 0.5, hc: 60}, high_idle: {co: 0.2, hc: 40}, lambda: {min: 0.97, max: 1.03}}\n    free_acceleration: {k: 0.8}\nlimit_set: c\n"))
+	if err != nil || c.LimitSet != "c" || c.LimitSets["c"].Unverified || len(c.LimitSets) != 3 {
+		t.Fatalf("%+v %v", c.LimitSets, err)
+	}
+	for in, want := range map[string]string{
+		"limit_sets:\n  a: {free_acceleration: {k: 0}}\n": "emission.limit_sets.a",
+		"two_speed_idle:\n  settle: 3\n":                  "field settle not found",
+		"zero_valid_min: 0\n":                             "emission.zero_valid_min",
+	} {
+		if _, err := emission.LoadConfig(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+	if c, err := emission.LoadConfigFile(""); err != nil || c.LimitSet != "a" {
+		t.Fatalf("no file: %v", err)
+	}
+}

@@ -119,7 +119,7 @@ func (r *runner) accelerate(step string, n, of int, prompt message) (Acceleratio
 		if err := r.wait(fast); err != nil {
 			return Acceleration{}, err
 		}
-		sm, err := r.sample()
+		sm, err := r.sample(i%s.SamplesPerSecond == 0)
 		if err != nil {
 			return Acceleration{}, err
 		}

@@ -99,7 +99,7 @@ func Run(ctx context.Context, t Test, o Options) (*Result, error) {
 	r.stopPump()
 	r.res.Ended = o.now().UTC()
 	r.prog.Step, r.prog.Phase, r.prog.Target = StepDone, "", nil
-	r.prog.Prompt = msg("emission.prompt.done", "verdict", r.res.Verdict.msg).i18n()
+	r.prog.Prompt = msg("emission.prompt.done." + r.res.Verdict.Result).i18n() // in every language; the verdict's text is in Verdict
 	r.prog.Verdict = &r.res.Verdict
 	r.prog.Changed = true
 	r.guide()
@@ -158,13 +158,14 @@ func (r *runner) second() (*Sample, error) {
 	if err := r.wait(r.tick); err != nil {
 		return nil, err
 	}
-	s, err := r.sample()
+	s, err := r.sample(true)
 	r.sec++
 	return s, err
 }
 
-// sample reads the instrument and the vehicle once and records it.
-func (r *runner) sample() (*Sample, error) {
+// sample reads the instrument once, and the vehicle's live data when
+// withOBD (once a procedure second), and records it.
+func (r *runner) sample(withOBD bool) (*Sample, error) {
 	s := Sample{T: r.sec, At: r.o.now().UTC(), Step: r.prog.Step, Phase: r.prog.Phase}
 	reading, err := r.t.Instrument.Read(r.ctx)
 	if r.ctx.Err() != nil {
@@ -180,7 +181,7 @@ func (r *runner) sample() (*Sample, error) {
 			r.res.Instrument = reading.Instrument
 		}
 	}
-	if r.t.Live != nil {
+	if r.t.Live != nil && withOBD {
 		if vals, err := r.t.Live.Live(r.ctx); err == nil {
 			s.OBD = vals
 		}
@@ -320,6 +321,7 @@ func (r *runner) warmUp(min float64, limitS int) error {
 	if min <= 0 {
 		return nil
 	}
+	defer r.thinWarmUp()
 	r.set(StepWarmUp, "", msg("emission.prompt.warm_up", "oil", "-", "min", min), nil)
 	r.prog.Needed = limitS
 	noOil := 0
@@ -347,6 +349,28 @@ func (r *runner) warmUp(min float64, limitS int) error {
 		}
 		r.guide()
 	}
+}
+
+// warmUpKept is how many warm-up samples are all kept; later ones are
+// kept one in ten.
+const warmUpKept = 60
+
+// thinWarmUp keeps, of a warm-up longer than warmUpKept seconds, the first
+// warmUpKept samples, then one in ten and the last, so that a long wait for
+// the oil temperature does not outgrow the test's record.
+func (r *runner) thinWarmUp() {
+	out := r.res.Samples[:0]
+	n := 0
+	for i, s := range r.res.Samples {
+		last := i+1 == len(r.res.Samples) || r.res.Samples[i+1].Step != StepWarmUp
+		if s.Step != StepWarmUp || n < warmUpKept || n%10 == 0 || last {
+			out = append(out, s)
+		}
+		if s.Step == StepWarmUp {
+			n++
+		}
+	}
+	r.res.Samples = out
 }
 
 // hold is one timed phase of a step in its speed window.

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
@@ -233,6 +234,7 @@ func buildExample(t *testing.T, dir string) job.Closed {
 	must(m.Scan(ctx, "bay1", "", exampleSnapshot(false)))
 	must(m.Reading(ctx, "bay1", "", exampleReading(time.Date(2026, 3, 14, 3, 10, 0, 0, time.UTC),
 		[]float64{35, 0.15, 14.8, 0.4, 60, 1, 790, 88})))
+	must(m.EmissionTest(ctx, "bay1", "", "T007", emission.InstrumentState{}, exampleTest()))
 	c, _, err := m.CloseJob(ctx, "bay1", "T007", job.Settlement{
 		SettlementNo: "JS-20260314-0007", SettleDate: "2026-03-14", RepairDate: "2026-03-14",
 		Items: []job.RepairItem{
@@ -249,6 +251,26 @@ func buildExample(t *testing.T, dir string) job.Closed {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// exampleTest is the after-repair two-speed idle test, cut to its
+// averages and verdict.
+func exampleTest() *emission.Result {
+	at := time.Date(2026, 3, 14, 3, 5, 0, 0, time.UTC)
+	q := func(name string, v float64, unit string) analyzer.Quantity {
+		return analyzer.Quantity{Name: name, Value: v, Unit: unit}
+	}
+	return &emission.Result{
+		Method: emission.TwoSpeedIdle, Started: at, Ended: at.Add(140 * time.Second),
+		Instrument:   analyzer.InstrumentID{Model: "NHA-506I", Port: "/dev/ttyUSB1", Protocol: "nha506"},
+		LimitSetName: "a", Limits: emission.DefaultConfig().LimitSets["a"], Samples: []emission.Sample{},
+		Modes: []emission.ModeResult{
+			{Mode: "high_idle", Samples: 30, Averages: []analyzer.Quantity{q("hc", 20, "ppm"), q("co", 0.1, "%vol"), q("lambda", 1, "")}},
+			{Mode: "idle", Samples: 30, Averages: []analyzer.Quantity{q("hc", 35, "ppm"), q("co", 0.15, "%vol")}},
+		},
+		Verdict: emission.Verdict{Result: emission.Pass, Unverified: true, Text: map[string]string{
+			"en": "two-speed idle: PASS (limit set a)", "zh-CN": "双怠速法：合格（限值 a）"}},
+	}
 }
 
 func exampleSnapshot(broken bool) scan.Snapshot {

@@ -61,7 +61,9 @@ var emissionMessages = Catalogue{
 		En: "Release the pedal and let the engine idle at {min}-{max} rpm.",
 		Zh: "松开油门，发动机怠速运转：{min}-{max} 转/分。",
 	},
-	"emission.prompt.done": {En: "The test is over: {verdict}", Zh: "检测结束：{verdict}"},
+	"emission.prompt.done.pass":    {En: "The test is over: PASS.", Zh: "检测结束：合格。"},
+	"emission.prompt.done.fail":    {En: "The test is over: FAIL.", Zh: "检测结束：不合格。"},
+	"emission.prompt.done.aborted": {En: "The test is over: ABORTED.", Zh: "检测结束：检测中止。"},
 
 	"emission.verdict.pass": {
 		En: "{method}: PASS (limit set {set}).",

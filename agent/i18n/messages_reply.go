@@ -67,6 +67,10 @@ var replyMessages = Catalogue{
 		En: "This job holds the most events it may; settle it and open a new job.",
 		Zh: "该工单的记录条数已达上限，请结算后另开工单。",
 	},
+	"reply.emission_not_passed": {
+		En: "This emission repair cannot close: its last after-repair emission test did not pass, or there is none. Run the test again, or give the reason and the responsible technician for closing anyway.",
+		Zh: "该尾气维修工单不能结算：维修后最后一次尾气检测未合格或尚未检测。请重新检测，或填写原因及负责技术员后强制结算。",
+	},
 	"reply.storage_full": {
 		En: "The box's record storage is full (offline for a long time?); nothing new is stored until it has uploaded.",
 		Zh: "设备记录存储已满（可能长时间断网），上传完成前不能保存新记录。",
@@ -96,8 +100,8 @@ var replyMessages = Catalogue{
 		Zh: "车辆或诊断接头应答异常，请检查连接和点火开关后重试。",
 	},
 	"reply.not_supported": {
-		En: "This vehicle does not support that command.",
-		Zh: "该车辆不支持此命令。",
+		En: "This vehicle or instrument does not support that command.",
+		Zh: "该车辆或仪器不支持此命令。",
 	},
 	"reply.no_analyzer": {
 		En: "No exhaust analyzer is configured on this box.",

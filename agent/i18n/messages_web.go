@@ -144,7 +144,7 @@ var webMessages = Catalogue{
 	"web.job.part_code":         {En: "Part no.", Zh: "配件编号"},
 	"web.job.part_qty":          {En: "Qty", Zh: "数量"},
 	"web.job.fault_description": {En: "Fault description (if not the complaint)", Zh: "故障描述（与报修内容不同时填写）"},
-	"web.job.emission_waiver":   {En: "Why a before or after reading is missing (if so)", Zh: "缺少维修前或维修后尾气数据的原因（如有）"},
+	"web.job.emission_waiver":   {En: "Close anyway: why the before or after test is missing or did not pass (you take responsibility)", Zh: "强制结算：缺少维修前/后尾气检测或检测未合格的原因（由您负责）"},
 	"web.job.close_confirm":     {En: "The customer has settled; close the job.", Zh: "客户已结算，确认结算工单。"},
 	"web.job.cancel":            {En: "Cancel the job (no settlement)", Zh: "取消工单（不结算）"},
 	"web.job.cancel_reason":     {En: "Why is the job cancelled?", Zh: "取消原因"},

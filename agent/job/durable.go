@@ -88,6 +88,9 @@ func (j *Job) add(body any) {
 	case EmissionBody:
 		j.Readings = append(j.Readings, b)
 		j.RepairStarted = j.RepairStarted || b.Phase == PhaseAfterRepair
+	case EmissionTestBody:
+		j.Tests = append(j.Tests, b)
+		j.RepairStarted = j.RepairStarted || b.Phase == PhaseAfterRepair
 	case DTCClearBody:
 		j.Clears = append(j.Clears, b)
 		j.RepairStarted = true
@@ -113,6 +116,10 @@ func decodeEvent(r record.Record) (body any, n int, err error) {
 		body, n = b, b.N
 	case record.KindEmission:
 		var b EmissionBody
+		err = dec(&b)
+		body, n = b, b.N
+	case record.KindEmissionTest:
+		var b EmissionTestBody
 		err = dec(&b)
 		body, n = b, b.N
 	case record.KindDTCClear:

@@ -37,6 +37,11 @@ var (
 	// could not be saved (a full disk?); new events at the bay are refused
 	// until it is saved again (Manager.Retry, or the next event, tries).
 	ErrUnsaved = errors.New("job: the bay is stopped until its job file can be saved")
+	// ErrEmissionNotPassed: an emission_repair job cannot close: its last
+	// after_repair emission test failed or was aborted, or there is none,
+	// and the settlement gives no override (emission_waiver and
+	// emission_waiver_by).
+	ErrEmissionNotPassed = errors.New("job: the emission repair has no passing after-repair test")
 	// ErrCorrupt: a job file cannot be decoded or does not belong where it
 	// was found.
 	ErrCorrupt = errors.New("job: corrupt job file")

@@ -3,6 +3,7 @@ package job
 import (
 	"time"
 
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -60,6 +61,21 @@ type EmissionBody struct {
 	At      time.Time        `json:"at"`
 	Phase   Phase            `json:"phase"`
 	Reading analyzer.Reading `json:"reading"`
+}
+
+// EmissionTestBody is the body of an "emission_test" record: one completed
+// test procedure (package emission: two-speed idle or free acceleration)
+// and its phase. Instrument is the instrument's state when the test began
+// (last zero and leak check, what it reported); Test holds the method, the
+// instrument's identity, every second's samples with the OBD live data
+// beside them, the averages and the verdict.
+type EmissionTestBody struct {
+	N          int                      `json:"n"`
+	At         time.Time                `json:"at"`
+	Phase      Phase                    `json:"phase"`
+	Technician string                   `json:"technician,omitempty"`
+	Instrument emission.InstrumentState `json:"instrument"`
+	Test       emission.Result          `json:"test"`
 }
 
 // DTC clear stages, for DTCClearBody.Stage.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/analyzer"
 	"github.com/bayagent/bayagent/drivers/obd"
@@ -123,6 +124,16 @@ func reading(co float64) analyzer.Reading {
 			{Name: analyzer.QuantityHC, Value: 180, Unit: analyzer.UnitPPM},
 		},
 	}
+}
+
+// testResult is a finished two-speed idle test with the verdict result.
+func testResult(result string) *emission.Result {
+	v := emission.Verdict{Result: result, Text: map[string]string{"en": "two-speed idle: " + result}}
+	if result == emission.Fail {
+		v.Failures = []emission.Failure{{Mode: "idle", Quantity: "co", Value: 1.2, Unit: "%vol", Limit: 0.6}}
+		v.Text["en"] = "two-speed idle: FAIL: idle CO 1.2% above the limit 0.6%"
+	}
+	return &emission.Result{Method: emission.TwoSpeedIdle, LimitSetName: "a", Samples: []emission.Sample{}, Verdict: v}
 }
 
 func settlement() Settlement {

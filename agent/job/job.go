@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 )
 
 // fileVersion is the version of the job file format.
@@ -35,8 +36,10 @@ type Job struct {
 	Events   int            `json:"events"`
 	Scans    []ScanBody     `json:"scans"`
 	Readings []EmissionBody `json:"readings"`
-	Clears   []DTCClearBody `json:"dtc_clears"`
-	Notes    []NoteBody     `json:"notes"`
+	// Tests are the emission test procedures run for the job.
+	Tests  []EmissionTestBody `json:"emission_tests"`
+	Clears []DTCClearBody     `json:"dtc_clears"`
+	Notes  []NoteBody         `json:"notes"`
 }
 
 // Phase is the phase a scan or reading gets by default: before_repair
@@ -57,6 +60,22 @@ func (j *Job) ReadingsIn(ph Phase) []EmissionBody {
 		}
 	}
 	return out
+}
+
+// LastTest returns the last emission test of the phase, or nil.
+func (j *Job) LastTest(ph Phase) *EmissionTestBody {
+	for i := len(j.Tests) - 1; i >= 0; i-- {
+		if j.Tests[i].Phase == ph {
+			return &j.Tests[i]
+		}
+	}
+	return nil
+}
+
+// measured reports whether the job has a reading or an emission test of
+// the phase.
+func (j *Job) measured(ph Phase) bool {
+	return len(j.ReadingsIn(ph)) > 0 || j.LastTest(ph) != nil
 }
 
 // LastScan returns the last scan of one of the phases, or nil.
@@ -158,7 +177,7 @@ func (j *Job) checkStored(p *check.Problems, closing int) {
 	if j.OpenedAt.IsZero() {
 		p.Add("opened_at", "is required")
 	}
-	n := 1 + closing + len(j.Scans) + len(j.Readings) + len(j.Clears) + len(j.Notes)
+	n := 1 + closing + len(j.Scans) + len(j.Readings) + len(j.Tests) + len(j.Clears) + len(j.Notes)
 	if j.Events != n {
 		p.Add("events", "is %d but the job holds %d events", j.Events, n)
 	}
@@ -168,24 +187,47 @@ func (j *Job) checkStored(p *check.Problems, closing int) {
 	for i, r := range j.Readings {
 		check.Enum(p, fmt.Sprintf("readings[%d].phase", i), string(r.Phase), readingPhases, true)
 	}
+	for i, t := range j.Tests {
+		check.Enum(p, fmt.Sprintf("emission_tests[%d].phase", i), string(t.Phase), readingPhases, true)
+	}
 }
 
 // checkReady checks what the health record needs from the job itself (the
 // settlement is checked separately): a VIN, and for emission repairs a
-// before and an after reading unless waived.
+// before and an after reading or emission test unless waived.
 func (c *Closed) checkReady(p *check.Problems, prefix string) {
 	if c.VIN == "" {
 		p.Add("vin", "is required to close the job: no VIN was given at opening or read by a scan")
 	}
 	switch {
 	case c.Type == TypeEmissionRepair && c.Settlement.EmissionWaiver == "":
-		if len(c.ReadingsIn(PhaseBeforeRepair)) == 0 {
-			p.Add("readings", "an emission_repair job needs a before_repair reading (or %semission_waiver with the reason)", prefix)
+		if !c.measured(PhaseBeforeRepair) {
+			p.Add("readings", "an emission_repair job needs a before_repair emission test or reading (or %semission_waiver with the reason)", prefix)
 		}
-		if len(c.ReadingsIn(PhaseAfterRepair)) == 0 {
-			p.Add("readings", "an emission_repair job needs an after_repair reading (or %semission_waiver with the reason)", prefix)
+		if !c.measured(PhaseAfterRepair) {
+			p.Add("readings", "an emission_repair job needs an after_repair emission test or reading (or %semission_waiver with the reason)", prefix)
 		}
 	case c.Type != TypeEmissionRepair && c.Settlement.EmissionWaiver != "":
 		p.Add(prefix+"emission_waiver", "is only allowed for emission_repair jobs")
 	}
+}
+
+// checkPassed is the close's rule for emission repairs: the last
+// after_repair emission test passed, or the settlement overrides it
+// (emission_waiver with the reason, emission_waiver_by the technician).
+// The error wraps ErrEmissionNotPassed and says why.
+func (c *Closed) checkPassed() error {
+	if c.Type != TypeEmissionRepair || c.Settlement.EmissionWaiver != "" {
+		return nil
+	}
+	const override = "; to close anyway give emission_waiver (the reason) and emission_waiver_by (the technician who takes responsibility)"
+	t := c.LastTest(PhaseAfterRepair)
+	switch {
+	case t == nil:
+		return fmt.Errorf("%w: job %q has no after_repair emission test: run one (run_emission_test)%s", ErrEmissionNotPassed, c.ID, override)
+	case t.Test.Verdict.Result != emission.Pass:
+		return fmt.Errorf("%w: job %q: the last after_repair emission test (event %d) did not pass: %s%s",
+			ErrEmissionNotPassed, c.ID, t.N, t.Test.Verdict.Text["en"], override)
+	}
+	return nil
 }

@@ -20,13 +20,13 @@ func TestDecodeClosedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ID != "J-2026-0314-01" || c.Events != 9 || len(c.Scans) != 2 || c.FaultDescription() != c.Complaint {
+	if c.ID != "J-2026-0314-01" || c.Events != 10 || len(c.Scans) != 2 || len(c.Tests) != 1 || c.FaultDescription() != c.Complaint {
 		t.Errorf("decoded %+v", c.Job)
 	}
 	tests := map[string]string{
 		"trailing data": string(b) + "{}",
 		"unknown field": `{"version":1,"nope":1}`,
-		"events count":  string(bytes.Replace(b, []byte(`"events": 9`), []byte(`"events": 8`), 1)),
+		"events count":  string(bytes.Replace(b, []byte(`"events": 10`), []byte(`"events": 9`), 1)),
 		"not closed":    string(bytes.Replace(b, []byte(`"closed_by": "T007"`), []byte(`"closed_by": ""`), 1)),
 		"bad VIN":       string(bytes.ReplaceAll(b, []byte(`"vin": "LFV2A21K8A4052691"`), []byte(`"vin": "LFV2A21K9A4052691"`))),
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -396,6 +397,21 @@ func (m *Manager) Scan(ctx context.Context, bay string, phase Phase, snap scan.S
 // phase takes the job's; before_repair is refused with ErrPhase once the
 // repair started; an after_repair reading marks the repair started.
 func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyzer.Reading) (Event, error) {
+	return m.measured(ctx, bay, phase, func(p *check.Problems) {
+		check.Line(p, "reading.method", r.Method, true, check.MaxCode)
+		if len(r.Values) == 0 {
+			p.Add("reading.values", "must hold at least one value")
+		}
+	}, func(n int, at time.Time, phase Phase) (string, any) {
+		return record.KindEmission, EmissionBody{N: n, At: at, Phase: phase, Reading: r}
+	})
+}
+
+// measured stores a reading or an emission test in the open job of bay:
+// the phase (empty: the job's; before_repair refused once the repair
+// started), what problems reports, then the event body makes.
+func (m *Manager) measured(ctx context.Context, bay string, phase Phase, problems func(*check.Problems),
+	body func(n int, at time.Time, phase Phase) (kind string, b any)) (Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	j, err := m.current(bay)
@@ -406,19 +422,47 @@ func (m *Manager) Reading(ctx context.Context, bay string, phase Phase, r analyz
 		return Event{}, err
 	}
 	var p check.Problems
-	check.Line(&p, "reading.method", r.Method, true, check.MaxCode)
-	if len(r.Values) == 0 {
-		p.Add("reading.values", "must hold at least one value")
-	}
+	problems(&p)
 	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
-	body := EmissionBody{N: j.Events + 1, At: m.now(), Phase: phase, Reading: r}
-	ev := Event{Kind: record.KindEmission, Job: j.ID, Body: body}
+	kind, b := body(j.Events+1, m.now(), phase)
+	ev := Event{Kind: kind, Job: j.ID, Body: b}
 	return m.result(ev, m.commit(ctx, j, ev))
 }
 
+// EmissionTest attaches a completed emission test procedure (res, from
+// emission.Run) to the open job of bay, with the instrument's state when
+// it began. An empty phase takes the job's; before_repair is refused with
+// ErrPhase once the repair started; an after_repair test marks the repair
+// started. Aborted tests are recorded too: the verdict says why.
+func (m *Manager) EmissionTest(ctx context.Context, bay string, phase Phase, technician string, inst emission.InstrumentState, res *emission.Result) (Event, error) {
+	return m.measured(ctx, bay, phase, func(p *check.Problems) {
+		if res == nil {
+			p.Add("test", "is required")
+		} else {
+			check.Enum(p, "test.method", res.Method, emission.Methods(), true)
+			check.Enum(p, "test.verdict.result", res.Verdict.Result, []string{emission.Pass, emission.Fail, emission.Aborted}, true)
+		}
+		if technician != "" {
+			check.Technician(p, "technician", technician)
+		}
+	}, func(n int, at time.Time, phase Phase) (string, any) {
+		return record.KindEmissionTest, EmissionTestBody{N: n, At: at, Phase: phase, Technician: technician, Instrument: inst, Test: *res}
+	})
+}
+
 func (m *Manager) phase(j *Job, ph Phase, allowed []string) (Phase, error) {
+	return j.phaseFor(ph, allowed)
+}
+
+// ReadingPhase returns the phase a reading or an emission test of the job
+// would take: ph, or the job's phase when ph is empty; an error wrapping
+// ErrPhase for before_repair once the repair started (so a caller can
+// refuse before a long test rather than after it).
+func (j *Job) ReadingPhase(ph Phase) (Phase, error) { return j.phaseFor(ph, readingPhases) }
+
+func (j *Job) phaseFor(ph Phase, allowed []string) (Phase, error) {
 	if ph == "" {
 		return j.Phase(), nil
 	}
@@ -551,8 +595,10 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 // CloseJob closes the open job of bay at settlement. It checks everything the
 // health record needs and reports each problem naming its field: the
 // technician (closed_by), the settlement, a VIN, and for emission repairs a
-// before_repair and an after_repair reading unless Settlement.EmissionWaiver
-// gives the reason. Once the "job_close" record is stored, the job is no
+// before_repair and an after_repair emission test or reading, and that the
+// last after_repair emission test passed (ErrEmissionNotPassed, saying
+// why), unless the settlement overrides it (EmissionWaiver with the reason,
+// EmissionWaiverBy the technician). Once the "job_close" record is stored, the job is no
 // longer open, and its file moves to the closed jobs (ReadClosed). If the
 // closed file cannot be written (ErrStateNotSaved), the bay is stopped
 // until it is (see Retry), and a restart before then finishes the close
@@ -578,6 +624,9 @@ func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settle
 	s.Check(&p, "")
 	c.checkReady(&p, "")
 	if err := p.Err(); err != nil {
+		return Closed{}, Event{}, err
+	}
+	if err := c.checkPassed(); err != nil {
 		return Closed{}, Event{}, err
 	}
 	c.Events++

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -103,6 +104,9 @@ func TestLifecycle(t *testing.T) {
 		}, record.KindNote, "", PhaseAfterRepair},
 		{"scan after", func() (Event, error) { return m.Scan(ctx, "bay1", "", snapshot(testVIN, false)) }, record.KindScan, PhaseAfterRepair, PhaseAfterRepair},
 		{"reading after", func() (Event, error) { return m.Reading(ctx, "bay1", "", reading(0.2)) }, record.KindEmission, PhaseAfterRepair, PhaseAfterRepair},
+		{"test after", func() (Event, error) {
+			return m.EmissionTest(ctx, "bay1", "", "T007", emission.InstrumentState{}, testResult(emission.Pass))
+		}, record.KindEmissionTest, PhaseAfterRepair, PhaseAfterRepair},
 	}
 	for i, st := range steps {
 		ev, err := st.do()
@@ -133,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := ev.Body.(JobCloseBody)
-	if ev.Kind != record.KindJobClose || body.N != 9 || body.Events != 9 || c.Events != 9 || body.VIN != testVIN ||
+	if ev.Kind != record.KindJobClose || body.N != 10 || body.Events != 10 || c.Events != 10 || body.VIN != testVIN ||
 		body.FaultDescription != emissionOpening("").Complaint {
 		t.Errorf("close event %+v", body)
 	}
@@ -154,7 +158,7 @@ func TestLifecycle(t *testing.T) {
 		got.LastScan(PhaseAfterRepair).Snapshot.MIL || !got.LastScan(PhaseBeforeRepair).Snapshot.MIL {
 		t.Errorf("closed job content wrong: %+v", got.Job)
 	}
-	want := []string{"job_open", "scan", "scan", "emission", "note", "note", "scan", "emission", "job_close"}
+	want := []string{"job_open", "scan", "scan", "emission", "note", "note", "scan", "emission", "emission_test", "job_close"}
 	if !slices.Equal(rec.kinds(), want) {
 		t.Errorf("kinds %v, want %v", rec.kinds(), want)
 	}
@@ -422,18 +426,28 @@ func TestCloseValidation(t *testing.T) {
 		{"VIN from scan", func() Opening { o := repairOpening("J"); o.VIN = ""; return o }(), func(m *Manager) {
 			m.Scan(ctx, "b", "", snapshot(testVIN, false))
 		}, "T007", func(*Settlement) {}, nil},
-		{"waiver on repair job", repairOpening("J"), nil, "T007", func(s *Settlement) { s.EmissionWaiver = "analyzer broken" },
+		{"waiver on repair job", repairOpening("J"), nil, "T007", func(s *Settlement) { s.EmissionWaiver, s.EmissionWaiverBy = "analyzer broken", "T007" },
 			[]string{"emission_waiver"}},
+		{"waiver without technician", emissionOpening("J"), nil, "T007", func(s *Settlement) { s.EmissionWaiver = "analyzer broken" },
+			[]string{"emission_waiver_by"}},
+		{"waiver technician without reason", emissionOpening("J"), nil, "T007", func(s *Settlement) { s.EmissionWaiverBy = "T007" },
+			[]string{"emission_waiver", "readings", "readings"}},
 		{"emission without readings", emissionOpening("J"), nil, "T007", func(*Settlement) {}, []string{"readings", "readings"}},
 		{"emission without after reading", emissionOpening("J"), func(m *Manager) {
 			m.Reading(ctx, "b", "", reading(1.2))
 		}, "T007", func(*Settlement) {}, []string{"readings"}},
-		{"emission with both", emissionOpening("J"), func(m *Manager) {
+		{"emission with both tests", emissionOpening("J"), func(m *Manager) {
+			m.EmissionTest(ctx, "b", "", "", emission.InstrumentState{}, testResult(emission.Fail))
+			m.EmissionTest(ctx, "b", PhaseAfterRepair, "", emission.InstrumentState{}, testResult(emission.Pass))
+		}, "T007", func(*Settlement) {}, nil},
+		{"a failed test, then readings, then a passing test", emissionOpening("J"), func(m *Manager) {
 			m.Reading(ctx, "b", "", reading(1.2))
-			m.Reading(ctx, "b", PhaseAfterRepair, reading(0.2))
+			m.EmissionTest(ctx, "b", PhaseAfterRepair, "", emission.InstrumentState{}, testResult(emission.Fail))
+			m.EmissionTest(ctx, "b", PhaseAfterRepair, "", emission.InstrumentState{}, testResult(emission.Pass))
 		}, "T007", func(*Settlement) {}, nil},
 		{"emission waived", emissionOpening("J"), nil, "T007", func(s *Settlement) {
 			s.EmissionWaiver = "analyzer out of service; re-test at the inspection station"
+			s.EmissionWaiverBy = "T009"
 		}, nil},
 	}
 	for _, tt := range tests {
@@ -460,6 +474,64 @@ func TestCloseValidation(t *testing.T) {
 				t.Error("job still open")
 			}
 		})
+	}
+}
+
+// TestCloseNeedsAPassingTest: an emission repair whose last after-repair
+// test failed, was aborted or is missing closes only with the override
+// (reason and technician), which the close records; the refusal says why.
+func TestCloseNeedsAPassingTest(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		results []string // after_repair tests, in order
+		why     string
+	}{
+		{"no after-repair test", nil, "has no after_repair emission test"},
+		{"the test failed", []string{emission.Fail}, "did not pass: two-speed idle: FAIL: idle CO 1.2% above the limit 0.6%"},
+		{"the test was aborted", []string{emission.Aborted}, "(event 4) did not pass"},
+		{"passed, then failed", []string{emission.Pass, emission.Fail}, "(event 5) did not pass"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, rec := newManager(t, "")
+			m.OpenJob(ctx, "b", emissionOpening("J"))
+			if _, err := m.EmissionTest(ctx, "b", "", "T007", emission.InstrumentState{}, testResult(emission.Fail)); err != nil {
+				t.Fatal(err)
+			}
+			m.Reading(ctx, "b", PhaseAfterRepair, reading(0.2))
+			for _, r := range tt.results {
+				if _, err := m.EmissionTest(ctx, "b", "", "T007", emission.InstrumentState{}, testResult(r)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n := len(rec.events)
+			_, _, err := m.CloseJob(ctx, "b", "T007", settlement())
+			if !errors.Is(err, ErrEmissionNotPassed) || !strings.Contains(err.Error(), tt.why) || !strings.Contains(err.Error(), "emission_waiver_by") {
+				t.Fatalf("err %v, want ErrEmissionNotPassed saying %q", err, tt.why)
+			}
+			if _, open := m.Current("b"); !open || len(rec.events) != n {
+				t.Fatal("a refused close changed the job")
+			}
+			s := settlement()
+			s.EmissionWaiver, s.EmissionWaiverBy = "customer declines a second repair; re-test at the station", "T009"
+			_, ev, err := m.CloseJob(ctx, "b", "T007", s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := ev.Body.(JobCloseBody); b.Settlement.EmissionWaiverBy != "T009" || b.Settlement.EmissionWaiver == "" {
+				t.Fatalf("the override is not in the close record: %+v", b.Settlement)
+			}
+		})
+	}
+	// A test needs a method and a verdict the package knows.
+	m, _ := newManager(t, "")
+	m.OpenJob(ctx, "b", emissionOpening("J"))
+	bad := testResult(emission.Pass)
+	bad.Method, bad.Verdict.Result = "asm", "maybe"
+	if _, err := m.EmissionTest(ctx, "b", "", "", emission.InstrumentState{}, bad); !slices.Equal(fieldsOf(err), []string{"test.method", "test.verdict.result"}) {
+		t.Fatalf("bad test: %v", err)
+	}
+	if _, err := m.EmissionTest(ctx, "b", "", "", emission.InstrumentState{}, nil); !slices.Equal(fieldsOf(err), []string{"test"}) {
+		t.Fatalf("no test: %v", err)
 	}
 }
 
@@ -532,7 +604,7 @@ func TestEmitFailure(t *testing.T) {
 		},
 		"close": func() error {
 			s := settlement()
-			s.EmissionWaiver = "w"
+			s.EmissionWaiver, s.EmissionWaiverBy = "w", "T"
 			_, _, err := m.CloseJob(ctx, "b", "T", s)
 			return err
 		},
@@ -732,7 +804,10 @@ func TestReopenAfterPowerCut(t *testing.T) {
 	if _, err := m2.OpenJob(ctx, "bay3", repairOpening("J-2")); !errors.Is(err, ErrJobExists) {
 		t.Errorf("J-2 after restart: %v, want ErrJobExists", err)
 	}
-	if len(rec.events) != 1 {
+	if _, err := m2.EmissionTest(ctx, "bay1", "", "T007", emission.InstrumentState{}, testResult(emission.Pass)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.events) != 2 {
 		t.Errorf("%d events", len(rec.events))
 	}
 
@@ -751,7 +826,7 @@ func TestReopenAfterPowerCut(t *testing.T) {
 	if _, err := os.Stat(openPath(dir, "bay1")); !os.IsNotExist(err) {
 		t.Errorf("open file of the closed job left: %v", err)
 	}
-	if got, err := ReadClosed(dir, "J/2026:1"); err != nil || got.Events != 7 {
+	if got, err := ReadClosed(dir, "J/2026:1"); err != nil || got.Events != 8 {
 		t.Errorf("ReadClosed: %v, %d events", err, got.Events)
 	}
 	if _, err := os.Stat(filepath.Join(dir, closedDir, "J%2F2026%3A1.json")); err != nil {

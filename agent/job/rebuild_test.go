@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bayagent/bayagent/agent/check"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -35,6 +36,9 @@ func sealed(t *testing.T) ([]record.Record, Closed) {
 		func() (Event, error) { return m.Note(ctx, bay, Note{Author: "T007", Text: "road test done"}) },
 		func() (Event, error) { return m.Scan(ctx, bay, "", snapshot(testVIN, false)) },
 		func() (Event, error) { return m.Reading(ctx, bay, "", reading(0.2)) },
+		func() (Event, error) {
+			return m.EmissionTest(ctx, bay, "", "T007", emission.InstrumentState{}, testResult(emission.Pass))
+		},
 	}
 	for i, f := range steps {
 		if _, err := f(); err != nil {
@@ -139,7 +143,7 @@ func TestFromRecordsChecksTheJob(t *testing.T) {
 	// complete record even if the close says it has fewer events.
 	var kept []record.Record
 	for _, r := range recs {
-		if r.Kind == record.KindEmission {
+		if r.Kind == record.KindEmission || r.Kind == record.KindEmissionTest {
 			continue
 		}
 		if r.Kind == record.KindJobClose {

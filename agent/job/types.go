@@ -167,10 +167,14 @@ type Settlement struct {
 	Parts []Part `json:"parts"`
 	// FaultDescription overrides the complaint given at opening.
 	FaultDescription string `json:"fault_description,omitempty"`
-	// EmissionWaiver explains why an emission_repair job closes without a
-	// before or an after reading (for example: the analyzer was out of
-	// service and the readings were taken by the inspection station).
-	EmissionWaiver string `json:"emission_waiver,omitempty"`
+	// EmissionWaiver is the override of an emission_repair job's close
+	// rules, with the reason: the job closes without a before or an after
+	// test or reading, or although its last after_repair emission test did
+	// not pass (for example: the analyzer was out of service and the
+	// inspection station re-tests). EmissionWaiverBy is the technician who
+	// takes responsibility; the two go together.
+	EmissionWaiver   string `json:"emission_waiver,omitempty"`
+	EmissionWaiverBy string `json:"emission_waiver_by,omitempty"`
 	// TotalCost is the amount settled, in yuan, when the shop gives it;
 	// provinces with the staged upload need it.
 	TotalCost Decimal `json:"total_cost,omitempty"`
@@ -235,6 +239,14 @@ func (s *Settlement) Check(p *check.Problems, prefix string) {
 	}
 	check.Text(p, prefix+"fault_description", s.FaultDescription, false, MaxText)
 	check.Text(p, prefix+"emission_waiver", s.EmissionWaiver, false, MaxText)
+	switch {
+	case s.EmissionWaiver != "" && s.EmissionWaiverBy == "":
+		p.Add(prefix+"emission_waiver_by", "is required with emission_waiver: the technician who takes responsibility for the override")
+	case s.EmissionWaiverBy != "" && s.EmissionWaiver == "":
+		p.Add(prefix+"emission_waiver", "is required with emission_waiver_by: the reason for the override")
+	case s.EmissionWaiverBy != "":
+		check.Technician(p, prefix+"emission_waiver_by", s.EmissionWaiverBy)
+	}
 	s.TotalCost.check(p, prefix+"total_cost", false)
 }
 

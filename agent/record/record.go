@@ -100,25 +100,27 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 // added here (and to kindDocs); Decode and Verify accept any name matching
 // [ValidKind], so a receiver older than a kind still verifies its records.
 const (
-	KindJobOpen     = "job_open"
-	KindScan        = "scan"
-	KindEmission    = "emission"
-	KindDTCClear    = "dtc_clear"
-	KindNote        = "note"
-	KindJobClose    = "job_close"
-	KindJobCancel   = "job_cancel"
-	KindPresence    = "presence"
-	KindAudit       = "audit"
-	KindOutboxReset = "outbox_reset"
-	KindKeyRotation = "key_rotation"
-	KindClockSync   = "clock_sync"
+	KindJobOpen      = "job_open"
+	KindScan         = "scan"
+	KindEmission     = "emission"
+	KindEmissionTest = "emission_test"
+	KindDTCClear     = "dtc_clear"
+	KindNote         = "note"
+	KindJobClose     = "job_close"
+	KindJobCancel    = "job_cancel"
+	KindPresence     = "presence"
+	KindAudit        = "audit"
+	KindOutboxReset  = "outbox_reset"
+	KindKeyRotation  = "key_rotation"
+	KindClockSync    = "clock_sync"
 )
 
 // kindDocs says what each kind records, in the order of Kinds.
 var kindDocs = []struct{ kind, doc string }{
 	{KindJobOpen, "a repair job opened at a bay (event 1 of the job)"},
 	{KindScan, "a health snapshot of the vehicle, with its phase (intake, before_repair, after_repair)"},
-	{KindEmission, "one exhaust analyzer or opacimeter reading, with its phase"},
+	{KindEmission, "one exhaust analyzer or opacimeter reading, with its phase (a wiring check; the test is emission_test)"},
+	{KindEmissionTest, "one completed emission test procedure (two-speed idle, free acceleration) with its phase: the instrument and its state, every second's samples beside the OBD live data, the averages and the verdict"},
 	{KindDTCClear, "a DTC clear: requested (before the vehicle is touched), then cleared or failed"},
 	{KindNote, "a technician's note; it may mark the start of the repair"},
 	{KindJobClose, "the job closed at settlement, with what goes into the health record"},

@@ -79,6 +79,7 @@ const (
 	CodeJobIDUsed          Code = "job_id_used"         // the job id was used before
 	CodePhaseNotAllowed    Code = "phase_not_allowed"   // the phase is not allowed in the job's state
 	CodeJobFull            Code = "job_full"            // the job holds its maximum number of events
+	CodeEmissionNotPassed  Code = "emission_not_passed" // an emission repair closes only after a passing test, or with an override
 
 	// Storing.
 	CodeStorageFull Code = "storage_full"  // the outbox is full; nothing new is stored
@@ -90,7 +91,7 @@ const (
 	CodeVehicleNotConnected Code = "vehicle_not_connected" // no vehicle answers
 	CodeVehicleBusy         Code = "vehicle_busy"          // a vehicle command must finish first
 	CodeVehicleError        Code = "vehicle_error"         // the vehicle or its interface failed
-	CodeNotSupported        Code = "not_supported"         // the vehicle cannot do this
+	CodeNotSupported        Code = "not_supported"         // the vehicle or the analyzer cannot do this
 	CodeNoAnalyzer          Code = "no_analyzer"           // no analyzer is configured
 	CodeAnalyzerError       Code = "analyzer_error"        // the analyzer failed
 
@@ -119,6 +120,7 @@ var codeDocs = []struct {
 	{CodeJobIDUsed, "the job id was used before; job ids are never reused"},
 	{CodePhaseNotAllowed, "the phase is not allowed in the job's state (nothing is before_repair once the repair started)"},
 	{CodeJobFull, "the job holds the most events a job may"},
+	{CodeEmissionNotPassed, "an emission_repair job closes only when its last after_repair emission test passed; the message says why not (failed, aborted, none); emission_waiver with emission_waiver_by overrides"},
 	{CodeStorageFull, "the outbox is full; nothing new is stored until the uplink drains it"},
 	{CodeNotStored, "the record was not stored and nothing changed; the command may be sent again"},
 	{CodeJobNotSaved, "the record WAS stored, but the job file could not be saved (an alarm is raised)"},
@@ -126,7 +128,7 @@ var codeDocs = []struct {
 	{CodeVehicleNotConnected, "the action needs a connected vehicle and none answers"},
 	{CodeVehicleBusy, "a command still talking to the vehicle must finish first (closing or cancelling a job while its DTC clear runs)"},
 	{CodeVehicleError, "the vehicle or its interface failed during the action"},
-	{CodeNotSupported, "the connected vehicle cannot do this (for example the live feed on a J1939 truck)"},
+	{CodeNotSupported, "the connected vehicle or the analyzer cannot do this (the live feed on a J1939 truck, a leak check on an analyzer without one)"},
 	{CodeNoAnalyzer, "the action needs an exhaust analyzer and none is configured"},
 	{CodeAnalyzerError, "the analyzer did not answer or answered garbage"},
 	{CodeInternal, "anything else; the error text and the agent's log say what"},

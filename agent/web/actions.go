@@ -101,6 +101,9 @@ func number(s string) any {
 func closeArgs(f url.Values, tech string) map[string]any {
 	a := optional(f, "fault_description", "emission_waiver")
 	a["technician"] = tech
+	if _, ok := a["emission_waiver"]; ok {
+		a["emission_waiver_by"] = tech // the signed-in technician takes responsibility for the override
+	}
 	a["settlement_no"], a["settle_date"], a["repair_date"] = f.Get("settlement_no"), f.Get("settle_date"), f.Get("repair_date")
 	items := []map[string]any{}
 	names, hours := f["item_name"], f["item_hours"]

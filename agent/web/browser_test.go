@@ -324,6 +324,7 @@ func TestBrowser(t *testing.T) {
 	act(t, ctx, `form[action="/do/close_job"]`, map[string]string{
 		"settlement_no": "S-WEB-0001", "item_name": "更换三元催化器", "item_hours": "1.5",
 		"part_name": "三元催化器", "part_code": "CAT-0420", "part_qty": "1",
+		"emission_waiver": "仅单次读数，未做双怠速检测，送检测站复检", // readings only: the close needs the override
 	}, []string{"confirm"}, true)
 	do(t, ctx, "report", chromedp.Navigate(b.url+"/report/J-WEB-0001"), chromedp.WaitVisible(chromedp.CSS(`article.report`)))
 	report := text(t, ctx, "article.report")

@@ -25,12 +25,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	"github.com/bayagent/bayagent/agent/testtool"
 )
 
 // Broker is a running RabbitMQ node owned by one test.
@@ -50,39 +50,11 @@ type Broker struct {
 	log    string
 }
 
-var (
-	installOnce sync.Once
-	installErr  error
-	installOut  []byte
-)
-
 // Binary returns the path of the rabbitmq-server program, installing
-// RabbitMQ with the repository script when it is missing. It fails the
-// test when CI=true and skips it otherwise if RabbitMQ cannot be found.
+// RabbitMQ with the repository script when it is missing (testtool.Need).
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := lookup(); p != "" {
-		return p
-	}
-	installOnce.Do(func() {
-		root, err := repoRoot()
-		if err != nil {
-			installErr = err
-			return
-		}
-		cmd := exec.Command("bash", filepath.Join(root, "scripts", "install-test-tools.sh"), "rabbitmq")
-		installOut, installErr = cmd.CombinedOutput()
-	})
-	if p := lookup(); p != "" {
-		return p
-	}
-	msg := fmt.Sprintf("rabbitmqtest: rabbitmq-server not found and scripts/install-test-tools.sh rabbitmq did not install it (%v)\n%s",
-		installErr, installOut)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testtool.Need(t, "rabbitmq", "rabbitmq-server", lookup)
 }
 
 // lookup finds the node's own start script (Debian's /usr/sbin wrapper
@@ -93,23 +65,6 @@ func lookup() string {
 		return m[len(m)-1]
 	}
 	return ""
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "install-test-tools.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/install-test-tools.sh not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // StartTimeout bounds the wait for a node's MQTT listeners.

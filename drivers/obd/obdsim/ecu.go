@@ -66,6 +66,28 @@ type ECU struct {
 	tests     []MonitorTest // Mode 06; nil: no Mode 06
 }
 
+// SetLive changes a live value the ECU reports (an obd value name such as
+// "engine_speed", in its unit), as a running engine changes it: a test's
+// technician presses the pedal. It reports false, changing nothing, when
+// the ECU's profile has no such live value.
+func (e *ECU) SetLive(name string, v float64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.live[name]; !ok {
+		return false
+	}
+	e.live[name] = v
+	return true
+}
+
+// Live returns the live value name reports now.
+func (e *ECU) Live(name string) (float64, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.live[name]
+	return v, ok
+}
+
 // Address is the ECU's response identifier.
 func (e *ECU) Address() obd.ECU { return e.addr }
 

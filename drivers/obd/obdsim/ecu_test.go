@@ -86,6 +86,20 @@ func TestHandleMode01(t *testing.T) {
 	})
 }
 
+// TestSetLive: a live value changed while the vehicle runs is what the
+// next Mode 01 answer reports; a value the profile does not have is refused.
+func TestSetLive(t *testing.T) {
+	v := newVehicle(t, "petrol-p0420")
+	e := v.ECU(engine)
+	if !e.SetLive("engine_speed", 2500) || e.SetLive("no_such_value", 1) {
+		t.Fatal("SetLive accepted the wrong names")
+	}
+	if rpm, ok := e.Live("engine_speed"); !ok || rpm != 2500 {
+		t.Fatalf("Live: %v %v", rpm, ok)
+	}
+	runExchanges(t, v, []exchange{{engine, "01 0C", true, "41 0C 27 10"}}) // 2500 rpm = 0x2710 / 4
+}
+
 func TestHandleMode02(t *testing.T) {
 	v := newVehicle(t, "petrol-p0420")
 	runExchanges(t, v, []exchange{
