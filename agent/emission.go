@@ -265,6 +265,7 @@ func (a *Agent) guide(p emission.Progress) {
 	if p.Changed || p.OutOfWindow != wasOut {
 		a.up.NotifyStatus()
 	}
+	a.screen.Changed() // the Job page follows every second: speed, time, prompt
 	if a.deps.Guide != nil {
 		a.deps.Guide(p)
 	}

@@ -47,6 +47,14 @@ var actionArgs = map[string]func(f url.Values, tech string) map[string]any{
 		return a
 	},
 	command.LiveStop: func(url.Values, string) map[string]any { return map[string]any{} },
+	command.RunEmissionTest: func(f url.Values, tech string) map[string]any {
+		a := optional(f, "method", "phase")
+		a["technician"] = tech
+		if f.Get("heavy") != "" {
+			a["heavy"] = true
+		}
+		return a
+	},
 	command.OpenJob: func(f url.Values, tech string) map[string]any {
 		a := optional(f, "vin", "plate_color", "test_no")
 		a["job_id"], a["type"], a["plate"], a["complaint"] = f.Get("job_id"), f.Get("type"), f.Get("plate"), f.Get("complaint")
@@ -66,6 +74,12 @@ var jobActions = []string{command.OpenJob, command.CloseJob, command.CancelJob}
 // confirmActions need the form's confirm box ticked: they change the
 // vehicle or end the job.
 var confirmActions = []string{command.ClearDTCs, command.CloseJob, command.CancelJob}
+
+// backgroundActions take longer than a page waits: an emission test runs
+// for minutes while the Job page guides the technician through it. The
+// page returns at once; the Job page shows the test's progress and, when
+// the agent refuses it, why.
+var backgroundActions = []string{command.RunEmissionTest}
 
 // optional copies the named fields that are not empty.
 func optional(f url.Values, names ...string) map[string]any {
@@ -168,9 +182,22 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, sess *session) {
 		done(false, func(*view) string { return err.Error() })
 		return
 	}
+	if slices.Contains(backgroundActions, name) && s.backgroundRunning() {
+		done(false, func(v *view) string { return v.T("action.busy") })
+		return
+	}
 	if err := s.audit(r, sess, name, args); err != nil {
 		s.log.Warn("bay screen: action not run, the audit record was not stored", "action", name, "err", err)
 		done(false, func(v *view) string { return v.T("action.not_audited", "error", replyText(v.Lang, err)) })
+		return
+	}
+	if slices.Contains(backgroundActions, name) {
+		if !s.background(name, sess.technician, args) {
+			done(false, func(v *view) string { return v.T("action.busy") })
+			return
+		}
+		s.log.Info("bay screen: action started", "action", name, "technician", sess.technician)
+		done(true, func(v *view) string { return v.T("action.started", "action", v.T("cmd."+name)) })
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), actionTimeout)
@@ -240,4 +267,60 @@ func (s *Server) audit(r *http.Request, sess *session, action string, args json.
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
+}
+
+// bgRun is the action the page runs in the background (backgroundActions),
+// while it runs and after: the Job page shows it.
+type bgRun struct {
+	Action, Technician string
+	Started            time.Time
+	Done               bool
+	Err                error
+}
+
+// backgroundRunning reports whether a background action runs.
+func (s *Server) backgroundRunning() bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	return s.bg != nil && !s.bg.Done
+}
+
+// background starts the command in a goroutine the server owns (Run waits
+// for it and cancels it when the screen stops); false when one runs
+// already.
+func (s *Server) background(name, tech string, args json.RawMessage) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bg != nil && !s.bg.Done {
+		return false
+	}
+	run := &bgRun{Action: name, Technician: tech, Started: s.now()}
+	s.bg = run
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		_, err := s.agent.Command(s.bgCtx, name, args)
+		if err != nil {
+			s.log.Info("bay screen: action failed", "action", name, "technician", tech, "err", err)
+		} else {
+			s.log.Info("bay screen: action done", "action", name, "technician", tech)
+		}
+		s.bgMu.Lock()
+		run.Done, run.Err = true, err
+		s.bgMu.Unlock()
+		s.feed.changed(topicJob)
+	}()
+	s.feed.changed(topicJob)
+	return true
+}
+
+// lastBackground returns a copy of the background action, nil if none ran.
+func (s *Server) lastBackground() *bgRun {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bg == nil {
+		return nil
+	}
+	c := *s.bg
+	return &c
 }

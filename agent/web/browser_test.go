@@ -8,13 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
+	"github.com/bayagent/bayagent/agent/emission"
+	"github.com/bayagent/bayagent/agent/emission/techsim"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/agenttest"
 	"github.com/bayagent/bayagent/agent/internal/browsertest"
@@ -36,8 +41,14 @@ const (
 
 // bayBox is a whole bay for the browser: the agent with its screen on, a
 // real Mosquitto, a simulated car on an in-process CAN bus (not plugged in
-// until the test says so) and a simulated NHA-506 on a pseudo-terminal.
+// until the test says so), a simulated NHA-506 on a pseudo-terminal
+// measuring that car's exhaust at the speed the car runs, and a simulated
+// technician at the pedal following the agent's guidance in emission tests
+// (whose seconds are 20 ms). hold, when set, is called with the test's
+// progress from the procedure's goroutine, which it may stop.
 type bayBox struct {
+	tech     *techsim.Technician
+	hold     atomic.Pointer[func(emission.Progress)]
 	agent    *agent.Agent
 	url      string
 	car      *obdsim.Vehicle
@@ -59,22 +70,6 @@ func startBay(t *testing.T) *bayBox {
 	broker := mosquittotest.Start(t, mosquittotest.Options{})
 	b.records = mosquittotest.Subscribe(t, broker.PlainURL, b.topics.Records, mosquittotest.SubOptions{QoS: 1})
 
-	before, err := analyzersim.LoadFile(testdata("analyzers", "nha506-before.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.repaired, err = analyzersim.LoadFile(testdata("analyzers", "nha506-after.yaml")); err != nil {
-		t.Fatal(err)
-	}
-	if b.analyzer, err = analyzersim.New(before, analyzersim.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), b.analyzer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopAnalyzer() })
-
 	prof, err := obdsim.Load(testdata("vehicles", "petrol-p0420.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +77,27 @@ func startBay(t *testing.T) *bayBox {
 	if b.car, err = obdsim.New(prof, obdsim.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	engine := b.car.ECUs()[0]
+	b.tech = &techsim.Technician{Set: func(rpm float64) { engine.SetLive("engine_speed", rpm) }}
+
+	before, err := analyzersim.LoadFile(testdata("analyzers", "nha506-p0420.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.repaired, err = analyzersim.LoadFile(testdata("analyzers", "nha506-repaired.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if b.analyzer, err = analyzersim.New(before, analyzersim.Options{Engine: analyzersim.EngineFunc(func() float64 {
+		rpm, _ := engine.Live("engine_speed")
+		return rpm
+	})}); err != nil {
+		t.Fatal(err)
+	}
+	dev, stopAnalyzer, err := analyzersim.ServePTY(context.Background(), b.analyzer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopAnalyzer() })
 	hub := &canbus.MemHub{}
 	b.bus = hub.Bus(bay)
 
@@ -96,6 +112,11 @@ func startBay(t *testing.T) *bayBox {
 	cfg.Vehicle.DetectInterval = config.Duration(100 * time.Millisecond)
 	cfg.Analyzer.Interface = "nha506:" + dev
 	cfg.Analyzer.Method = analyzer.MethodTwoSpeedIdle
+	// The standard's times, cut short; everything else is the default.
+	cfg.Analyzer.Procedures = filepath.Join(dir, "procedures.yaml")
+	if err := os.WriteFile(cfg.Analyzer.Procedures, []byte("two_speed_idle: {precondition_s: 4, settle_s: 2, measure_s: 5, reach_s: 40}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Uplink.Broker, cfg.Uplink.AllowPlaintext = broker.PlainURL, true
 	cfg.Screen.Listen, cfg.Screen.JobActions = "127.0.0.1:0", true
 	cfg.Screen.PINFile = filepath.Join(dir, config.DefaultPINName)
@@ -105,7 +126,14 @@ func startBay(t *testing.T) *bayBox {
 	if err := web.WritePINFile(cfg.Screen.PINFile, testPIN, 1000); err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(cfg, agent.Deps{Version: "browser-test", Logger: agenttest.Logger(t), Hub: hub})
+	guide := func(p emission.Progress) {
+		b.tech.Guide(p)
+		if h := b.hold.Load(); h != nil {
+			(*h)(p)
+		}
+	}
+	a, err := agent.New(cfg, agent.Deps{Version: "browser-test", Logger: agenttest.Logger(t), Hub: hub,
+		Guide: guide, EmissionSecond: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +298,39 @@ func TestBrowser(t *testing.T) {
 	}, nil, true)
 	act(t, ctx, `form[action="/do/start_scan"]`, nil, nil, true)
 	act(t, ctx, `form[action="/do/take_reading"]`, nil, nil, true)
+
+	// The two-speed idle test before the repair, from the page: the page
+	// returns at once and guides the technician (the test is held at high
+	// idle while the page is looked at), then shows the verdict.
+	atHighIdle, release := make(chan struct{}), make(chan struct{})
+	var holdOnce sync.Once
+	hold := func(p emission.Progress) {
+		if p.Step == emission.StepHighIdle && p.Phase == emission.PhaseMeasure {
+			holdOnce.Do(func() { close(atHighIdle); <-release })
+		}
+	}
+	b.hold.Store(&hold)
+	act(t, ctx, `form[action="/do/run_emission_test"]`, nil, nil, true)
+	select {
+	case <-atHighIdle:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the emission test did not reach high idle")
+	}
+	do(t, ctx, "the test's progress", chromedp.WaitVisible(chromedp.CSS(`#live [data-test-step="high_idle"]`)))
+	running := text(t, ctx, "#live .test-running")
+	for _, want := range []string{i18n.Text(i18n.Chinese, "emission.step.high_idle"), "2300–2700 rpm"} {
+		if !strings.Contains(running, want) {
+			t.Errorf("the running test lacks %q:\n%s", want, running)
+		}
+	}
+	if p := text(t, ctx, "#live .test-running .prompt"); !hasHan(p) {
+		t.Errorf("the prompt %q is not in Chinese", p)
+	}
+	shot("job-test-running-zh")
+	b.hold.Store(nil)
+	close(release)
+	do(t, ctx, "the verdict before the repair", chromedp.WaitVisible(chromedp.CSS(`#live [data-test-verdict="fail"]`)))
+
 	act(t, ctx, `form[action="/do/add_note"]`, map[string]string{"text": "更换三元催化器和前氧传感器"}, []string{"repair_started"}, true)
 	shot("job-before-zh")
 	act(t, ctx, `form[action="/do/clear_dtcs"]`, map[string]string{"reason": "催化器和前氧传感器已更换（P0420、P0171）"}, []string{"confirm"}, true)
@@ -277,9 +338,12 @@ func TestBrowser(t *testing.T) {
 	if err := b.analyzer.SetReadings(b.repaired); err != nil {
 		t.Fatal(err)
 	}
-	act(t, ctx, `form[action="/do/take_reading"]`, nil, nil, true)
+	act(t, ctx, `form[action="/do/run_emission_test"]`, nil, nil, true)
+	do(t, ctx, "the verdict after the repair", chromedp.WaitVisible(chromedp.CSS(`#live [data-test-verdict="pass"]`)))
 	job := text(t, ctx, "#live")
-	for _, want := range []string{i18n.Text(i18n.Chinese, "web.job.compare"), i18n.Text(i18n.Chinese, "web.clear.cleared")} {
+	for _, want := range []string{i18n.Text(i18n.Chinese, "web.job.compare"), i18n.Text(i18n.Chinese, "web.clear.cleared"),
+		i18n.Text(i18n.Chinese, "web.compare.emission_test"), i18n.Text(i18n.Chinese, "web.test.fail"), i18n.Text(i18n.Chinese, "web.test.pass"),
+		i18n.Text(i18n.Chinese, "web.analyzer.last_zero")} {
 		if !strings.Contains(job, want) {
 			t.Errorf("job page lacks %q:\n%s", want, job)
 		}
@@ -324,12 +388,12 @@ func TestBrowser(t *testing.T) {
 	act(t, ctx, `form[action="/do/close_job"]`, map[string]string{
 		"settlement_no": "S-WEB-0001", "item_name": "更换三元催化器", "item_hours": "1.5",
 		"part_name": "三元催化器", "part_code": "CAT-0420", "part_qty": "1",
-		"emission_waiver": "仅单次读数，未做双怠速检测，送检测站复检", // readings only: the close needs the override
-	}, []string{"confirm"}, true)
+	}, []string{"confirm"}, true) // the after-repair test passed: no override needed
 	do(t, ctx, "report", chromedp.Navigate(b.url+"/report/J-WEB-0001"), chromedp.WaitVisible(chromedp.CSS(`article.report`)))
 	report := text(t, ctx, "article.report")
 	for _, want := range []string{"J-WEB-0001", "S-WEB-0001", "浙A12345", i18n.Text(i18n.Chinese, "web.report.clears"),
-		i18n.Text(i18n.Chinese, "findings.verdict.fail"), "P0420"} {
+		i18n.Text(i18n.Chinese, "findings.verdict.fail"), "P0420", i18n.Text(i18n.Chinese, "web.job.tests"),
+		i18n.Text(i18n.Chinese, "web.test.fail"), i18n.Text(i18n.Chinese, "web.test.pass")} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
@@ -366,7 +430,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the report does not name the job_close record %d", rec.Seq)
 		}
 	}
-	for _, action := range []string{"login", "open_job", "start_scan", "take_reading", "add_note", "clear_dtcs", "live_start", "close_job"} {
+	for _, action := range []string{"login", "open_job", "start_scan", "take_reading", "run_emission_test", "add_note", "clear_dtcs", "live_start", "close_job"} {
 		if audits[action] == 0 {
 			t.Errorf("no audit record for %s (audits %v)", action, audits)
 		}
@@ -404,4 +468,8 @@ func decodeAll(t *testing.T, b *bayBox) []record.Record {
 		out = append(out, r)
 	}
 	return out
+}
+
+func hasHan(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
@@ -42,7 +43,7 @@ func (s *Server) sessionView(r *http.Request, sess *session, name string) *view 
 	case "live":
 		v.Data = s.liveData(v.Lang)
 	case "box":
-		v.Data = s.boxData()
+		v.Data = s.boxData(v.Lang)
 	}
 	return v
 }
@@ -156,7 +157,16 @@ type jobData struct {
 	Events   []eventRow
 	Compare  *comparison
 	Readings []readingRow
+	Tests    []testRow
 	Phases   []string // the phases a scan or reading may still take
+	// The emission test: the one running (from the status), the page's
+	// own while the agent has not taken it up or when it was refused, the
+	// analyzer's state, and the methods with the one the vehicle needs.
+	Progress *progressView
+	Run      *runView
+	Analyzer *instrumentView
+	Methods  []string
+	Method   string
 }
 
 // eventRow is one event of a job, in order.
@@ -200,6 +210,16 @@ func (s *Server) jobData(l i18n.Lang) jobData {
 	d.Events = s.jobEvents(j, l)
 	d.Compare = s.compare(&j, l)
 	d.Readings = readings(j.Readings, l)
+	d.Tests = tests(j.Tests, l)
+	st := s.agent.Status()
+	d.Progress = progress(st, l)
+	d.Run = s.testRun(l, d.Progress != nil)
+	d.Analyzer = analyzerState(st, l)
+	d.Methods = emission.Methods()
+	d.Method = emission.TwoSpeedIdle
+	if sc := j.LastScan(job.PhaseIntake, job.PhaseBeforeRepair, job.PhaseAfterRepair); sc != nil && sc.Snapshot.Ignition == obd.IgnitionCompression {
+		d.Method = emission.FreeAcceleration
+	}
 	if j.RepairStarted {
 		d.Phases = []string{string(job.PhaseAfterRepair)}
 	} else {
@@ -224,6 +244,10 @@ func (s *Server) jobEvents(j job.Job, l i18n.Lang) []eventRow {
 	}
 	for _, r := range j.Readings {
 		rows = append(rows, eventRow{N: r.N, At: r.At, Kind: record.KindEmission, Phase: string(r.Phase), Summary: findings.MethodText(r.Reading.Method, l)})
+	}
+	for _, t := range j.Tests {
+		sum := methodText(t.Test.Method, l) + " · " + i18n.Text(l, "web.test."+t.Test.Verdict.Result)
+		rows = append(rows, eventRow{N: t.N, At: t.At, Kind: record.KindEmissionTest, Phase: string(t.Phase), Summary: sum})
 	}
 	for _, c := range j.Clears {
 		sum := i18n.Text(l, "web.clear."+c.Stage) + " · " + c.Technician + " · " + c.Reason
@@ -264,7 +288,8 @@ func (s *Server) compare(j *job.Job, l i18n.Lang) *comparison {
 			after = sc
 		}
 	}
-	if before == nil && after == nil {
+	tb, ta := j.LastTest(job.PhaseBeforeRepair), j.LastTest(job.PhaseAfterRepair)
+	if before == nil && after == nil && tb == nil && ta == nil {
 		return nil
 	}
 	c := &comparison{}
@@ -313,6 +338,16 @@ func (s *Server) compare(j *job.Job, l i18n.Lang) *comparison {
 		row.Better = c.Before != nil && c.After != nil && r.less(c.Before, c.After)
 		c.Rows = append(c.Rows, row)
 	}
+	if tb != nil || ta != nil {
+		verdict := func(t *job.EmissionTestBody) string {
+			if t == nil {
+				return "-"
+			}
+			return i18n.Text(l, "web.test."+t.Test.Verdict.Result)
+		}
+		c.Rows = append(c.Rows, compareRow{Label: i18n.Text(l, "web.compare.emission_test"), Before: verdict(tb), After: verdict(ta),
+			Better: tb != nil && ta != nil && tb.Test.Verdict.Result != emission.Pass && ta.Test.Verdict.Result == emission.Pass})
+	}
 	return c
 }
 
@@ -321,11 +356,15 @@ func readings(rs []job.EmissionBody, l i18n.Lang) []readingRow {
 	for _, r := range rs {
 		row := readingRow{N: r.N, At: r.At, Phase: string(r.Phase), Method: findings.MethodText(r.Reading.Method, l), Instrument: r.Reading.Instrument.Model}
 		for _, q := range r.Reading.Values {
-			row.Values = append(row.Values, valueRow{Label: quantityLabel(q, l), Value: strings.TrimSpace(findings.FormatNumber(q.Value) + " " + q.Unit)})
+			row.Values = append(row.Values, valueRow{Label: quantityLabel(q, l), Value: quantityText(q)})
 		}
 		out = append(out, row)
 	}
 	return out
+}
+
+func quantityText(q analyzer.Quantity) string {
+	return strings.TrimSpace(findings.FormatNumber(q.Value) + " " + q.Unit)
 }
 
 func quantityLabel(q analyzer.Quantity, l i18n.Lang) string {
@@ -426,6 +465,7 @@ func chart(ls liveSeries, l i18n.Lang) seriesView {
 // boxData is the Box page's: the status, labelled.
 type boxData struct {
 	Rows     []valueRow
+	Analyzer *instrumentView
 	Sessions int
 	Stored   int
 	Clock    time.Time
@@ -440,9 +480,9 @@ var boxFields = []string{
 	"clock_synced",
 }
 
-func (s *Server) boxData() boxData {
+func (s *Server) boxData(l i18n.Lang) boxData {
 	st := s.agent.Status()
-	d := boxData{Sessions: s.sessions.count(), Stored: s.feed.storedCount(), Clock: s.now()}
+	d := boxData{Sessions: s.sessions.count(), Stored: s.feed.storedCount(), Clock: s.now(), Analyzer: analyzerState(st, l)}
 	d.Zone, _ = d.Clock.Local().Zone()
 	for _, k := range boxFields {
 		v, ok := st[k]
@@ -476,6 +516,7 @@ type reportData struct {
 	Compare  *comparison
 	Events   []eventRow
 	Readings []readingRow
+	Tests    []testRow
 	Device   string
 	Shop     string
 	Company  string
@@ -513,6 +554,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, sess *session) {
 		d.Events = append(d.Events, eventRow{N: n, Seq: seq, At: d.Closed.ClosedAt, Kind: record.KindJobClose, Summary: d.Closed.Settlement.SettlementNo})
 	}
 	d.Readings = readings(d.Job.Readings, v.Lang)
+	d.Tests = tests(d.Job.Tests, v.Lang)
 	v.Data = d
 	render(w, http.StatusOK, "report", v)
 }

@@ -60,6 +60,18 @@ var funcs = template.FuncMap{
 			R []readingRow
 		}{v, r}
 	},
+	"testsArgs": func(v *view, r []testRow) any {
+		return struct {
+			V *view
+			R []testRow
+		}{v, r}
+	},
+	"analyzerArgs": func(v *view, a *instrumentView) any {
+		return struct {
+			V *view
+			A *instrumentView
+		}{v, a}
+	},
 }
 
 // view is what every template gets: the reader's language and session,

@@ -15,7 +15,8 @@
 //	/            Now: the vehicle at the bay, its VIN, protocol, MIL, codes
 //	             with their ECU and description, readiness, key live values,
 //	             the pre-check verdict and findings with what to do next
-//	/job         the open job: phase, events in order, before/after, readings
+//	/job         the open job: phase, events in order, before/after, the
+//	             emission tests with their verdicts and the instrument's state
 //	/live        chosen PIDs updating, with a small chart
 //	/box         the box: outbox depth, last upload, broker, last error, clock
 //	/report/ID   the printable report of a job for the customer
@@ -40,8 +41,9 @@
 //
 // # Actions
 //
-// Start a scan, take a reading, add a note, clear DTCs, start and stop the
-// live feed, and (with screen.job_actions, for shops whose own software
+// Start a scan, take a reading, run an emission test (in the background:
+// the Job page shows its progress and prompts, then its verdict), add a
+// note, clear DTCs, start and stop the live feed, and (with screen.job_actions, for shops whose own software
 // does not drive jobs) open, close and cancel a job. An action is the same
 // command, with the same arguments, checks and reply codes, as one sent on
 // the MQTT command topic: the page calls the agent's command handler. An
@@ -138,6 +140,14 @@ type Server struct {
 	listening chan struct{} // closed once Run listens
 	mu        sync.Mutex
 	addr      net.Addr // once listening
+
+	// The background action (an emission test started from the page):
+	// bgCtx ends when Run returns, which waits for bgWG.
+	bgMu     sync.Mutex
+	bg       *bgRun
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
 }
 
 // New prepares the screen; nothing is served before Run.
@@ -182,6 +192,7 @@ func New(opts Options, a Agent) (*Server, error) {
 	if err := parseTemplates(); err != nil {
 		return nil, err
 	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	s.handler = s.routes()
 	return s, nil
 }
@@ -261,6 +272,8 @@ func (s *Server) Run(ctx context.Context) error {
 			done <- srv.Serve(ln)
 		}
 	}()
+	defer s.bgWG.Wait()
+	defer s.bgCancel()
 	select {
 	case err := <-done:
 		return fmt.Errorf("web: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,12 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/command"
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/agent/web"
+	"github.com/bayagent/bayagent/drivers/analyzer"
+	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -39,12 +44,26 @@ type stubAgent struct {
 	auditErr error
 	status   map[string]any
 	open     *job.Job
+	// testDone, when set, holds run_emission_test until it gets the
+	// test's outcome.
+	testDone chan error
 }
 
-func (a *stubAgent) Command(_ context.Context, name string, args json.RawMessage) (any, error) {
+func (a *stubAgent) Command(ctx context.Context, name string, args json.RawMessage) (any, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, "cmd:"+name+" "+string(args))
+	if name == command.RunEmissionTest && a.testDone != nil {
+		done := a.testDone
+		a.mu.Unlock()
+		defer a.mu.Lock()
+		select {
+		case err := <-done:
+			return map[string]any{"kind": "emission_test"}, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if a.cmdErr != nil {
 		return nil, a.cmdErr
 	}
@@ -630,5 +649,162 @@ func TestSeed(t *testing.T) {
 	_, box, _ := f.get(c, "/box", "Accept-Language", "en")
 	if !regexp.MustCompile(`since the screen started</th><td>0<`).MatchString(box) {
 		t.Errorf("seeded records counted as stored:\n%s", box)
+	}
+}
+
+// TestEmissionTestInBackground: an emission test started from the page
+// runs while the page returns at once (it takes minutes); the Job page
+// shows it starting, a second one is refused before anything is recorded,
+// and when the agent refuses the test the Job page says why.
+func TestEmissionTestInBackground(t *testing.T) {
+	f := newFixture(t, true, nil)
+	f.agent.open = &job.Job{Bay: "bay1", Opening: job.Opening{ID: "J-1", Type: job.TypeEmissionRepair, Plate: "浙A12345", MileageKM: 1, Complaint: "CO", Technician: "T007"}, Events: 1}
+	f.agent.testDone = make(chan error)
+	c, csrf := f.loggedIn("T007")
+	// The test form is there when the box has an analyzer, with its state.
+	if _, page, _ := f.get(c, "/job"); strings.Contains(page, `action="/do/run_emission_test"`) {
+		t.Error("an emission test offered without an analyzer")
+	}
+	f.agent.mu.Lock()
+	f.agent.status = map[string]any{"analyzer": emission.InstrumentState{Instrument: analyzer.InstrumentID{Model: "NHA-506"}, ZeroDue: true}}
+	f.agent.mu.Unlock()
+	if _, page, _ := f.get(c, "/job", "Accept-Language", "zh-CN"); !strings.Contains(page, `action="/do/run_emission_test"`) ||
+		!strings.Contains(page, "NHA-506") || !strings.Contains(page, i18n.Text(i18n.Chinese, "web.analyzer.zero_due")) {
+		t.Errorf("the Job page lacks the test form or the analyzer's state:\n%s", page)
+	}
+	form := url.Values{"csrf": {csrf}, "back": {"job"}, "method": {"two_speed_idle"}, "phase": {"before_repair"}}
+	if code, _, hdr := f.post(c, "/do/run_emission_test", form, "Accept-Language", "zh-CN"); code != http.StatusSeeOther || hdr.Get("Location") != "/job" {
+		t.Fatalf("start: %d %s", code, hdr.Get("Location"))
+	}
+	_, page, _ := f.get(c, "/job", "Accept-Language", "zh-CN")
+	started := i18n.Text(i18n.Chinese, "web.action.started", "action", i18n.Text(i18n.Chinese, "web.cmd.run_emission_test"))
+	if !strings.Contains(page, started) || !strings.Contains(page, `data-test-step="starting"`) {
+		t.Errorf("the Job page while the test starts lacks %q or the starting panel:\n%s", started, page)
+	}
+	// A second test while one runs: refused, not recorded, not run.
+	before := len(f.agent.log())
+	f.post(c, "/do/run_emission_test", form)
+	if got := f.agent.log()[before:]; len(got) != 0 {
+		t.Errorf("a second test while one runs: %q", got)
+	}
+	if _, page, _ := f.get(c, "/job", "Accept-Language", "en"); !strings.Contains(page, i18n.Text(i18n.English, "web.action.busy")) {
+		t.Errorf("the second test is not refused:\n%s", page)
+	}
+	wantCalls := []string{"audit:login T007", "audit:run_emission_test T007",
+		`cmd:run_emission_test {"method":"two_speed_idle","phase":"before_repair","technician":"T007"}`}
+	if got := f.agent.log(); strings.Join(got, "|") != strings.Join(wantCalls, "|") {
+		t.Errorf("calls %q, want %q", got, wantCalls)
+	}
+
+	// The agent refuses it: the Job page, following the event stream, says why.
+	stream := f.stream(c, "/events?page=job", "Accept-Language", "zh-CN")
+	f.agent.testDone <- errors.New("the analyzer does not answer")
+	want := i18n.Text(i18n.Chinese, "web.action.failed", "action", i18n.Text(i18n.Chinese, "web.cmd.run_emission_test"), "error", "")
+	stream.waitFor(t, "data-test-error")
+	if _, page, _ := f.get(c, "/job", "Accept-Language", "zh-CN"); !strings.Contains(page, "data-test-error") || !strings.Contains(page, want) {
+		t.Errorf("the refused test is not explained (%q):\n%s", want, page)
+	}
+	// Another test may start now.
+	f.post(c, "/do/run_emission_test", form)
+	f.agent.testDone <- nil
+	if n := strings.Count(strings.Join(f.agent.log(), "|"), "cmd:run_emission_test"); n != 2 {
+		t.Errorf("%d tests run, want 2", n)
+	}
+}
+
+// eventStream follows a page's event stream.
+type eventStream struct{ events chan string }
+
+// stream opens the event stream at path for the client; it is closed at
+// the end of the test.
+func (f *fixture) stream(c *http.Client, path string, hdr ...string) *eventStream {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.ts.URL+path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.t.Cleanup(cancel)
+	resp, err := c.Do(req.WithContext(ctx))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	es := &eventStream{events: make(chan string, 64)}
+	go func() {
+		defer resp.Body.Close()
+		defer close(es.events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var data strings.Builder
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "data: "):
+				data.WriteString(line[6:] + "\n")
+			case line == "" && data.Len() > 0:
+				es.events <- data.String()
+				data.Reset()
+			}
+		}
+	}()
+	return es
+}
+
+// waitFor waits for an event holding want.
+func (es *eventStream) waitFor(t testing.TB, want string) string {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-es.events:
+			if !ok {
+				t.Fatalf("the event stream ended before %q", want)
+			}
+			if strings.Contains(ev, want) {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no event with %q", want)
+		}
+	}
+}
+
+// TestNowShowsTruck: a J1939 truck in SCR inducement on Now, in Chinese:
+// the inducement raised as a failing finding with what to do, the amber
+// lamp, the codes with their SPN and FMI described in Chinese, the
+// controllers and the OBD standard by their Chinese names.
+func TestNowShowsTruck(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "golden", "scan-diesel-truck-j1939.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap map[string]any
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	at := snap["ecus"].([]any)[1].(map[string]any) // 03D, the aftertreatment controller
+	at["lamps"].(map[string]any)["amber_warning"] = "on"
+	at["stored"] = append(at["stored"].([]any), map[string]any{"code": "SPN 5246 FMI 0", "j1939": map[string]any{"spn": 5246, "fmi": 0, "occurrences": 1}})
+	snapJSON, _ := json.Marshal(snap)
+	body := fmt.Sprintf(`{"at":"2026-12-03T08:00:00Z","bay":"bay1","phase":"intake","snapshot":%s}`, snapJSON)
+	f := newFixture(t, true, nil)
+	c, _ := f.loggedIn("T007")
+	f.srv.Record(record.Record{Seq: 9, Kind: record.KindScan, Time: f.clock(), Body: json.RawMessage(body)})
+	_, page, _ := f.get(c, "/", "Accept-Language", "zh-CN")
+	zh := func(key string, args ...any) string { return i18n.Text(i18n.Chinese, key, args...) }
+	for _, want := range []string{
+		`data-verdict="fail"`,
+		html.EscapeString(zh("findings.scr_inducement", "dtcs", "SPN 5246 FMI 0", "ecus", "03D")),
+		html.EscapeString(zh("findings.scr_inducement.do")),
+		html.EscapeString(zh("findings.amber_warning_lamp", "ecus", "03D")),
+		"SPN 5246 FMI 0", html.EscapeString(j1939.DescribeIn(5246, 0, "zh-CN")), html.EscapeString(j1939.DescribeIn(3226, 0, "zh-CN")),
+		html.EscapeString(zh("findings.ecu.j1939.61")), html.EscapeString(zh("findings.enum.obd_standard.43")),
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the truck's Now lacks %q", want)
+		}
+	}
+	if k := rawKey.FindString(page); k != "" {
+		t.Errorf("message %s missing from the catalogue", k)
 	}
 }
