@@ -73,7 +73,7 @@ SOAK_CYCLES ?= 1000
 SOAK_TESTS  := ^(TestCrashSafety|TestPowerLossOutbox|TestAgentCrash|TestPowerLossAgent)$$
 soak:
 	./scripts/install-test-tools.sh mosquitto fuse
-	bash -o pipefail -c "BAYAGENT_SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 0 -run '$(SOAK_TESTS)' -v ./agent/outbox ./agent | grep -E '^(SOAK|ok|FAIL|--- FAIL|panic)'"
+	bash -o pipefail -c "BAYAGENT_SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -count=1 -timeout 0 -run '$(SOAK_TESTS)' -v ./agent/outbox ./agent | grep --line-buffered -E '^(SOAK|ok|FAIL|--- FAIL|panic)'"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/emission"
@@ -62,6 +63,12 @@ type Deps struct {
 	AnalyzerDrivers []analyzer.Driver
 	// Now gives the time; nil means time.Now.
 	Now func() time.Time
+	// Clock tells whether the wall clock is synchronised, the boot and the
+	// time since boot; nil means the system's (package clock) with Now.
+	Clock *clock.Clock
+	// ClockPoll is how often the agent looks for the clock's first
+	// synchronisation in this boot; 0 means DefaultClockPoll.
+	ClockPoll time.Duration
 	// EmissionSecond is the length of one second of an emission test
 	// procedure; zero is time.Second. The demo and tests shorten it: the
 	// procedure is the same sample for sample.
@@ -83,10 +90,12 @@ type Agent struct {
 	now  func() time.Time
 	bay  string // the bay label used for jobs
 
-	key  ed25519.PrivateKey
-	box  *outbox.Outbox
-	jobs *job.Manager
-	up   *uplink.Uplink
+	key   ed25519.PrivateKey
+	chain *devicekey.ChainFile
+	clock *clock.Clock
+	box   *outbox.Outbox
+	jobs  *job.Manager
+	up    *uplink.Uplink
 	// rules is the I/M pre-check rule set (precheck in the configuration).
 	rules findings.Rules
 	// inst is the analyzer's day (last zero, leak check) and the running
@@ -125,11 +134,18 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.Clock == nil {
+		deps.Clock = clock.New(clock.Options{Wall: deps.Now})
+	}
+	if deps.ClockPoll <= 0 {
+		deps.ClockPoll = DefaultClockPoll
+	}
 	a := &Agent{
 		cfg:   cfg,
 		deps:  deps,
 		log:   log,
 		now:   deps.Now,
+		clock: deps.Clock,
 		bay:   cfg.Device.Bay,
 		ready: make(chan struct{}),
 	}
@@ -147,14 +163,15 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.key = key
+	a.key, a.chain = key, chain
 	if created {
 		log.Info("generated the device key", "file", cfg.Device.KeyFile)
 	}
 	if err := writePublicKey(cfg, key.Public().(ed25519.PublicKey)); err != nil {
 		return nil, err
 	}
-	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now})
+	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now,
+		Clock: func() record.Clock { return record.StateOf(a.clock.Read()) }})
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +198,8 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		Assess: a.assess,
 		Logger: log.With("part", "jobs"),
 		Now:    deps.Now,
+		// The clock as the records have it (every record carries it).
+		ClockSynced: func() bool { return a.clock.Synced() },
 	})
 	if err != nil {
 		a.box.Close()
@@ -193,6 +212,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	}
 	uo := cfg.UplinkOptions()
 	uo.Status = a.status
+	uo.Authorise = a.authoriser()
 	if a.up, err = uplink.New(uo, &queue{box: a.box}, a, log.With("part", "uplink")); err != nil {
 		a.box.Close()
 		return nil, err
@@ -235,6 +255,7 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	wg.Go(func() { a.watchUplink(workCtx) })
 	wg.Go(func() { a.watchJobs(workCtx) })
 	wg.Go(func() { a.runScreen(workCtx) })
+	wg.Go(func() { a.watchClock(workCtx) })
 	wg.Go(func() { a.watchAnalyzer(workCtx) })
 
 	a.setLights()

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent"
+	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/agent/internal/minischema"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -50,6 +52,7 @@ type bench struct {
 	guide  func(emission.Progress)
 	second time.Duration
 	poll   time.Duration // Deps.AnalyzerPoll
+	clock  *clock.Clock  // nil: the system's
 	agent  *agent.Agent
 	cancel context.CancelFunc
 	done   chan error
@@ -113,7 +116,7 @@ func (b *bench) serveAnalyzer(r *analyzersim.Readings, engine analyzersim.Engine
 
 func (b *bench) start() {
 	b.t.Helper()
-	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Logger: testLogger(b.t),
+	a, err := agent.New(b.cfg, agent.Deps{Version: "test", Hub: b.hub, Pins: b.pins, Clock: b.clock, Logger: testLogger(b.t),
 		Guide: b.guide, EmissionSecond: b.second, AnalyzerPoll: b.poll})
 	if err != nil {
 		b.t.Fatal(err)
@@ -206,6 +209,27 @@ func (b *bench) command(name string, args any) uplink.Reply {
 	b.t.Helper()
 	id := fmt.Sprintf("c%d", b.ids.Add(1))
 	raw, _ := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
+	return b.send(id, name, raw)
+}
+
+// waitOnline waits for the device's "online" status: commands are not
+// queued for a device that has not subscribed yet.
+func (b *bench) waitOnline() {
+	b.t.Helper()
+	b.obs.WaitFor(30*time.Second, "the device online", func(ms []mosquittotest.Message) bool {
+		for _, m := range ms {
+			if m.Topic == topics.Status && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// send publishes the command envelope raw (of command name with id) and
+// waits for its reply.
+func (b *bench) send(id, name string, raw []byte) uplink.Reply {
+	b.t.Helper()
 	tok := b.obs.Client().Publish(topics.Cmd, 1, false, raw)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.t.Fatalf("publish command: %v", tok.Error())
@@ -213,7 +237,9 @@ func (b *bench) command(name string, args any) uplink.Reply {
 	var reply uplink.Reply
 	b.obs.WaitFor(60*time.Second, "reply to "+name, func(ms []mosquittotest.Message) bool {
 		for _, m := range ms {
-			if m.Topic == topics.Reply && json.Unmarshal(m.Payload, &reply) == nil && reply.ID == id {
+			var r uplink.Reply
+			if m.Topic == topics.Reply && json.Unmarshal(m.Payload, &r) == nil && r.ID == id {
+				reply = r
 				return true
 			}
 		}
@@ -252,6 +278,16 @@ func (b *bench) verify() *record.Report {
 		if m.Topic == topics.Records {
 			lines.Write(m.Payload)
 			lines.WriteByte('\n')
+			// Every body the agent made is one its kind's schema accepts.
+			if r, err := record.Decode(m.Payload); err == nil {
+				s, err := minischema.Load(filepath.Join("..", "docs", "records", r.Kind+".schema.json"))
+				if err == nil {
+					err = s.ValidateJSON(r.Body)
+				}
+				if err != nil {
+					b.t.Errorf("record %d (%s): body against its schema: %v\n%s", r.Seq, r.Kind, err, r.Body)
+				}
+			}
 		}
 	}
 	return record.Verify(&lines, record.Keys{device: ed25519.PublicKey(pub)})
@@ -425,15 +461,7 @@ func TestAgentResend(t *testing.T) {
 	b := newBench(t)
 	b.cfg.Outbox.ArchiveMaxBytes = 2 << 10 // a few notes
 	b.start()
-	// Commands are not queued for a device that has not subscribed yet.
-	b.obs.WaitFor(30*time.Second, "the device online", func(ms []mosquittotest.Message) bool {
-		for _, m := range ms {
-			if m.Topic == topics.Status && bytes.Contains(m.Payload, []byte(`"state":"online"`)) {
-				return true
-			}
-		}
-		return false
-	})
+	b.waitOnline()
 	b.mustCommand("open_job", map[string]any{
 		"job_id": "J-9", "type": "repair", "plate": "浙A12345", "mileage_km": 1000,
 		"complaint": "noise", "technician": "T007",

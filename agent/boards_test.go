@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -49,7 +51,15 @@ var boardEnv = map[string]string{
 	"BAYAGENT_MQTT_USERNAME": boardDevice,
 	"BAYAGENT_MQTT_PASSWORD": "not-a-real-password",
 	"BAYAGENT_BROKER":        "ssl://127.0.0.1:8883", // replaced by the test's broker
+	"BAYAGENT_COMMAND_KEY":   base64.StdEncoding.EncodeToString(boardOperator.Public().(ed25519.PublicKey)),
 }
+
+// boardOperator is the operator key the board files' command_keys name
+// (through $BAYAGENT_COMMAND_KEY): the test signs its commands with it.
+var boardOperator = func() ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("bayagent boards test operator (testdata only)"))
+	return ed25519.NewKeyFromSeed(seed[:])
+}()
 
 // Vehicle profiles plugged into each kind of vehicle interface.
 const (
@@ -95,6 +105,7 @@ func testBoard(t *testing.T, file string) {
 	})
 	recv := mosquittotest.Subscribe(t, broker.PlainURL, tp.Records, mosquittotest.SubOptions{QoS: 1})
 	cmdr := agenttest.NewCommander(t, broker.PlainURL, tp)
+	cmdr.SignWith(boardOperator, "operator", boardShop, boardDevice)
 
 	// The box: its state in a temp dir; the test's broker, its CA and the
 	// device's client certificate.

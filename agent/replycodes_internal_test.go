@@ -41,6 +41,8 @@ func TestReplyCodeTable(t *testing.T) {
 		// The uplink's own codes (package uplink, TestUplinkCodes).
 		uplink.CodeBadCommand: true, uplink.CodeCommandTooLarge: true, uplink.CodeRetainedCommand: true,
 		uplink.CodeBusy: true, uplink.CodeShuttingDown: true, uplink.CodeInternal: true, uplink.CodeUnknownCommand: true,
+		// The signature check (authoriser; TestSignedCommands).
+		uplink.CodeNotAuthorised: true, uplink.CodeReplayed: true,
 	}
 	for _, rc := range replyCodes {
 		given[rc.code] = true

@@ -34,6 +34,9 @@ func (a *Agent) status() map[string]any {
 			st["outbox_oldest_age_s"] = int64(a.now().Sub(*bs.Oldest) / time.Second)
 		}
 		st["outbox_head_seq"] = bs.HeadSeq
+		// Records set aside, never published: too large for the broker,
+		// or damaged in the database (their bytes no longer match the chain).
+		st["outbox_quarantined"] = bs.Quarantined
 		// What a resend can still give: the oldest archived seq (0: none).
 		st["archive_oldest_seq"] = bs.ArchiveFirstSeq
 		st["archive_records"] = bs.Archived
@@ -43,6 +46,9 @@ func (a *Agent) status() map[string]any {
 		st["last_upload"] = us.LastUpload.UTC()
 	}
 	st["records_stored"] = a.stored.Load()
+	// Records made while this is false carry an uncorrected time until the
+	// boot's clock_sync record.
+	st["clock_synced"] = a.clock.Synced()
 	if stopped := a.jobs.Stopped(); len(stopped) > 0 {
 		// Bays that take no events until their job file is saved again.
 		st["bays_stopped"] = stopped

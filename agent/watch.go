@@ -35,7 +35,7 @@ type PresenceBody struct {
 	Bay      string    `json:"bay"`
 	Event    string    `json:"event"` // "connected" or "left"
 	Protocol string    `json:"protocol,omitempty"`
-	ECUs     []obd.ECU `json:"ecus,omitempty"`
+	ECUs     []string  `json:"ecus,omitempty"` // the CAN identifiers that answered, hex
 	Reason   string    `json:"reason,omitempty"`
 }
 
@@ -135,7 +135,11 @@ func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU)
 	a.mu.Unlock()
 	a.log.Info("vehicle connected", "protocol", link.Protocol, "ecus", ecus)
 	a.setLights()
-	body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "connected", Protocol: link.Protocol, ECUs: ecus}
+	ids := make([]string, len(ecus))
+	for i, e := range ecus {
+		ids[i] = e.String()
+	}
+	body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "connected", Protocol: link.Protocol, ECUs: ids}
 	if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
 		a.noteErr("record vehicle connected", err)
 	}

@@ -18,6 +18,23 @@
 // commands, so a stuck vehicle interface never holds up a note or a change
 // to the job; the analyzer has its own lane for the same reason.
 //
+// # Signed commands
+//
+// A command that changes the vehicle or a job ([Spec.Signed]) must carry a
+// signature when the box lists operator keys (uplink.command_keys): the
+// envelope then has four more members,
+//
+//	{"id":"c-1","cmd":"clear_dtcs","args":{...},
+//	 "ts":"2026-11-29T05:00:00Z","nonce":"4f1c2a9e7b3d","key":"ops-1","sig":"<base64>"}
+//
+// where ts is the sender's UTC time (RFC 3339), nonce 8 to 64 characters of
+// [A-Za-z0-9_-] never used before, key the name of the operator key in the
+// configuration, and sig the standard base64 ed25519 signature of
+// [SigningBytes]: the box's shop and device, id, cmd, ts, nonce and the
+// args exactly as sent. A box refuses a command of another box, a command
+// whose ts is more than [DefaultMaxAge] from its clock (while its clock is
+// synchronised), and a nonce it has seen within that time.
+//
 // # Errors
 //
 // Decoding errors are a *check.FieldError wrapping [ErrArgs]; validation
@@ -100,21 +117,25 @@ type Spec struct {
 	Summary string
 	// New returns a pointer to the command's zero arguments.
 	New func() Args
+	// Signed: the command changes the vehicle or a job, so it must be
+	// signed by an operator key when the box lists some
+	// (uplink.command_keys; see Verifier).
+	Signed bool
 }
 
 var specs = []Spec{
-	{OpenJob, LaneBay, "open a repair job for the vehicle at the bay", func() Args { return new(OpenJobArgs) }},
-	{CloseJob, LaneBay, "close the open job at settlement; it becomes a health record", func() Args { return new(CloseJobArgs) }},
-	{CancelJob, LaneBay, "abandon the open job without settlement (no health record)", func() Args { return new(CancelJobArgs) }},
-	{AddNote, LaneBay, "attach a note to the open job; it may mark the start of the repair", func() Args { return new(AddNoteArgs) }},
-	{ClearDTCs, LaneVehicle, "clear the vehicle's trouble codes (Mode 04 / DM11), recorded before and after", func() Args { return new(ClearDTCsArgs) }},
-	{StartScan, LaneVehicle, "take a health snapshot of the connected vehicle", func() Args { return new(StartScanArgs) }},
-	{TakeReading, LaneAnalyzer, "take one reading from the exhaust analyzer into the open job (a wiring check)", func() Args { return new(TakeReadingArgs) }},
-	{RunEmissionTest, LaneAnalyzer, "run an emission test procedure (two-speed idle, free acceleration) into the open job; the reply carries the verdict", func() Args { return new(RunEmissionTestArgs) }},
-	{AnalyzerCheck, LaneAnalyzer, "zero the analyzer or run its leak check (daily; the probe capped); the status shows the outcome", func() Args { return new(AnalyzerCheckArgs) }},
-	{LiveStart, LaneVehicle, "start the live data feed on the live topic (never stored)", func() Args { return new(LiveStartArgs) }},
-	{LiveStop, LaneBay, "stop the live data feed", func() Args { return new(LiveStopArgs) }},
-	{Resend, LaneBay, "publish again the records of a range that a receiver found missing", func() Args { return new(ResendArgs) }},
+	{OpenJob, LaneBay, "open a repair job for the vehicle at the bay", func() Args { return new(OpenJobArgs) }, true},
+	{CloseJob, LaneBay, "close the open job at settlement; it becomes a health record", func() Args { return new(CloseJobArgs) }, true},
+	{CancelJob, LaneBay, "abandon the open job without settlement (no health record)", func() Args { return new(CancelJobArgs) }, true},
+	{AddNote, LaneBay, "attach a note to the open job; it may mark the start of the repair", func() Args { return new(AddNoteArgs) }, true},
+	{ClearDTCs, LaneVehicle, "clear the vehicle's trouble codes (Mode 04 / DM11), recorded before and after", func() Args { return new(ClearDTCsArgs) }, true},
+	{StartScan, LaneVehicle, "take a health snapshot of the connected vehicle", func() Args { return new(StartScanArgs) }, true},
+	{TakeReading, LaneAnalyzer, "take one reading from the exhaust analyzer into the open job (a wiring check)", func() Args { return new(TakeReadingArgs) }, true},
+	{RunEmissionTest, LaneAnalyzer, "run an emission test procedure (two-speed idle, free acceleration) into the open job; the reply carries the verdict", func() Args { return new(RunEmissionTestArgs) }, true},
+	{AnalyzerCheck, LaneAnalyzer, "zero the analyzer or run its leak check (daily; the probe capped); the status shows the outcome", func() Args { return new(AnalyzerCheckArgs) }, true},
+	{LiveStart, LaneVehicle, "start the live data feed on the live topic (never stored)", func() Args { return new(LiveStartArgs) }, false},
+	{LiveStop, LaneBay, "stop the live data feed", func() Args { return new(LiveStopArgs) }, false},
+	{Resend, LaneBay, "publish again the records of a range that a receiver found missing", func() Args { return new(ResendArgs) }, true},
 }
 
 // Specs returns every command, in documentation order.

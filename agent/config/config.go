@@ -59,6 +59,8 @@
 //	  keepalive: 30s
 //	  inflight: 512               # records published and not yet acknowledged (1-10000)
 //	  max_payload: 0              # largest record; 0 = the MQTT maximum; set to the broker's limit
+//	  command_keys: []            # operator keys that must sign commands changing the vehicle or a job:
+//	                              # - {name: ops-1, public_key: <base64 ed25519>}; none: commands need no signature
 //	live:
 //	  max_rate_hz: 10             # live feed samples per second (1-10)
 //	  max_duration: 10m           # a live feed stops by itself after this (1s-30m)
@@ -110,6 +112,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -270,6 +274,29 @@ type Uplink struct {
 	KeepAlive          Duration `yaml:"keepalive"`
 	InFlight           int      `yaml:"inflight"`
 	MaxPayload         Size     `yaml:"max_payload"`
+	// CommandKeys are the operator keys a command that changes the
+	// vehicle or a job must be signed by (see package command); none: no
+	// signature is asked for.
+	CommandKeys []CommandKey `yaml:"command_keys"`
+}
+
+// CommandKey is one operator's public key: a name (what a signed command
+// names in "key") and the ed25519 public key in standard base64.
+type CommandKey struct {
+	Name      string `yaml:"name"`
+	PublicKey string `yaml:"public_key"`
+}
+
+// CommandPublicKeys returns the operator keys by name; keys that do not
+// parse are left out (Validate reports them).
+func (u Uplink) CommandPublicKeys() map[string]ed25519.PublicKey {
+	out := map[string]ed25519.PublicKey{}
+	for _, k := range u.CommandKeys {
+		if b, err := base64.StdEncoding.Strict().DecodeString(k.PublicKey); err == nil && len(b) == ed25519.PublicKeySize {
+			out[k.Name] = b
+		}
+	}
+	return out
 }
 
 // Live bounds the live data feed for remote diagnosis.

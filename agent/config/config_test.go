@@ -28,6 +28,7 @@ var boxEnv = map[string]string{
 	"BAYAGENT_BROKER":        "ssl://records.example.org:8883",
 	"BAYAGENT_MQTT_USERNAME": "bay1",
 	"BAYAGENT_MQTT_PASSWORD": "s3cr3t-pw",
+	"BAYAGENT_COMMAND_KEY":   "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
 }
 
 func lookupIn(env map[string]string) func(string) (string, bool) {

@@ -36,7 +36,8 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	env := lookupIn(map[string]string{"BITS": "11", "BAYAGENT_DEVICE_ID": "d", "BAYAGENT_SHOP": "440300123456789",
-		"BAYAGENT_COMPANY_NAME": "c", "BAYAGENT_BROKER": "ssl://localhost", "BAYAGENT_MQTT_USERNAME": "u", "BAYAGENT_MQTT_PASSWORD": "p"})
+		"BAYAGENT_COMPANY_NAME": "c", "BAYAGENT_BROKER": "ssl://localhost", "BAYAGENT_MQTT_USERNAME": "u", "BAYAGENT_MQTT_PASSWORD": "p",
+		"BAYAGENT_COMMAND_KEY": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseEnv(bytes.NewReader(data), env)
 		if err != nil {

@@ -222,6 +222,8 @@ func TestServiceUnit(t *testing.T) {
 		"[Service]AmbientCapabilities":      "",
 		"[Service]CapabilityBoundingSet":    "",
 		"[Service]RestrictAddressFamilies":  "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_CAN",
+		"[Service]MemoryMax":                "256M", // a 512 MiB board survives the agent
+		"[Service]Environment":              "GOMEMLIMIT=128MiB",
 		"[Install]WantedBy":                 "multi-user.target",
 	} {
 		if v := got[k]; len(v) != 1 || v[0] != want {

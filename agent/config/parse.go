@@ -81,8 +81,34 @@ func (p *parser) mapping(n *yaml.Node, v reflect.Value, path string) {
 			p.mapping(val, fv, kp)
 			continue
 		}
+		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct {
+			p.list(val, fv, kp)
+			continue
+		}
 		p.value(val, fv, kp)
 	}
+}
+
+// list reads a sequence of mappings into the slice of structs fv (the
+// items are "path[i]").
+func (p *parser) list(n *yaml.Node, fv reflect.Value, path string) {
+	n = resolveAlias(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.fail(path, n.Line, ErrInvalid, "want a list, got a %s", yamlfile.KindName(n))
+		return
+	}
+	if len(n.Content) == 0 {
+		fv.Set(reflect.Zero(fv.Type()))
+		return
+	}
+	out := reflect.MakeSlice(fv.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		p.mapping(item, out.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	fv.Set(out)
 }
 
 // value reads a scalar node into the field fv.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -254,6 +256,19 @@ func (v *validator) uplink() {
 	u := v.c.Uplink
 	if u.QoS != 1 {
 		v.bad("uplink.qos", "want 1, got %d: records are published at QoS 1 (at least once) and leave the outbox only when the broker acknowledged them", u.QoS)
+	}
+	names := map[string]bool{}
+	for i, k := range u.CommandKeys {
+		field := fmt.Sprintf("uplink.command_keys[%d]", i)
+		if k.Name == "" || len(k.Name) > 64 || strings.ContainsAny(k.Name, " \t\n\"") {
+			v.bad(field+".name", "want 1 to 64 characters without spaces or quotes, got %q", k.Name)
+		} else if names[k.Name] {
+			v.bad(field+".name", "the name %q is given twice", k.Name)
+		}
+		names[k.Name] = true
+		if b, err := base64.StdEncoding.Strict().DecodeString(k.PublicKey); err != nil || len(b) != ed25519.PublicKeySize {
+			v.bad(field+".public_key", "want an ed25519 public key in standard base64 (44 characters), got %q", k.PublicKey)
+		}
 	}
 	if u.MaxPayload < 0 || u.MaxPayload > math.MaxInt32 {
 		v.bad("uplink.max_payload", "want 0 (the MQTT maximum) up to %d bytes, got %s", uplink.MaxPacket, u.MaxPayload)

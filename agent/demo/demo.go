@@ -34,8 +34,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -337,6 +339,13 @@ func (d *run) startVehicle(ctx context.Context) error {
 // the agent and its bay screen serve.
 func (d *run) startAgent(ctx context.Context) error {
 	d.cfg = agentConfig(d.dir, d.brokerURL, d.caFile, d.analyzerDev, d.o.Screen)
+	// The operator key that signs the demo's commands (uplink.command_keys).
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	d.cfg.Uplink.CommandKeys = []config.CommandKey{{Name: operatorKeyName, PublicKey: base64.StdEncoding.EncodeToString(pub)}}
+	d.obs.operator = priv
 	d.pin = web.RandomPIN(web.MinPINDigits)
 	if err := web.WritePINFile(d.cfg.Screen.PINFile, d.pin, 0); err != nil {
 		return fmt.Errorf("demo: screen PIN: %w", err)
@@ -503,6 +512,9 @@ func analyzerReadings(data string) (before, after *analyzersim.Readings, err err
 	}
 	return before, after, nil
 }
+
+// operatorKeyName is the name of the demo's operator key.
+const operatorKeyName = "demo-operator"
 
 // agentConfig is the agent's configuration for the demo.
 func agentConfig(dir, brokerURL, caFile, analyzerDev, screen string) *config.Config {

@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -12,6 +14,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 )
@@ -30,6 +33,9 @@ type observer struct {
 	client paho.Client
 	t      uplink.Topics
 	ids    int
+	// operator signs the commands (the agent lists its public key in
+	// uplink.command_keys), as the shop's software would.
+	operator ed25519.PrivateKey
 
 	mu      sync.Mutex
 	msgs    []message
@@ -172,7 +178,7 @@ var errRefused = errors.New("demo: the agent refused a command")
 func (o *observer) command(ctx context.Context, name string, args any) (uplink.Reply, error) {
 	o.ids++
 	id := "demo-" + strconv.Itoa(o.ids)
-	payload, err := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
+	payload, err := command.Sign(o.operator, operatorKeyName, Shop, Device, id, name, args, time.Now(), "demo-"+rand.Text())
 	if err != nil {
 		return uplink.Reply{}, err
 	}

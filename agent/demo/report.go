@@ -198,7 +198,9 @@ func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplin
 	p.printf("  broker   %s\n", brokerURL)
 	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.Records, t.Status, t.Cmd, t.Reply, t.Live)
 	sub := "mosquitto_sub -v -t '" + t.Root + "/#'"
-	pub := "mosquitto_pub -t '" + t.Cmd + `' -m '{"id":"1","cmd":"start_scan","args":{}}'`
+	// live_start changes nothing, so it needs no signature; commands that
+	// change the car or a job must be signed by the operator key.
+	pub := "mosquitto_pub -t '" + t.Cmd + `' -m '{"id":"1","cmd":"live_start","args":{"pids":["0C","0D"]}}'`
 	if brk != nil {
 		host, port := splitHostPort(brk.Addr)
 		conn := fmt.Sprintf(" -h %s -p %s --cafile %s", host, port, brk.CAFile)

@@ -64,6 +64,9 @@ type Chain struct {
 	RetiredKeys []string `json:"retired_keys,omitempty"`
 	// ClockSyncBoot is the boot whose clock_sync record is stored.
 	ClockSyncBoot string `json:"clock_sync_boot,omitempty"`
+	// UnsyncedBoot is the boot in which the agent saw the clock not
+	// synchronised: its records may need the clock_sync record.
+	UnsyncedBoot string `json:"unsynced_boot,omitempty"`
 }
 
 // ChainPath is the chain file of the key file keyFile.

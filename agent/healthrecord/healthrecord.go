@@ -72,6 +72,9 @@ type Record struct {
 	// MStation holds the M-station findings of an emission repair; nil for
 	// other jobs. Not part of the shared API.
 	MStation *MStation
+	// ClockUnsynced: the job was settled while the box's clock was not
+	// synchronised, so SettledAt may be wrong.
+	ClockUnsynced bool
 }
 
 // Part is one part used.
@@ -189,6 +192,7 @@ func FromJob(c job.Closed, companyName string) (Record, error) {
 		OpenedAt:         c.OpenedAt.UTC(),
 		SettledAt:        c.ClosedAt.UTC(),
 		TotalCost:        string(c.Settlement.TotalCost),
+		ClockUnsynced:    c.ClockUnsynced,
 		Parts:            []Part{},
 		Projects:         []Project{},
 	}

@@ -338,3 +338,43 @@ func exampleReading(at time.Time, v []float64, status ...string) analyzer.Readin
 		Status: status,
 	}
 }
+
+// TestExportSaysClockUnsynced: a job settled while the box's clock was not
+// synchronised says so in its close record and its export (issue 12,
+// trusted time); one settled with a synchronised clock says nothing.
+func TestExportSaysClockUnsynced(t *testing.T) {
+	for _, synced := range []bool{false, true} {
+		var closeBody job.JobCloseBody
+		m, err := job.Open(t.TempDir(), job.Options{
+			Emit: func(_ context.Context, ev job.Event) error {
+				if b, ok := ev.Body.(job.JobCloseBody); ok {
+					closeBody = b
+				}
+				return nil
+			},
+			ClockSynced: func() bool { return synced },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := m.OpenJob(ctx, "bay1", job.Opening{ID: "J-1", Type: job.TypeRepair, Shop: "330106000123456",
+			Plate: "浙A12345", VIN: "LFV2A21K8A4052691", MileageKM: 1000, Complaint: "noise", Technician: "T007"}); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := m.CloseJob(ctx, "bay1", "T007", job.Settlement{SettlementNo: "JS-1", SettleDate: "2026-03-14", RepairDate: "2026-03-14",
+			Items: []job.RepairItem{{Name: "brake pads", WorkingHours: "1"}}, Parts: []job.Part{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := Export(&out, c, Options{CompanyName: "Test Motors"}); err != nil {
+			t.Fatal(err)
+		}
+		says := strings.Contains(out.String(), `"x_bayagent_clock_unsynchronised": "true"`)
+		if c.ClockUnsynced == synced || closeBody.ClockUnsynced == synced || says == synced {
+			t.Errorf("clock synchronised %v: Closed.ClockUnsynced %v, job_close body %v, export says so %v:\n%s",
+				synced, c.ClockUnsynced, closeBody.ClockUnsynced, says, out.String())
+		}
+	}
+}

@@ -41,6 +41,9 @@ type Upload struct {
 	RepairProjectList []UploadProject `json:"repairprojectlist"`
 	// MStation is the Bayagent extension: NOT part of the shared API.
 	MStation *MStation `json:"x_bayagent_mstation,omitempty"`
+	// ClockUnsynced is "true" when the job was settled while the box's
+	// clock was not synchronised (the Bayagent extension, too).
+	ClockUnsynced string `json:"x_bayagent_clock_unsynchronised,omitempty"`
 }
 
 // BasicInfo is the record's basicInfo object.
@@ -114,6 +117,9 @@ func (s Shared) Upload(r Record) (any, error) {
 	}
 	if !s.OmitExtension {
 		u.MStation = r.MStation
+		if r.ClockUnsynced {
+			u.ClockUnsynced = "true"
+		}
 	}
 	return u, nil
 }

@@ -19,6 +19,14 @@ var replyMessages = Catalogue{
 		En: "Retained commands are refused: send the command as a normal message, not retained.",
 		Zh: "不接受保留消息形式的命令，请以普通消息发送。",
 	},
+	"reply.not_authorised": {
+		En: "This command changes the vehicle or the job and must be signed with an operator key this box trusts; it was not run.",
+		Zh: "该命令会改动车辆或工单，必须用本设备信任的操作员密钥签名；命令未执行。",
+	},
+	"reply.replayed": {
+		En: "This signed command was already received, or its time is too far from the box's clock; it was not run. Sign it again.",
+		Zh: "该签名命令已收到过，或其时间与设备时钟相差过大；命令未执行，请重新签名发送。",
+	},
 	"reply.busy": {
 		En: "Too many commands are waiting; this one was not run. Try again shortly.",
 		Zh: "等待执行的命令过多，本条未执行，请稍后重试。",

@@ -193,7 +193,7 @@ func (m *Manager) Recover(recs []record.Record) (int, error) {
 			m.log.Warn("job: the job file missed a stored event; applied from its record", "job", j.ID, "bay", bay, "n", n, "kind", r.Kind, "seq", r.Seq)
 			switch b := body.(type) {
 			case JobCloseBody:
-				c := Closed{Job: *j, ClosedAt: b.At, ClosedBy: b.ClosedBy, Settlement: b.Settlement}
+				c := Closed{Job: *j, ClosedAt: b.At, ClosedBy: b.ClosedBy, Settlement: b.Settlement, ClockUnsynced: b.ClockUnsynced}
 				c.Events = n
 				delete(m.jobs, bay)
 				ended = true

@@ -128,6 +128,8 @@ type JobCloseBody struct {
 	FaultDescription string `json:"fault_description"`
 	// Events is the number of events of the job, this one included.
 	Events int `json:"events"`
+	// ClockUnsynced: the box's clock was not synchronised at settlement.
+	ClockUnsynced bool `json:"clock_unsynced,omitempty"`
 }
 
 // IntakeScan returns the event for a scan taken at a bay with no open job:

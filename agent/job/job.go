@@ -97,6 +97,10 @@ type Closed struct {
 	ClosedAt   time.Time  `json:"closed_at"`
 	ClosedBy   string     `json:"closed_by"`
 	Settlement Settlement `json:"settlement"`
+	// ClockUnsynced: the job was settled while the box's clock was not
+	// synchronised, so ClosedAt may be wrong (the job_close record's clock
+	// state and the boot's clock_sync record correct it).
+	ClockUnsynced bool `json:"clock_unsynced,omitempty"`
 }
 
 // FaultDescription is the settlement's fault description, or the

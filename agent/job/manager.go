@@ -40,6 +40,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now gives event times; nil is time.Now.
 	Now func() time.Time
+	// ClockSynced reports whether the box's clock is synchronised; a job
+	// closed while it is not says so (Closed.ClockUnsynced). Nil: it is.
+	ClockSynced func() bool
 	// Assess gives a scan's findings (findings.Evaluate with the box's
 	// rules) from its snapshot and the job's VIN; nil records scans
 	// without findings.
@@ -271,6 +274,8 @@ func clone(j *Job) Job {
 func (m *Manager) Closed(id string) (Closed, error) { return ReadClosed(m.dir, id) }
 
 func (m *Manager) now() time.Time { return m.opts.Now().UTC() }
+
+func (m *Manager) synced() bool { return m.opts.ClockSynced == nil || m.opts.ClockSynced() }
 
 // current returns the open job of bay, or ErrNoJob, or ErrUnsaved while the
 // bay is stopped.
@@ -613,7 +618,7 @@ func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settle
 		return Closed{}, Event{}, fmt.Errorf("%w: job %q cannot close yet", ErrClearing, j.ID)
 	}
 	now := m.now()
-	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s}
+	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s, ClockUnsynced: !m.synced()}
 	var p check.Problems
 	check.Technician(&p, "technician", technician)
 	s.Check(&p, "")
@@ -628,6 +633,7 @@ func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settle
 	body := JobCloseBody{
 		N: c.Events, At: now, ClosedBy: technician, Settlement: s,
 		VIN: c.VIN, MileageKM: c.MileageKM, FaultDescription: c.FaultDescription(), Events: c.Events,
+		ClockUnsynced: c.ClockUnsynced,
 	}
 	ev := Event{Kind: record.KindJobClose, Job: j.ID, Body: body}
 	if err := m.opts.Emit(ctx, ev); err != nil {

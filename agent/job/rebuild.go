@@ -68,6 +68,7 @@ func FromRecords(recs []record.Record, jobID string) (Closed, error) {
 		case JobCloseBody:
 			c.ClosedAt, c.ClosedBy, c.Settlement, c.Events = b.At, b.ClosedBy, b.Settlement, b.Events
 			c.VIN, c.MileageKM = b.VIN, b.MileageKM
+			c.ClockUnsynced = b.ClockUnsynced
 			closed = true
 		default:
 			c.add(b)

@@ -126,8 +126,10 @@ func salvageLastSeq(path string, s *record.Sealer) uint64 {
 		return 0
 	}
 	defer f.Close()
-	recMark := []byte(`{"schema":1,"device":"` + s.Device() + `"`)
-	stateMark := []byte(`{"` + stateMarker + `":1,`)
+	marks := [][]byte{[]byte(`{"` + stateMarker + `":1,`)}
+	for v := record.MinSchemaVersion; v <= record.SchemaVersion; v++ {
+		marks = append(marks, fmt.Appendf(nil, `{"schema":%d,"device":"%s"`, v, s.Device()))
+	}
 	const window = 4 << 20
 	size := int64(window + record.MaxLineBytes)
 	if st, err := f.Stat(); err == nil {
@@ -143,7 +145,7 @@ func salvageLastSeq(path string, s *record.Sealer) uint64 {
 		if !last {
 			limit = window // the overlap is scanned with the next window
 		}
-		for _, mark := range [][]byte{recMark, stateMark} {
+		for _, mark := range marks {
 			for i := 0; i < limit; {
 				j := bytes.Index(data[i:limit], mark)
 				if j < 0 {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -98,7 +97,7 @@ func intact(b *bolt.Bucket, head record.Head, seq uint64, v []byte) string {
 	// record through here, and parsing would double its CPU per record.
 	// Only a mismatch (for the reason) or no hash to compare with parses.
 	if want, ok := wantHash(b, head, seq); ok {
-		if h, ok := wireHash(v); ok && h == want {
+		if h, ok := record.WireHash(v); ok && h == want {
 			return ""
 		}
 	}
@@ -119,7 +118,7 @@ func intact(b *bolt.Bucket, head record.Head, seq uint64, v []byte) string {
 	if nv == nil {
 		return ""
 	}
-	prev, ok := wirePrev(nv)
+	prev, ok := record.WirePrev(nv)
 	if ok && prev != record.Genesis && r.Hash() != prev {
 		return fmt.Sprintf("its hash is not the prev of seq %d", seq+1)
 	}
@@ -137,47 +136,11 @@ func wantHash(b *bolt.Bucket, head record.Head, seq uint64) (record.Hash, bool) 
 	if nv == nil {
 		return record.Hash{}, false
 	}
-	prev, ok := wirePrev(nv)
+	prev, ok := record.WirePrev(nv)
 	if !ok || prev == record.Genesis {
 		return record.Hash{}, false
 	}
 	return prev, true
-}
-
-// wireHash returns the hash of a wire record from its bytes: the wire
-// form is the canonical bytes with `,"sig":"<88 base64>"` inserted before
-// the closing brace, so the canonical bytes are the wire bytes without
-// that member. False when the bytes do not end that way.
-func wireHash(w []byte) (record.Hash, bool) {
-	const sigLen = 88 // base64 of 64 bytes, with "==" padding
-	tail := len(`,"sig":"`) + sigLen + len(`"}`)
-	if len(w) < tail+1 || !bytes.HasPrefix(w[len(w)-tail:], []byte(`,"sig":"`)) || !bytes.HasSuffix(w, []byte(`=="}`)) {
-		return record.Hash{}, false
-	}
-	for _, c := range w[len(w)-tail+len(`,"sig":"`) : len(w)-len(`=="}`)] {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
-			return record.Hash{}, false
-		}
-	}
-	h := sha256.New()
-	h.Write(w[:len(w)-tail])
-	h.Write([]byte("}"))
-	var out record.Hash
-	h.Sum(out[:0])
-	return out, true
-}
-
-// wirePrev reads the "prev" of a wire record from its fixed place before
-// the signature, without parsing the rest (the record after one being
-// checked is checked on its own turn).
-func wirePrev(w []byte) (record.Hash, bool) {
-	const tail = len(`","sig":"`) + 88 + len(`"}`)
-	const hexLen = 2 * len(record.Hash{})
-	if len(w) < tail+hexLen+len(`"prev":"`) || !bytes.Equal(w[len(w)-tail-hexLen-len(`"prev":"`):len(w)-tail-hexLen], []byte(`"prev":"`)) {
-		return record.Hash{}, false
-	}
-	h, err := record.ParseHash(string(w[len(w)-tail-hexLen : len(w)-tail]))
-	return h, err == nil
 }
 
 // NextWait is Next that waits: it returns up to n pending records with

@@ -9,9 +9,10 @@
 // A record travels as one line of compact JSON with the fields in this fixed
 // order:
 //
-//	{"schema":1,"device":"bay-01","shop":"330106000123456","seq":42,
-//	 "time":"2026-11-29T05:00:00.123Z","kind":"scan","job":"J-2026-0001",
-//	 "body":{...},"prev":"<64 hex>","sig":"<88 base64>"}
+//	{"schema":2,"device":"bay-01","shop":"330106000123456","seq":42,
+//	 "time":"2026-11-29T05:00:00.123Z",
+//	 "clock":{"synced":true,"boot":"<boot id>","mono_ms":81234},
+//	 "kind":"scan","job":"J-2026-0001","body":{...},"prev":"<64 hex>","sig":"<88 base64>"}
 //
 // (shown wrapped; the real line has no whitespace outside strings).
 //
@@ -20,7 +21,7 @@
 // The canonical bytes of a record are exactly the wire form without the
 // trailing `,"sig":"..."` member, that is:
 //
-//	{"schema":1,"device":D,"shop":S,"seq":N,"time":T,"kind":K,"job":J,"body":B,"prev":P}
+//	{"schema":2,"device":D,"shop":S,"seq":N,"time":T,"clock":{"synced":Y,"boot":O,"mono_ms":M},"kind":K,"job":J,"body":B,"prev":P}
 //
 // where
 //   - D, S, K, J are JSON strings drawn from restricted ASCII alphabets (see
@@ -30,6 +31,10 @@
 //     exponent (1 ≤ N ≤ 2^53-1, so every JSON reader represents it exactly);
 //   - T is the UTC time with exactly three fractional digits,
 //     "YYYY-MM-DDTHH:MM:SS.mmmZ";
+//   - the clock state ([Clock]) is Y, true or false: whether the wall clock
+//     was synchronised; O, the kernel's boot id (lowercase hex and '-', at
+//     most 64 characters, "" when unknown); M, the milliseconds since boot
+//     (0 when unknown) in the same number form as N;
 //   - B is the body: one JSON object with no insignificant whitespace (as
 //     produced by Go's encoding/json), carried byte-exact;
 //   - P is the lowercase hex SHA-256 of the canonical bytes of the record with
@@ -45,6 +50,16 @@
 // JSON breaks the signature by design.
 //
 // Receivers de-duplicate by (device, seq): delivery is at-least-once.
+//
+// # Schema versions
+//
+// "schema" is the version of the envelope (not of the bodies, whose
+// schemas are per kind; see [Kinds] and docs/records.md). A change a
+// reader of the current version cannot read the same way bumps it: a new,
+// removed or renamed envelope member, a new required member, another
+// canonical form. Version 2 added "clock". This package writes
+// [SchemaVersion] and reads every version from [MinSchemaVersion] on: a
+// version 1 record has no "clock" member (its clock state is unknown).
 package record
 
 import (
@@ -59,8 +74,12 @@ import (
 	"time"
 )
 
-// SchemaVersion is the envelope schema version this package writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the envelope schema version this package writes.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest envelope schema version this package
+// reads.
+const MinSchemaVersion = 1
 
 // Limits of the envelope.
 const (
@@ -93,6 +112,7 @@ const (
 	KindAudit        = "audit"
 	KindOutboxReset  = "outbox_reset"
 	KindKeyRotation  = "key_rotation"
+	KindClockSync    = "clock_sync"
 )
 
 // kindDocs says what each kind records, in the order of Kinds.
@@ -109,6 +129,7 @@ var kindDocs = []struct{ kind, doc string }{
 	{KindAudit, "an action taken on the bay screen (who, what, from where), stored before the action runs"},
 	{KindOutboxReset, "the box lost its record buffer and starts a new chain (first record of it)"},
 	{KindKeyRotation, "the device key changed: sealed by the new key, the body signed by the old one (`bayagent key rotate`)"},
+	{KindClockSync, "the clock was synchronised for the first time in this boot: the offset that corrects the boot's earlier times"},
 }
 
 // Kinds returns every record kind Bayagent writes.
@@ -192,6 +213,33 @@ func ParseHash(s string) (Hash, error) {
 	return h, nil
 }
 
+// Clock is the state of the box's clock when a record was sealed (see the
+// package doc and package clock).
+type Clock struct {
+	Synced bool   // the wall clock was synchronised
+	Boot   string // the kernel's boot id; "" when unknown
+	MonoMS uint64 // milliseconds since boot; 0 when unknown
+}
+
+// MaxBootLen is the longest boot id a record carries.
+const MaxBootLen = 64
+
+// Validate checks the boot id's alphabet and length and the range of MonoMS.
+func (c Clock) Validate() error {
+	if len(c.Boot) > MaxBootLen {
+		return fmt.Errorf("%w: clock boot must be at most %d characters, got %d", ErrField, MaxBootLen, len(c.Boot))
+	}
+	for i := 0; i < len(c.Boot); i++ {
+		if ch := c.Boot[i]; !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch == '-') {
+			return fmt.Errorf("%w: clock boot: character %q at offset %d not allowed", ErrField, ch, i)
+		}
+	}
+	if c.MonoMS > MaxSeq {
+		return fmt.Errorf("%w: clock mono_ms %d out of range", ErrField, c.MonoMS)
+	}
+	return nil
+}
+
 // Record is one sealed event.
 type Record struct {
 	Schema int
@@ -199,11 +247,13 @@ type Record struct {
 	Shop   string
 	Seq    uint64
 	Time   time.Time // UTC, millisecond precision
-	Kind   string
-	Job    string          // "" when the record belongs to no job
-	Body   json.RawMessage // compact JSON object, byte-exact
-	Prev   Hash
-	Sig    []byte // ed25519 signature of Canonical()
+	// Clock is the clock's state at Time; nil exactly for schema 1.
+	Clock *Clock
+	Kind  string
+	Job   string          // "" when the record belongs to no job
+	Body  json.RawMessage // compact JSON object, byte-exact
+	Prev  Hash
+	Sig   []byte // ed25519 signature of Canonical()
 }
 
 // Canonical returns the canonical bytes of r (see the package doc). It does
@@ -224,7 +274,17 @@ func (r *Record) appendCanonical(b []byte) []byte {
 	b = strconv.AppendUint(b, r.Seq, 10)
 	b = append(b, `,"time":"`...)
 	b = r.Time.UTC().AppendFormat(b, TimeLayout)
-	b = append(b, `","kind":"`...)
+	if c := r.Clock; c != nil {
+		b = append(b, `","clock":{"synced":`...)
+		b = strconv.AppendBool(b, c.Synced)
+		b = append(b, `,"boot":"`...)
+		b = append(b, c.Boot...)
+		b = append(b, `","mono_ms":`...)
+		b = strconv.AppendUint(b, c.MonoMS, 10)
+		b = append(b, `},"kind":"`...)
+	} else {
+		b = append(b, `","kind":"`...)
+	}
 	b = append(b, r.Kind...)
 	b = append(b, `","job":"`...)
 	b = append(b, r.Job...)
@@ -261,8 +321,18 @@ func wireFromCanonical(c, sig []byte) []byte {
 // Validate checks every field against the envelope's rules (not the
 // signature or the chain).
 func (r *Record) Validate() error {
-	if r.Schema != SchemaVersion {
-		return fmt.Errorf("%w: %d (this build reads %d)", ErrSchema, r.Schema, SchemaVersion)
+	if r.Schema < MinSchemaVersion || r.Schema > SchemaVersion {
+		return fmt.Errorf("%w: %d (this build reads %d to %d)", ErrSchema, r.Schema, MinSchemaVersion, SchemaVersion)
+	}
+	switch {
+	case r.Schema == 1 && r.Clock != nil:
+		return fmt.Errorf("%w: a schema 1 record has no clock", ErrField)
+	case r.Schema >= 2 && r.Clock == nil:
+		return fmt.Errorf("%w: missing clock", ErrField)
+	case r.Clock != nil:
+		if err := r.Clock.Validate(); err != nil {
+			return err
+		}
 	}
 	if err := ValidDevice(r.Device); err != nil {
 		return err
@@ -384,11 +454,18 @@ type wireRecord struct {
 	Shop   *string         `json:"shop"`
 	Seq    *uint64         `json:"seq"`
 	Time   *string         `json:"time"`
+	Clock  *wireClock      `json:"clock"`
 	Kind   *string         `json:"kind"`
 	Job    *string         `json:"job"`
 	Body   json.RawMessage `json:"body"`
 	Prev   *string         `json:"prev"`
 	Sig    *string         `json:"sig"`
+}
+
+type wireClock struct {
+	Synced *bool   `json:"synced"`
+	Boot   *string `json:"boot"`
+	MonoMS *uint64 `json:"mono_ms"`
 }
 
 // Decode parses one wire record (without the line terminator). It checks
@@ -411,8 +488,8 @@ func Decode(line []byte) (Record, error) {
 	if w.Schema == nil {
 		return r, fmt.Errorf("%w: missing schema", ErrField)
 	}
-	if *w.Schema != SchemaVersion {
-		return r, fmt.Errorf("%w: %d (this build reads %d)", ErrSchema, *w.Schema, SchemaVersion)
+	if *w.Schema < MinSchemaVersion || *w.Schema > SchemaVersion {
+		return r, fmt.Errorf("%w: %d (this build reads %d to %d)", ErrSchema, *w.Schema, MinSchemaVersion, SchemaVersion)
 	}
 	missing := ""
 	switch {
@@ -424,6 +501,14 @@ func Decode(line []byte) (Record, error) {
 		missing = "seq"
 	case w.Time == nil:
 		missing = "time"
+	case *w.Schema >= 2 && w.Clock == nil:
+		missing = "clock"
+	case w.Clock != nil && w.Clock.Synced == nil:
+		missing = "clock.synced"
+	case w.Clock != nil && w.Clock.Boot == nil:
+		missing = "clock.boot"
+	case w.Clock != nil && w.Clock.MonoMS == nil:
+		missing = "clock.mono_ms"
 	case w.Kind == nil:
 		missing = "kind"
 	case w.Job == nil:
@@ -453,6 +538,9 @@ func Decode(line []byte) (Record, error) {
 	r = Record{
 		Schema: *w.Schema, Device: *w.Device, Shop: *w.Shop, Seq: *w.Seq, Time: t,
 		Kind: *w.Kind, Job: *w.Job, Body: w.Body, Prev: prev, Sig: sig,
+	}
+	if w.Clock != nil {
+		r.Clock = &Clock{Synced: *w.Clock.Synced, Boot: *w.Clock.Boot, MonoMS: *w.Clock.MonoMS}
 	}
 	if err := r.Validate(); err != nil {
 		return Record{}, err

@@ -31,9 +31,11 @@ func testKey() ed25519.PrivateKey {
 func testSealer(t testing.TB, device string) *Sealer {
 	t.Helper()
 	clock := time.Date(2026, 11, 29, 5, 0, 0, 123e6, time.UTC)
+	mono := uint64(1000)
 	s, err := NewSealer(SealerConfig{
 		Key: testKey(), Device: device, Shop: "330106000123456",
-		Now: func() time.Time { c := clock; clock = clock.Add(1500 * time.Millisecond); return c },
+		Now:   func() time.Time { c := clock; clock = clock.Add(1500 * time.Millisecond); return c },
+		Clock: func() Clock { m := mono; mono += 1500; return Clock{Synced: true, Boot: "0f3a", MonoMS: m} },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +55,8 @@ func mustSeal(t testing.TB, s *Sealer, kind, job string, body any) (Record, []by
 func TestCanonicalForm(t *testing.T) {
 	s := testSealer(t, "bay-01")
 	r, w := mustSeal(t, s, KindScan, "J-2026-0001", json.RawMessage(`{ "vin" : "LSVAU2180N2183294", "mil": true }`))
-	want := `{"schema":1,"device":"bay-01","shop":"330106000123456","seq":1,"time":"2026-11-29T05:00:00.123Z",` +
-		`"kind":"scan","job":"J-2026-0001","body":{"vin":"LSVAU2180N2183294","mil":true},` +
+	want := `{"schema":2,"device":"bay-01","shop":"330106000123456","seq":1,"time":"2026-11-29T05:00:00.123Z",` +
+		`"clock":{"synced":true,"boot":"0f3a","mono_ms":1000},"kind":"scan","job":"J-2026-0001","body":{"vin":"LSVAU2180N2183294","mil":true},` +
 		`"prev":"0000000000000000000000000000000000000000000000000000000000000000"}`
 	if got := string(r.Canonical()); got != want {
 		t.Fatalf("canonical:\n got %s\nwant %s", got, want)
@@ -165,9 +167,16 @@ func TestDecodeErrors(t *testing.T) {
 		{"not json", "hello", ErrSyntax},
 		{"array", "[1]", ErrSyntax},
 		{"trailing data", good + " {}", ErrSyntax},
-		{"unknown field", strings.Replace(good, `{"schema":1,`, `{"schema":1,"x":1,`, 1), ErrSyntax},
-		{"schema 2", strings.Replace(good, `"schema":1`, `"schema":2`, 1), ErrSchema},
-		{"no schema", strings.Replace(good, `"schema":1,`, ``, 1), ErrField},
+		{"unknown field", strings.Replace(good, `{"schema":2,`, `{"schema":2,"x":1,`, 1), ErrSyntax},
+		{"schema 3", strings.Replace(good, `"schema":2`, `"schema":3`, 1), ErrSchema},
+		{"schema 1 with a clock", strings.Replace(good, `"schema":2`, `"schema":1`, 1), ErrField},
+		{"no clock", strings.Replace(good, `"clock":{"synced":true,"boot":"0f3a","mono_ms":1000},`, ``, 1), ErrField},
+		{"clock without boot", strings.Replace(good, `"boot":"0f3a",`, ``, 1), ErrField},
+		{"clock unknown member", strings.Replace(good, `"mono_ms":1000}`, `"mono_ms":1000,"x":1}`, 1), ErrSyntax},
+		{"clock boot upper", strings.Replace(good, `"boot":"0f3a"`, `"boot":"0F3A"`, 1), ErrField},
+		{"clock synced string", strings.Replace(good, `"synced":true`, `"synced":"true"`, 1), ErrSyntax},
+		{"clock order", strings.Replace(good, `"synced":true,"boot":"0f3a"`, `"boot":"0f3a","synced":true`, 1), ErrNotCanonical},
+		{"no schema", strings.Replace(good, `"schema":2,`, ``, 1), ErrField},
 		{"no sig", good[:strings.Index(good, `,"sig"`)] + "}", ErrField},
 		{"seq 0", strings.Replace(good, `"seq":1,`, `"seq":0,`, 1), ErrField},
 		{"seq negative", strings.Replace(good, `"seq":1,`, `"seq":-1,`, 1), ErrSyntax},
@@ -182,18 +191,26 @@ func TestDecodeErrors(t *testing.T) {
 		{"body spaced", strings.Replace(good, `"body":{"n":1}`, `"body":{"n": 1}`, 1), ErrNotCanonical},
 		{"field order", strings.Replace(good, `"kind":"note","job":"J-1"`, `"job":"J-1","kind":"note"`, 1), ErrNotCanonical},
 		{"escaped char", strings.Replace(good, `"kind":"note"`, `"kind":"n\u006fte"`, 1), ErrNotCanonical},
-		{"spaces", strings.Replace(good, `"schema":1,`, `"schema": 1,`, 1), ErrNotCanonical},
+		{"spaces", strings.Replace(good, `"schema":2,`, `"schema": 2,`, 1), ErrNotCanonical},
 		{"duplicate key", strings.Replace(good, `"seq":1,`, `"seq":2,"seq":1,`, 1), ErrNotCanonical},
 		{"device bad", strings.Replace(good, `"device":"bay-01"`, `"device":"bay 01"`, 1), ErrField},
 		{"too long", good + strings.Repeat(" ", MaxLineBytes), ErrTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.line == good {
+				t.Fatal("the mutation did not apply")
+			}
 			_, err := Decode([]byte(tc.line))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Decode: %v, want %v", err, tc.want)
 			}
 		})
+	}
+	// A schema 1 record (before "clock") is still read, without a clock.
+	v1 := strings.Replace(strings.Replace(good, `"schema":2`, `"schema":1`, 1), `"clock":{"synced":true,"boot":"0f3a","mono_ms":1000},`, ``, 1)
+	if r, err := Decode([]byte(v1)); err != nil || r.Schema != 1 || r.Clock != nil {
+		t.Errorf("schema 1: %+v, %v", r, err)
 	}
 	if _, err := Decode(w); err != nil {
 		t.Fatalf("good line: %v", err)
@@ -415,5 +432,34 @@ func TestGoldenRecords(t *testing.T) {
 	}
 	if rep.OK() {
 		t.Fatal("problem chain verifies")
+	}
+}
+
+// TestWireHash: the hash and prev read from a wire record's fixed layout
+// are the record's; what does not end like a wire record is refused.
+func TestWireHash(t *testing.T) {
+	s := testSealer(t, "bay-01")
+	for i := range 3 {
+		r, w := mustSeal(t, s, KindNote, "J-1", map[string]int{"i": i})
+		if h, ok := WireHash(w); !ok || h != r.Hash() {
+			t.Errorf("WireHash: %v %v, want %v", h, ok, r.Hash())
+		}
+		if p, ok := WirePrev(w); !ok || p != r.Prev {
+			t.Errorf("WirePrev: %v %v, want %v", p, ok, r.Prev)
+		}
+	}
+	for _, bad := range []string{"", "{}", `{"sig":"x"}`, strings.Repeat("x", 200)} {
+		if _, ok := WireHash([]byte(bad)); ok {
+			t.Errorf("WireHash(%q) ok", bad)
+		}
+		if _, ok := WirePrev([]byte(bad)); ok {
+			t.Errorf("WirePrev(%q) ok", bad)
+		}
+	}
+	_, w := mustSeal(t, s, KindNote, "J-1", nil)
+	for _, bad := range []string{string(w[:len(w)-1]), string(w[:len(w)-10]) + "!!!!!!==\"}"} {
+		if _, ok := WireHash([]byte(bad)); ok {
+			t.Errorf("WireHash(%q) ok", bad)
+		}
 	}
 }

@@ -2,149 +2,30 @@ package record
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bayagent/bayagent/agent/internal/minischema"
 )
 
 // schemaPath is the published JSON Schema of the envelope.
 var schemaPath = filepath.Join("..", "..", "docs", "record.schema.json")
 
-// miniSchema validates the subset of JSON Schema (draft 2020-12) that
-// docs/record.schema.json uses: type (object, string, integer), required,
-// additionalProperties false, properties, const, pattern, minimum, maximum.
-// It fails on any other keyword, so the schema cannot silently grow
-// constraints this test does not check.
-type miniSchema map[string]any
-
-func loadSchema(t *testing.T) miniSchema {
+func loadSchema(t *testing.T) *minischema.Schema {
 	t.Helper()
-	b, err := os.ReadFile(schemaPath)
+	s, err := minischema.Load(schemaPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var s miniSchema
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&s); err != nil {
 		t.Fatalf("%s: %v", schemaPath, err)
-	}
-	if s["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
-		t.Fatalf("$schema is %v", s["$schema"])
 	}
 	return s
 }
 
-func (s miniSchema) validate(path string, v any) error {
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		kw := s[k]
-		switch k {
-		case "$schema", "$id", "title", "description", "properties":
-		case "type":
-			if err := checkType(path, kw.(string), v); err != nil {
-				return err
-			}
-		case "const":
-			if fmt.Sprint(kw) != fmt.Sprint(v) {
-				return fmt.Errorf("%s: %v is not the constant %v", path, v, kw)
-			}
-		case "pattern":
-			str, ok := v.(string)
-			if ok && !regexp.MustCompile(kw.(string)).MatchString(str) {
-				return fmt.Errorf("%s: %q does not match %s", path, str, kw)
-			}
-		case "minimum", "maximum":
-			n, ok := v.(json.Number)
-			if !ok {
-				continue
-			}
-			x, _ := new(big.Float).SetString(n.String())
-			lim, _ := new(big.Float).SetString(kw.(json.Number).String())
-			if c := x.Cmp(lim); k == "minimum" && c < 0 || k == "maximum" && c > 0 {
-				return fmt.Errorf("%s: %v violates %s %v", path, n, k, kw)
-			}
-		case "required":
-			obj, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			for _, r := range kw.([]any) {
-				if _, ok := obj[r.(string)]; !ok {
-					return fmt.Errorf("%s: missing required %q", path, r)
-				}
-			}
-		case "additionalProperties":
-			obj, ok := v.(map[string]any)
-			if !ok || kw != false {
-				continue
-			}
-			props, _ := s["properties"].(map[string]any)
-			for name := range obj {
-				if _, ok := props[name]; !ok {
-					return fmt.Errorf("%s: property %q not allowed", path, name)
-				}
-			}
-		default:
-			return fmt.Errorf("schema keyword %q at %s is not supported by the test validator", k, path)
-		}
-	}
-	if props, ok := s["properties"].(map[string]any); ok {
-		if obj, ok := v.(map[string]any); ok {
-			for name, sub := range props {
-				if pv, ok := obj[name]; ok {
-					if err := miniSchema(sub.(map[string]any)).validate(path+"."+name, pv); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	return nil
-}
-
-func checkType(path, typ string, v any) error {
-	ok := false
-	switch typ {
-	case "object":
-		_, ok = v.(map[string]any)
-	case "string":
-		_, ok = v.(string)
-	case "integer":
-		if n, isNum := v.(json.Number); isNum {
-			_, isInt := new(big.Int).SetString(n.String(), 10)
-			ok = isInt
-		}
-	default:
-		return fmt.Errorf("%s: type %q not supported by the test validator", path, typ)
-	}
-	if !ok {
-		return fmt.Errorf("%s: %v is not of type %s", path, v, typ)
-	}
-	return nil
-}
-
-func validateLine(s miniSchema, line []byte) error {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return err
-	}
-	return s.validate("$", v)
-}
+func validateLine(s *minischema.Schema, line []byte) error { return s.ValidateJSON(line) }
 
 func TestSchemaAcceptsSealedRecords(t *testing.T) {
 	s := loadSchema(t)
@@ -190,7 +71,11 @@ func TestSchemaRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []struct{ name, from, to string }{
-		{"schema 2", `"schema":1`, `"schema":2`},
+		{"schema 3", `"schema":2`, `"schema":3`},
+		{"no clock", `,"clock":{"synced":true,"boot":"0f3a","mono_ms":1000}`, ``},
+		{"clock extra", `"mono_ms":1000}`, `"mono_ms":1000,"x":1}`},
+		{"clock boot upper", `"boot":"0f3a"`, `"boot":"0F3A"`},
+		{"clock synced string", `"synced":true`, `"synced":"true"`},
 		{"seq 0", `"seq":1,`, `"seq":0,`},
 		{"seq string", `"seq":1,`, `"seq":"1",`},
 		{"seq too big", `"seq":1,`, `"seq":9007199254740992,`},
@@ -200,7 +85,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"time no ms", `.123Z`, `Z`},
 		{"body array", `"body":{}`, `"body":[]`},
 		{"prev upper", `"prev":"0`, `"prev":"A`},
-		{"extra field", `"schema":1,`, `"schema":1,"extra":true,`},
+		{"extra field", `"schema":2,`, `"schema":2,"extra":true,`},
 		{"missing sig", good[strings.Index(good, `,"sig"`) : len(good)-1], ``},
 	} {
 		line := strings.Replace(good, bad.from, bad.to, 1)

@@ -2,8 +2,10 @@ package record
 
 import (
 	"crypto/ed25519"
+
 	"crypto/sha256"
 	"fmt"
+	"github.com/bayagent/bayagent/agent/clock"
 	"sync"
 	"time"
 )
@@ -27,6 +29,9 @@ type SealerConfig struct {
 	Head   Head               // chain head to continue from; zero starts a new chain
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Clock returns the clock's state that every record carries; nil
+	// means the system's (package clock).
+	Clock func() Clock
 }
 
 // Sealer turns events into sealed records: it owns the device key, the
@@ -44,6 +49,7 @@ type Sealer struct {
 	device string
 	shop   string
 	now    func() time.Time
+	clock  func() Clock
 
 	mu   sync.Mutex
 	head Head
@@ -67,7 +73,13 @@ func NewSealer(cfg SealerConfig) (*Sealer, error) {
 	if now == nil {
 		now = time.Now
 	}
+	clk := cfg.Clock
+	if clk == nil {
+		sys := clock.New(clock.Options{})
+		clk = func() Clock { return StateOf(sys.Read()) }
+	}
 	return &Sealer{
+		clock:  clk,
 		key:    cfg.Key,
 		pub:    cfg.Key.Public().(ed25519.PublicKey),
 		device: cfg.Device,
@@ -123,12 +135,14 @@ func (s *Sealer) SealNext(head Head, kind, job string, body any) (Record, []byte
 	if head.Seq >= MaxSeq {
 		return Record{}, nil, head, fmt.Errorf("%w: sequence numbers exhausted at %d", ErrField, head.Seq)
 	}
+	c0 := s.clock()
 	r := Record{
 		Schema: SchemaVersion,
 		Device: s.device,
 		Shop:   s.shop,
 		Seq:    head.Seq + 1,
 		Time:   s.now().UTC().Truncate(time.Millisecond),
+		Clock:  &c0,
 		Kind:   kind,
 		Job:    job,
 		Body:   b,
@@ -142,6 +156,11 @@ func (s *Sealer) SealNext(head Head, kind, job string, body any) (Record, []byte
 	return r, wireFromCanonical(c, r.Sig), Head{Seq: r.Seq, Hash: sha256.Sum256(c)}, nil
 }
 
+// StateOf is the clock state of a reading, as a record carries it.
+func StateOf(r clock.Reading) Clock {
+	return Clock{Synced: r.Synced, Boot: r.Boot, MonoMS: uint64(max(r.MonoMS(), 0))}
+}
+
 // VerifySignature checks r's signature with the device public key pub.
 func (r *Record) VerifySignature(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
@@ -151,4 +170,42 @@ func (r *Record) VerifySignature(pub ed25519.PublicKey) error {
 		return fmt.Errorf("%w: device %s seq %d", ErrBadSignature, r.Device, r.Seq)
 	}
 	return nil
+}
+
+// sigTail is the length of `,"sig":"<88 base64>"}` at the end of every
+// wire record.
+const sigTail = len(`,"sig":"`) + 88 + len(`"}`)
+
+// WireHash returns the hash of the canonical bytes of the wire record w
+// (the "prev" of the record after it), computed from the fixed place of
+// the signature at its end without parsing the rest: the check of bytes
+// stored byte-exact against their chain. ok is false when w does not end
+// the way a wire record does.
+func WireHash(w []byte) (h Hash, ok bool) {
+	if len(w) < sigTail+2 || string(w[len(w)-sigTail:len(w)-sigTail+len(`,"sig":"`)]) != `,"sig":"` || string(w[len(w)-4:]) != `=="}` {
+		return h, false
+	}
+	for _, c := range w[len(w)-sigTail+len(`,"sig":"`) : len(w)-len(`=="}`)] {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
+			return h, false
+		}
+	}
+	d := sha256.New()
+	d.Write(w[:len(w)-sigTail])
+	d.Write([]byte("}"))
+	d.Sum(h[:0])
+	return h, true
+}
+
+// WirePrev returns the "prev" of the wire record w from its fixed place
+// before the signature, without parsing the rest.
+func WirePrev(w []byte) (Hash, bool) {
+	const hexLen = 2 * sha256.Size
+	const member = `,"prev":"`
+	end := len(w) - sigTail - len(`"`)
+	if end-hexLen-len(member) < 0 || string(w[end-hexLen-len(member):end-hexLen]) != member || w[end] != '"' {
+		return Hash{}, false
+	}
+	h, err := ParseHash(string(w[end-hexLen : end]))
+	return h, err == nil
 }

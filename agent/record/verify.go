@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // KeySource gives the public key of a device. Records carry no key: the
@@ -110,6 +111,30 @@ type DeviceReport struct {
 	// UnauthorisedRotations: key rotations the key in force before them
 	// did not sign (the old key was lost, or the rotation is forged).
 	UnauthorisedRotations SeqList `json:"unauthorised_rotations"`
+
+	// Unsynced: records sealed while the box's clock was not synchronised
+	// (their time may be wrong; not a chain problem).
+	Unsynced SeqList `json:"unsynced"`
+	// Corrected: the unsynchronised records a clock_sync record of the
+	// same boot corrects, with the time they should have carried (first
+	// MaxListed).
+	Corrected []Correction `json:"corrected,omitempty"`
+	// Uncorrectable: unsynchronised records no clock_sync record of their
+	// boot in the stream corrects (the boot ended before its clock was
+	// synchronised, or the clock_sync record is missing).
+	Uncorrectable SeqList `json:"uncorrectable"`
+	// Backwards: records whose time is earlier than the time of the
+	// record before them (by seq): the clock was set back.
+	Backwards SeqList `json:"backwards"`
+}
+
+// Correction is an unsynchronised record's time corrected by the
+// clock_sync record of its boot: By is that record's seq.
+type Correction struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Corrected time.Time `json:"corrected"`
+	By        uint64    `json:"by"`
 }
 
 // OK reports whether the device's records are complete, in order and
@@ -202,10 +227,20 @@ func (r *Report) String() string {
 			{"key rotations not signed by the key before them", d.UnauthorisedRotations},
 			{"key rotations", d.KeyRotations},
 			{"exact duplicates (harmless)", d.Duplicates},
+			{"sealed with an unsynchronised clock", d.Unsynced},
+			{"unsynchronised and not corrected (no clock_sync of their boot)", d.Uncorrectable},
+			{"times going backwards (earlier than the record before)", d.Backwards},
 		} {
 			if p.l.Count > 0 {
 				fmt.Fprintf(&b, "  %s: %s\n", p.name, p.l)
 			}
+		}
+		for _, c := range d.Corrected {
+			fmt.Fprintf(&b, "  seq %d: time %s corrected to %s (clock_sync seq %d)\n",
+				c.Seq, c.Time.Format(TimeLayout), c.Corrected.Format(TimeLayout), c.By)
+		}
+		if n := d.Unsynced.Count - d.Uncorrectable.Count; n > len(d.Corrected) {
+			fmt.Fprintf(&b, "  ... %d corrected times in all\n", n)
 		}
 	}
 	return b.String()
@@ -226,6 +261,9 @@ type seen struct {
 	canon   []byte
 	sig     []byte
 	rot     *rotation
+	time    time.Time
+	clock   *Clock
+	sync    *ClockSyncBody // the body of a clock_sync record
 }
 
 type deviceState struct {
@@ -343,7 +381,8 @@ func verifyLine(rep *Report, devs map[string]*deviceState, keys KeySource, line 
 		devs[rec.Device] = d
 	}
 	c := rec.Canonical()
-	s := &seen{content: sha256.Sum256(c), prev: rec.Prev, reset: rec.Kind == KindOutboxReset && rec.Prev == Genesis, key: -1}
+	s := &seen{content: sha256.Sum256(c), prev: rec.Prev, reset: rec.Kind == KindOutboxReset && rec.Prev == Genesis, key: -1,
+		time: rec.Time, clock: rec.Clock, sync: parseClockSync(&rec)}
 	if len(d.keys) > 0 {
 		if s.rot = parseRotation(&rec); s.rot != nil {
 			d.learn(s.rot.newKey)
@@ -391,6 +430,7 @@ func (d *deviceState) finish() DeviceReport {
 		return r
 	}
 	r.FirstSeq, r.LastSeq = seqs[0], seqs[len(seqs)-1]
+	d.checkTimes(&r, seqs)
 	cur := 0 // the key in force: the KeySource's until a rotation
 	for i, seq := range seqs {
 		s := d.recs[seq]
@@ -442,4 +482,37 @@ func (d *deviceState) finish() DeviceReport {
 		}
 	}
 	return r
+}
+
+// checkTimes fills the clock findings of r: unsynchronised records, their
+// corrections by the clock_sync record of their boot, and times that go
+// backwards.
+func (d *deviceState) checkTimes(r *DeviceReport, seqs []uint64) {
+	// The first clock_sync record of each boot corrects that boot.
+	syncs := map[string]uint64{}
+	for _, seq := range seqs {
+		if s := d.recs[seq]; s.sync != nil && s.sync.Boot != "" {
+			if _, ok := syncs[s.sync.Boot]; !ok {
+				syncs[s.sync.Boot] = seq
+			}
+		}
+	}
+	for i, seq := range seqs {
+		s := d.recs[seq]
+		if i > 0 && s.time.Before(d.recs[seqs[i-1]].time) {
+			r.Backwards.add(seq)
+		}
+		if s.clock == nil || s.clock.Synced {
+			continue
+		}
+		r.Unsynced.add(seq)
+		by, ok := syncs[s.clock.Boot]
+		if !ok || s.clock.Boot == "" {
+			r.Uncorrectable.add(seq)
+			continue
+		}
+		if len(r.Corrected) < MaxListed {
+			r.Corrected = append(r.Corrected, Correction{Seq: seq, Time: s.time, Corrected: d.recs[by].sync.Correct(s.clock.MonoMS), By: by})
+		}
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -17,17 +19,33 @@ type command struct {
 	ID   string
 	Name string
 	Args json.RawMessage // a JSON object, or nil when absent or null
+	// RawArgs are the args member exactly as sent ("null" included; nil
+	// when absent): what a signature covers.
+	RawArgs json.RawMessage
+	// The signature members (see Envelope).
+	TS, Nonce, Key, Sig string
+}
+
+// Envelope is a command as Options.Authorise sees it: the members of the
+// envelope, the args exactly as sent (nil when absent) and the signature
+// members ts, nonce, key and sig ("" when absent).
+type Envelope struct {
+	ID, Name            string
+	Args                json.RawMessage
+	TS, Nonce, Key, Sig string
 }
 
 // Limits of the command envelope.
 const (
-	maxIDLen   = 128
-	maxNameLen = 64
+	maxIDLen     = 128
+	maxNameLen   = 64
+	maxSigMember = 256
 )
 
 // parseCommand parses a command envelope strictly: one JSON object with the
-// members "id" and "cmd" (strings) and optionally "args" (an object or
-// null), nothing else, no duplicates, no trailing data. On error the
+// members "id" and "cmd" (strings), optionally "args" (an object or null)
+// and the signature members "ts", "nonce", "key" and "sig" (strings of at
+// most 256 bytes), nothing else, no duplicates, no trailing data. On error the
 // returned command carries the id when one could be read, for the reply.
 func parseCommand(b []byte, maxBytes int) (command, error) {
 	var cmd command
@@ -50,6 +68,7 @@ func parseCommand(b []byte, maxBytes int) (command, error) {
 		return cmd, fmt.Errorf("%w: payload must be a JSON object", ErrCommandSyntax)
 	}
 	var seenID, seenCmd, seenArgs bool
+	seenSig := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -71,8 +90,31 @@ func parseCommand(b []byte, maxBytes int) (command, error) {
 			seen = &seenCmd
 		case "args":
 			seen = &seenArgs
+		case "ts", "nonce", "key", "sig":
+			if seenSig[key] {
+				return cmd, fmt.Errorf("%w: duplicate member %q", ErrCommandField, key)
+			}
+			seenSig[key] = true
+			v, err := stringMember(key, raw)
+			if err == nil && len(v) > maxSigMember {
+				err = fmt.Errorf("%w: %q must be at most %d bytes", ErrCommandField, key, maxSigMember)
+			}
+			if err != nil {
+				return cmd, err
+			}
+			switch key {
+			case "ts":
+				cmd.TS = v
+			case "nonce":
+				cmd.Nonce = v
+			case "key":
+				cmd.Key = v
+			default:
+				cmd.Sig = v
+			}
+			continue
 		default:
-			return cmd, fmt.Errorf("%w: unknown member %q (allowed: id, cmd, args)", ErrCommandField, truncate(key, 64))
+			return cmd, fmt.Errorf("%w: unknown member %q (allowed: id, cmd, args, ts, nonce, key, sig)", ErrCommandField, truncate(key, 64))
 		}
 		if *seen {
 			return cmd, fmt.Errorf("%w: duplicate member %q", ErrCommandField, key)
@@ -95,6 +137,7 @@ func parseCommand(b []byte, maxBytes int) (command, error) {
 				return cmd, err
 			}
 		case "args":
+			cmd.RawArgs = raw
 			switch raw[0] {
 			case '{':
 				cmd.Args = raw
@@ -177,6 +220,13 @@ func bestEffortID(b []byte) string {
 	return id
 }
 
+// maxPublish is the largest PUBLISH packet (remaining length) the
+// connection hands paho whole: a command of MaxCommandBytes on the
+// longest topic the uplink subscribes to.
+func (u *Uplink) maxPublish() int {
+	return u.opts.MaxCommandBytes + 4 + max(len(u.topics.Cmd), len(u.topics.Status))
+}
+
 // inbound is a command message as received.
 type inbound struct {
 	payload  []byte
@@ -192,6 +242,9 @@ func (u *Uplink) onCommand(c *conn, m mqtt.Message) {
 		return // a retained command being cleared, not a command
 	}
 	in := inbound{size: len(m.Payload()), retained: m.Retained()}
+	if s, ok := bytes.CutPrefix(m.Payload(), []byte(tooLargeMarker)); ok {
+		in.size, _ = strconv.Atoi(string(s)) // thrown away unread by the connection's limitReader
+	}
 	if in.size <= u.opts.MaxCommandBytes {
 		in.payload = append([]byte(nil), m.Payload()...)
 	}
@@ -247,6 +300,20 @@ func (u *Uplink) commandLoop(ctx, grace context.Context) {
 		select {
 		case in := <-u.inbox:
 			p := u.parse(in)
+			if p.err == nil && !p.retained {
+				if reply, seen := u.ids.see(p.cmd.ID); seen {
+					u.commands.Add(1)
+					if reply == nil {
+						u.log.Warn("uplink: command id seen again while it runs: not run again", "id", p.cmd.ID, "cmd", p.cmd.Name)
+						continue
+					}
+					u.log.Warn("uplink: command id seen before: its reply is sent again, the command is not run again", "id", p.cmd.ID, "cmd", p.cmd.Name)
+					if c := u.current(); c != nil {
+						c.client.Publish(u.topics.Reply, 1, false, reply)
+					}
+					continue
+				}
+			}
 			lane := ""
 			if p.err == nil {
 				lane = "lane:" + u.cmds.Lane(p.cmd.Name)
@@ -257,7 +324,13 @@ func (u *Uplink) commandLoop(ctx, grace context.Context) {
 				lanes[lane] = ch
 				wg.Go(func() {
 					for p := range ch {
-						u.sendReply(grace, u.runCommand(ctx, p))
+						r, ran := u.runCommand(ctx, p)
+						if ran {
+							u.ids.done(p.cmd.ID, u.encodeReply(r))
+						} else if p.err == nil && !p.retained {
+							u.ids.forget(p.cmd.ID) // not run: the same id may come again
+						}
+						u.sendReply(grace, r)
 					}
 				})
 			}
@@ -265,6 +338,9 @@ func (u *Uplink) commandLoop(ctx, grace context.Context) {
 			case ch <- p:
 			default:
 				u.log.Warn("uplink: command refused, its lane is full", "id", p.cmd.ID, "cmd", p.cmd.Name, "lane", lane)
+				if p.err == nil && !p.retained {
+					u.ids.forget(p.cmd.ID)
+				}
 				u.refuse(p.cmd.ID, ErrBusy)
 			}
 		case <-ctx.Done():
@@ -290,24 +366,33 @@ func (u *Uplink) refuse(id string, err error) {
 	}
 }
 
-func (u *Uplink) runCommand(ctx context.Context, p pending) Reply {
+// runCommand runs p and returns its reply, and whether the Commander ran
+// it (only then is the reply the answer to any later copy of it).
+func (u *Uplink) runCommand(ctx context.Context, p pending) (Reply, bool) {
 	cmd := p.cmd
 	switch {
 	case p.err != nil:
 		u.log.Warn("uplink: bad command", "id", cmd.ID, "err", p.err)
-		return ErrorReply(cmd.ID, p.err)
+		return ErrorReply(cmd.ID, p.err), false
 	case p.retained:
 		u.log.Warn("uplink: retained command refused", "id", cmd.ID, "cmd", cmd.Name)
-		return ErrorReply(cmd.ID, ErrRetainedCommand)
+		return ErrorReply(cmd.ID, ErrRetainedCommand), false
 	case ctx.Err() != nil:
-		return ErrorReply(cmd.ID, ErrShuttingDown)
+		return ErrorReply(cmd.ID, ErrShuttingDown), false
+	}
+	if u.opts.Authorise != nil {
+		env := Envelope{ID: cmd.ID, Name: cmd.Name, Args: cmd.RawArgs, TS: cmd.TS, Nonce: cmd.Nonce, Key: cmd.Key, Sig: cmd.Sig}
+		if err := u.opts.Authorise(env); err != nil {
+			u.log.Warn("uplink: command refused", "id", cmd.ID, "cmd", cmd.Name, "err", err)
+			return ErrorReply(cmd.ID, err), false
+		}
 	}
 	u.log.Info("uplink: command", "id", cmd.ID, "cmd", cmd.Name)
 	result, err := u.cmds.Command(ctx, cmd.Name, cmd.Args)
 	if err != nil {
-		return ErrorReply(cmd.ID, err)
+		return ErrorReply(cmd.ID, err), true
 	}
-	return OKReply(cmd.ID, result)
+	return OKReply(cmd.ID, result), true
 }
 
 func (u *Uplink) encodeReply(r Reply) []byte {
@@ -341,5 +426,67 @@ func (u *Uplink) sendReply(ctx context.Context, r Reply) {
 			// A failed publish on a live connection: the connection is not usable.
 			c.lose(fmt.Errorf("%w: reply: %w", ErrPublish, err))
 		}
+	}
+}
+
+// idWindow remembers the ids of the last commands (at most n, for at most
+// window) with their encoded replies, nil while a command still runs. Its
+// methods are safe for concurrent use.
+type idWindow struct {
+	n      int
+	window time.Duration
+	now    func() time.Time
+
+	mu    sync.Mutex
+	byID  map[string]*idEntry
+	order []string // ids in arrival order, oldest first
+}
+
+type idEntry struct {
+	at    time.Time
+	reply []byte
+}
+
+func newIDWindow(n int, window time.Duration, now func() time.Time) *idWindow {
+	return &idWindow{n: n, window: window, now: now, byID: map[string]*idEntry{}}
+}
+
+// see reports whether id was seen within the window (with its reply, nil
+// while it runs); if not, it remembers id as running.
+func (w *idWindow) see(id string) (reply []byte, seen bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	for len(w.order) > 0 {
+		e, ok := w.byID[w.order[0]]
+		if ok && len(w.order) < w.n && now.Sub(e.at) <= w.window {
+			break
+		}
+		if ok {
+			delete(w.byID, w.order[0])
+		}
+		w.order = w.order[1:]
+	}
+	if e, ok := w.byID[id]; ok {
+		return e.reply, true
+	}
+	w.byID[id] = &idEntry{at: now}
+	w.order = append(w.order, id)
+	return nil, false
+}
+
+// forget drops id: its command was not run.
+func (w *idWindow) forget(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.byID, id) // its place in order goes with the oldest
+}
+
+// done records the reply of command id.
+func (w *idWindow) done(id string, reply []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.byID[id]; ok {
+		e.reply = reply
 	}
 }

@@ -62,7 +62,7 @@ func (q *memQueue) addRecords(n, size int) {
 }
 
 func fakeRecord(seq uint64, size int) []byte {
-	b := fmt.Appendf(nil, `{"schema":1,"device":"dev-a","shop":"s1","seq":%d,"time":"2026-01-02T03:04:05.000Z","kind":"scan","job":"J-1","body":{"pad":"`, seq)
+	b := fmt.Appendf(nil, `{"schema":2,"device":"dev-a","shop":"s1","seq":%d,"time":"2026-01-02T03:04:05.000Z","clock":{"synced":true,"boot":"","mono_ms":0},"kind":"scan","job":"J-1","body":{"pad":"`, seq)
 	pad := max(0, size-len(b)-160)
 	b = append(b, bytes.Repeat([]byte("x"), pad)...)
 	b = append(b, `"},"prev":"0000000000000000000000000000000000000000000000000000000000000000","sig":"AAAA"}`...)

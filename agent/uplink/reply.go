@@ -65,6 +65,8 @@ const (
 	CodeCommandTooLarge Code = "command_too_large" // larger than the box accepts
 	CodeUnknownCommand  Code = "unknown_command"   // no such command
 	CodeRetainedCommand Code = "retained_command"  // sent as a retained message
+	CodeNotAuthorised   Code = "not_authorised"    // not signed by an operator key the box trusts
+	CodeReplayed        Code = "replayed"          // a signed command seen before, or too old
 	CodeBusy            Code = "busy"              // too many commands waiting
 	CodeShuttingDown    Code = "shutting_down"     // the agent is stopping
 
@@ -106,6 +108,8 @@ var codeDocs = []struct {
 	{CodeCommandTooLarge, "the message is larger than the box accepts (uplink.max_command_bytes)"},
 	{CodeUnknownCommand, "no command of that name"},
 	{CodeRetainedCommand, "the command was sent as a retained message; it would run again on every reconnection"},
+	{CodeNotAuthorised, "the command changes the vehicle or a job and is not signed by an operator key this box trusts (uplink.command_keys)"},
+	{CodeReplayed, "the signed command was seen before (its nonce) or its ts is too far from the box's clock; sign it again"},
 	{CodeBusy, "too many commands are waiting; this one was not run"},
 	{CodeShuttingDown, "the agent is stopping; the command was not run"},
 	{CodeBadArgument, "an argument is missing, malformed or out of range; fields names them"},

@@ -168,7 +168,9 @@ func (u *Uplink) dial(ctx context.Context) (*conn, error) {
 		SetPingTimeout(u.opts.ConnectTimeout).
 		SetConnectTimeout(u.opts.ConnectTimeout).
 		SetWriteTimeout(u.opts.ConnectTimeout).
-		SetCustomOpenConnectionFn(dialer(u.tls, u.opts.ConnectTimeout)).
+		SetCustomOpenConnectionFn(dialer(u.tls, u.opts.ConnectTimeout, u.maxPublish(), func(topic string, size int) {
+			u.log.Warn("uplink: a message too large to read was thrown away unread", "topic", topic, "bytes", size, "limit", u.opts.MaxCommandBytes)
+		})).
 		SetStore(nullStore{}).
 		SetOrderMatters(true).
 		SetBinaryWill(u.topics.Status, u.willPayload(c.session), 1, true).

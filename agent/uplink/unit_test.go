@@ -112,6 +112,25 @@ func TestTopics(t *testing.T) {
 	}
 }
 
+// TestBrokerURLErrorHidesPassword is part of hole 6 of issue 12: a broker
+// URL that fails to parse printed its password in the error.
+func TestBrokerURLErrorHidesPassword(t *testing.T) {
+	for _, broker := range []string{
+		"ssl://bay:s3cret-pw@broker .example:8883",  // a space: url.Parse fails
+		"ssl://bay:s3cret-pw@broker:88x3",           // a bad port
+		"ssl://bay:s3cret-pw@[::1",                  // an open bracket
+		"tcp://bay:s3cret-pw@broker.example:1883",   // plain text refused
+		"ssl://bay:s3cret-pw@broker.example:8883/x", // a path
+		"mqtt://bay:s3cret-pw@broker.example",       // a wrong scheme
+		"bay:s3cret-pw@broker.example",              // no scheme
+	} {
+		_, err := New(Options{Broker: broker, Shop: "s1", Device: "d1"}, newMemQueue(), commander{}, nil)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error %v; want one without the password", broker, err)
+		}
+	}
+}
+
 func TestPasswordNeverLogged(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,9 +162,9 @@ func TestParseCommand(t *testing.T) {
 		wantErr error
 		errText string
 	}{
-		{`{"id":"a","cmd":"open_job","args":{"plate":"ABC"}}`, command{"a", "open_job", json.RawMessage(`{"plate":"ABC"}`)}, nil, ""},
-		{` { "cmd" : "x1" , "id" : "b" } `, command{"b", "x1", nil}, nil, ""},
-		{`{"id":"c","cmd":"x","args":null}`, command{"c", "x", nil}, nil, ""},
+		{`{"id":"a","cmd":"open_job","args":{"plate":"ABC"}}`, command{ID: "a", Name: "open_job", Args: json.RawMessage(`{"plate":"ABC"}`)}, nil, ""},
+		{` { "cmd" : "x1" , "id" : "b" } `, command{ID: "b", Name: "x1"}, nil, ""},
+		{`{"id":"c","cmd":"x","args":null}`, command{ID: "c", Name: "x"}, nil, ""},
 		{``, command{}, ErrCommandSyntax, "empty"},
 		{`[]`, command{}, ErrCommandSyntax, "must be a JSON object"},
 		{`"x"`, command{}, ErrCommandSyntax, "must be a JSON object"},
@@ -162,6 +181,9 @@ func TestParseCommand(t *testing.T) {
 		{`{"id":"l","cmd":"Open"}`, command{ID: "l"}, ErrCommandField, `"cmd" must match`},
 		{`{"id":"m","cmd":"x","args":"s"}`, command{ID: "m", Name: "x"}, ErrCommandField, `"args" must be a JSON object`},
 		{"{\"id\":\"n\xff\",\"cmd\":\"x\"}", command{}, ErrCommandSyntax, "UTF-8"},
+		{`{"id":"s1","cmd":"x","ts":"2026-11-29T05:00:00Z","nonce":"abcdefgh","key":"ops","sig":"AAAA"}`, command{ID: "s1", Name: "x"}, nil, ""},
+		{`{"id":"s2","cmd":"x","ts":1}`, command{ID: "s2", Name: "x"}, ErrCommandField, `"ts" must be a JSON string`},
+		{`{"id":"s3","cmd":"x","sig":"a","sig":"a"}`, command{ID: "s3", Name: "x"}, ErrCommandField, `duplicate member "sig"`},
 		{`{"id":"o","cmd":"x","args":{` + strings.Repeat(`"k":1,`, 100) + `"k":1}}`, command{ID: "o"}, ErrCommandTooLarge, "limit 256"},
 	} {
 		got, err := parseCommand([]byte(tc.in), 256)
@@ -186,6 +208,7 @@ func FuzzParseCommand(f *testing.F) {
 		`{"id":"b","cmd":"start_scan"}`, `{"cmd":"x"}`, `{"id":"c","id":"c","cmd":"x"}`,
 		`{"id":"d","cmd":"x","args":[1]}`, `[]`, ``, `{"id":"e","cmd":"x"} 1`, "{\"id\":\"\xff\"}",
 		`{"id":"f","cmd":"x","args":{"a":{"b":[1,2,{"c":null}]}}}`,
+		`{"id":"g","cmd":"clear_dtcs","args":{"technician":"T1"},"ts":"2026-11-29T05:00:00Z","nonce":"n0nce-123","key":"ops-1","sig":"c2ln"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -205,6 +205,8 @@ const (
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultMaxCommandBytes = 64 << 10
 	DefaultCommandQueue    = 16
+	DefaultCommandIDs      = 1024
+	DefaultCommandIDWindow = time.Hour
 	DefaultLiveBuffer      = 64
 	// MaxPacket is the largest MQTT packet (remaining length) there is.
 	MaxPacket = 268435455
@@ -280,6 +282,19 @@ type Options struct {
 	// Commander (default DefaultCommandQueue); more are answered with
 	// ErrBusy.
 	CommandQueue int
+	// CommandIDs is how many command ids are remembered (default
+	// DefaultCommandIDs) and CommandIDWindow for how long (default
+	// DefaultCommandIDWindow): a command whose id is remembered is not run
+	// again; its reply is sent again (a redelivered clear_dtcs does not
+	// clear the car twice), or, while it still runs, nothing is.
+	CommandIDs      int
+	CommandIDWindow time.Duration
+	// Authorise, when set, is asked before a command runs; an error is the
+	// reply (with its code, see WithCode). The agent checks the signature
+	// of commands that change the vehicle or a job with it.
+	Authorise func(Envelope) error
+	// Now gives the time for the command id window; nil means time.Now.
+	Now func() time.Time
 	// LiveQoS is the QoS of live data: 0 (default) or 1.
 	LiveQoS int
 	// LiveBuffer is how many live samples may wait to be sent (default
@@ -301,6 +316,7 @@ type Uplink struct {
 
 	started atomic.Bool
 	inbox   chan inbound
+	ids     *idWindow // command ids seen, with their replies
 	live    chan []byte
 	status  chan struct{}
 
@@ -332,6 +348,7 @@ func New(opts Options, q Queue, cmds Commander, log *slog.Logger) (*Uplink, erro
 	// The inbox only hands commands from paho's goroutine to the dispatcher;
 	// the lanes are the bound (CommandQueue each).
 	u.inbox = make(chan inbound, 4*u.opts.CommandQueue)
+	u.ids = newIDWindow(u.opts.CommandIDs, u.opts.CommandIDWindow, u.opts.Now)
 	u.live = make(chan []byte, u.opts.LiveBuffer)
 	u.status = make(chan struct{}, 1)
 	return u, nil
@@ -421,6 +438,18 @@ func (u *Uplink) setOptions(o Options) error {
 	if err := defInt(&o.LiveBuffer, DefaultLiveBuffer, 65536, "live buffer"); err != nil {
 		return err
 	}
+	if err := defInt(&o.CommandIDs, DefaultCommandIDs, 1<<20, "command ids"); err != nil {
+		return err
+	}
+	if o.CommandIDWindow == 0 {
+		o.CommandIDWindow = DefaultCommandIDWindow
+	}
+	if o.CommandIDWindow < 0 {
+		return bad("command id window must be positive: %v", o.CommandIDWindow)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.LiveQoS != 0 && o.LiveQoS != 1 {
 		return bad("live qos must be 0 or 1: %d", o.LiveQoS)
 	}
@@ -467,7 +496,12 @@ func (u *Uplink) setBroker(o *Options) error {
 	}
 	p, err := url.Parse(o.Broker)
 	if err != nil {
-		return bad("%s: %v", want, err)
+		// url.Error repeats the URL, credentials and all: say only what is wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return bad("%s: %q: %v", want, redactURL(o.Broker), err)
 	}
 	if p.User != nil {
 		return bad("broker URL must not carry credentials; use username and password_env")
@@ -485,7 +519,7 @@ func (u *Uplink) setBroker(o *Options) error {
 		}
 	case "tcp":
 		if !o.AllowPlaintext {
-			return bad("broker URL %s is plain text: use ssl:// or set allow_plaintext (development only)", o.Broker)
+			return bad("broker URL %s is plain text: use ssl:// or set allow_plaintext (development only)", redactURL(o.Broker))
 		}
 		plain = true
 		if port == "" {
@@ -530,10 +564,20 @@ func (u *Uplink) setBroker(o *Options) error {
 	return nil
 }
 
+// redactURL hides what may be credentials in a broker URL: everything
+// between "://" and the last "@" of the authority, parsed or not.
 func redactURL(s string) string {
-	if p, err := url.Parse(s); err == nil && p.User != nil {
-		p.User = url.User("REDACTED")
-		return p.String()
+	i := strings.Index(s, "://")
+	if i < 0 {
+		i = -3
+	}
+	rest := s[i+3:]
+	end := len(rest)
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		end = j
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return s[:i+3] + "REDACTED" + rest[at:]
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/bayagent/bayagent/agent/healthrecord"
 	"github.com/bayagent/bayagent/agent/job"
@@ -48,6 +49,10 @@ func runJob(_ context.Context, e env, args []string) error {
 		if c, err = job.ReadClosed(filepath.Join(cfg.Device.StateDir, "jobs"), fs.Arg(0)); err != nil {
 			return err
 		}
+	}
+	if c.ClockUnsynced {
+		fmt.Fprintf(e.stderr, "warning: job %s was settled while the box's clock was not synchronised: its settlement time %s may be wrong "+
+			"(bayagent verify on the box's records gives the corrected time)\n", c.ID, c.ClosedAt.UTC().Format(time.RFC3339))
 	}
 	return healthrecord.Export(e.stdout, c, healthrecord.Options{CompanyName: *company, Dialect: healthrecord.Shared{OmitExtension: *noExt}})
 }

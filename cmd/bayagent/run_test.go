@@ -12,7 +12,7 @@ import (
 // exist on this box and about an empty password, and prints a summary.
 func TestRunCheck(t *testing.T) {
 	board := filepath.Join("..", "..", "firmware-config", "pi-usb-elm327.yaml")
-	for _, v := range []string{"BAYAGENT_DEVICE_ID", "BAYAGENT_SHOP", "BAYAGENT_COMPANY_NAME", "BAYAGENT_BROKER", "BAYAGENT_MQTT_USERNAME", "BAYAGENT_MQTT_PASSWORD"} {
+	for _, v := range []string{"BAYAGENT_DEVICE_ID", "BAYAGENT_SHOP", "BAYAGENT_COMPANY_NAME", "BAYAGENT_BROKER", "BAYAGENT_MQTT_USERNAME", "BAYAGENT_MQTT_PASSWORD", "BAYAGENT_COMMAND_KEY"} {
 		if _, set := os.LookupEnv(v); set {
 			t.Skipf("%s is set in the test's environment", v) // the check would read it
 		}
@@ -26,7 +26,7 @@ func TestRunCheck(t *testing.T) {
 	env := filepath.Join(t.TempDir(), "bayagent.env")
 	os.WriteFile(env, []byte("# the box's values\nBAYAGENT_DEVICE_ID=bay3-pi\nBAYAGENT_SHOP=\"440300123456789\"\n"+
 		"export BAYAGENT_COMPANY_NAME='Example Auto'\nBAYAGENT_BROKER=ssl://records.example.org:8883\n"+
-		"BAYAGENT_MQTT_USERNAME=bay3\nBAYAGENT_MQTT_PASSWORD=\n"), 0o600)
+		"BAYAGENT_MQTT_USERNAME=bay3\nBAYAGENT_MQTT_PASSWORD=\nBAYAGENT_COMMAND_KEY=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"), 0o600)
 	code, stdout, stderr := runCmd(t, "run", "--check", "--config", board, "--env-file", env)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)

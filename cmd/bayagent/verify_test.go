@@ -22,6 +22,8 @@ func TestVerify(t *testing.T) {
 		{"problem file", []string{"verify", "--key", key, bad}, exitError, "PROBLEMS FOUND"},
 		{"json", []string{"verify", "--key", key, "--json", good}, exitOK, `"signatures_checked": true`},
 		{"without key", []string{"verify", good}, exitOK, "signatures NOT checked"},
+		{"clock_sync", []string{"verify", "--key", key, filepath.Join(dir, "chain-clock.jsonl")}, exitOK,
+			"seq 1: time 2026-01-01T00:00:10.000Z corrected to 2026-11-29T05:00:10.000Z (clock_sync seq 4)"},
 		{"no args", []string{"verify"}, exitUsage, ""},
 		{"two args", []string{"verify", good, bad}, exitUsage, ""},
 		{"missing file", []string{"verify", "/nonexistent/x"}, exitError, ""},

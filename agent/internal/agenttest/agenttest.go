@@ -8,6 +8,8 @@ package agenttest
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
@@ -81,6 +84,20 @@ type Commander struct {
 	bad        []string // payloads on the reply or status topic that did not decode
 	subscribed int
 	changed    chan struct{}
+
+	signer *signer // nil: commands are sent unsigned
+}
+
+// signer signs commands for one device (see SignWith).
+type signer struct {
+	key                ed25519.PrivateKey
+	name, shop, device string
+}
+
+// SignWith makes Send sign every command with the operator key named name,
+// for device of shop (a box with uplink.command_keys needs it).
+func (c *Commander) SignWith(key ed25519.PrivateKey, name, shop, device string) {
+	c.signer = &signer{key, name, shop, device}
 }
 
 // NewCommander connects to the broker at url (the plain, anonymous
@@ -152,7 +169,13 @@ func (c *Commander) Changed() <-chan struct{} {
 func (c *Commander) Send(name string, args any) string {
 	c.t.Helper()
 	id := fmt.Sprintf("%s-%d", name, c.ids.Add(1))
-	raw, err := json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
+	var raw []byte
+	var err error
+	if s := c.signer; s != nil {
+		raw, err = command.Sign(s.key, s.name, s.shop, s.device, id, name, args, time.Now(), "n-"+rand.Text())
+	} else {
+		raw, err = json.Marshal(uplink.Request{ID: id, Cmd: name, Args: args})
+	}
 	if err != nil {
 		c.t.Fatalf("agenttest: encode command %s: %v", name, err)
 	}

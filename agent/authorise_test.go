@@ -1,0 +1,103 @@
+package agent_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/clock"
+	"github.com/bayagent/bayagent/agent/command"
+	"github.com/bayagent/bayagent/agent/config"
+	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	"github.com/bayagent/bayagent/agent/uplink"
+)
+
+// TestSignedCommands is hole 6 of issue 12: anything that could write to a
+// box's command topic could clear its DTCs. With uplink.command_keys set, a
+// command that changes the vehicle or a job runs only when an operator key
+// signed it for this box: unsigned, signed by another key, for another
+// box, replayed (same nonce) or stale ones are refused with their codes;
+// commands that change nothing (live_stop) need no signature.
+func TestSignedCommands(t *testing.T) {
+	b := newBench(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	b.cfg.Uplink.CommandKeys = []config.CommandKey{{Name: "ops-1", PublicKey: base64.StdEncoding.EncodeToString(pub)}}
+	// A synchronised clock: a signed command's time is checked against it.
+	b.clock = clock.New(clock.Options{Kernel: func() (bool, error) { return true, nil }})
+	b.start()
+	b.waitOnline()
+
+	n := 0
+	signed := func(key ed25519.PrivateKey, shop, dev, name string, args any, at time.Time, nonce string) (string, []byte) {
+		n++
+		id := fmt.Sprintf("s%d", n)
+		raw, err := command.Sign(key, "ops-1", shop, dev, id, name, args, at, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, raw
+	}
+	refused := func(what string, r uplink.Reply, code uplink.Code) {
+		t.Helper()
+		if r.OK || r.Code != code {
+			t.Fatalf("%s: reply %+v, want %s", what, r, code)
+		}
+	}
+	open := map[string]any{"job_id": "J-S1", "type": "repair", "plate": "浙A12345", "mileage_km": 1000, "complaint": "noise", "technician": "T007"}
+
+	refused("unsigned open_job", b.command("open_job", open), uplink.CodeNotAuthorised)
+	id, raw := signed(other, shop, device, "open_job", open, time.Now(), "nonce-other-key")
+	refused("open_job signed by an unknown key", b.send(id, "open_job", raw), uplink.CodeNotAuthorised)
+	id, raw = signed(priv, shop, "bay-02", "open_job", open, time.Now(), "nonce-other-box")
+	refused("open_job signed for another box", b.send(id, "open_job", raw), uplink.CodeNotAuthorised)
+	id, raw = signed(priv, shop, device, "open_job", open, time.Now().Add(-time.Hour), "nonce-stale")
+	refused("open_job signed an hour ago", b.send(id, "open_job", raw), uplink.CodeReplayed)
+	// Tampered args: the signature covers them byte for byte.
+	id, raw = signed(priv, shop, device, "open_job", open, time.Now(), "nonce-tampered")
+	refused("open_job with changed args", b.send(id, "open_job", []byte(strings.Replace(string(raw), "J-S1", "J-S9", 1))), uplink.CodeNotAuthorised)
+
+	id, raw = signed(priv, shop, device, "open_job", open, time.Now(), "nonce-good-1")
+	first := b.send(id, "open_job", raw)
+	if !first.OK {
+		t.Fatalf("signed open_job: %+v", first)
+	}
+	// The same message again (a redelivery, or someone replaying it): the
+	// first reply again, not a second run.
+	if again := b.send(id, "open_job", raw); !again.OK || string(again.Result) != string(first.Result) {
+		t.Fatalf("the signed open_job again: %+v, want the first reply %+v", again, first)
+	}
+	// A nonce is good for one command only.
+	note := map[string]any{"author": "T007", "text": "catalyst replaced"}
+	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-1")
+	refused("add_note with a spent nonce", b.send(id, "add_note", raw), uplink.CodeReplayed)
+	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-2")
+	if r := b.send(id, "add_note", raw); !r.OK {
+		t.Fatalf("signed add_note: %+v", r)
+	}
+
+	unsignedClear := b.command("clear_dtcs", map[string]any{"technician": "T007", "reason": "repaired"})
+	refused("unsigned clear_dtcs", unsignedClear, uplink.CodeNotAuthorised)
+	if r := b.command("live_stop", map[string]any{}); r.Code == uplink.CodeNotAuthorised {
+		t.Fatalf("live_stop needs no signature: %+v", r)
+	}
+	// Only the signed commands stored anything: one job_open, one note.
+	kinds := map[string]int{}
+	b.obs.WaitFor(30*time.Second, "the note's record", func(ms []mosquittotest.Message) bool {
+		kinds = map[string]int{}
+		for _, r := range b.records(ms) {
+			kinds[r.Kind]++
+		}
+		return kinds["note"] > 0
+	})
+	if kinds["job_open"] != 1 || kinds["note"] != 1 || kinds["dtc_clear"] != 0 {
+		t.Fatalf("records by kind %v, want one job_open and one note", kinds)
+	}
+}

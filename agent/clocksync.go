@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/clock"
+	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
+)
+
+// DefaultClockPoll is how often the agent looks for the clock's first
+// synchronisation in a boot.
+const DefaultClockPoll = 10 * time.Second
+
+// watchClock stores a clock_sync record at the first synchronised reading
+// of this boot (once per boot: the chain file remembers the boot whose
+// sync is on record), so that a receiver can correct the times of the
+// boot's earlier records. A boot whose clock the agent never saw
+// unsynchronised (the chain file remembers that too, across restarts)
+// has nothing to correct, and a boot the kernel does not name cannot be
+// corrected: neither gets a clock_sync record.
+func (a *Agent) watchClock(ctx context.Context) {
+	boot := a.clock.Boot()
+	if boot == "" || a.chain.Get().ClockSyncBoot == boot {
+		return
+	}
+	unsynced := a.chain.Get().UnsyncedBoot == boot
+	tr := clock.NewTracker(a.chain.Get().ClockSyncBoot)
+	tick := time.NewTicker(a.deps.ClockPoll)
+	defer tick.Stop()
+	for {
+		r := a.clock.Read()
+		if !r.Synced && !unsynced {
+			if err := a.chain.Update(func(c *devicekey.Chain) { c.UnsyncedBoot = boot }); err != nil {
+				a.noteErr("chain file: the unsynchronised boot not noted", err)
+			}
+			unsynced = true
+		}
+		if s, ok := tr.Observe(r); ok {
+			if !unsynced {
+				return // synchronised before any record of this boot
+			}
+			if a.storeClockSync(ctx, s) {
+				tr.Reported(s.At.Boot)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// storeClockSync stores the clock_sync record of s and notes its boot in
+// the chain file; it reports whether the record was stored.
+func (a *Agent) storeClockSync(ctx context.Context, s clock.Sync) bool {
+	body := record.ClockSyncBody{
+		Boot:       s.At.Boot,
+		SyncWall:   s.At.Wall.UTC().Truncate(time.Millisecond),
+		SyncMonoMS: uint64(max(s.At.MonoMS(), 0)),
+	}
+	if off, ok := s.Offset(); ok {
+		ms := off.Milliseconds()
+		body.OffsetMS = &ms
+	}
+	if err := a.emit(ctx, job.Event{Kind: record.KindClockSync, Body: body}); err != nil {
+		a.noteErr("clock_sync record not stored (tried again)", err)
+		return false
+	}
+	a.log.Info("clock synchronised", "boot", body.Boot, "offset_ms", body.OffsetMS)
+	if err := a.chain.Update(func(c *devicekey.Chain) { c.ClockSyncBoot = body.Boot }); err != nil {
+		// The record is stored; a restart in this boot stores another one,
+		// which a receiver reads the same way.
+		a.noteErr("chain file: the boot of the clock_sync record not noted", err)
+	}
+	return true
+}

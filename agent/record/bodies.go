@@ -1,0 +1,261 @@
+package record
+
+import "time"
+
+// The bodies of the kinds whose content comes from drivers (scan,
+// emission, dtc_clear). They are the evidence format: their JSON names
+// are pinned here, and the agent maps the drivers' structs onto them field
+// by field (package job, evidence.go), so a driver may rename a field
+// without changing what a record says. Each kind's JSON Schema is
+// docs/records/<kind>.schema.json, with a golden body in
+// testdata/records/bodies/<kind>.json; docs/records.md gives the rules of
+// the schema versions.
+
+// ScanBody is the body of a "scan" record: a health snapshot of the
+// vehicle and the phase of the repair it belongs to.
+type ScanBody struct {
+	N     int       `json:"n,omitempty"` // the job's event number; 0 for an intake scan outside any job
+	At    time.Time `json:"at"`
+	Bay   string    `json:"bay"`
+	Phase string    `json:"phase"` // intake, before_repair, after_repair
+	// VINAdopted: the job had no VIN and took it from this scan.
+	VINAdopted bool `json:"vin_adopted,omitempty"`
+	// VINMismatch: the scan read a VIN that differs from the job's.
+	VINMismatch bool     `json:"vin_mismatch,omitempty"`
+	Snapshot    Snapshot `json:"snapshot"`
+	// Findings are what the snapshot means by the box's pre-check rules;
+	// absent when the box assessed nothing.
+	Findings *Findings `json:"findings,omitempty"`
+}
+
+// Snapshot is what the vehicle reported in one scan.
+type Snapshot struct {
+	Protocol           string       `json:"protocol,omitempty"`
+	VIN                string       `json:"vin,omitempty"`
+	VINValid           bool         `json:"vin_valid"`
+	VINProblem         string       `json:"vin_problem,omitempty"`
+	MIL                bool         `json:"mil"`
+	DTCCount           int          `json:"dtc_count"`
+	DTCs               DTCCounts    `json:"dtcs"`
+	Ignition           string       `json:"ignition,omitempty"`
+	OBDStandard        string       `json:"obd_standard,omitempty"`
+	Readiness          []Monitor    `json:"readiness"`
+	ECUs               []ECUReport  `json:"ecus"`
+	FreezeFrame        *FreezeFrame `json:"freeze_frame,omitempty"`
+	Odometer           *float64     `json:"odometer_km,omitempty"`
+	DistanceWithMIL    *float64     `json:"distance_with_mil_km,omitempty"`
+	TimeWithMIL        *float64     `json:"time_with_mil_min,omitempty"`
+	DistanceSinceClear *float64     `json:"distance_since_clear_km,omitempty"`
+	TimeSinceClear     *float64     `json:"time_since_clear_min,omitempty"`
+	WarmupsSinceClear  *float64     `json:"warmups_since_clear,omitempty"`
+	Flags              []Flag       `json:"flags"`
+	Problems           []string     `json:"problems,omitempty"`
+	Stats              ScanStats    `json:"stats"`
+}
+
+// DTCCounts counts trouble codes by kind over all ECUs.
+type DTCCounts struct {
+	Stored    int `json:"stored"`
+	Pending   int `json:"pending"`
+	Permanent int `json:"permanent"`
+	Previous  int `json:"previously_active,omitempty"`
+}
+
+// Monitor is one readiness monitor: code 0 not supported, 1 complete, 2
+// not complete.
+type Monitor struct {
+	Name      string `json:"name"`
+	Label     string `json:"label"`
+	Supported bool   `json:"supported"`
+	Complete  bool   `json:"complete"`
+	Code      int    `json:"code"`
+}
+
+// ECUReport is what one control unit reported. Address is its CAN
+// identifier in hex ("7E8", "18DAF110").
+type ECUReport struct {
+	Address       string       `json:"address"`
+	Name          string       `json:"name,omitempty"`
+	CALIDs        []string     `json:"calids,omitempty"`
+	CVNs          []string     `json:"cvns,omitempty"`
+	MIL           bool         `json:"mil"`
+	DTCCount      int          `json:"dtc_count"`
+	Ignition      string       `json:"ignition,omitempty"`
+	Readiness     []Monitor    `json:"readiness,omitempty"`
+	Stored        []DTC        `json:"stored"`
+	Pending       []DTC        `json:"pending"`
+	Permanent     []DTC        `json:"permanent"`
+	Previous      []DTC        `json:"previously_active,omitempty"`
+	SupportedPIDs []string     `json:"supported_pids"`
+	Live          []Value      `json:"live,omitempty"`
+	IUPR          *IUPR        `json:"iupr,omitempty"`
+	Tests         []TestResult `json:"tests,omitempty"`
+	Lamps         *Lamps       `json:"lamps,omitempty"`
+}
+
+// TestResult is one on-board monitoring test (Mode 06): monitor (MID) and
+// test (TID), the unit-and-scaling id, value and limits in Unit, whether
+// it passed, whether it has not run since the codes were cleared, and the
+// margin to the nearest binding limit as a fraction of the range.
+type TestResult struct {
+	MID    int     `json:"mid"`
+	TID    int     `json:"tid"`
+	UASID  int     `json:"uas_id"`
+	Value  float64 `json:"value"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Unit   string  `json:"unit,omitempty"`
+	Pass   bool    `json:"pass"`
+	NotRun bool    `json:"not_run,omitempty"`
+	Margin float64 `json:"margin"`
+}
+
+// DTC is one trouble code; J1939 holds the parts of an SAE J1939 code.
+type DTC struct {
+	Code        string     `json:"code"`
+	Description string     `json:"description"`
+	J1939       *J1939Code `json:"j1939,omitempty"`
+}
+
+// J1939Code is an SAE J1939 trouble code's parts.
+type J1939Code struct {
+	SPN              uint32 `json:"spn"`
+	FMI              uint8  `json:"fmi"`
+	Occurrences      uint8  `json:"occurrences"`
+	ConversionMethod uint8  `json:"conversion_method,omitempty"`
+}
+
+// Value is one decoded Mode 01/02 value; PID is the PID's number.
+type Value struct {
+	PID   int     `json:"pid"`
+	Name  string  `json:"name"`
+	Label string  `json:"label"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+	Text  string  `json:"text,omitempty"`
+}
+
+// IUPR is an ECU's in-use performance ratios (Mode 09).
+type IUPR struct {
+	Ignition string         `json:"ignition"`
+	OBDCond  int            `json:"obdcond"`
+	IgnCntr  int            `json:"igncntr"`
+	Monitors []MonitorRatio `json:"monitors"`
+}
+
+// MonitorRatio is one monitor's numerator and denominator.
+type MonitorRatio struct {
+	Name        string  `json:"name"`
+	Label       string  `json:"label"`
+	Numerator   int     `json:"numerator"`
+	Denominator int     `json:"denominator"`
+	Ratio       float64 `json:"ratio"`
+}
+
+// Lamps is a J1939 controller's lamp status (DM1).
+type Lamps struct {
+	MIL          string `json:"mil"`
+	RedStop      string `json:"red_stop"`
+	AmberWarning string `json:"amber_warning"`
+	Protect      string `json:"protect"`
+}
+
+// FreezeFrame is the data an ECU froze when it stored a DTC.
+type FreezeFrame struct {
+	ECU    string  `json:"ecu"`
+	DTC    DTC     `json:"dtc"`
+	Values []Value `json:"values"`
+}
+
+// Flag is one finding of the scan, with a stable code and a sentence.
+type Flag struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ScanStats describes the scan itself; durations in nanoseconds.
+type ScanStats struct {
+	Started       time.Time `json:"started"`
+	DurationNS    int64     `json:"duration_ns"`
+	SetupNS       int64     `json:"setup_ns,omitempty"`
+	Requests      int       `json:"requests"`
+	FullWindow    int       `json:"full_window"`
+	Retried       int       `json:"retried,omitempty"`
+	MaxPerRequest int       `json:"max_per_request,omitempty"`
+	NoBatch       string    `json:"no_batch,omitempty"`
+	NoBatchECUs   []string  `json:"no_batch_ecus,omitempty"`
+}
+
+// Findings is the pre-check verdict with its reasons, and every finding.
+type Findings struct {
+	Verdict  string    `json:"verdict"`
+	Reasons  []string  `json:"reasons"`
+	Findings []Finding `json:"findings"`
+}
+
+// Finding is one finding of the pre-check.
+type Finding struct {
+	Code        string    `json:"code"`
+	Effect      string    `json:"effect"`
+	Severity    string    `json:"severity"`
+	DTCs        []string  `json:"dtcs,omitempty"`
+	ECUs        []string  `json:"ecus,omitempty"`
+	Monitors    []string  `json:"monitors,omitempty"`
+	Counters    []Counter `json:"counters,omitempty"`
+	VIN         string    `json:"vin,omitempty"`
+	ExpectedVIN string    `json:"expected_vin,omitempty"`
+	Count       int       `json:"count,omitempty"`
+}
+
+// Counter is one of the snapshot's counters behind a finding.
+type Counter struct {
+	Name      string  `json:"name"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit,omitempty"`
+	Saturated bool    `json:"saturated,omitempty"`
+}
+
+// EmissionBody is the body of an "emission" record: one analyzer or
+// opacimeter reading and its phase (before_repair or after_repair).
+type EmissionBody struct {
+	N       int       `json:"n"`
+	At      time.Time `json:"at"`
+	Phase   string    `json:"phase"`
+	Reading Reading   `json:"reading"`
+}
+
+// Reading is one set of values read from an instrument.
+type Reading struct {
+	Method     string     `json:"method"`
+	Instrument Instrument `json:"instrument"`
+	Time       time.Time  `json:"time"`
+	Values     []Quantity `json:"values"`
+	Status     []string   `json:"status,omitempty"`
+}
+
+// Instrument names the analyzer: its model, serial device and driver.
+type Instrument struct {
+	Model    string `json:"model"`
+	Port     string `json:"port"`
+	Protocol string `json:"protocol"`
+}
+
+// Quantity is one measured value with its unit.
+type Quantity struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+}
+
+// DTCClearBody is the body of a "dtc_clear" record: stage "requested"
+// before the vehicle is touched, then "cleared" or "failed" with the ECUs
+// that acknowledged (hex CAN identifiers) or the error.
+type DTCClearBody struct {
+	N          int       `json:"n"`
+	At         time.Time `json:"at"`
+	Technician string    `json:"technician"`
+	Reason     string    `json:"reason"`
+	Stage      string    `json:"stage"`
+	ECUs       []string  `json:"ecus,omitempty"`
+	Error      string    `json:"error,omitempty"`
+}
