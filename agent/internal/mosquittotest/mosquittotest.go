@@ -147,7 +147,7 @@ func Start(t testing.TB, opts Options) *Broker {
 	// else before Mosquitto binds it; try a few times.
 	var err error
 	for range 3 {
-		b.PlainAddr, b.TLSAddr = freePort(t), freePort(t)
+		b.PlainAddr, b.TLSAddr = FreeAddr(t), FreeAddr(t)
 		b.PlainURL, b.TLSURL = "tcp://"+b.PlainAddr, "ssl://"+b.TLSAddr
 		if err = b.start(); err == nil {
 			return b
@@ -297,7 +297,9 @@ func waitListening(exited <-chan struct{}, addrs ...string) error {
 	return nil
 }
 
-func freePort(t testing.TB) string {
+// FreeAddr returns a loopback address (127.0.0.1:port) with a port that
+// was free a moment ago, for a test server that must be told its port.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

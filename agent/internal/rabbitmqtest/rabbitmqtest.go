@@ -90,7 +90,7 @@ func Start(t testing.TB) *Broker {
 		}
 	})
 	amqp, dist, epmd := freePort(t), freePort(t), freePort(t)
-	b.PlainAddr, b.TLSAddr = freeAddr(t), freeAddr(t)
+	b.PlainAddr, b.TLSAddr = mosquittotest.FreeAddr(t), mosquittotest.FreeAddr(t)
 	b.PlainURL, b.TLSURL = "tcp://"+b.PlainAddr, "ssl://"+b.TLSAddr
 	conf := strings.Join([]string{
 		"listeners.tcp.default = 127.0.0.1:" + amqp,
@@ -206,16 +206,6 @@ func (b *Broker) stop() {
 }
 
 func freePort(t testing.TB) string {
-	_, p, _ := net.SplitHostPort(freeAddr(t))
+	_, p, _ := net.SplitHostPort(mosquittotest.FreeAddr(t))
 	return p
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("rabbitmqtest: pick a port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
