@@ -16,6 +16,7 @@ var agentMessages = Catalogue{
 	"agent.presence_connected":    {En: "record vehicle connected", Zh: "未能保存车辆连接记录"},
 	"agent.plug_in_scan":          {En: "snapshot on plug-in", Zh: "车辆连接后的自动读取失败"},
 	"agent.presence_left":         {En: "record vehicle left", Zh: "未能保存车辆断开记录"},
+	"agent.nonce_store":           {En: "signed commands: the nonces seen before this start could not be read; commands signed before it are refused for 5 minutes", Zh: "签名命令：无法读取本次启动前已收到的随机数记录，启动前签名的命令在 5 分钟内一律拒绝"},
 	"agent.vehicle_interface":     {En: "vehicle interface {iface}", Zh: "诊断接头 {iface} 出错"},
 
 	// The uplink's errors (package uplink's Err* values), for broker_error.
