@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/elm327"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 	"github.com/bayagent/bayagent/drivers/isotp"
 	"github.com/bayagent/bayagent/drivers/obd"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
@@ -389,14 +390,7 @@ func (ss *session) pace(n int) error {
 }
 
 func (ss *session) sleep(until time.Time) error {
-	t := time.NewTimer(time.Until(until))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ss.ctx.Done():
-		return ss.ctx.Err()
-	}
+	return ctxtime.Sleep(ss.ctx, time.Until(until))
 }
 
 // send writes s, paced to the baud rate: it leaves when its last byte
