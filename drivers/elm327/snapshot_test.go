@@ -14,6 +14,7 @@ import (
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/isotp"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
@@ -61,20 +62,8 @@ func scanCAN(t *testing.T, p *obdsim.Profile) *scan.Snapshot {
 // its device path.
 func startPTY(t testing.TB, p *obdsim.Profile, opts elmsim.Options) (string, *elmsim.Sim) {
 	t.Helper()
-	sim, err := elmsim.New(p, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, stop, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("ELM327 simulator: %v", err)
-		}
-	})
-	return path, sim
+	sim := elmsimtest.New(t, p, opts)
+	return elmsimtest.PTY(t, sim), sim
 }
 
 // TestSnapshotELM327EqualsCAN reads each vehicle through the ELM327
