@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -33,8 +34,8 @@ func TestChainState(t *testing.T) {
 	if moved, err := store.LoadChainState("dev-a", []byte(`{"device":"dev-b","verified_through":5}`)); err != nil || moved.Chain().Device != "dev-a" {
 		t.Errorf("stored state naming dev-b: %+v, %v", moved.Chain(), err)
 	}
-	var syntax interface{ Unwrap() error }
-	if _, err := store.LoadChainState("dev-a", []byte("{")); err == nil || !errors.As(err, &syntax) {
-		t.Errorf("bad stored state: %v, want a wrapped decoding error", err)
+	var syntax *json.SyntaxError
+	if _, err := store.LoadChainState("dev-a", []byte("{x")); !errors.As(err, &syntax) {
+		t.Errorf("bad stored state: %v, want the wrapped JSON syntax error", err)
 	}
 }
