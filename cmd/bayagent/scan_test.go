@@ -14,9 +14,9 @@ import (
 
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -204,23 +204,7 @@ func TestVersion(t *testing.T) {
 // reached and the timing.
 func TestScanTCP(t *testing.T) {
 	profile := filepath.Join("..", "..", "testdata", "vehicles", "petrol-p0420.yaml")
-	p, err := obdsim.Load(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, stop, err := elmsim.ServeTCP(context.Background(), sim, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("TCP simulator: %v", err)
-		}
-	}()
+	addr := elmsimtest.TCP(t, elmsimtest.Load(t, profile, elmsim.Options{}))
 	snapshot := func(args ...string) scan.Snapshot {
 		t.Helper()
 		code, stdout, stderr := runCmd(t, append([]string{"scan", "--json"}, args...)...)
