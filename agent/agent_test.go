@@ -372,9 +372,7 @@ func TestAgentBay(t *testing.T) {
 	}
 	// Nothing is before the repair once codes were cleared.
 	for _, cmd := range []string{"start_scan", "take_reading"} {
-		if r := b.command(cmd, map[string]any{"phase": "before_repair"}); r.OK || r.Code != uplink.CodePhaseNotAllowed {
-			t.Errorf("%s before_repair after the clear: %+v, want phase_not_allowed", cmd, r)
-		}
+		wantRefused(t, cmd+" before_repair after the clear", b.command(cmd, map[string]any{"phase": "before_repair"}), uplink.CodePhaseNotAllowed)
 	}
 	res = b.mustCommand("start_scan", map[string]any{})
 	if res["phase"] != "after_repair" || res["mil"] != false {
@@ -388,9 +386,10 @@ func TestAgentBay(t *testing.T) {
 	}
 	// Readings are wiring checks: without a passing after-repair test the
 	// job closes only with the override, and the reply says why.
-	if r := b.command("close_job", settlement); r.OK || r.Code != uplink.CodeEmissionNotPassed ||
-		!strings.Contains(r.Error, "no after_repair emission test") || !strings.Contains(r.Message[i18n.Chinese], "维修后最后一次尾气检测未合格") {
-		t.Errorf("close_job without a test: %+v", r)
+	r := b.command("close_job", settlement)
+	wantRefused(t, "close_job without a test", r, uplink.CodeEmissionNotPassed)
+	if !strings.Contains(r.Error, "no after_repair emission test") {
+		t.Errorf("close_job without a test: error %q does not say why", r.Error)
 	}
 	settlement["emission_waiver"], settlement["emission_waiver_by"] = "analyzer sent for calibration; re-test at the station", "T009"
 	b.mustCommand("close_job", settlement)

@@ -47,24 +47,18 @@ func TestSignedCommands(t *testing.T) {
 		}
 		return id, raw
 	}
-	refused := func(what string, r uplink.Reply, code uplink.Code) {
-		t.Helper()
-		if r.OK || r.Code != code {
-			t.Fatalf("%s: reply %+v, want %s", what, r, code)
-		}
-	}
 	open := map[string]any{"job_id": "J-S1", "type": "repair", "plate": "浙A12345", "mileage_km": 1000, "complaint": "noise", "technician": "T007"}
 
-	refused("unsigned open_job", b.command("open_job", open), uplink.CodeNotAuthorised)
+	wantRefused(t, "unsigned open_job", b.command("open_job", open), uplink.CodeNotAuthorised)
 	id, raw := signed(other, shop, device, "open_job", open, time.Now(), "nonce-other-key")
-	refused("open_job signed by an unknown key", b.send(id, "open_job", raw), uplink.CodeNotAuthorised)
+	wantRefused(t, "open_job signed by an unknown key", b.send(id, "open_job", raw), uplink.CodeNotAuthorised)
 	id, raw = signed(priv, shop, "bay-02", "open_job", open, time.Now(), "nonce-other-box")
-	refused("open_job signed for another box", b.send(id, "open_job", raw), uplink.CodeNotAuthorised)
+	wantRefused(t, "open_job signed for another box", b.send(id, "open_job", raw), uplink.CodeNotAuthorised)
 	id, raw = signed(priv, shop, device, "open_job", open, time.Now().Add(-time.Hour), "nonce-stale")
-	refused("open_job signed an hour ago", b.send(id, "open_job", raw), uplink.CodeReplayed)
+	wantRefused(t, "open_job signed an hour ago", b.send(id, "open_job", raw), uplink.CodeReplayed)
 	// Tampered args: the signature covers them byte for byte.
 	id, raw = signed(priv, shop, device, "open_job", open, time.Now(), "nonce-tampered")
-	refused("open_job with changed args", b.send(id, "open_job", []byte(strings.Replace(string(raw), "J-S1", "J-S9", 1))), uplink.CodeNotAuthorised)
+	wantRefused(t, "open_job with changed args", b.send(id, "open_job", []byte(strings.Replace(string(raw), "J-S1", "J-S9", 1))), uplink.CodeNotAuthorised)
 
 	id, raw = signed(priv, shop, device, "open_job", open, time.Now(), "nonce-good-1")
 	first := b.send(id, "open_job", raw)
@@ -79,14 +73,14 @@ func TestSignedCommands(t *testing.T) {
 	// A nonce is good for one command only.
 	note := map[string]any{"author": "T007", "text": "catalyst replaced"}
 	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-1")
-	refused("add_note with a spent nonce", b.send(id, "add_note", raw), uplink.CodeReplayed)
+	wantRefused(t, "add_note with a spent nonce", b.send(id, "add_note", raw), uplink.CodeReplayed)
 	noteID, noteRaw := signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-2")
 	if r := b.send(noteID, "add_note", noteRaw); !r.OK {
 		t.Fatalf("signed add_note: %+v", r)
 	}
 
 	unsignedClear := b.command("clear_dtcs", map[string]any{"technician": "T007", "reason": "repaired"})
-	refused("unsigned clear_dtcs", unsignedClear, uplink.CodeNotAuthorised)
+	wantRefused(t, "unsigned clear_dtcs", unsignedClear, uplink.CodeNotAuthorised)
 	if r := b.command("live_stop", map[string]any{}); r.Code == uplink.CodeNotAuthorised {
 		t.Fatalf("live_stop needs no signature: %+v", r)
 	}
@@ -139,7 +133,7 @@ func TestSignedCommands(t *testing.T) {
 		}
 		return true
 	})
-	refused("add_note replayed after a restart", again, uplink.CodeReplayed)
+	wantRefused(t, "add_note replayed after a restart", again, uplink.CodeReplayed)
 	// A command sent after it is answered after it: had the replay run, its
 	// note would be stored by then.
 	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-3")

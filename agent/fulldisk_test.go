@@ -79,9 +79,7 @@ func TestFullDiskStopsTheBay(t *testing.T) {
 	fsys.SetCapacity(fsys.Used() + 64) // the disk is full
 
 	r := b.command("add_note", map[string]any{"author": "T007", "text": "two (stored, its job file not saved)"})
-	if r.OK || r.Code != uplink.CodeJobNotSaved {
-		t.Fatalf("note on a full disk: %+v; want code %s", r, uplink.CodeJobNotSaved)
-	}
+	wantRefused(t, "note on a full disk", r, uplink.CodeJobNotSaved)
 	b.waitStatus("the bay stopped and a fault", func(st map[string]any) bool {
 		return st["fault"] == true && st["bays_stopped"] != nil
 	})
@@ -89,9 +87,7 @@ func TestFullDiskStopsTheBay(t *testing.T) {
 		t.Error("the fault light is off while the bay is stopped")
 	}
 	r = b.command("add_note", map[string]any{"author": "T007", "text": "three (refused)"})
-	if r.OK || r.Code != uplink.CodeBayStopped || len(r.Message) == 0 {
-		t.Fatalf("note at a stopped bay: %+v; want code %s with a message", r, uplink.CodeBayStopped)
-	}
+	wantRefused(t, "note at a stopped bay", r, uplink.CodeBayStopped)
 
 	// A restart while the disk is still full.
 	b.stop()

@@ -153,9 +153,7 @@ func TestStuckVehicleStopsOnlyTheVehicle(t *testing.T) {
 		"technician": "T007", "settlement_no": "JS-1", "settle_date": "2026-03-14", "repair_date": "2026-03-14",
 		"items": []map[string]any{{"name": "replace catalytic converter", "working_hours": 1.5}}, "parts": []any{},
 	})
-	if closeJob.OK || closeJob.Code != uplink.CodeVehicleBusy {
-		t.Errorf("close_job while the clear runs: %+v, want code vehicle_busy", closeJob)
-	}
+	wantRefused(t, "close_job while the clear runs", closeJob, uplink.CodeVehicleBusy)
 	stop := cmdr.Do(30*time.Second, "live_stop", nil)
 	if !stop.OK {
 		t.Errorf("live_stop while the vehicle is stuck: %+v", stop)

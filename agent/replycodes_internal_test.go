@@ -12,9 +12,9 @@ import (
 	"github.com/bayagent/bayagent/agent/uplink"
 )
 
-// TestReplyCodeTable: the errors that need hardware or a full disk to
-// happen get their codes (the others are produced for real in
-// TestReplyCodes and the uplink's tests), and every code of package uplink
+// TestReplyCodeTable: errors get the codes of the table, in its order
+// (each code is also produced for real by a command: TestReplyCodes and the
+// tests it names, and the uplink's tests), and every code of package uplink
 // is given by the uplink itself or by this table: no code is dead.
 func TestReplyCodeTable(t *testing.T) {
 	for _, c := range []struct {

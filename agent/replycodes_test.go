@@ -3,14 +3,19 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bayagent/bayagent/agent"
 	"github.com/bayagent/bayagent/agent/config"
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/agent/job"
+	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 )
 
@@ -27,6 +32,25 @@ func replyOf(t *testing.T, a *agent.Agent, name string, args any) uplink.Reply {
 		return uplink.ErrorReply(name, err)
 	}
 	return uplink.OKReply(name, res)
+}
+
+// wantRefused fails the test unless r refuses with code, with the error
+// text, and with the code's message in English and in Chinese, its
+// placeholders filled with args (name/value pairs, as the reply gives them).
+func wantRefused(t testing.TB, what string, r uplink.Reply, code uplink.Code, args ...any) {
+	t.Helper()
+	if r.OK || r.Code != code || r.Error == "" {
+		t.Fatalf("%s: reply %+v, want code %s with the error", what, r, code)
+	}
+	if _, ok := i18n.Lookup(code.MessageKey()); !ok {
+		t.Fatalf("%s: code %s has no message %s", what, code, code.MessageKey())
+	}
+	want := i18n.M(code.MessageKey(), args...).All()
+	for _, l := range i18n.Langs() {
+		if r.Message[l] != want[l] || want[l] == "" || strings.Contains(want[l], "{") {
+			t.Fatalf("%s: %s message %q, want %q", what, l, r.Message[l], want[l])
+		}
+	}
 }
 
 func codesAgent(t *testing.T, edit func(*config.Config)) *agent.Agent {
@@ -59,24 +83,31 @@ var (
 
 // TestReplyCodes: each reply code the agent gives, from the command that
 // gives it, with its fields and its message in both languages. (The
-// uplink's own codes are tested in package uplink, vehicle_busy with a
-// stuck adapter in TestStuckVehicleStopsOnlyTheVehicle, phase_not_allowed
-// with a real vehicle in TestLiveFeedAndCommands' bench.)
+// uplink's own codes are tested in package uplink; not_authorised and
+// replayed in TestSignedCommands; vehicle_busy with a stuck adapter in
+// TestStuckVehicleStopsOnlyTheVehicle; vehicle_error in
+// TestReplyCodeVehicleError; phase_not_allowed and emission_not_passed with
+// a real vehicle in TestAgentBay; job_not_saved and bay_stopped in
+// TestFullDiskStopsTheBay.)
 func TestReplyCodes(t *testing.T) {
 	for _, tc := range []struct {
-		code   uplink.Code
-		edit   func(*config.Config)
-		before [][2]any // commands that set the stage: name, args
-		name   string
-		args   any
-		fields []string
+		code     uplink.Code
+		edit     func(*config.Config)
+		analyzer string   // a readings file of testdata/analyzers served as the bay's analyzer
+		before   [][2]any // commands that set the stage: name, args
+		name     string
+		args     any
+		fields   []string
+		msg      []any // the message's arguments
 	}{
-		{code: uplink.CodeUnknownCommand, name: "reboot", args: map[string]any{}},
+		{code: uplink.CodeUnknownCommand, name: "reboot", args: map[string]any{}, msg: []any{"cmd", "reboot"}},
 		{code: uplink.CodeBadArgument, name: "open_job", args: map[string]any{"job_id": "J-1", "type": "repair", "plate": "浙A12345",
-			"vin": "LFV2A21K8A4052692", "mileage_km": 0, "complaint": "MIL on", "technician": "T007"}, fields: []string{"vin", "mileage_km"}},
-		{code: uplink.CodeBadArgument, name: "add_note", args: map[string]any{"author": "T007", "text": "x", "colour": "red"}, fields: []string{"colour"}},
+			"vin": "LFV2A21K8A4052692", "mileage_km": 0, "complaint": "MIL on", "technician": "T007"}, fields: []string{"vin", "mileage_km"},
+			msg: []any{"fields", "vin, mileage_km"}},
+		{code: uplink.CodeBadArgument, name: "add_note", args: map[string]any{"author": "T007", "text": "x", "colour": "red"}, fields: []string{"colour"},
+			msg: []any{"fields", "colour"}},
 		{code: uplink.CodeTechnicianRequired, before: [][2]any{{"open_job", codesOpen}}, name: "clear_dtcs", args: map[string]any{"reason": "repaired"}, fields: []string{"technician"}},
-		{code: uplink.CodeWrongBay, name: "start_scan", args: map[string]any{"bay": "bay2"}},
+		{code: uplink.CodeWrongBay, name: "start_scan", args: map[string]any{"bay": "bay2"}, msg: []any{"bay", "bay1", "asked", "bay2"}},
 		{code: uplink.CodeNoOpenJob, name: "add_note", args: map[string]any{"author": "T007", "text": "x"}},
 		{code: uplink.CodeNoOpenJob, name: "close_job", args: codesClose},
 		{code: uplink.CodeJobAlreadyOpen, before: [][2]any{{"open_job", codesOpen}}, name: "open_job", args: map[string]any{"job_id": "J-2", "type": "repair",
@@ -90,20 +121,25 @@ func TestReplyCodes(t *testing.T) {
 		{code: uplink.CodeNoOpenJob, edit: func(c *config.Config) { c.Analyzer.Interface = "nha506:/nonexistent/ttyUSB9" }, name: "take_reading", args: map[string]any{}},
 		{code: uplink.CodeAnalyzerError, edit: func(c *config.Config) { c.Analyzer.Interface = "nha506:/nonexistent/ttyUSB9" },
 			before: [][2]any{{"open_job", codesOpen}}, name: "take_reading", args: map[string]any{}},
+		// An opacimeter has no leak check.
+		{code: uplink.CodeNotSupported, analyzer: "nht6-diesel.yaml", name: "analyzer_check", args: map[string]any{"check": "leak_check", "technician": "T007"}},
 	} {
 		t.Run(string(tc.code)+"/"+tc.name, func(t *testing.T) {
-			a := codesAgent(t, tc.edit)
+			edit := tc.edit
+			if tc.analyzer != "" {
+				dev := analyzerPTY(t, tc.analyzer, "")
+				edit = func(c *config.Config) { c.Analyzer.Interface = "nht6:" + dev }
+			}
+			a := codesAgent(t, edit)
 			for _, b := range tc.before {
 				if r := replyOf(t, a, b[0].(string), b[1]); !r.OK {
 					t.Fatalf("%s: %+v", b[0], r)
 				}
 			}
 			r := replyOf(t, a, tc.name, tc.args)
-			if r.OK || r.Code != tc.code || !slices.Equal(r.Fields, tc.fields) {
-				t.Fatalf("reply %+v, want code %s fields %v", r, tc.code, tc.fields)
-			}
-			if r.Error == "" || r.Message[i18n.English] == "" || r.Message[i18n.Chinese] == "" {
-				t.Errorf("reply %+v lacks the error or a message", r)
+			wantRefused(t, tc.name, r, tc.code, tc.msg...)
+			if !slices.Equal(r.Fields, tc.fields) {
+				t.Errorf("reply fields %v, want %v", r.Fields, tc.fields)
 			}
 		})
 	}
@@ -117,10 +153,7 @@ func TestReplyCodeNotStored(t *testing.T) {
 		t.Fatal(r)
 	}
 	a.Close() // the outbox is closed: nothing more is stored
-	r := replyOf(t, a, "add_note", map[string]any{"author": "T007", "text": "x"})
-	if r.OK || r.Code != uplink.CodeNotStored {
-		t.Fatalf("reply %+v, want not_stored", r)
-	}
+	wantRefused(t, "add_note", replyOf(t, a, "add_note", map[string]any{"author": "T007", "text": "x"}), uplink.CodeNotStored)
 }
 
 // TestReplyCodeStorageFull: once the outbox holds all it may (nothing is
@@ -139,12 +172,49 @@ func TestReplyCodeStorageFull(t *testing.T) {
 		if r.OK {
 			continue
 		}
-		if r.Code != uplink.CodeStorageFull || r.Message[i18n.Chinese] == "" {
-			t.Fatalf("after %d notes: %+v, want storage_full with a message", stored, r)
-		}
+		wantRefused(t, fmt.Sprintf("note %d", stored+1), r, uplink.CodeStorageFull)
 		if stored < 100 {
 			t.Fatalf("refused after only %d notes of 6 kB under 1 MiB", stored)
 		}
 		return
 	}
+}
+
+// TestReplyCodeJobFull: a job holds job.DefaultMaxEvents events, its
+// job_open included; the next note is refused with job_full, and the full
+// job still closes, as the message tells the technician to do.
+func TestReplyCodeJobFull(t *testing.T) {
+	t.Parallel() // 500 durable events take a few seconds
+	a := codesAgent(t, nil)
+	open := maps.Clone(codesOpen)
+	open["vin"] = "LFV2A21K8A4052691" // a job closes with a VIN
+	if r := replyOf(t, a, "open_job", open); !r.OK {
+		t.Fatal(r)
+	}
+	for n := 2; n <= job.DefaultMaxEvents; n++ {
+		if r := replyOf(t, a, "add_note", map[string]any{"author": "T007", "text": fmt.Sprint("note ", n)}); !r.OK {
+			t.Fatalf("event %d of %d: %+v", n, job.DefaultMaxEvents, r)
+		}
+	}
+	wantRefused(t, "one event too many", replyOf(t, a, "add_note", map[string]any{"author": "T007", "text": "one too many"}), uplink.CodeJobFull)
+	if r := replyOf(t, a, "close_job", codesClose); !r.OK {
+		t.Fatalf("closing the full job: %+v", r)
+	}
+}
+
+// TestReplyCodeVehicleError: the vehicle stops answering (unplugged, or
+// the ignition switched off) between its scan and a DTC clear: the clear
+// is answered vehicle_error, and the failed clear is on record.
+func TestReplyCodeVehicleError(t *testing.T) {
+	b := newBench(t)
+	// One probe at start, and no presence check while the test runs: the
+	// agent still takes the vehicle for connected when the clear comes.
+	b.cfg.Vehicle.DetectInterval = config.Duration(time.Minute)
+	unplug := b.plugIn("petrol-p0420")
+	b.start()
+	b.waitRecord(record.KindScan, nil)
+	b.mustCommand("open_job", codesOpen)
+	unplug()
+	wantRefused(t, "clear_dtcs", b.command("clear_dtcs", map[string]any{"technician": "T007", "reason": "repaired"}), uplink.CodeVehicleError)
+	b.waitRecord(record.KindDTCClear, func(body map[string]any) bool { return body["stage"] == job.ClearFailed && body["error"] != "" })
 }

@@ -564,6 +564,55 @@ func TestLanes(t *testing.T) {
 	}
 }
 
+// TestShutdownAnswersWaiting: a command still waiting in its lane when the
+// uplink stops is not run; it is answered shutting_down, with its message
+// in both languages, before the uplink disconnects.
+func TestShutdownAnswersWaiting(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Options{})
+	replies := mosquittotest.Subscribe(t, b.PlainURL, devA.Reply, mosquittotest.SubOptions{QoS: 1})
+	lc := laneCommander{started: make(chan string, 8), gate: make(chan struct{})}
+	u, err := New(plainOptions(b, "dev-a"), newMemQueue(), lc, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, u)
+	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
+	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
+	for _, c := range [][2]string{{"h1", "hold"}, {"h2", "hold"}, {"e1", "echo"}} {
+		tok := backend.Publish(devA.Cmd, 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q}`, c[0], c[1]))
+		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", c[0], tok.Error())
+		}
+	}
+	<-lc.started // h1 runs; h2 waits behind it
+	// e1, sent after h2, is answered: h2 is in its lane.
+	if m := replies.WaitN(1, wait10)[0]; !strings.Contains(string(m.Payload), `"id":"e1","ok":true`) {
+		t.Fatalf("first reply %s, want e1's", m.Payload)
+	}
+	stop()
+	var got Reply
+	replies.WaitFor(wait10, "the reply to h2", func(ms []mosquittotest.Message) bool {
+		for _, m := range ms {
+			if json.Unmarshal(m.Payload, &got) == nil && got.ID == "h2" {
+				return true
+			}
+		}
+		return false
+	})
+	if got.OK || got.Code != CodeShuttingDown || got.Error != ErrShuttingDown.Error() {
+		t.Errorf("reply to the waiting command %+v, want code %s", got, CodeShuttingDown)
+	}
+	for _, l := range i18n.Langs() {
+		if want := i18n.Text(l, CodeShuttingDown.MessageKey()); got.Message[l] != want || want == CodeShuttingDown.MessageKey() {
+			t.Errorf("%s message %q, want %q", l, got.Message[l], want)
+		}
+	}
+	if len(lc.started) != 0 {
+		t.Errorf("the waiting command ran: %s", <-lc.started)
+	}
+}
+
 // countingCommander counts the runs of each command id it sees in args.
 type countingCommander struct {
 	mu   sync.Mutex

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
@@ -42,19 +42,8 @@ func BenchmarkScanEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	timing := elmsim.RealTiming()
-	sim, err := elmsim.New(p, elmsim.Options{Latency: latency, Timing: timing})
-	if err != nil {
-		b.Fatal(err)
-	}
-	path, stop, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		b.Fatalf("pseudo-terminal: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			b.Errorf("ELM327 simulator: %v", err)
-		}
-	}()
+	sim := elmsimtest.New(b, p, elmsim.Options{Latency: latency, Timing: timing})
+	path := elmsimtest.PTY(b, sim)
 	run := func() (time.Duration, *scan.Snapshot) {
 		var out, errb bytes.Buffer
 		c := exec.Command(bin, "scan", "--iface", "elm327:"+path+"@38400", "--json")

@@ -14,12 +14,23 @@ import (
 
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
+
+// wantLines fails t for each of wants that the output (named what in the
+// message) lacks.
+func wantLines(t *testing.T, what, output string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(output, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, output)
+		}
+	}
+}
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -115,17 +126,12 @@ func TestScanReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{
+	wantLines(t, "report", stdout,
 		"LFV2A21K8A4052691", "MIL:", "ON", "P0420", "Catalyst System Efficiency Below Threshold",
 		"P0171", "P0300", "P0700", "Catalyst", "NOT COMPLETE", "123456.7 km", "OBD pre-check: FAIL", "255 or more",
 		// Mode 06: the failed catalyst test and the O2 sensor close to its limit.
 		"On-board monitor tests (Mode 06)", "Catalyst monitor bank 1            TID 01  0.7852 ratio  0 .. 0.75   FAILED",
-		"O2 sensor monitor bank 1 sensor 2  TID 07  0.412 V       0.4 .. 1.1  pass, CLOSE TO LIMIT",
-	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("report lacks %q:\n%s", want, stdout)
-		}
-	}
+		"O2 sensor monitor bank 1 sensor 2  TID 07  0.412 V       0.4 .. 1.1  pass, CLOSE TO LIMIT")
 }
 
 // TestScanReportChinese: --lang zh prints the same report in Chinese.
@@ -204,23 +210,7 @@ func TestVersion(t *testing.T) {
 // reached and the timing.
 func TestScanTCP(t *testing.T) {
 	profile := filepath.Join("..", "..", "testdata", "vehicles", "petrol-p0420.yaml")
-	p, err := obdsim.Load(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, stop, err := elmsim.ServeTCP(context.Background(), sim, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("TCP simulator: %v", err)
-		}
-	}()
+	addr := elmsimtest.TCP(t, elmsimtest.Load(t, profile, elmsim.Options{}))
 	snapshot := func(args ...string) scan.Snapshot {
 		t.Helper()
 		code, stdout, stderr := runCmd(t, append([]string{"scan", "--json"}, args...)...)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 )
 
 // Defaults for Options fields left zero.
@@ -225,25 +227,13 @@ func (c *conn) operation(ctx context.Context, what string, step func(context.Con
 // settle waits the fixed time an instrument that reports no completion
 // needs (the station code's 30 s timer after a zero).
 func (c *conn) settle(ctx context.Context, what string) error {
-	if err := sleep(ctx, c.zeroFor); err != nil {
+	if err := ctxtime.Sleep(ctx, c.zeroFor); err != nil {
 		return fmt.Errorf("%s %s: %s: %w: %w", c.id.Protocol, c.id.Port, what, ErrNotFinished, err)
 	}
 	return nil
 }
 
-func (c *conn) wait(ctx context.Context) error { return sleep(ctx, c.poll) }
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (c *conn) wait(ctx context.Context) error { return ctxtime.Sleep(ctx, c.poll) }
 
 // oneByte sends a one-byte command answered by 0x06 (NHA family, MQW-511).
 func (c *conn) oneByte(ctx context.Context, cmd byte) error {

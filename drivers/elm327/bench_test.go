@@ -7,7 +7,6 @@ import (
 
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/scan/scantest"
-	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -19,13 +18,8 @@ import (
 // both, and their ratios. One iteration takes several seconds (the naive
 // scan waits 200 ms after most of its requests): run it with -benchtime=1x.
 func BenchmarkScanELM327(b *testing.B) {
-	path, _ := startPTY(b, loadProfile(b, "petrol-p0420"), elmsim.Options{Latency: 10 * time.Millisecond, Baud: 38400})
+	a, _ := openPTY(b, loadProfile(b, "petrol-p0420"), elmsim.Options{Latency: 10 * time.Millisecond, Baud: 38400})
 	ctx := context.Background()
-	a, err := elm327.Open(ctx, path+"@38400", elm327.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
 	wire := func() int64 { s := a.Stats(); return s.BytesWritten + s.BytesRead }
 	var fastReq, naiveReq, fastBytes, naiveBytes int64
 	var fastTime, naiveTime time.Duration
@@ -72,13 +66,8 @@ func BenchmarkScanRefusesBatches(b *testing.B) {
 		b.Fatal(err)
 	}
 	so.Latency, so.Baud = 10*time.Millisecond, 38400
-	path, _ := startPTY(b, loadProfile(b, "petrol-p0420"), so)
+	a, _ := openPTY(b, loadProfile(b, "petrol-p0420"), so)
 	ctx := context.Background()
-	a, err := elm327.Open(ctx, path+"@38400", elm327.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
 	learnt := &scan.Session{}
 	if _, err := scan.Scan(ctx, a, scan.Options{Session: learnt}); err != nil {
 		b.Fatal(err)
@@ -130,13 +119,8 @@ func BenchmarkScanRefusesBatches(b *testing.B) {
 // latency once per request. Target: >= 0.8 of the floor.
 func BenchmarkLiveELM327(b *testing.B) {
 	const baud, latency = 38400, 10 * time.Millisecond
-	path, sim := startPTY(b, loadProfile(b, "petrol-p0420"), elmsim.Options{Latency: latency, Baud: baud})
+	a, sim := openPTY(b, loadProfile(b, "petrol-p0420"), elmsim.Options{Latency: latency, Baud: baud})
 	ctx := context.Background()
-	a, err := elm327.Open(ctx, path+"@38400", elm327.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
 	pids := []obd.PID{0x0C, 0x0D, 0x05, 0x0B, 0x11, 0x04} // speed, rpm, coolant, MAP, throttle, load
 	ecus := []obd.ECU{0x7E8}
 	sess := &scan.Session{}

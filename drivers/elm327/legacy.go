@@ -80,7 +80,7 @@ func parseLegacyLine(c string, headers bool, proto byte) (fr legacyFrame, badChe
 	if end <= start {
 		return fr, false, fmt.Errorf("%w: frame without data", ErrBadResponse)
 	}
-	want := checkByte(b[:end], proto)
+	want := CheckByte(b[:end], proto)
 	return legacyFrame{ecu: obd.ECU(b[2]), data: b[start:end:end]}, want != b[end], nil
 }
 
@@ -94,9 +94,11 @@ func kwpFormat(b, proto byte) bool {
 	return b&0x80 != 0 && b != 0xFF
 }
 
-// checkByte is a non-CAN frame's check byte: the SAE J1850 CRC-8 on
-// protocols 1 and 2, the 8-bit sum on the ISO ones.
-func checkByte(b []byte, proto byte) byte {
+// CheckByte is the check byte that ends a non-CAN frame b (header and data)
+// on ELM327 protocol proto ('1' to '5'): the SAE J1850 CRC-8 on protocols 1
+// and 2, the 8-bit sum on the ISO ones. The simulator (elmsim) frames its
+// answers with it.
+func CheckByte(b []byte, proto byte) byte {
 	if proto == '1' || proto == '2' {
 		return crc8J1850(b)
 	}

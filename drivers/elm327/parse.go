@@ -136,6 +136,25 @@ func fatalStatus(err error) bool {
 	return errors.Is(err, ErrAdapterReset) || errors.Is(err, ErrStopped) || errors.Is(err, ErrBufferFull)
 }
 
+// statusLine takes in line (c compacted) if it is a status message, in CAN
+// and non-CAN answers alike: it keeps the first status that leaves the
+// answer usable and notes a protocol search. ok reports whether line was a
+// status message; err is the status that loses the answer (fatalStatus).
+func (p *parsed) statusLine(line, c string) (ok bool, err error) {
+	err, ok = statusError(line, c)
+	if !ok {
+		return false, nil
+	}
+	if fatalStatus(err) {
+		return true, err
+	}
+	if err != nil && p.status == nil {
+		p.status = err
+	}
+	p.searched = p.searched || strings.HasPrefix(c, "SEARCHING")
+	return true, nil
+}
+
 // isBanner reports whether a compacted line is the banner an ELM327 prints
 // after a reset ("ELM327 v1.5").
 func isBanner(compact string) bool { return strings.HasPrefix(compact, "ELM327") }
@@ -199,16 +218,9 @@ func parseResponse(text string, f Format) (*parsed, error) {
 	}
 	for _, line := range splitLines(text) {
 		c := compact(line)
-		if err, ok := statusError(line, c); ok {
-			if fatalStatus(err) {
-				return nil, err
-			}
-			if err != nil && p.status == nil {
-				p.status = err
-			}
-			if strings.HasPrefix(c, "SEARCHING") {
-				p.searched = true
-			}
+		if ok, err := p.statusLine(line, c); err != nil {
+			return nil, err
+		} else if ok {
 			continue
 		}
 		// Headers-off multi-frame: "N: data" lines after a length line.
@@ -310,14 +322,9 @@ func parseLegacy(text string, f Format) (*parsed, error) {
 	var frames []legacyFrame
 	for _, line := range splitLines(text) {
 		c := compact(line)
-		if err, ok := statusError(line, c); ok {
-			if fatalStatus(err) {
-				return nil, err
-			}
-			if err != nil && p.status == nil {
-				p.status = err
-			}
-			p.searched = p.searched || strings.HasPrefix(c, "SEARCHING")
+		if ok, err := p.statusLine(line, c); err != nil {
+			return nil, err
+		} else if ok {
 			continue
 		}
 		fr, badCheck, err := parseLegacyLine(c, f.Headers, f.Protocol)

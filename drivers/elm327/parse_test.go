@@ -139,6 +139,27 @@ func FuzzParseResponse(f *testing.F) {
 	})
 }
 
+// TestCheckByte: the check bytes of the documented frames (DOMAIN.md
+// section 5 for J1850, the 8-bit sums of the ISO frames above), which the
+// simulator's frames carry too.
+func TestCheckByte(t *testing.T) {
+	for _, tc := range []struct {
+		frame string
+		proto byte
+		want  byte
+	}{
+		{"486B104100BE3EB811", '2', 0xFA},
+		{"416B104100BE3EB811", '1', 0x90},
+		{"486B10410C1AF8", '3', 0x22},
+		{"83F111410D00", '5', 0xD3},
+		{"80F1100449020131", '4', 0x02},
+	} {
+		if got := CheckByte(h(tc.frame), tc.proto); got != tc.want {
+			t.Errorf("CheckByte(%s, %c) = %02X, want %02X", tc.frame, tc.proto, got, tc.want)
+		}
+	}
+}
+
 func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct {
 		spec string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/isotp"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 )
@@ -57,24 +59,25 @@ func scanCAN(t *testing.T, p *obdsim.Profile) *scan.Snapshot {
 	return snap
 }
 
-// startPTY serves the profile as an ELM327 on a pseudo-terminal and returns
-// its device path.
-func startPTY(t testing.TB, p *obdsim.Profile, opts elmsim.Options) (string, *elmsim.Sim) {
+// openPTY serves the profile as an ELM327 on a pseudo-terminal and opens
+// the driver on it by path (at opts.Baud when set, as a dongle's spec names
+// its rate); the adapter is closed, then the simulator stopped, when the
+// test ends.
+func openPTY(t testing.TB, p *obdsim.Profile, opts elmsim.Options) (*elm327.Adapter, *elmsim.Sim) {
 	t.Helper()
-	sim, err := elmsim.New(p, opts)
-	if err != nil {
-		t.Fatal(err)
+	sim := elmsimtest.New(t, p, opts)
+	path := elmsimtest.PTY(t, sim)
+	if opts.Baud != 0 {
+		path += "@" + strconv.Itoa(opts.Baud)
 	}
-	path, stop, err := elmsim.ServePTY(context.Background(), sim)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := elm327.Open(ctx, path, elm327.Options{})
 	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
+		t.Fatalf("open %s: %v", path, err)
 	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("ELM327 simulator: %v", err)
-		}
-	})
-	return path, sim
+	t.Cleanup(func() { a.Close() })
+	return a, sim
 }
 
 // TestSnapshotELM327EqualsCAN reads each vehicle through the ELM327
@@ -87,14 +90,9 @@ func TestSnapshotELM327EqualsCAN(t *testing.T) {
 			p := loadProfile(t, name)
 			want := scanCAN(t, p)
 
-			path, _ := startPTY(t, p, elmsim.Options{})
+			a, _ := openPTY(t, p, elmsim.Options{})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			a, err := elm327.Open(ctx, path, elm327.Options{})
-			if err != nil {
-				t.Fatalf("open %s: %v", path, err)
-			}
-			defer a.Close()
 			got, err := scan.Scan(ctx, a, scan.Options{Protocol: a.Protocol()})
 			if err != nil {
 				t.Fatalf("scan over ELM327: %v", err)
@@ -146,14 +144,9 @@ func TestSnapshotClonesEqualCAN(t *testing.T) {
 		{"stray bytes after reset", elmsim.Quirks{AfterReset: "\xFC\x00"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path, _ := startPTY(t, p, elmsim.Options{Quirks: tc.quirks})
+			a, _ := openPTY(t, p, elmsim.Options{Quirks: tc.quirks})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			a, err := elm327.Open(ctx, path, elm327.Options{})
-			if err != nil {
-				t.Fatalf("open %s: %v", path, err)
-			}
-			defer a.Close()
 			got, err := scan.Scan(ctx, a, scan.Options{})
 			if err != nil {
 				t.Fatalf("scan: %v", err)

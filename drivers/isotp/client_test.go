@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
@@ -438,13 +439,13 @@ func TestResponsePending(t *testing.T) {
 					if _, err := recvPDU(ctx, c, 0x7DF); err != nil {
 						return
 					}
-					_ = sleep(ctx, 10*time.Millisecond)
+					_ = ctxtime.Sleep(ctx, 10*time.Millisecond)
 					if tt.final == "037F0111" {
 						_ = sendHex(ctx, c, 0x7E8, tt.final)
 						return
 					}
 					_ = sendHex(ctx, c, 0x7E8, "037F0178AAAAAAAA")
-					if tt.final == "" || sleep(ctx, tt.delay) != nil {
+					if tt.final == "" || ctxtime.Sleep(ctx, tt.delay) != nil {
 						return
 					}
 					_ = sendHex(ctx, c, 0x7E8, tt.final)
@@ -594,7 +595,7 @@ func TestStaleFramesDrained(t *testing.T) {
 					return
 				}
 				if p.Data[1] == 0x00 { // answered after P2
-					_ = sleep(ctx, 80*time.Millisecond)
+					_ = ctxtime.Sleep(ctx, 80*time.Millisecond)
 				}
 				_ = sendHex(ctx, c, 0x7E8, fmt.Sprintf("0441%02X0102", p.Data[1]))
 			}
@@ -631,10 +632,10 @@ func TestLateAnswerDuringNextRequest(t *testing.T) {
 				}
 				switch p.Data[0] {
 				case 0x03: // too late for this request: sent after the next one began
-					_ = sleep(ctx, 60*time.Millisecond)
+					_ = ctxtime.Sleep(ctx, 60*time.Millisecond)
 					_ = sendHex(ctx, c, 0x7E8, "03430101")
 				case 0x07:
-					_ = sleep(ctx, 20*time.Millisecond)
+					_ = ctxtime.Sleep(ctx, 20*time.Millisecond)
 					_ = sendHex(ctx, c, 0x7E8, "024700")
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 )
 
 // fcSource waits up to timeout for the next flow-control frame from the
@@ -76,12 +77,12 @@ func (s *sender) send(ctx context.Context, msg []byte, nextFC fcSource) error {
 		stmin := STminDuration(fc.STmin)
 		for n := 0; off < len(msg) && (fc.BlockSize == 0 || n < int(fc.BlockSize)); n++ {
 			if n > 0 {
-				if err := sleep(ctx, stmin); err != nil {
+				if err := ctxtime.Sleep(ctx, stmin); err != nil {
 					return err
 				}
 			}
 			if cf > 0 {
-				if err := sleep(ctx, s.faults.LateCF); err != nil {
+				if err := ctxtime.Sleep(ctx, s.faults.LateCF); err != nil {
 					return err
 				}
 			}
@@ -102,19 +103,4 @@ func (s *sender) send(ctx context.Context, msg []byte, nextFC fcSource) error {
 		}
 	}
 	return nil
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

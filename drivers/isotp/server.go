@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 	"github.com/bayagent/bayagent/drivers/obd"
 	"go.einride.tech/can"
 )
@@ -216,7 +217,7 @@ func (s *server) respond(ctx context.Context, resp []byte) error {
 			return err
 		}
 	}
-	if err := sleep(ctx, s.cfg.Latency); err != nil {
+	if err := ctxtime.Sleep(ctx, s.cfg.Latency); err != nil {
 		return err
 	}
 	return s.tx.send(ctx, resp, s.nextFC)

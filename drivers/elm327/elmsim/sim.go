@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/elm327"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 	"github.com/bayagent/bayagent/drivers/isotp"
 	"github.com/bayagent/bayagent/drivers/obd"
 	"github.com/bayagent/bayagent/drivers/obd/obdsim"
@@ -389,14 +390,7 @@ func (ss *session) pace(n int) error {
 }
 
 func (ss *session) sleep(until time.Time) error {
-	t := time.NewTimer(time.Until(until))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ss.ctx.Done():
-		return ss.ctx.Err()
-	}
+	return ctxtime.Sleep(ss.ctx, time.Until(until))
 }
 
 // send writes s, paced to the baud rate: it leaves when its last byte
@@ -985,31 +979,7 @@ func legacyFrame(proto, source byte, data []byte) []byte {
 		hdr = []byte{0x48, 0x6B, source}
 	}
 	fr := append(hdr, data...)
-	var check byte
-	if proto == '1' || proto == '2' {
-		check = crc8J1850(fr)
-	} else {
-		for _, b := range fr {
-			check += b
-		}
-	}
-	return append(fr, check)
-}
-
-// crc8J1850 is the SAE J1850 CRC (polynomial 0x1D, initial FF, inverted).
-func crc8J1850(b []byte) byte {
-	crc := byte(0xFF)
-	for _, x := range b {
-		crc ^= x
-		for i := 0; i < 8; i++ {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x1D
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return ^crc
+	return append(fr, elm327.CheckByte(fr, proto))
 }
 
 // The adapter personalities of Personality: the adapters a workshop owns

@@ -11,21 +11,13 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/serialport"
 )
 
 func newSim(t *testing.T, name string, opts elmsim.Options) *elmsim.Sim {
 	t.Helper()
-	p, err := obdsim.Load(filepath.Join("..", "..", "..", "testdata", "vehicles", name+".yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := elmsim.New(p, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return elmsimtest.Load(t, filepath.Join("..", "..", "..", "testdata", "vehicles", name+".yaml"), opts)
 }
 
 // term is a raw client: it sends a line and reads up to the prompt.
@@ -285,16 +277,7 @@ func TestFaults(t *testing.T) {
 // TestServePTY talks to the simulator through its pseudo-terminal, opened
 // as a serial port.
 func TestServePTY(t *testing.T) {
-	s := newSim(t, "petrol-clean", elmsim.Options{})
-	path, stop, err := elmsim.ServePTY(context.Background(), s)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	path := elmsimtest.PTY(t, newSim(t, "petrol-clean", elmsim.Options{}))
 	p, err := serialport.Open(path, 38400)
 	if err != nil {
 		t.Fatal(err)

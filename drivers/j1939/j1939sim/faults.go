@@ -9,6 +9,7 @@ import (
 	"go.einride.tech/can"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 	"github.com/bayagent/bayagent/drivers/j1939"
 )
 
@@ -66,14 +67,8 @@ func (c *faultConn) Send(ctx context.Context, f can.Frame) error {
 		if drop {
 			return nil
 		}
-		if d := time.Duration(c.f.LateDT); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			}
+		if err := ctxtime.Sleep(ctx, time.Duration(c.f.LateDT)); err != nil {
+			return err
 		}
 	}
 	return c.Conn.Send(ctx, f)

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/drivers/canbus"
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 	"github.com/bayagent/bayagent/drivers/j1939"
 )
 
@@ -242,14 +243,8 @@ func (s *Sim) serve(ctx context.Context, e *ecu, n *j1939.Node) {
 }
 
 func (s *Sim) answer(ctx context.Context, e *ecu, n *j1939.Node, pgn j1939.PGN, from uint8, global bool) {
-	if d := time.Duration(e.prof.Latency); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return
-		}
+	if ctxtime.Sleep(ctx, time.Duration(e.prof.Latency)) != nil {
+		return
 	}
 	ack := func(c j1939.AckControl) {
 		if global {
