@@ -19,6 +19,22 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/records golden files")
 
+// compareGolden fails the test unless the golden file at path holds want;
+// with -update it writes want there instead.
+func compareGolden(t *testing.T, path, want string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Errorf("%s differs from what the code produces now (%v; go test -update rewrites it):\n%s", path, err, want)
+	}
+}
+
 // testKey is the fixed key of the test device; its public half is in
 // testdata/records/bay-test.pub.json. Never used outside tests.
 func testKey() ed25519.PrivateKey {
@@ -412,20 +428,7 @@ func TestGoldenRecords(t *testing.T) {
 		"chain-problems.report.txt": rep.String(),
 	}
 	for name, want := range files {
-		p := filepath.Join(dir, name)
-		if *update {
-			if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("%v (run go test -run TestGoldenRecords -update)", err)
-		}
-		if string(got) != want {
-			t.Errorf("%s differs from what the code produces now (run with -update if intended):\n%s", p, want)
-		}
+		compareGolden(t, filepath.Join(dir, name), want)
 	}
 	if r := Verify(strings.NewReader(files["chain-good.jsonl"]), Keys{"bay-01": s.PublicKey()}); !r.OK() {
 		t.Fatalf("good chain does not verify:\n%s", r)
