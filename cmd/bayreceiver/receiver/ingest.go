@@ -1,15 +1,17 @@
 package receiver
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,43 +110,167 @@ func (k *keys) get(ctx context.Context, device string) (ed25519.PublicKey, bool)
 	return pub, ok
 }
 
-// check verifies one message.
-func (r *Receiver) check(ctx context.Context, m inbound) verified {
+// decoded is one message read and looked at, before its signature: the
+// record, the hash of its canonical bytes and its device's key; or, when
+// it got no further, its quarantine entry.
+type decoded struct {
+	rec  record.Record
+	hash record.Hash
+	pub  ed25519.PublicKey
+	q    *store.Quarantined
+}
+
+// decode reads one message and checks everything but the signature.
+func (r *Receiver) decode(ctx context.Context, m inbound) decoded {
 	shop, device, _, _ := uplink.ParseTopic(r.o.MQTT.Prefix, m.topic)
-	q := func(reason, detail string, rec *record.Record) verified {
-		e := &store.Quarantined{Device: device, Reason: reason, Detail: detail, Topic: m.topic, Wire: m.payload, ReceivedAt: m.at}
-		if rec != nil {
-			e.Device, e.Seq = rec.Device, rec.Seq
-		}
-		return verified{q: e}
-	}
 	rec, err := record.Decode(m.payload)
 	if err != nil {
-		return q(store.ReasonMalformed, err.Error(), nil)
+		return decoded{q: quarantined(m, device, nil, store.ReasonMalformed, err.Error())}
 	}
 	if rec.Device != device || rec.Shop != shop {
-		return q(store.ReasonWrongTopic, fmt.Sprintf("record of shop %s device %s on topic %s", rec.Shop, rec.Device, m.topic), &rec)
+		return decoded{q: quarantined(m, device, &rec, store.ReasonWrongTopic,
+			fmt.Sprintf("record of shop %s device %s on topic %s", rec.Shop, rec.Device, m.topic))}
 	}
 	pub, ok := r.keys.get(ctx, rec.Device)
 	if !ok {
-		return q(store.ReasonUnknownDevice, "no public key enrolled for device "+rec.Device, &rec)
+		return decoded{q: quarantined(m, device, &rec, store.ReasonUnknownDevice, "no public key enrolled for device "+rec.Device)}
 	}
-	c := rec.Canonical()
-	if !ed25519.Verify(pub, c, rec.Sig) {
-		return q(store.ReasonBadSignature, fmt.Sprintf("seq %d: the signature does not verify with the enrolled key (forged or edited)", rec.Seq), &rec)
+	h, _ := record.WireHash(m.payload) // Decode took it: the layout holds
+	return decoded{rec: rec, hash: h, pub: pub}
+}
+
+func quarantined(m inbound, device string, rec *record.Record, reason, detail string) *store.Quarantined {
+	e := &store.Quarantined{Device: device, Reason: reason, Detail: detail, Topic: m.topic, Wire: m.payload, ReceivedAt: m.at}
+	if rec != nil {
+		e.Device, e.Seq = rec.Device, rec.Seq
 	}
-	return verified{rec: &store.Record{
-		Device: rec.Device, Seq: rec.Seq, Shop: rec.Shop, Kind: rec.Kind, Job: rec.Job, Time: rec.Time,
-		Hash: sha256.Sum256(c), Prev: rec.Prev, Wire: m.payload, ReceivedAt: m.at,
-	}}
+	return e
+}
+
+// signed reports whether d's own signature verifies with its device's
+// key.
+func (d *decoded) signed() bool {
+	return ed25519.Verify(d.pub, d.rec.Canonical(), d.rec.Sig)
+}
+
+// verifyBatch verifies a batch of messages (see the package doc,
+// "Verification"): every record is authenticated by the enrolled key of
+// its device, by its own signature or through the hash chain. Within the
+// batch, each device's records are cut into runs of consecutive seqs
+// where every record's prev is the hash of the one below it (a seq that
+// occurs twice in the batch is a run of its own). The signature of each
+// run's newest record is verified; if it holds, the run's other records
+// are authenticated by it (their canonical bytes are what it commits to,
+// link by link); if it fails, that record is quarantined and every other
+// record of the run is verified by its own signature, as a record alone
+// is. Signatures are verified on every core, in two rounds at most.
+func (r *Receiver) verifyBatch(ctx context.Context, msgs []inbound) (res []verified, bySig, byChain int) {
+	d := make([]decoded, len(msgs))
+	r.parallel(len(msgs), func(i int) { d[i] = r.decode(ctx, msgs[i]) })
+
+	runs := chainRuns(d)
+	tops := make([]int, len(runs))
+	for i, run := range runs {
+		tops[i] = run[len(run)-1]
+	}
+	good := make([]bool, len(d))
+	r.parallel(len(tops), func(i int) { good[tops[i]] = d[tops[i]].signed() })
+	var again []int
+	for _, run := range runs {
+		top := run[len(run)-1]
+		bySig++
+		if good[top] {
+			for _, i := range run[:len(run)-1] {
+				good[i] = true
+				byChain++
+			}
+			continue
+		}
+		again = append(again, run[:len(run)-1]...)
+	}
+	r.parallel(len(again), func(i int) { good[again[i]] = d[again[i]].signed() })
+	bySig += len(again)
+
+	res = make([]verified, len(msgs))
+	for i, m := range msgs {
+		switch x := &d[i]; {
+		case x.q != nil:
+			res[i] = verified{q: x.q}
+		case !good[i]:
+			res[i] = verified{q: quarantined(m, x.rec.Device, &x.rec, store.ReasonBadSignature,
+				fmt.Sprintf("seq %d: the signature does not verify with the enrolled key (forged or edited)", x.rec.Seq))}
+		default:
+			res[i] = verified{rec: &store.Record{
+				Device: x.rec.Device, Seq: x.rec.Seq, Shop: x.rec.Shop, Kind: x.rec.Kind, Job: x.rec.Job, Time: x.rec.Time,
+				Hash: x.hash, Prev: x.rec.Prev, Wire: m.payload, ReceivedAt: m.at,
+			}}
+		}
+	}
+	return res, bySig, byChain
+}
+
+// chainRuns cuts the decoded records of a batch (those not quarantined)
+// into runs: per device, consecutive seqs, each record's prev the hash of
+// the one before it, oldest first. A seq found more than once for a
+// device in the batch (a duplicate, a conflict, a forgery beside the real
+// one) forms runs of one record each.
+func chainRuns(d []decoded) [][]int {
+	idx := make([]int, 0, len(d))
+	for i := range d {
+		if d[i].q == nil {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		return cmp.Or(strings.Compare(d[a].rec.Device, d[b].rec.Device), cmp.Compare(d[a].rec.Seq, d[b].rec.Seq), cmp.Compare(a, b))
+	})
+	same := func(a, b int) bool { return d[a].rec.Device == d[b].rec.Device && d[a].rec.Seq == d[b].rec.Seq }
+	alone := func(k int) bool {
+		return (k == 0 || !same(idx[k-1], idx[k])) && (k == len(idx)-1 || !same(idx[k], idx[k+1]))
+	}
+	var runs [][]int
+	for k := 0; k < len(idx); k++ {
+		run := []int{idx[k]}
+		for alone(k) && k+1 < len(idx) && alone(k+1) {
+			a, b := &d[idx[k]], &d[idx[k+1]]
+			if b.rec.Device != a.rec.Device || b.rec.Seq != a.rec.Seq+1 || b.rec.Prev != a.hash {
+				break
+			}
+			k++
+			run = append(run, idx[k])
+		}
+		runs = append(runs, run)
+	}
+	return runs
+}
+
+// parallel runs f(0..n-1) on every core.
+func (r *Receiver) parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // verifyLoop takes what the broker delivered, a batch at a time, and
-// verifies each batch on every core. When ctx ends it verifies what is
-// already queued and closes out.
+// verifies each batch. When ctx ends it verifies what is already queued
+// and closes out.
 func (r *Receiver) verifyLoop(ctx context.Context, out chan<- *batch) {
 	defer close(out)
-	workers := runtime.GOMAXPROCS(0)
 	for {
 		var b batch
 		select {
@@ -164,19 +290,10 @@ func (r *Receiver) verifyLoop(ctx context.Context, out chan<- *batch) {
 		if len(b.msgs) == 0 {
 			return // ctx ended and nothing is left
 		}
-		b.res = make([]verified, len(b.msgs))
-		var wg sync.WaitGroup
-		per := (len(b.msgs) + workers - 1) / workers
-		for w := 0; w*per < len(b.msgs); w++ {
-			lo, hi := w*per, min((w+1)*per, len(b.msgs))
-			wg.Go(func() {
-				vctx := context.WithoutCancel(ctx)
-				for i := lo; i < hi; i++ {
-					b.res[i] = r.check(vctx, b.msgs[i])
-				}
-			})
-		}
-		wg.Wait()
+		var bySig, byChain int
+		b.res, bySig, byChain = r.verifyBatch(context.WithoutCancel(ctx), b.msgs)
+		r.stats.bySignature.Add(uint64(bySig))
+		r.stats.byChain.Add(uint64(byChain))
 		out <- &b
 	}
 }

@@ -23,6 +23,39 @@
 // batch is committed to the store, so a receiver that dies loses nothing.
 // Verification runs on every core; the store commits a batch at a time.
 //
+// # Verification
+//
+// A record is stored as verified only when its canonical bytes (the wire
+// form without its "sig" member; package record) are authenticated by the
+// enrolled key of its device, in one of two ways:
+//
+//   - by signature: its own signature verifies (ed25519) over them;
+//   - by chain: a record of the same device in the same batch, with the
+//     next seq, has as its prev the SHA-256 of these canonical bytes, and
+//     is itself authenticated (by signature, or by chain in turn). The
+//     device signed that record, the hash included, so no other bytes
+//     than the ones it hashed can match it.
+//
+// Each device's records in a batch are cut into runs: consecutive seqs,
+// each record's prev the hash of the one before it (a seq present twice in
+// the batch, as a duplicate or beside a forgery, is a run of its own; an
+// outbox_reset record, prev genesis, starts one). The newest record of a
+// run has its signature verified; when it holds, the rest of the run is
+// authenticated by chain; when it fails, that record is quarantined and
+// every other record of the run is verified by its own signature, as a
+// record that arrives alone is. So a forged or edited record is never
+// stored: its content does not hash to the prev of the genuine record
+// after it, and its own signature fails. Links are taken only inside a
+// batch, between records this receiver authenticates itself; a receiver
+// that gets every other record of a device (a shared subscription spreads
+// messages one by one) verifies each by its own signature.
+//
+// What a chain does not cover is a record's own "sig" member, which the
+// canonical bytes exclude: a record authenticated by chain is the device's,
+// but the signature stored with it may have been altered on the way.
+// Stats.BySignature and Stats.ByChain count the records verified each
+// way.
+//
 // # Chains, gaps and resend
 //
 // After each batch the devices it touched are walked (package chain):
@@ -331,7 +364,7 @@ type counters struct {
 	received, stored, duplicates, verifiedLinks atomic.Uint64
 	resendsSent, resendReplies, resendErrors    atomic.Uint64
 	uploadsOK, uploadsRejected, uploadsFailed   atomic.Uint64
-	batches                                     atomic.Uint64
+	batches, bySignature, byChain               atomic.Uint64
 	mu                                          sync.Mutex
 	rejected                                    map[string]uint64 // by reason
 }
@@ -347,17 +380,22 @@ func (c *counters) reject(reason string) {
 
 // Stats are this receiver's counters since it started.
 type Stats struct {
-	Received      uint64            `json:"received"`   // record messages taken from the broker
-	Stored        uint64            `json:"stored"`     // verified and stored for the first time
-	Duplicates    uint64            `json:"duplicates"` // verified, already stored
-	Rejected      map[string]uint64 `json:"rejected"`   // quarantined, by reason
-	Batches       uint64            `json:"batches"`
-	ResendsSent   uint64            `json:"resends_sent"`
-	ResendReplies uint64            `json:"resend_replies"`
-	ResendErrors  uint64            `json:"resend_errors"`
-	UploadsOK     uint64            `json:"uploads_ok"`
-	UploadsReject uint64            `json:"uploads_rejected"`
-	UploadsFailed uint64            `json:"uploads_failed"`
+	Received   uint64            `json:"received"`   // record messages taken from the broker
+	Stored     uint64            `json:"stored"`     // verified and stored for the first time
+	Duplicates uint64            `json:"duplicates"` // verified, already stored
+	Rejected   map[string]uint64 `json:"rejected"`   // quarantined, by reason
+	Batches    uint64            `json:"batches"`
+	// BySignature counts the records whose own signature was verified
+	// (whatever the outcome); ByChain those authenticated through the
+	// hash chain by a record whose signature was (see Verification).
+	BySignature   uint64 `json:"by_signature"`
+	ByChain       uint64 `json:"by_chain"`
+	ResendsSent   uint64 `json:"resends_sent"`
+	ResendReplies uint64 `json:"resend_replies"`
+	ResendErrors  uint64 `json:"resend_errors"`
+	UploadsOK     uint64 `json:"uploads_ok"`
+	UploadsReject uint64 `json:"uploads_rejected"`
+	UploadsFailed uint64 `json:"uploads_failed"`
 }
 
 // Stats returns the counters.
@@ -371,7 +409,7 @@ func (r *Receiver) Stats() Stats {
 	c.mu.Unlock()
 	return Stats{
 		Received: c.received.Load(), Stored: c.stored.Load(), Duplicates: c.duplicates.Load(), Rejected: rej,
-		Batches: c.batches.Load(), ResendsSent: c.resendsSent.Load(), ResendReplies: c.resendReplies.Load(),
+		Batches: c.batches.Load(), BySignature: c.bySignature.Load(), ByChain: c.byChain.Load(), ResendsSent: c.resendsSent.Load(), ResendReplies: c.resendReplies.Load(),
 		ResendErrors: c.resendErrors.Load(), UploadsOK: c.uploadsOK.Load(), UploadsReject: c.uploadsRejected.Load(),
 		UploadsFailed: c.uploadsFailed.Load(),
 	}
