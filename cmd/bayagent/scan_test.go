@@ -21,6 +21,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
+// wantLines fails t for each of wants that the output (named what in the
+// message) lacks.
+func wantLines(t *testing.T, what, output string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(output, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, output)
+		}
+	}
+}
+
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -115,17 +126,12 @@ func TestScanReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{
+	wantLines(t, "report", stdout,
 		"LFV2A21K8A4052691", "MIL:", "ON", "P0420", "Catalyst System Efficiency Below Threshold",
 		"P0171", "P0300", "P0700", "Catalyst", "NOT COMPLETE", "123456.7 km", "OBD pre-check: FAIL", "255 or more",
 		// Mode 06: the failed catalyst test and the O2 sensor close to its limit.
 		"On-board monitor tests (Mode 06)", "Catalyst monitor bank 1            TID 01  0.7852 ratio  0 .. 0.75   FAILED",
-		"O2 sensor monitor bank 1 sensor 2  TID 07  0.412 V       0.4 .. 1.1  pass, CLOSE TO LIMIT",
-	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("report lacks %q:\n%s", want, stdout)
-		}
-	}
+		"O2 sensor monitor bank 1 sensor 2  TID 07  0.412 V       0.4 .. 1.1  pass, CLOSE TO LIMIT")
 }
 
 // TestScanReportChinese: --lang zh prints the same report in Chinese.

@@ -27,7 +27,9 @@ package store
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/record"
@@ -240,6 +242,46 @@ type ChainTx interface {
 	SetChain(Chain) error
 	// AddJob registers a job found by the walk unless it is known.
 	AddJob(Job) error
+}
+
+// ChainState is the state half of a ChainTx, which both stores embed: the
+// device's chain as loaded and as SetChain leaves it, in the one encoding
+// both store (JSON of Chain). The device never changes.
+type ChainState struct {
+	chain Chain
+	set   bool
+}
+
+// LoadChainState decodes a device's stored chain state; raw nil is a device
+// never walked (Device set, the rest zero).
+func LoadChainState(device string, raw []byte) (ChainState, error) {
+	c := ChainState{chain: Chain{Device: device}}
+	if raw != nil {
+		if err := json.Unmarshal(raw, &c.chain); err != nil {
+			return ChainState{}, fmt.Errorf("chain of %s: %w", device, err)
+		}
+		c.chain.Device = device
+	}
+	return c, nil
+}
+
+// Chain implements ChainTx.
+func (c *ChainState) Chain() Chain { return c.chain }
+
+// SetChain implements ChainTx; the device stays the loaded one.
+func (c *ChainState) SetChain(ch Chain) error {
+	ch.Device = c.chain.Device
+	c.chain, c.set = ch, true
+	return nil
+}
+
+// Encoded is the state to store once UpdateChain's function returned nil:
+// nil when SetChain was not called (nothing to write).
+func (c *ChainState) Encoded() ([]byte, error) {
+	if !c.set {
+		return nil, nil
+	}
+	return json.Marshal(c.chain)
 }
 
 // Store is the receiver's storage. Its methods are safe for concurrent

@@ -361,25 +361,17 @@ func (s *Store) Keys(context.Context) (map[string]ed25519.PublicKey, error) {
 }
 
 type chainTx struct {
+	store.ChainState
 	tx     *bolt.Tx
-	chain  store.Chain
-	set    bool
+	device string
 	prefix []byte
-}
-
-func (c *chainTx) Chain() store.Chain { return c.chain }
-
-func (c *chainTx) SetChain(ch store.Chain) error {
-	ch.Device = c.chain.Device
-	c.chain, c.set = ch, true
-	return nil
 }
 
 func (c *chainTx) Links(after uint64, n int) ([]store.Link, error) {
 	var out []store.Link
 	cur := c.tx.Bucket(bRecords).Cursor()
-	for k, v := cur.Seek(recKey(c.chain.Device, after+1)); k != nil && bytes.HasPrefix(k, c.prefix) && len(out) < n; k, v = cur.Next() {
-		r, err := decode(c.chain.Device, binary.BigEndian.Uint64(k[len(c.prefix):]), v, false)
+	for k, v := cur.Seek(recKey(c.device, after+1)); k != nil && bytes.HasPrefix(k, c.prefix) && len(out) < n; k, v = cur.Next() {
+		r, err := decode(c.device, binary.BigEndian.Uint64(k[len(c.prefix):]), v, false)
 		if err != nil {
 			return nil, err
 		}
@@ -404,20 +396,16 @@ func (c *chainTx) AddJob(j store.Job) error {
 // UpdateChain implements store.Store.
 func (s *Store) UpdateChain(_ context.Context, device string, fn func(store.ChainTx) error) error {
 	return s.update(func(tx *bolt.Tx) error {
-		ct := &chainTx{tx: tx, chain: store.Chain{Device: device}, prefix: append([]byte(device), 0)}
-		if v := tx.Bucket(bChains).Get([]byte(device)); v != nil {
-			if err := json.Unmarshal(v, &ct.chain); err != nil {
-				return fmt.Errorf("boltstore: chain of %s: %w", device, err)
-			}
+		state, err := store.LoadChainState(device, tx.Bucket(bChains).Get([]byte(device)))
+		if err != nil {
+			return fmt.Errorf("boltstore: %w", err)
 		}
+		ct := &chainTx{ChainState: state, tx: tx, device: device, prefix: append([]byte(device), 0)}
 		if err := fn(ct); err != nil {
 			return err
 		}
-		if !ct.set {
-			return nil
-		}
-		v, err := json.Marshal(ct.chain)
-		if err != nil {
+		v, err := ct.Encoded()
+		if err != nil || v == nil {
 			return err
 		}
 		return tx.Bucket(bChains).Put([]byte(device), v)

@@ -346,23 +346,15 @@ func (s *Store) Keys(ctx context.Context) (map[string]ed25519.PublicKey, error) 
 }
 
 type chainTx struct {
-	ctx   context.Context
-	tx    pgx.Tx
-	chain store.Chain
-	set   bool
-}
-
-func (c *chainTx) Chain() store.Chain { return c.chain }
-
-func (c *chainTx) SetChain(ch store.Chain) error {
-	ch.Device = c.chain.Device
-	c.chain, c.set = ch, true
-	return nil
+	store.ChainState
+	ctx    context.Context
+	tx     pgx.Tx
+	device string
 }
 
 func (c *chainTx) Links(after uint64, n int) ([]store.Link, error) {
 	rows, err := c.tx.Query(c.ctx, "SELECT seq, hash, prev, kind, job, shop FROM records WHERE device = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-		c.chain.Device, int64(min(after, record.MaxSeq)), n)
+		c.device, int64(min(after, record.MaxSeq)), n)
 	if err != nil {
 		return nil, err
 	}
@@ -419,21 +411,16 @@ func (s *Store) UpdateChain(ctx context.Context, device string, fn func(store.Ch
 		if err := tx.QueryRow(ctx, "SELECT state FROM chains WHERE device = $1 FOR UPDATE", device).Scan(&raw); err != nil {
 			return err
 		}
-		ct := &chainTx{ctx: ctx, tx: tx, chain: store.Chain{Device: device}}
-		if raw != nil {
-			if err := json.Unmarshal(raw, &ct.chain); err != nil {
-				return fmt.Errorf("pgstore: chain of %s: %w", device, err)
-			}
-			ct.chain.Device = device
+		state, err := store.LoadChainState(device, raw)
+		if err != nil {
+			return fmt.Errorf("pgstore: %w", err)
 		}
+		ct := &chainTx{ChainState: state, ctx: ctx, tx: tx, device: device}
 		if err := fn(ct); err != nil {
 			return err
 		}
-		if !ct.set {
-			return nil
-		}
-		b, err := json.Marshal(ct.chain)
-		if err != nil {
+		b, err := ct.Encoded()
+		if err != nil || b == nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, "UPDATE chains SET state = $2 WHERE device = $1", device, b)
