@@ -83,33 +83,15 @@ func newBench(t *testing.T) *bench {
 	cfg.Uplink.CAFile = b.broker.CA.File
 	cfg.Uplink.CertFile, cfg.Uplink.KeyFile = cert, key
 	b.cfg = cfg
-	b.serveAnalyzer(b.analyzerReadings("nha506-before.yaml"), nil)
+	b.serveAnalyzer(loadReadings(t, "nha506-before.yaml"), nil)
 	return b
-}
-
-// analyzerReadings loads a readings file of testdata/analyzers.
-func (b *bench) analyzerReadings(name string) *analyzersim.Readings {
-	b.t.Helper()
-	r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", name))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return r
 }
 
 // serveAnalyzer makes a simulated instrument reporting r, following
 // engine when it is set, the bay's analyzer on a pty.
 func (b *bench) serveAnalyzer(r *analyzersim.Readings, engine analyzersim.Engine) *analyzersim.Sim {
 	b.t.Helper()
-	sim, err := analyzersim.New(r, analyzersim.Options{Engine: engine})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	dev, stop, err := analyzersim.ServePTY(context.Background(), sim)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Cleanup(func() { stop() })
+	dev, sim := servePTY(b.t, r, analyzersim.Options{Engine: engine})
 	b.cfg.Analyzer.Interface = r.Protocol + ":" + dev
 	return sim
 }

@@ -340,13 +340,13 @@ func fitVehicle(t *testing.T, cfg *config.Config, deps *agent.Deps) *boardVehicl
 		// The adapter is in the box, no car at the bay yet (the agent is
 		// not started yet); the agent's first OBD request to the adapter is
 		// its first probe.
-		dev, sim, p := elmPTY(t, boardCar, elmsim.Options{Logger: slog.New(&obdRequestSeen{seen: v.probed})})
+		dev, sim := elmPTY(t, boardCar, elmsim.Options{Logger: slog.New(&obdRequestSeen{seen: v.probed})})
 		sim.SetConnected(false)
 		cfg.Vehicle.Interface = "elm327:" + dev
 		if baud != 0 {
 			cfg.Vehicle.Interface += fmt.Sprintf("@%d", baud)
 		}
-		v.vin = p.VIN
+		v.vin = sim.Vehicle().VIN()
 		v.plugIn = func(*testing.T) { sim.SetConnected(true) }
 	default:
 		t.Fatalf("no simulator for vehicle interface %q", cfg.Vehicle.Interface)

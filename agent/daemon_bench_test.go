@@ -43,7 +43,7 @@ func BenchmarkDaemon(b *testing.B) {
 	build(b, bare, src)
 
 	br := mosquittotest.Start(b, mosquittotest.Options{})
-	dev, _, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
+	dev, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
 
 	var ready, bareReady time.Duration
 	var rss, bareRSS, hwm int64

@@ -41,7 +41,7 @@ func TestAgentEmissionTest(t *testing.T) {
 	stopCar := car.Start(context.Background(), b.hub.Bus("bay1"))
 	t.Cleanup(func() { stopCar() })
 
-	sim := b.serveAnalyzer(b.analyzerReadings("nha506-p0420.yaml"), analyzersim.EngineFunc(func() float64 {
+	sim := b.serveAnalyzer(loadReadings(t, "nha506-p0420.yaml"), analyzersim.EngineFunc(func() float64 {
 		rpm, _ := engine.Live("engine_speed")
 		return rpm
 	}))
@@ -133,7 +133,7 @@ func TestAgentEmissionTest(t *testing.T) {
 
 	// The repair; the technician takes the foot off the pedal at high idle.
 	b.mustCommand("add_note", map[string]any{"author": "T007", "text": "catalytic converter replaced", "repair_started": true})
-	if err := sim.SetReadings(b.analyzerReadings("nha506-repaired.yaml")); err != nil {
+	if err := sim.SetReadings(loadReadings(t, "nha506-repaired.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	tech.Misbehave = func(p emission.Progress) (float64, bool) {
@@ -186,7 +186,7 @@ func TestAgentEmissionTest(t *testing.T) {
 // runs the leak check and the zero, whose outcomes the status shows.
 func TestAgentAnalyzerDay(t *testing.T) {
 	b := newBench(t)
-	r := b.analyzerReadings("nha506-repaired.yaml")
+	r := loadReadings(t, "nha506-repaired.yaml")
 	r.Behaviour.WarmUpPolls, r.Behaviour.Leak = 30, true
 	b.serveAnalyzer(r, nil)
 	b.poll = 10 * time.Millisecond

@@ -33,21 +33,17 @@ func storeConfig(t *testing.T, dir string) *config.Config {
 	return cfg
 }
 
-// storeAgent opens an agent on dir and runs cmds (name, args) as commands;
-// it returns the agent, still open.
+// storeAgent opens an agent on cfg; it returns the agent, still open.
 func storeAgent(t *testing.T, cfg *config.Config) (*agent.Agent, error) {
 	t.Helper()
 	return agent.New(cfg, agent.Deps{Version: "test", Hub: &canbus.MemHub{}, Logger: testLogger(t)})
 }
 
+// do runs a command that must succeed.
 func do(t *testing.T, a *agent.Agent, name string, args any) {
 	t.Helper()
-	b, err := json.Marshal(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Command(context.Background(), name, b); err != nil {
-		t.Fatalf("%s: %v", name, err)
+	if r := replyOf(t, a, name, args); !r.OK {
+		t.Fatalf("%s: %+v", name, r)
 	}
 }
 

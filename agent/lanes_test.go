@@ -17,7 +17,7 @@ import (
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 	"github.com/bayagent/bayagent/drivers/serialport"
 )
 
@@ -76,14 +76,7 @@ func (rw hangingRW) Write(p []byte) (int, error) {
 // time behind the vehicle.)
 func TestStuckVehicleStopsOnlyTheVehicle(t *testing.T) {
 	t.Parallel()
-	p, err := obdsim.Load(vehicleProfile("petrol-p0420"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := elmsim.New(p, elmsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim := elmsimtest.Load(t, vehicleProfile("petrol-p0420"), elmsim.Options{})
 	h := newHangingAdapter()
 	t.Cleanup(h.unhang)
 	dev, stopPTY, err := serialport.ServePTY(context.Background(), func(ctx context.Context, rw io.ReadWriter) error {

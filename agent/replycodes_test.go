@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -55,18 +54,11 @@ func wantRefused(t testing.TB, what string, r uplink.Reply, code uplink.Code, ar
 
 func codesAgent(t *testing.T, edit func(*config.Config)) *agent.Agent {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.Device.ID, cfg.Device.Shop, cfg.Device.Bay = device, shop, "bay1"
-	cfg.Device.StateDir = dir
-	cfg.Device.KeyFile = filepath.Join(dir, "device.key")
-	cfg.Outbox.Path = filepath.Join(dir, "outbox.db")
-	cfg.Vehicle.Interface = "mem:bay1"
-	cfg.Uplink.Broker = "ssl://127.0.0.1:1" // never dialled: Run is not called
+	cfg := storeConfig(t, t.TempDir())
 	if edit != nil {
 		edit(cfg)
 	}
-	a, err := agent.New(cfg, agent.Deps{Version: "test", Logger: testLogger(t)})
+	a, err := storeAgent(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func BenchmarkScreenRSS(b *testing.B) {
 	agentBin := filepath.Join(dir, "bayagent")
 	build(b, agentBin, "../cmd/bayagent")
 	br := mosquittotest.Start(b, mosquittotest.Options{})
-	dev, _, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
+	dev, _ := elmPTY(b, "petrol-p0420", elmsim.Options{})
 	pin := filepath.Join(dir, "screen.pin")
 	if err := web.WritePINFile(pin, "418027", 0); err != nil {
 		b.Fatal(err)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
-	"github.com/bayagent/bayagent/drivers/obd/obdsim"
+	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
 )
 
 // vehicleProfile is the path of testdata/vehicles/NAME.yaml.
@@ -16,24 +16,22 @@ func vehicleProfile(name string) string {
 }
 
 // elmPTY serves the vehicle profile NAME behind an ELM327 simulator on a
-// pseudo-terminal until the test ends; it returns the device, the
-// simulator and the profile.
-func elmPTY(tb testing.TB, name string, o elmsim.Options) (string, *elmsim.Sim, *obdsim.Profile) {
+// pseudo-terminal until the test ends; it returns the device and the
+// simulator.
+func elmPTY(tb testing.TB, name string, o elmsim.Options) (string, *elmsim.Sim) {
 	tb.Helper()
-	p, err := obdsim.Load(vehicleProfile(name))
+	sim := elmsimtest.Load(tb, vehicleProfile(name), o)
+	return elmsimtest.PTY(tb, sim), sim
+}
+
+// loadReadings loads the readings file testdata/analyzers/FILE.
+func loadReadings(tb testing.TB, file string) *analyzersim.Readings {
+	tb.Helper()
+	r, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", file))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sim, err := elmsim.New(p, o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dev, stop, err := elmsim.ServePTY(context.Background(), sim)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { stop() })
-	return dev, sim, p
+	return r
 }
 
 // analyzerPTY serves the readings file testdata/analyzers/FILE on a
@@ -41,14 +39,19 @@ func elmPTY(tb testing.TB, name string, o elmsim.Options) (string, *elmsim.Sim, 
 // when empty); it returns the device.
 func analyzerPTY(tb testing.TB, file, protocol string) string {
 	tb.Helper()
-	readings, err := analyzersim.LoadFile(filepath.Join("..", "testdata", "analyzers", file))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	readings := loadReadings(tb, file)
 	if protocol != "" {
 		readings.Protocol = protocol
 	}
-	sim, err := analyzersim.New(readings, analyzersim.Options{})
+	dev, _ := servePTY(tb, readings, analyzersim.Options{})
+	return dev
+}
+
+// servePTY serves a simulated instrument reporting r on a pseudo-terminal
+// until the test ends; it returns the device and the simulator.
+func servePTY(tb testing.TB, r *analyzersim.Readings, o analyzersim.Options) (string, *analyzersim.Sim) {
+	tb.Helper()
+	sim, err := analyzersim.New(r, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,5 +60,5 @@ func analyzerPTY(tb testing.TB, file, protocol string) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { stop() })
-	return dev
+	return dev, sim
 }

@@ -72,10 +72,7 @@ type CancelJobArgs struct {
 }
 
 // check implements Args.
-func (a *CancelJobArgs) check(p *check.Problems) {
-	check.Technician(p, "technician", a.Technician)
-	check.Text(p, "reason", a.Reason, true, job.MaxText)
-}
+func (a *CancelJobArgs) check(p *check.Problems) { job.CheckCancel(p, a.Technician, a.Reason) }
 
 // AddNoteArgs are the arguments of add_note.
 type AddNoteArgs struct {
@@ -84,10 +81,7 @@ type AddNoteArgs struct {
 }
 
 // check implements Args.
-func (a *AddNoteArgs) check(p *check.Problems) {
-	check.Technician(p, "author", a.Author)
-	check.Text(p, "text", a.Text, true, job.MaxText)
-}
+func (a *AddNoteArgs) check(p *check.Problems) { a.Note.Check(p) }
 
 // ClearDTCsArgs are the arguments of clear_dtcs. The technician id is
 // required (ErrNoTechnician); the open job is checked by Manager.ClearDTCs
@@ -98,10 +92,7 @@ type ClearDTCsArgs struct {
 }
 
 // check implements Args.
-func (a *ClearDTCsArgs) check(p *check.Problems) {
-	check.Technician(p, "technician", a.Technician)
-	check.Text(p, "reason", a.Reason, true, job.MaxText)
-}
+func (a *ClearDTCsArgs) check(p *check.Problems) { a.DTCClear.Check(p) }
 
 // StartScanArgs are the arguments of start_scan. Phase is optional: empty
 // takes the job's phase (intake without a job).

@@ -40,6 +40,26 @@ func parse(t *testing.T, text string) (*Config, error) {
 	return ParseEnv(strings.NewReader(text), lookupIn(boxEnv))
 }
 
+// mustParse is parse of a file that must parse.
+func mustParse(t *testing.T, text string) *Config {
+	t.Helper()
+	c, err := parse(t, text)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return c
+}
+
+// mustValid is parse of a file that must parse and validate.
+func mustValid(t *testing.T, text string) *Config {
+	t.Helper()
+	c := mustParse(t, text)
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // problems splits a joined error into its FieldErrors.
 func problems(t *testing.T, err error) []*FieldError {
 	t.Helper()
@@ -194,13 +214,7 @@ uplink:
 `
 
 func TestMinimalValid(t *testing.T) {
-	c, err := parse(t, valid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	c := mustValid(t, valid)
 	if w := c.Warnings(); len(w) != 0 {
 		t.Errorf("warnings: %v", w)
 	}
@@ -304,11 +318,8 @@ func TestBrokenConfigs(t *testing.T) {
 			{"device.company_name", 4, `device.company_name (line 4): must not contain control characters, got "A\tB"`}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := parse(t, tc.yaml)
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
-			err = c.Validate()
+			c := mustParse(t, tc.yaml)
+			err := c.Validate()
 			got := problems(t, err)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d problems, want %d:\n%v", len(got), len(tc.want), err)
@@ -344,11 +355,8 @@ func TestOutboxBoundOn32Bit(t *testing.T) {
 		{"1GB", "", false, true},
 		{"8GiB", "", false, true},
 	} {
-		c, err := parse(t, with("outbox:\n  max_bytes: "+tc.size+"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = c.validate(tc.bits32)
+		c := mustParse(t, with("outbox:\n  max_bytes: "+tc.size+"\n"))
+		err := c.validate(tc.bits32)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s on 32-bit=%v: %v", tc.size, tc.bits32, err)
 		}
@@ -494,13 +502,7 @@ func TestSize(t *testing.T) {
 }
 
 func TestLogValueHasNoSecrets(t *testing.T) {
-	c, err := parse(t, with("uplink:\n  broker: ssl://records.example.org\n  username: ${BAYAGENT_MQTT_USERNAME}\n  password_env: BAYAGENT_MQTT_PASSWORD\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	c := mustValid(t, with("uplink:\n  broker: ssl://records.example.org\n  username: ${BAYAGENT_MQTT_USERNAME}\n  password_env: BAYAGENT_MQTT_PASSWORD\n"))
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
 	out := buf.String()
@@ -517,13 +519,7 @@ func TestLogValueHasNoSecrets(t *testing.T) {
 }
 
 func TestWarnings(t *testing.T) {
-	c, err := parse(t, with("uplink:\n  broker: tcp://localhost\n  allow_plaintext: true\n  insecure_skip_verify: true\n  skip_write_probe: true\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	c := mustValid(t, with("uplink:\n  broker: tcp://localhost\n  allow_plaintext: true\n  insecure_skip_verify: true\n  skip_write_probe: true\n"))
 	w := c.Warnings()
 	if len(w) != 3 || !strings.HasPrefix(w[0], "uplink.insecure_skip_verify") || !strings.HasPrefix(w[1], "uplink.broker is plain") || !strings.HasPrefix(w[2], "uplink.skip_write_probe") {
 		t.Errorf("warnings: %q", w)
@@ -566,10 +562,7 @@ func TestUplinkOptionsWithTLSFiles(t *testing.T) {
 }
 
 func TestOtherOptions(t *testing.T) {
-	c, err := parse(t, with("vehicle:\n  interface: can:can0\n  id_bits: 29\n  p2: 100ms\n", "analyzer:\n  interface: nht6:/dev/ttyUSB1\n  method: free_acceleration\n", "outbox:\n  max_bytes: 32MiB\n", "log:\n  level: debug\n  format: json\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustParse(t, with("vehicle:\n  interface: can:can0\n  id_bits: 29\n  p2: 100ms\n", "analyzer:\n  interface: nht6:/dev/ttyUSB1\n  method: free_acceleration\n", "outbox:\n  max_bytes: 32MiB\n", "log:\n  level: debug\n  format: json\n"))
 	if v := c.VehicleOptions(); v.IDBits != 29 || v.P2 != 100*time.Millisecond {
 		t.Errorf("vehicle options %+v", v)
 	}
@@ -616,10 +609,7 @@ func TestLoad(t *testing.T) {
 // A configuration written out with yaml.Marshal (e.g. to show the
 // effective settings) reads back the same.
 func TestMarshalRoundTrip(t *testing.T) {
-	c, err := parse(t, with("analyzer:\n  interface: nha506:/dev/ttyUSB0\n", "bayio:\n  button: GPIO17\n  button_active_high: true\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustParse(t, with("analyzer:\n  interface: nha506:/dev/ttyUSB0\n", "bayio:\n  button: GPIO17\n  button_active_high: true\n"))
 	out, err := yaml.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
@@ -643,10 +633,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 // make every open_job fail).
 func TestBaySameRuleAsCommands(t *testing.T) {
 	for _, bay := range []string{"3", "bay3", "B-3.left_1", "Bay 3", "工位3", "-3", strings.Repeat("b", 32), strings.Repeat("b", 33)} {
-		c, err := parse(t, with("device:\n  id: bay1-pi\n  shop: \"440300123456789\"\n  bay: \""+bay+"\"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := mustParse(t, with("device:\n  id: bay1-pi\n  shop: \"440300123456789\"\n  bay: \""+bay+"\"\n"))
 		cfgErr := c.Validate()
 		args, _ := json.Marshal(map[string]string{"bay": bay})
 		_, cmdErr := command.Decode(command.StartScan, args)

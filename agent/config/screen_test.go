@@ -16,13 +16,7 @@ uplink: {broker: "tcp://127.0.0.1:1883", allow_plaintext: true}
 `
 
 func TestScreenOffByDefault(t *testing.T) {
-	c, err := parse(t, screenBase)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	c := mustValid(t, screenBase)
 	if c.ScreenOptions() != nil {
 		t.Error("the screen is on without screen.listen")
 	}
@@ -32,15 +26,9 @@ func TestScreenOffByDefault(t *testing.T) {
 }
 
 func TestScreenOptions(t *testing.T) {
-	c, err := parse(t, screenBase+`screen: {listen: ":8443", cert_file: /etc/bayagent/s.crt, key_file: /etc/bayagent/s.key, lang: en, job_actions: true, session_ttl: 8h}
+	c := mustValid(t, screenBase+`screen: {listen: ":8443", cert_file: /etc/bayagent/s.crt, key_file: /etc/bayagent/s.key, lang: en, job_actions: true, session_ttl: 8h}
 precheck: {readiness_allowed: 1, readiness_exempt: "evap, secondary_air", permanent_dtcs: fail, inducement_spns: "5246"}
 `)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	o := c.ScreenOptions()
 	if o == nil || o.Addr != ":8443" || o.Lang != i18n.English || !o.JobActions || o.SessionTTL.Hours() != 8 ||
 		o.PINFile != "/var/lib/bayagent/screen.pin" || o.CertFile != "/etc/bayagent/s.crt" {
@@ -54,12 +42,9 @@ precheck: {readiness_allowed: 1, readiness_exempt: "evap, secondary_air", perman
 }
 
 func TestScreenProblems(t *testing.T) {
-	c, err := parse(t, screenBase+`screen: {listen: "8080", cert_file: /etc/s.crt, lang: fr, session_ttl: 1s}
+	c := mustParse(t, screenBase+`screen: {listen: "8080", cert_file: /etc/s.crt, lang: fr, session_ttl: 1s}
 precheck: {mil_on: maybe, readiness_allowed: 20, readiness_exempt: "evap, warp_drive", scr_spns: "12x"}
 `)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fields []string
 	for _, p := range problems(t, c.Validate()) {
 		fields = append(fields, p.Field)
@@ -73,10 +58,7 @@ precheck: {mil_on: maybe, readiness_allowed: 20, readiness_exempt: "evap, warp_d
 
 func TestScreenWarnings(t *testing.T) {
 	dir := t.TempDir()
-	c, err := parse(t, strings.Replace(screenBase, "/var/lib/bayagent", dir, 1)+"screen: {listen: \":8080\"}\n")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustParse(t, strings.Replace(screenBase, "/var/lib/bayagent", dir, 1)+"screen: {listen: \":8080\"}\n")
 	w := strings.Join(c.Warnings(), "\n")
 	if !strings.Contains(w, "no PIN yet") || !strings.Contains(w, "plain HTTP") {
 		t.Errorf("warnings:\n%s", w)

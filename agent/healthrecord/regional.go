@@ -147,11 +147,7 @@ func (s Staged) Upload(r Record) (any, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	limits := s.FieldLimits
-	if limits == nil {
-		limits = DefaultFieldLimits()
-	}
-	cut := func(field, v string) string { return truncate(v, limits[field]) }
+	cut := cutter(s.FieldLimits)
 	serviceType := r.JobType
 	if s.ServiceTypes != nil {
 		serviceType = s.ServiceTypes[r.JobType]

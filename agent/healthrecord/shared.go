@@ -82,11 +82,7 @@ func (s Shared) Upload(r Record) (any, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	limits := s.FieldLimits
-	if limits == nil {
-		limits = DefaultFieldLimits()
-	}
-	cut := func(field, v string) string { return truncate(v, limits[field]) }
+	cut := cutter(s.FieldLimits)
 	u := Upload{
 		BasicInfo: BasicInfo{
 			VehiclePlateNumber: cut("vehicleplatenumber", r.Plate),
@@ -122,6 +118,15 @@ func (s Shared) Upload(r Record) (any, error) {
 		}
 	}
 	return u, nil
+}
+
+// cutter truncates upload fields to limits, by upload field name (nil:
+// DefaultFieldLimits()).
+func cutter(limits map[string]int) func(field, v string) string {
+	if limits == nil {
+		limits = DefaultFieldLimits()
+	}
+	return func(field, v string) string { return truncate(v, limits[field]) }
 }
 
 // truncate keeps the first n characters of s (n <= 0: all).

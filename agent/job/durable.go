@@ -104,48 +104,47 @@ func (j *Job) add(body any) {
 // it with its event number; a record that is no job event (presence)
 // gives a nil body.
 func decodeEvent(r record.Record) (body any, n int, err error) {
-	dec := func(v any) error { return json.Unmarshal(r.Body, v) }
 	switch r.Kind {
 	case record.KindJobOpen:
-		var b JobOpenBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[JobOpenBody](r.Body)
 	case record.KindScan:
-		var b ScanBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[ScanBody](r.Body)
 	case record.KindEmission:
-		var b EmissionBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[EmissionBody](r.Body)
 	case record.KindEmissionTest:
-		var b EmissionTestBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[EmissionTestBody](r.Body)
 	case record.KindDTCClear:
-		var b DTCClearBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[DTCClearBody](r.Body)
 	case record.KindNote:
-		var b NoteBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[NoteBody](r.Body)
 	case record.KindJobClose:
-		var b JobCloseBody
-		err = dec(&b)
-		body, n = b, b.N
+		return decodeBody[JobCloseBody](r.Body)
 	case record.KindJobCancel:
-		var b JobCancelBody
-		err = dec(&b)
-		body, n = b, b.N
-	default:
-		return nil, 0, nil
+		return decodeBody[JobCancelBody](r.Body)
 	}
-	if err != nil {
+	return nil, 0, nil
+}
+
+// eventBody is a job event's body: it knows its number in the job.
+type eventBody interface{ number() int }
+
+// decodeBody decodes raw as a B and returns it with its event number.
+func decodeBody[B eventBody](raw json.RawMessage) (any, int, error) {
+	var b B
+	if err := json.Unmarshal(raw, &b); err != nil {
 		return nil, 0, err
 	}
-	return body, n, nil
+	return b, b.number(), nil
 }
+
+func (b JobOpenBody) number() int      { return b.N }
+func (b ScanBody) number() int         { return b.N }
+func (b EmissionBody) number() int     { return b.N }
+func (b EmissionTestBody) number() int { return b.N }
+func (b DTCClearBody) number() int     { return b.N }
+func (b NoteBody) number() int         { return b.N }
+func (b JobCloseBody) number() int     { return b.N }
+func (b JobCancelBody) number() int    { return b.N }
 
 // Recover brings every open job up to the records stored for it: recs are
 // records the box holds (the outbox's, any order, other jobs' too). A
@@ -194,29 +193,19 @@ func (m *Manager) Recover(recs []record.Record) (int, error) {
 			switch b := body.(type) {
 			case JobCloseBody:
 				c := Closed{Job: *j, ClosedAt: b.At, ClosedBy: b.ClosedBy, Settlement: b.Settlement, ClockUnsynced: b.ClockUnsynced}
-				c.Events = n
-				delete(m.jobs, bay)
-				ended = true
-				if err := m.saveOrStop(bay, j.ID, func() error { return m.finish(bay, closedPath(m.dir, c.ID), &c) }); err != nil {
-					errs = append(errs, err)
-				}
+				c.Events, ended = n, true
+				errs = append(errs, m.end(bay, j.ID, closedPath(m.dir, c.ID), &c))
 			case JobCancelBody:
 				c := Cancelled{Job: *j, CancelledAt: b.At, CancelledBy: b.CancelledBy, Reason: b.Reason}
-				c.Events = n
-				delete(m.jobs, bay)
-				ended = true
-				if err := m.saveOrStop(bay, j.ID, func() error { return m.finish(bay, cancelledPath(m.dir, c.ID), &c) }); err != nil {
-					errs = append(errs, err)
-				}
+				c.Events, ended = n, true
+				errs = append(errs, m.end(bay, j.ID, cancelledPath(m.dir, c.ID), &c))
 			default:
 				j.add(body)
 				j.Events = n
 			}
 		}
 		if applied > before && !ended {
-			if err := m.saveOrStop(bay, j.ID, func() error { return m.saveOpen(j) }); err != nil {
-				errs = append(errs, err)
-			}
+			errs = append(errs, m.saveOrStop(bay, j.ID, func() error { return m.saveOpen(j) }))
 		}
 	}
 	return applied, errors.Join(errs...)

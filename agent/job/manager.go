@@ -178,7 +178,7 @@ func (m *Manager) load() error {
 		} else if done != "" {
 			// A power cut hit between writing the closed (or cancelled)
 			// file and removing the open one: the close is complete.
-			m.log.Info("job: finishing an interrupted "+done, "job", j.ID, "bay", bay)
+			m.log.Info("job: finishing an interrupted end: the job was "+done, "job", j.ID, "bay", bay)
 			if err := removeDurably(path); err != nil {
 				return fmt.Errorf("job: %w", err)
 			}
@@ -190,10 +190,10 @@ func (m *Manager) load() error {
 	return nil
 }
 
-// finished returns "close" or "cancel" when job id has a closed or
+// finished returns "closed" or "cancelled" when job id has a closed or
 // cancelled file, else "".
 func (m *Manager) finished(id string) (string, error) {
-	for _, f := range []struct{ path, what string }{{closedPath(m.dir, id), "close"}, {cancelledPath(m.dir, id), "cancel"}} {
+	for _, f := range []struct{ path, what string }{{closedPath(m.dir, id), "closed"}, {cancelledPath(m.dir, id), "cancelled"}} {
 		if _, err := os.Stat(f.path); err == nil {
 			return f.what, nil
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -299,12 +299,20 @@ func (m *Manager) current(bay string) (*Job, error) {
 // commit emits ev and, once it is stored, applies it to j and writes the
 // job file; a file that cannot be written stops the bay (see unsaved).
 func (m *Manager) commit(ctx context.Context, j *Job, ev Event) error {
-	if err := m.opts.Emit(ctx, ev); err != nil {
-		return fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
+	if err := m.store(ctx, ev); err != nil {
+		return err
 	}
 	j.add(ev.Body)
 	j.Events++
 	return m.saveOrStop(j.Bay, j.ID, func() error { return m.saveOpen(j) })
+}
+
+// store emits ev; an error wraps ErrNotStored.
+func (m *Manager) store(ctx context.Context, ev Event) error {
+	if err := m.opts.Emit(ctx, ev); err != nil {
+		return fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, ev.Job, err)
+	}
+	return nil
 }
 
 // saveOpen writes the open job file of j.
@@ -340,20 +348,16 @@ func (m *Manager) OpenJob(ctx context.Context, bay string, o Opening) (Event, er
 			return Event{}, fmt.Errorf("%w: job %q is open at bay %q", ErrJobExists, o.ID, b)
 		}
 	}
-	for _, done := range []struct{ path, what string }{
-		{closedPath(m.dir, o.ID), "closed"}, {cancelledPath(m.dir, o.ID), "cancelled"},
-	} {
-		if _, err := os.Stat(done.path); err == nil {
-			return Event{}, fmt.Errorf("%w: job %q was %s", ErrJobExists, o.ID, done.what)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return Event{}, fmt.Errorf("job: %w", err)
-		}
+	if done, err := m.finished(o.ID); err != nil {
+		return Event{}, err
+	} else if done != "" {
+		return Event{}, fmt.Errorf("%w: job %q was %s", ErrJobExists, o.ID, done)
 	}
 	now := m.now()
 	j := &Job{Version: fileVersion, Bay: bay, Opening: o, OpenedAt: now}
 	ev := Event{Kind: record.KindJobOpen, Job: o.ID, Body: JobOpenBody{N: 1, At: now, Bay: bay, Opening: o}}
-	if err := m.opts.Emit(ctx, ev); err != nil {
-		return Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, o.ID, err)
+	if err := m.store(ctx, ev); err != nil {
+		return Event{}, err
 	}
 	j.Events = 1
 	m.jobs[bay] = j
@@ -491,6 +495,10 @@ type DTCClear struct {
 	Reason     string `json:"reason"`
 }
 
+// Check adds to p the problems of c: the technician and the reason are
+// required.
+func (c DTCClear) Check(p *check.Problems) { CheckCancel(p, c.Technician, c.Reason) }
+
 // ErrClearFailed wraps the vehicle's error when clearing DTCs failed; the
 // attempt is recorded all the same.
 var ErrClearFailed = errors.New("job: clearing DTCs failed")
@@ -524,8 +532,7 @@ func (m *Manager) ClearDTCs(ctx context.Context, bay string, c DTCClear, clear f
 		return Event{}, err
 	}
 	var p check.Problems
-	check.Technician(&p, "technician", c.Technician)
-	check.Text(&p, "reason", c.Reason, true, MaxText)
+	c.Check(&p)
 	if err := p.Err(); err != nil {
 		m.mu.Unlock()
 		return Event{}, err
@@ -573,6 +580,13 @@ type Note struct {
 	RepairStarted bool `json:"repair_started,omitempty"`
 }
 
+// Check adds to p the problems of n: the author (a technician id) and the
+// text are required.
+func (n Note) Check(p *check.Problems) {
+	check.Technician(p, "author", n.Author)
+	check.Text(p, "text", n.Text, true, MaxText)
+}
+
 // Note attaches a note to the open job of bay.
 func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 	m.mu.Lock()
@@ -582,8 +596,7 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 		return Event{}, err
 	}
 	var p check.Problems
-	check.Technician(&p, "author", n.Author)
-	check.Text(&p, "text", n.Text, true, MaxText)
+	n.Check(&p)
 	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
@@ -606,16 +619,9 @@ func (m *Manager) Note(ctx context.Context, bay string, n Note) (Event, error) {
 func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settlement) (Closed, Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.settle(bay); err != nil {
+	j, err := m.ending(bay, "close")
+	if err != nil {
 		return Closed{}, Event{}, err
-	}
-	j := m.jobs[bay]
-	if j == nil {
-		_, err := m.current(bay)
-		return Closed{}, Event{}, err
-	}
-	if m.clearing[bay] {
-		return Closed{}, Event{}, fmt.Errorf("%w: job %q cannot close yet", ErrClearing, j.ID)
 	}
 	now := m.now()
 	c := Closed{Job: *j, ClosedAt: now, ClosedBy: technician, Settlement: s, ClockUnsynced: !m.synced()}
@@ -636,11 +642,35 @@ func (m *Manager) CloseJob(ctx context.Context, bay, technician string, s Settle
 		ClockUnsynced: c.ClockUnsynced,
 	}
 	ev := Event{Kind: record.KindJobClose, Job: j.ID, Body: body}
-	if err := m.opts.Emit(ctx, ev); err != nil {
-		return Closed{}, Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
+	if err := m.store(ctx, ev); err != nil {
+		return Closed{}, Event{}, err
 	}
+	return c, ev, m.end(bay, c.ID, closedPath(m.dir, c.ID), &c)
+}
+
+// ending returns the open job of bay for a close or a cancel (what): not
+// while the bay is stopped or a DTC clear runs.
+func (m *Manager) ending(bay, what string) (*Job, error) {
+	if err := m.settle(bay); err != nil {
+		return nil, err
+	}
+	j := m.jobs[bay]
+	if j == nil {
+		_, err := m.current(bay)
+		return nil, err
+	}
+	if m.clearing[bay] {
+		return nil, fmt.Errorf("%w: job %q cannot %s yet", ErrClearing, j.ID, what)
+	}
+	return j, nil
+}
+
+// end takes the job of bay off the open jobs once its job_close or
+// job_cancel is stored, and saves v, its closed or cancelled file at path
+// (a failure stops the bay, see saveOrStop).
+func (m *Manager) end(bay, id, path string, v any) error {
 	delete(m.jobs, bay)
-	return c, ev, m.saveOrStop(bay, c.ID, func() error { return m.finish(bay, closedPath(m.dir, c.ID), &c) })
+	return m.saveOrStop(bay, id, func() error { return m.finish(bay, path, v) })
 }
 
 // finish writes the closed or cancelled file v of the job of bay and
@@ -665,6 +695,13 @@ type Cancelled struct {
 	Reason      string    `json:"reason"`
 }
 
+// CheckCancel adds to p the problems of a cancel's (or a DTC clear's)
+// technician and reason: both are required.
+func CheckCancel(p *check.Problems, technician, reason string) {
+	check.Technician(p, "technician", technician)
+	check.Text(p, "reason", reason, true, MaxText)
+}
+
 // Cancel abandons the open job of bay without settlement: opened by
 // mistake, or the customer took the car away. It needs the technician and
 // a reason; a "job_cancel" record says so (the health-record system gets
@@ -673,20 +710,12 @@ type Cancelled struct {
 func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (Event, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.settle(bay); err != nil {
+	j, err := m.ending(bay, "be cancelled")
+	if err != nil {
 		return Event{}, err
-	}
-	j := m.jobs[bay]
-	if j == nil {
-		_, err := m.current(bay)
-		return Event{}, err
-	}
-	if m.clearing[bay] {
-		return Event{}, fmt.Errorf("%w: job %q cannot be cancelled yet", ErrClearing, j.ID)
 	}
 	var p check.Problems
-	check.Technician(&p, "technician", technician)
-	check.Text(&p, "reason", reason, true, MaxText)
+	CheckCancel(&p, technician, reason)
 	if err := p.Err(); err != nil {
 		return Event{}, err
 	}
@@ -694,9 +723,8 @@ func (m *Manager) Cancel(ctx context.Context, bay, technician, reason string) (E
 	c := Cancelled{Job: *j, CancelledAt: now, CancelledBy: technician, Reason: reason}
 	c.Events++
 	ev := Event{Kind: record.KindJobCancel, Job: j.ID, Body: JobCancelBody{N: c.Events, At: now, CancelledBy: technician, Reason: reason, Events: c.Events}}
-	if err := m.opts.Emit(ctx, ev); err != nil {
-		return Event{}, fmt.Errorf("%w: %s for job %q: %w", ErrNotStored, ev.Kind, j.ID, err)
+	if err := m.store(ctx, ev); err != nil {
+		return Event{}, err
 	}
-	delete(m.jobs, bay)
-	return ev, m.saveOrStop(bay, c.ID, func() error { return m.finish(bay, cancelledPath(m.dir, c.ID), &c) })
+	return ev, m.end(bay, c.ID, cancelledPath(m.dir, c.ID), &c)
 }

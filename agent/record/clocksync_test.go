@@ -1,7 +1,6 @@
 package record
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,16 +96,6 @@ func TestVerifyCorrectsTimes(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "records")
 	files := map[string]string{"chain-clock.jsonl": stream, "chain-clock.report.txt": text}
 	for name, want := range files {
-		p := filepath.Join(dir, name)
-		if *update {
-			if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(p)
-		if err != nil || string(got) != want {
-			t.Errorf("%s differs from what the code produces now (%v; run go test -run TestVerifyCorrectsTimes -args -update):\n%s", p, err, want)
-		}
+		compareGolden(t, filepath.Join(dir, name), want)
 	}
 }

@@ -12,7 +12,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	c := chain(f, s, 3)
 	seeds := [][]byte{nil, []byte("{}"), []byte(`{"schema":1}`), []byte("\n\n"), []byte(`{"schema":1,"seq":1e3}`)}
 	seeds = append(seeds, c...)
-	seeds = append(seeds, []byte(lines(c[0], c[2], c[1], c[1])))
+	seeds = append(seeds, []byte(join(c[0], c[2], c[1], c[1])))
 	seeds = append(seeds, bytes.Replace(c[1], []byte(`"i":1`), []byte(`"i":2`), 1))
 	return seeds
 }

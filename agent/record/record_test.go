@@ -19,6 +19,22 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/records golden files")
 
+// compareGolden fails the test unless the golden file at path holds want;
+// with -update it writes want there instead.
+func compareGolden(t *testing.T, path, want string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != want {
+		t.Errorf("%s differs from what the code produces now (%v; go test -update rewrites it):\n%s", path, err, want)
+	}
+}
+
 // testKey is the fixed key of the test device; its public half is in
 // testdata/records/bay-test.pub.json. Never used outside tests.
 func testKey() ed25519.PrivateKey {
@@ -244,7 +260,8 @@ func chain(t testing.TB, s *Sealer, n int) [][]byte {
 	return out
 }
 
-func lines(ls ...[]byte) string {
+// join is the wire lines ls as one stream, a line each.
+func join(ls ...[]byte) string {
 	var b bytes.Buffer
 	for _, l := range ls {
 		b.Write(l)
@@ -297,22 +314,22 @@ func TestVerify(t *testing.T) {
 		device string // report line for bay-01
 		unpars []int  // unparseable line numbers
 	}{
-		{"clean", lines(c...), keys, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"no keys", lines(c...), nil, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"partial stream from seq 3", lines(c[2:]...), keys, true, "n=4 3..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"gap", lines(c[0], c[1], c[4], c[5]), keys, false, "n=4 1..6 missing=2 gaps=[{3 4}] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"exact duplicates", lines(c[0], c[1], c[1], c[2], c[0], c[3], c[4], c[5]), keys, true, "n=6 1..6 missing=0 gaps=[] dup=2 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"reordered", lines(c[0], c[2], c[1], c[3], c[5], c[4]), keys, false, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[2 5] link=[] sig=[] reset=[] unk=false", nil},
-		{"conflict", lines(c[0], c[1], c[2], c[3], forged.Wire(), c[4], c[5]), keys, false, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[4] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"broken link", lines(c[0], c[1], c[2], c[3], badLink), keys, false, "n=5 1..5 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[5] sig=[] reset=[] unk=false", nil},
-		{"tampered body", lines(c[0], c[1], tampered, c[3]), keys, false, "n=4 1..4 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[4] sig=[3] reset=[] unk=false", nil},
-		{"tampered then genuine", lines(c[0], c[1], tampered, c[2], c[3]), keys, false, "n=4 1..4 missing=0 gaps=[] dup=0 conf=[3] reord=[] link=[] sig=[3] reset=[] unk=false", nil},
-		{"unknown key", lines(c...), Keys{}, false, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=true", nil},
-		{"reset", lines(append(c, reset)...), keys, false, "n=7 1..7 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[7] unk=false", nil},
-		{"garbage lines", lines(c[0], []byte("garbage"), nil, c[1], []byte(`{"schema":1}`)), keys, false, "n=2 1..2 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", []int{2, 5}},
-		{"two devices", lines(c[0], oc[0], c[1], oc[1]), Keys{"bay-01": s.PublicKey(), "bay-02": other.PublicKey()}, true, "n=2 1..2 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"crlf", strings.ReplaceAll(lines(c...), "\n", "\r\n"), keys, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
-		{"no final newline", strings.TrimSuffix(lines(c...), "\n"), keys, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"clean", join(c...), keys, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"no keys", join(c...), nil, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"partial stream from seq 3", join(c[2:]...), keys, true, "n=4 3..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"gap", join(c[0], c[1], c[4], c[5]), keys, false, "n=4 1..6 missing=2 gaps=[{3 4}] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"exact duplicates", join(c[0], c[1], c[1], c[2], c[0], c[3], c[4], c[5]), keys, true, "n=6 1..6 missing=0 gaps=[] dup=2 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"reordered", join(c[0], c[2], c[1], c[3], c[5], c[4]), keys, false, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[2 5] link=[] sig=[] reset=[] unk=false", nil},
+		{"conflict", join(c[0], c[1], c[2], c[3], forged.Wire(), c[4], c[5]), keys, false, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[4] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"broken link", join(c[0], c[1], c[2], c[3], badLink), keys, false, "n=5 1..5 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[5] sig=[] reset=[] unk=false", nil},
+		{"tampered body", join(c[0], c[1], tampered, c[3]), keys, false, "n=4 1..4 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[4] sig=[3] reset=[] unk=false", nil},
+		{"tampered then genuine", join(c[0], c[1], tampered, c[2], c[3]), keys, false, "n=4 1..4 missing=0 gaps=[] dup=0 conf=[3] reord=[] link=[] sig=[3] reset=[] unk=false", nil},
+		{"unknown key", join(c...), Keys{}, false, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=true", nil},
+		{"reset", join(append(c, reset)...), keys, false, "n=7 1..7 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[7] unk=false", nil},
+		{"garbage lines", join(c[0], []byte("garbage"), nil, c[1], []byte(`{"schema":1}`)), keys, false, "n=2 1..2 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", []int{2, 5}},
+		{"two devices", join(c[0], oc[0], c[1], oc[1]), Keys{"bay-01": s.PublicKey(), "bay-02": other.PublicKey()}, true, "n=2 1..2 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"crlf", strings.ReplaceAll(join(c...), "\n", "\r\n"), keys, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
+		{"no final newline", strings.TrimSuffix(join(c...), "\n"), keys, true, "n=6 1..6 missing=0 gaps=[] dup=0 conf=[] reord=[] link=[] sig=[] reset=[] unk=false", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,7 +371,7 @@ func TestVerify(t *testing.T) {
 func TestVerifyLongLine(t *testing.T) {
 	s := testSealer(t, "bay-01")
 	c := chain(t, s, 2)
-	in := lines(c[0], bytes.Repeat([]byte("x"), MaxLineBytes+10), c[1])
+	in := join(c[0], bytes.Repeat([]byte("x"), MaxLineBytes+10), c[1])
 	rep := Verify(strings.NewReader(in), Keys{"bay-01": s.PublicKey()})
 	if rep.UnparseableCount != 1 || rep.Unparseable[0].Line != 2 || !strings.Contains(rep.Unparseable[0].Err, "longer") {
 		t.Fatalf("long line: %+v", rep.Unparseable)
@@ -367,7 +384,7 @@ func TestVerifyLongLine(t *testing.T) {
 func TestVerifyReadError(t *testing.T) {
 	s := testSealer(t, "bay-01")
 	c := chain(t, s, 1)
-	rep := Verify(iotest.TimeoutReader(iotest.OneByteReader(strings.NewReader(lines(c...)))), nil)
+	rep := Verify(iotest.TimeoutReader(iotest.OneByteReader(strings.NewReader(join(c...)))), nil)
 	if rep.ReadError == "" || rep.OK() {
 		t.Fatalf("read error not reported:\n%s", rep)
 	}
@@ -395,7 +412,7 @@ func TestGoldenRecords(t *testing.T) {
 		_, w := mustSeal(t, s, ev.kind, ev.job, ev.body)
 		good = append(good, w)
 	}
-	problems := lines(good[0], good[1], good[1], good[3], good[2], []byte("not a record"),
+	problems := join(good[0], good[1], good[1], good[3], good[2], []byte("not a record"),
 		bytes.Replace(good[4], []byte("catalyst replaced"), []byte("catalyst inspected"), 1), good[6])
 	pubJSON, err := json.Marshal(map[string]string{
 		"device": "bay-01", "algorithm": "ed25519",
@@ -406,26 +423,13 @@ func TestGoldenRecords(t *testing.T) {
 	}
 	rep := Verify(strings.NewReader(problems), Keys{"bay-01": s.PublicKey()})
 	files := map[string]string{
-		"chain-good.jsonl":          lines(good...),
+		"chain-good.jsonl":          join(good...),
 		"chain-problems.jsonl":      problems,
 		"bay-01.pub.json":           string(pubJSON) + "\n",
 		"chain-problems.report.txt": rep.String(),
 	}
 	for name, want := range files {
-		p := filepath.Join(dir, name)
-		if *update {
-			if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatalf("%v (run go test -run TestGoldenRecords -update)", err)
-		}
-		if string(got) != want {
-			t.Errorf("%s differs from what the code produces now (run with -update if intended):\n%s", p, want)
-		}
+		compareGolden(t, filepath.Join(dir, name), want)
 	}
 	if r := Verify(strings.NewReader(files["chain-good.jsonl"]), Keys{"bay-01": s.PublicKey()}); !r.OK() {
 		t.Fatalf("good chain does not verify:\n%s", r)

@@ -40,15 +40,6 @@ func rotationStream(t *testing.T, lost bool) ([][]byte, ed25519.PublicKey) {
 	return lines, npub
 }
 
-func join(ls ...[]byte) string {
-	var b strings.Builder
-	for _, l := range ls {
-		b.Write(l)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 func TestVerifyKeyRotation(t *testing.T) {
 	lines, npub := rotationStream(t, false)
 	keys := Keys{"bay-01": testKey().Public().(ed25519.PublicKey)}

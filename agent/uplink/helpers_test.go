@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // memQueue is an in-memory Queue for tests and benchmarks.
@@ -189,6 +190,18 @@ func plainOptions(b *mosquittotest.Broker, device string) Options {
 
 // run starts u.Run and returns a function that stops it and waits for Run
 // to return (also called at cleanup).
+// await waits for tok (up to wait10) and fails the test when it is not
+// done in time or failed.
+func await(t testing.TB, what string, tok mqtt.Token) {
+	t.Helper()
+	if !tok.WaitTimeout(wait10) {
+		t.Fatalf("%s: not done within %v", what, wait10)
+	}
+	if err := tok.Error(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 func run(t testing.TB, u *Uplink) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -140,9 +140,7 @@ func TestACLRefusesOtherDevicesTopic(t *testing.T) {
 	// is a sentinel sent afterwards by the real dev-b.
 	bc, bk := b.ClientCert("dev-b")
 	realB := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, bc, bk)))
-	if tok := realB.Publish(devB.Records, 1, false, "sentinel"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-		t.Fatalf("sentinel: %v", tok.Error())
-	}
+	await(t, "sentinel", realB.Publish(devB.Records, 1, false, "sentinel"))
 	if m := obs.WaitN(1, wait10); string(m[0].Payload) != "sentinel" {
 		t.Fatalf("observer of dev-b got %q on %s from the impostor", m[0].Payload, m[0].Topic)
 	}
@@ -178,13 +176,9 @@ func TestACLKeyedByShopAndDevice(t *testing.T) {
 	c1, k1 := b.ShopClientCert("s1", "dev-a")
 	own := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.TLSURL, b.CA.ClientTLS(t, c1, k1)))
 	ownGot := make(chan string, 4)
-	if tok := own.Subscribe("bayagent/s1/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { ownGot <- string(m.Payload()) }); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-		t.Fatalf("subscribe as s1/dev-a: %v", tok.Error())
-	}
+	await(t, "subscribe as s1/dev-a", own.Subscribe("bayagent/s1/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { ownGot <- string(m.Payload()) }))
 	sender := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
-	if tok := sender.Publish("bayagent/s1/dev-a/cmd", 1, false, "cmd-1"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-		t.Fatalf("publish: %v", tok.Error())
-	}
+	await(t, "publish", sender.Publish("bayagent/s1/dev-a/cmd", 1, false, "cmd-1"))
 	select {
 	case m := <-ownGot:
 		if m != "cmd-1" {
@@ -196,12 +190,8 @@ func TestACLKeyedByShopAndDevice(t *testing.T) {
 	// Mosquitto delivers to both subscribers in one pass: had s2's dev-a
 	// been allowed, its copy would be queued by now; a sentinel on its own
 	// topic, delivered after, proves the order.
-	if tok := c.Subscribe("bayagent/s2/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-		t.Fatalf("subscribe to its own commands: %v", tok.Error())
-	}
-	if tok := sender.Publish("bayagent/s2/dev-a/cmd", 1, false, "sentinel"); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-		t.Fatalf("publish: %v", tok.Error())
-	}
+	await(t, "subscribe to its own commands", c.Subscribe("bayagent/s2/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }))
+	await(t, "publish", sender.Publish("bayagent/s2/dev-a/cmd", 1, false, "sentinel"))
 	select {
 	case m := <-got:
 		if m != "sentinel" {
@@ -311,9 +301,7 @@ func TestStatusOnlineAndLastWill(t *testing.T) {
 	// and is refused when the broker replays it on the next connection.
 	replies := mosquittotest.Subscribe(t, b.PlainURL, devA.Reply, mosquittotest.SubOptions{QoS: 1})
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
-	if tok := backend.Publish(devA.Cmd, 1, true, `{"id":"r1","cmd":"echo"}`); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-		t.Fatalf("retained command: %v", tok.Error())
-	}
+	await(t, "retained command", backend.Publish(devA.Cmd, 1, true, `{"id":"r1","cmd":"echo"}`))
 	if r := replies.WaitN(1, wait10)[0]; string(r.Payload) != `{"id":"r1","ok":true}` {
 		t.Fatalf("first reply to the retained command: %s", r.Payload)
 	}
@@ -395,10 +383,7 @@ func TestCommandsAndLive(t *testing.T) {
 		{"args not an object", `{"id":"c6","cmd":"echo","args":[1]}`, Reply{ID: "c6", Code: CodeBadCommand}, `"args" must be a JSON object`},
 		{"too large", `{"id":"c7","cmd":"echo","args":{"x":"` + strings.Repeat("x", 2000) + `"}}`, Reply{Code: CodeCommandTooLarge}, "command too large: 2040 bytes, limit 1024"},
 	} {
-		tok := backend.Publish(devA.Cmd, 1, false, tc.payload)
-		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
-			t.Fatalf("%s: publish: %v", tc.name, tok.Error())
-		}
+		await(t, fmt.Sprintf("%s: publish", tc.name), backend.Publish(devA.Cmd, 1, false, tc.payload))
 		m := replies.WaitN(i+1, wait10)[i]
 		var got Reply
 		if err := json.Unmarshal(m.Payload, &got); err != nil {
@@ -523,10 +508,7 @@ func TestLanes(t *testing.T) {
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
 	send := func(id, cmd string) {
 		t.Helper()
-		tok := backend.Publish(devA.Cmd, 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q,"args":{"n":%q}}`, id, cmd, id))
-		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
-			t.Fatalf("publish %s: %v", id, tok.Error())
-		}
+		await(t, fmt.Sprintf("publish %s", id), backend.Publish(devA.Cmd, 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q,"args":{"n":%q}}`, id, cmd, id)))
 	}
 	ids := func(ms []mosquittotest.Message) []string {
 		var out []string
@@ -580,10 +562,7 @@ func TestShutdownAnswersWaiting(t *testing.T) {
 	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
 	for _, c := range [][2]string{{"h1", "hold"}, {"h2", "hold"}, {"e1", "echo"}} {
-		tok := backend.Publish(devA.Cmd, 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q}`, c[0], c[1]))
-		if !tok.WaitTimeout(wait10) || tok.Error() != nil {
-			t.Fatalf("publish %s: %v", c[0], tok.Error())
-		}
+		await(t, fmt.Sprintf("publish %s", c[0]), backend.Publish(devA.Cmd, 1, false, fmt.Sprintf(`{"id":%q,"cmd":%q}`, c[0], c[1])))
 	}
 	<-lc.started // h1 runs; h2 waits behind it
 	// e1, sent after h2, is answered: h2 is in its lane.
@@ -659,9 +638,7 @@ func TestCommandIDRemembered(t *testing.T) {
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
 	send := func(p string, n int) string {
 		t.Helper()
-		if tok := backend.Publish("bayagent/s1/dev-a/cmd", 1, false, p); !tok.WaitTimeout(wait10) || tok.Error() != nil {
-			t.Fatalf("publish: %v", tok.Error())
-		}
+		await(t, "publish", backend.Publish("bayagent/s1/dev-a/cmd", 1, false, p))
 		return string(replies.WaitN(n, wait10)[n-1].Payload)
 	}
 	first := send(`{"id":"c1","cmd":"clear_dtcs","args":{"technician":"T1"}}`, 1)
