@@ -37,6 +37,7 @@ import (
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -114,7 +115,7 @@ type Agent struct {
 	// liveFeeds are the live feeds' goroutines, one running at a time;
 	// Run waits for them (a stopped feed may still be ending).
 	liveFeeds sync.WaitGroup
-	lastErr   string
+	lastErr   web.Problem // the status's last_error; its message is the English one on the wire
 	fault     bool
 
 	stored atomic.Int64 // records stored since start
@@ -208,7 +209,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if err := a.recoverJobs(); errors.Is(err, job.ErrStateNotSaved) {
 		log.Error("open jobs brought up to their records, but not saved: their bays are stopped until they are", "err", err)
 	} else if err != nil {
-		a.alarm("open jobs not brought up to their records", err)
+		a.alarm(i18n.M("agent.jobs_not_recovered"), err)
 	}
 	uo := cfg.UplinkOptions()
 	uo.Status = a.status
@@ -288,7 +289,7 @@ func (a *Agent) emit(ctx context.Context, ev job.Event) error {
 	rec, err := a.box.Append(context.WithoutCancel(ctx), ev.Kind, ev.Job, ev.Body)
 	if err != nil {
 		if errors.Is(err, outbox.ErrFull) {
-			a.alarm("outbox full: new records are refused until the uplink drains it", err)
+			a.alarm(i18n.M("agent.outbox_full"), err)
 		}
 		return err
 	}
@@ -302,25 +303,36 @@ func (a *Agent) emit(ctx context.Context, ev job.Event) error {
 	return nil
 }
 
-// alarm records a fault for the status and the fault light.
-func (a *Agent) alarm(msg string, err error) {
-	a.log.Error(msg, "err", err)
+// alarm records a fault for the status and the fault light. msg is an
+// "agent." message of package i18n: the bay screen shows it in the
+// reader's language, the log and the status in English.
+func (a *Agent) alarm(msg i18n.Message, err error) {
+	a.log.Error(msg.In(i18n.English), "err", err)
 	a.mu.Lock()
-	a.lastErr = fmt.Sprintf("%s: %v", msg, err)
+	a.lastErr = web.Problem{Message: msg, Detail: err.Error()}
 	a.fault = true
 	a.mu.Unlock()
 	a.setLights()
 }
 
 // noteErr logs an error and remembers it for the status, without a fault.
-func (a *Agent) noteErr(msg string, err error) {
-	a.log.Warn(msg, "err", err)
+func (a *Agent) noteErr(msg i18n.Message, err error) {
+	a.log.Warn(msg.In(i18n.English), "err", err)
 	a.setLastErr(msg, err)
 }
 
 // setLastErr remembers the last error for the status.
-func (a *Agent) setLastErr(msg string, err error) {
+func (a *Agent) setLastErr(msg i18n.Message, err error) {
 	a.mu.Lock()
-	a.lastErr = fmt.Sprintf("%s: %v", msg, err)
+	a.lastErr = web.Problem{Message: msg, Detail: err.Error()}
 	a.mu.Unlock()
+}
+
+// lastError is the last error as the status message has it:
+// "<message>: <error>" in English; "" when there was none.
+func lastError(p web.Problem) string {
+	if p.Message.Key == "" {
+		return ""
+	}
+	return p.Message.In(i18n.English) + ": " + p.Detail
 }

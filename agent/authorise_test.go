@@ -1,9 +1,11 @@
 package agent_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -72,8 +74,8 @@ func TestSignedCommands(t *testing.T) {
 	note := map[string]any{"author": "T007", "text": "catalyst replaced"}
 	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-1")
 	wantRefused(t, "add_note with a spent nonce", b.send(id, "add_note", raw), uplink.CodeReplayed)
-	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-2")
-	if r := b.send(id, "add_note", raw); !r.OK {
+	noteID, noteRaw := signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-2")
+	if r := b.send(noteID, "add_note", noteRaw); !r.OK {
 		t.Fatalf("signed add_note: %+v", r)
 	}
 
@@ -93,5 +95,55 @@ func TestSignedCommands(t *testing.T) {
 	})
 	if kinds["job_open"] != 1 || kinds["note"] != 1 || kinds["dtc_clear"] != 0 {
 		t.Fatalf("records by kind %v, want one job_open and one note", kinds)
+	}
+
+	// After a restart the box still knows the nonces it saw (the command
+	// ids it forgot): the add_note replayed within its 5 minutes is
+	// refused, not run a second time.
+	count := func(ms []mosquittotest.Message, topic, id, has string) int {
+		n := 0
+		for _, m := range ms {
+			var r uplink.Reply
+			if m.Topic == topic && (id == "" || json.Unmarshal(m.Payload, &r) == nil && r.ID == id) && bytes.Contains(m.Payload, []byte(has)) {
+				n++
+			}
+		}
+		return n
+	}
+	online := count(b.obs.Messages(), topics.Status, "", `"state":"online"`)
+	b.stop()
+	b.start()
+	b.obs.WaitFor(30*time.Second, "the device online again", func(ms []mosquittotest.Message) bool {
+		return count(ms, topics.Status, "", `"state":"online"`) > online
+	})
+	replies := count(b.obs.Messages(), topics.Reply, noteID, "")
+	if tok := b.obs.Client().Publish(topics.Cmd, 1, false, noteRaw); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	var again uplink.Reply
+	b.obs.WaitFor(30*time.Second, "the reply to the replay", func(ms []mosquittotest.Message) bool {
+		if count(ms, topics.Reply, noteID, "") <= replies {
+			return false
+		}
+		for _, m := range ms {
+			var r uplink.Reply
+			if m.Topic == topics.Reply && json.Unmarshal(m.Payload, &r) == nil && r.ID == noteID {
+				again = r
+			}
+		}
+		return true
+	})
+	wantRefused(t, "add_note replayed after a restart", again, uplink.CodeReplayed)
+	// A command sent after it is answered after it: had the replay run, its
+	// note would be stored by then.
+	id, raw = signed(priv, shop, device, "add_note", note, time.Now(), "nonce-good-3")
+	if r := b.send(id, "add_note", raw); !r.OK {
+		t.Fatalf("a new signed add_note after the restart: %+v", r)
+	}
+	b.obs.WaitFor(30*time.Second, "the second note's record", func(ms []mosquittotest.Message) bool {
+		return count(ms, topics.Records, "", `"kind":"note"`) >= 2
+	})
+	if n := len(b.notes()); n != 2 {
+		t.Fatalf("%d notes stored, want 2 (the replay not run)", n)
 	}
 }

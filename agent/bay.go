@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/drivers/bayio"
 )
 
@@ -80,11 +81,11 @@ func (a *Agent) watchButton(ctx context.Context) {
 			}
 			a.log.Info("button: capture")
 			if _, err := a.scanNow(ctx, ""); err != nil {
-				a.noteErr("button: scan", err)
+				a.noteErr(i18n.M("agent.button_scan"), err)
 			}
 			if a.cfg.Analyzer.Interface != "" {
 				if _, err := a.readNow(ctx, ""); err != nil {
-					a.noteErr("button: reading", err)
+					a.noteErr(i18n.M("agent.button_reading"), err)
 				}
 			}
 		}

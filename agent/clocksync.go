@@ -6,6 +6,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/clock"
 	"github.com/bayagent/bayagent/agent/devicekey"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 )
@@ -34,7 +35,7 @@ func (a *Agent) watchClock(ctx context.Context) {
 		r := a.clock.Read()
 		if !r.Synced && !unsynced {
 			if err := a.chain.Update(func(c *devicekey.Chain) { c.UnsyncedBoot = boot }); err != nil {
-				a.noteErr("chain file: the unsynchronised boot not noted", err)
+				a.noteErr(i18n.M("agent.chain_unsynced_boot"), err)
 			}
 			unsynced = true
 		}
@@ -68,14 +69,14 @@ func (a *Agent) storeClockSync(ctx context.Context, s clock.Sync) bool {
 		body.OffsetMS = &ms
 	}
 	if err := a.emit(ctx, job.Event{Kind: record.KindClockSync, Body: body}); err != nil {
-		a.noteErr("clock_sync record not stored (tried again)", err)
+		a.noteErr(i18n.M("agent.clock_sync_not_stored"), err)
 		return false
 	}
 	a.log.Info("clock synchronised", "boot", body.Boot, "offset_ms", body.OffsetMS)
 	if err := a.chain.Update(func(c *devicekey.Chain) { c.ClockSyncBoot = body.Boot }); err != nil {
 		// The record is stored; a restart in this boot stores another one,
 		// which a receiver reads the same way.
-		a.noteErr("chain file: the boot of the clock_sync record not noted", err)
+		a.noteErr(i18n.M("agent.chain_clock_sync_boot"), err)
 	}
 	return true
 }

@@ -3,13 +3,16 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/findings"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/agent/web"
 )
 
@@ -30,9 +33,15 @@ func (s screenAgent) Command(ctx context.Context, name string, args json.RawMess
 	return s.a.Command(ctx, name, args)
 }
 
-// Status is the agent's status with the broker connection beside it.
+// Status is the agent's status with the broker connection beside it; its
+// errors are web.Problems, for the reader's language.
 func (s screenAgent) Status() map[string]any {
 	st := s.a.status()
+	s.a.mu.Lock()
+	if p := s.a.lastErr; p.Message.Key != "" {
+		st["last_error"] = p
+	}
+	s.a.mu.Unlock()
 	st["device"], st["shop"], st["company_name"] = s.a.cfg.Device.ID, s.a.cfg.Device.Shop, s.a.cfg.Device.CompanyName
 	us := s.a.up.Stats()
 	st["broker_connected"] = us.Connected
@@ -40,9 +49,27 @@ func (s screenAgent) Status() map[string]any {
 		st["broker_since"] = us.ConnectedSince
 	}
 	if us.LastError != nil {
-		st["broker_error"] = us.LastError.Error()
+		st["broker_error"] = web.Problem{Message: i18n.M(uplinkMessage(us.LastError)), Detail: us.LastError.Error()}
 	}
 	return st
+}
+
+// uplinkMessage is the "agent.uplink." message of one of the uplink's
+// errors.
+func uplinkMessage(err error) string {
+	for _, m := range []struct {
+		err error
+		key string
+	}{
+		{uplink.ErrConnect, "connect"}, {uplink.ErrConnectionLost, "connection_lost"},
+		{uplink.ErrWriteDenied, "write_denied"}, {uplink.ErrSubscribeDenied, "subscribe_denied"},
+		{uplink.ErrTooLarge, "too_large"}, {uplink.ErrPublish, "publish"}, {uplink.ErrQueue, "queue"},
+	} {
+		if errors.Is(err, m.err) {
+			return "agent.uplink." + m.key
+		}
+	}
+	return "agent.uplink.other"
 }
 
 func (s screenAgent) OpenJob() (job.Job, bool) { return s.a.jobs.Current(s.a.bay) }
@@ -69,7 +96,7 @@ func (a *Agent) runScreen(ctx context.Context) {
 	}
 	a.seedScreen()
 	if err := a.screen.Run(ctx); err != nil && ctx.Err() == nil {
-		a.alarm("bay screen stopped", err)
+		a.alarm(i18n.M("agent.screen_stopped"), err)
 	}
 }
 

@@ -55,8 +55,8 @@ func (a *Agent) status() map[string]any {
 		fault = true
 	}
 	st["fault"] = fault
-	if lastErr != "" {
-		st["last_error"] = lastErr
+	if s := lastError(lastErr); s != "" {
+		st["last_error"] = s
 	}
 	return st
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/repeats"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
@@ -141,10 +142,10 @@ func (a *Agent) arrived(ctx context.Context, link *vehicle.Link, ecus []obd.ECU)
 	}
 	body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "connected", Protocol: link.Protocol, ECUs: ids}
 	if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
-		a.noteErr("record vehicle connected", err)
+		a.noteErr(i18n.M("agent.presence_connected"), err)
 	}
 	if _, err := a.scanNow(ctx, ""); err != nil && ctx.Err() == nil {
-		a.noteErr("snapshot on plug-in", err)
+		a.noteErr(i18n.M("agent.plug_in_scan"), err)
 	}
 }
 
@@ -164,7 +165,7 @@ func (a *Agent) left(ctx context.Context, reason string, store bool) {
 	if store {
 		body := PresenceBody{At: a.now().UTC(), Bay: a.bay, Event: "left", Reason: reason}
 		if err := a.emit(ctx, job.Event{Kind: record.KindPresence, Job: a.openJobID(), Body: body}); err != nil {
-			a.noteErr("record vehicle left", err)
+			a.noteErr(i18n.M("agent.presence_left"), err)
 		}
 	}
 	a.up.NotifyStatus()
@@ -250,5 +251,5 @@ func (a *Agent) clearDTCs(ctx context.Context, jobID, technician string) ([]obd.
 // status that the vehicle interface failed.
 func (a *Agent) interfaceFailed(repeat *repeats.Logger, err error) {
 	repeat.Fail(err)
-	a.setLastErr("vehicle interface "+a.cfg.Vehicle.Interface, err)
+	a.setLastErr(i18n.M("agent.vehicle_interface", "iface", a.cfg.Vehicle.Interface), err)
 }

@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/bayagent/bayagent/agent/internal/atomicfile"
 )
 
 // DefaultMaxAge is how far a signed command's ts may be from the box's
@@ -24,7 +28,16 @@ var (
 	// ErrReplayed: the signed command was seen before (its nonce), or its
 	// time is too far from the box's clock.
 	ErrReplayed = errors.New("command: replayed or stale signed command")
+	// ErrNonceStore: the file of the nonces seen could not be read (the
+	// Verifier then refuses what was signed before it started, see
+	// VerifierOptions.NonceFile) or written (the command is refused).
+	ErrNonceStore = errors.New("command: nonce store")
 )
+
+// MaxNonces bounds the nonces a Verifier remembers: more unexpired signed
+// commands than this within MaxAge are refused (ErrReplayed) until the
+// oldest expire.
+const MaxNonces = 4096
 
 // Signature is what a signed envelope carries besides id, cmd and args.
 type Signature struct {
@@ -81,8 +94,15 @@ type Verifier struct {
 	now          func() time.Time
 	synced       func() bool
 
+	file string // VerifierOptions.NonceFile
+
 	mu     sync.Mutex
 	nonces map[string]time.Time // nonce -> when it may be forgotten
+	// distrust: the nonce file could not be read at start; until
+	// distrustUntil only commands signed after started are accepted.
+	distrust      bool
+	started       time.Time
+	distrustUntil time.Time
 }
 
 // VerifierOptions configures a Verifier.
@@ -97,10 +117,22 @@ type VerifierOptions struct {
 	// nonce still is). Nil means synchronised.
 	Now    func() time.Time
 	Synced func() bool
+	// NonceFile, when set, keeps the nonces seen across restarts: it is
+	// read at start and written (atomically, pruned of the expired ones)
+	// before a command is accepted, so a signed command replayed after a
+	// restart within its time window is refused as well. Missing, it is a
+	// first start. Damaged or unreadable, NewVerifier returns a working
+	// Verifier with an error wrapping ErrNonceStore: for MaxAge it
+	// accepts only commands signed after it started, with the clock
+	// synchronised (nothing signed before can be a replay then), and the
+	// next write replaces the damaged file.
+	NonceFile string
 }
 
-// NewVerifier returns a Verifier.
-func NewVerifier(o VerifierOptions) *Verifier {
+// NewVerifier returns a Verifier. Its error (ErrNonceStore) says the
+// NonceFile could not be read; the Verifier works all the same (see
+// VerifierOptions.NonceFile).
+func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
@@ -110,8 +142,56 @@ func NewVerifier(o VerifierOptions) *Verifier {
 	if o.Synced == nil {
 		o.Synced = func() bool { return true }
 	}
-	return &Verifier{shop: o.Shop, device: o.Device, keys: o.Keys, maxAge: o.MaxAge, now: o.Now, synced: o.Synced,
-		nonces: map[string]time.Time{}}
+	v := &Verifier{shop: o.Shop, device: o.Device, keys: o.Keys, maxAge: o.MaxAge, now: o.Now, synced: o.Synced,
+		file: o.NonceFile, nonces: map[string]time.Time{}}
+	if v.file == "" {
+		return v, nil
+	}
+	if err := v.load(); err != nil {
+		now := v.now()
+		v.distrust, v.started, v.distrustUntil = true, now, now.Add(v.maxAge)
+		return v, err
+	}
+	return v, nil
+}
+
+// nonceFile is the NonceFile's content.
+type nonceFile struct {
+	Version int                  `json:"version"`
+	Nonces  map[string]time.Time `json:"nonces"` // nonce -> when it may be forgotten
+}
+
+// load reads the NonceFile into nonces; a missing file is empty.
+func (v *Verifier) load() error {
+	data, err := os.ReadFile(v.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNonceStore, err)
+	}
+	var f nonceFile
+	if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 || len(f.Nonces) > MaxNonces {
+		return fmt.Errorf("%w: %s is damaged (want version 1 and at most %d nonces): %v", ErrNonceStore, v.file, MaxNonces, err)
+	}
+	for n, until := range f.Nonces {
+		if validNonce(n) {
+			v.nonces[n] = until
+		}
+	}
+	return nil
+}
+
+// save writes nonces to the NonceFile (v.mu held).
+func (v *Verifier) save() error {
+	data, err := json.Marshal(nonceFile{Version: 1, Nonces: v.nonces})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNonceStore, err)
+	}
+	if err := atomicfile.Write(v.file, data, 0o600); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNonceStore, v.file, err)
+	}
+	return nil
 }
 
 // Check verifies the signature of command name with id and args (as sent)
@@ -149,8 +229,22 @@ func (v *Verifier) Check(id, name string, args []byte, s Signature) error {
 	if _, seen := v.nonces[s.Nonce]; seen {
 		return fmt.Errorf("%w: nonce %q was used before", ErrReplayed, s.Nonce)
 	}
+	if v.distrust && now.Before(v.distrustUntil) && (!v.synced() || !ts.After(v.started)) {
+		return fmt.Errorf("%w: the nonces seen before the start were lost (damaged nonce store); until %s only commands signed after %s with the box's clock synchronised are accepted: sign it again",
+			ErrReplayed, v.distrustUntil.UTC().Format(time.RFC3339), v.started.UTC().Format(time.RFC3339))
+	}
+	if len(v.nonces) >= MaxNonces {
+		return fmt.Errorf("%w: more than %d signed commands within %v", ErrReplayed, MaxNonces, v.maxAge)
+	}
 	// Remembered for as long as its ts is accepted, and at least MaxAge.
 	v.nonces[s.Nonce] = maxTime(now, ts).Add(v.maxAge)
+	if v.file != "" {
+		if err := v.save(); err != nil {
+			// Not run: after a restart it could be replayed.
+			delete(v.nonces, s.Nonce)
+			return err
+		}
+	}
 	return nil
 }
 

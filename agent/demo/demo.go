@@ -52,6 +52,7 @@ import (
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/emission/techsim"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
@@ -123,6 +124,9 @@ type Options struct {
 	// the device's public key, the upload form with the M-station
 	// extension, and the verification report.
 	JSON bool
+	// Lang is the language of the report (and of what the scripted
+	// technician types); zero means English.
+	Lang i18n.Lang
 	// Logger receives the agent's and the embedded broker's logs; nil
 	// discards them.
 	Logger *slog.Logger
@@ -160,7 +164,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (res *Result, err error) {
 	if d.data, err = findData(o.DataDir); err != nil {
 		return nil, err
 	}
-	d.p = newPrinter(w, o.JSON)
+	d.p = newPrinter(w, cmp.Or(o.Lang, i18n.English), o.JSON)
 	defer func() { err = errors.Join(err, d.stop()) }()
 	for _, step := range []func(context.Context) error{
 		d.stateDir,      // where the agent keeps its key, outbox and jobs
@@ -457,7 +461,7 @@ func (d *run) keepRunning(ctx context.Context) error {
 	if ctx.Err() == nil {
 		return fmt.Errorf("demo: %w", context.Cause(d.scriptCtx))
 	}
-	d.p.line("stopping")
+	d.p.line(d.p.t("stopping"))
 	return nil
 }
 

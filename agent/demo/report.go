@@ -14,7 +14,9 @@ import (
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/embedbroker"
 	"github.com/bayagent/bayagent/agent/emission"
+	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/healthrecord"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/uplink"
@@ -23,16 +25,29 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-// printer writes the demo's report. In JSON mode it stays silent until
-// received, which writes the one JSON document.
+// printer writes the demo's report in the reader's language (the "demo."
+// messages of package i18n). In JSON mode it stays silent until received,
+// which writes the one JSON document.
 type printer struct {
 	w    io.Writer
+	lang i18n.Lang
 	json bool
 	err  error    // the first write error
 	doc  *jsonDoc // the --json document, written by uploaded
 }
 
-func newPrinter(w io.Writer, asJSON bool) *printer { return &printer{w: w, json: asJSON} }
+func newPrinter(w io.Writer, l i18n.Lang, asJSON bool) *printer {
+	return &printer{w: w, lang: l, json: asJSON}
+}
+
+// t is the message "demo."+key in the reader's language.
+func (p *printer) t(key string, args ...any) string { return i18n.Text(p.lang, "demo."+key, args...) }
+
+// in is a message of any area in the reader's language.
+func (p *printer) in(key string, args ...any) string { return i18n.Text(p.lang, key, args...) }
+
+// item prints one labelled line of a section.
+func (p *printer) item(label, text string) { p.printf("  %-10s %s\n", p.t("label."+label), text) }
 
 func (p *printer) printf(format string, a ...any) {
 	if p.json || p.err != nil {
@@ -46,22 +61,22 @@ func (p *printer) line(s string) { p.printf("%s\n", s) }
 func (p *printer) section(title string) { p.printf("\n== %s\n\n", title) }
 
 func (p *printer) setup(brk *embedbroker.Broker, brokerURL, analyzerDev string, cfg *config.Config) {
-	p.line("Bayagent demo: one emission repair at an M station, end to end, on this machine.")
-	p.section("Set-up")
+	p.line(p.t("title"))
+	p.section(p.t("section.setup"))
 	if brk != nil {
-		p.printf("  %-10s embedded (mochi-mqtt), TLS on %s, certificate from a CA made for this run\n", "broker", brk.Addr)
+		p.item("broker", p.t("setup.broker_embedded", "addr", brk.Addr))
 	} else {
-		p.printf("  %-10s %s (outside broker)\n", "broker", brokerURL)
+		p.item("broker", p.t("setup.broker_outside", "url", brokerURL))
 	}
-	p.printf("  %-10s simulated %s on the in-process CAN bus %s\n", "vehicle", vehicleProfile, cfg.Vehicle.Interface)
-	p.printf("  %-10s simulated NHA-506 on %s: %s, then %s\n", "analyzer", analyzerDev, readingsBefore, readingsAfter)
-	p.printf("  %-10s device %s of shop %s, state in %s\n", "agent", cfg.Device.ID, cfg.Device.Shop, cfg.Device.StateDir)
+	p.item("vehicle", p.t("setup.vehicle", "profile", vehicleProfile, "iface", cfg.Vehicle.Interface))
+	p.item("analyzer", p.t("setup.analyzer", "dev", analyzerDev, "before", readingsBefore, "after", readingsAfter))
+	p.item("agent", p.t("setup.agent", "device", cfg.Device.ID, "shop", cfg.Device.Shop, "dir", cfg.Device.StateDir))
 }
 
 // screen prints the bay screen's address and the one-time PIN of this
 // run.
 func (p *printer) screen(url, pin string) {
-	p.printf("  %-10s %s  (sign in with any technician id, e.g. T007, and PIN %s; one-time, for this run)\n", "screen", url, pin)
+	p.item("screen", p.t("setup.screen", "url", url, "pin", pin))
 }
 
 // step prints one step of the script: the command, what it said, what came
@@ -78,7 +93,7 @@ func (p *printer) received(res *Result, t uplink.Topics, keyFile string, lines [
 	if p.json {
 		return p.receivedJSON(res, keyFile, lines)
 	}
-	p.section(fmt.Sprintf("What the health-record system received: %d records on %s", len(res.Records), t.Records))
+	p.section(p.t("section.received", "n", len(res.Records), "topic", t.Records))
 	kinds := map[string]int{}
 	var order []string
 	for _, r := range res.Records {
@@ -89,14 +104,14 @@ func (p *printer) received(res *Result, t uplink.Topics, keyFile string, lines [
 	}
 	var parts []string
 	for _, k := range order {
-		parts = append(parts, fmt.Sprintf("%d %s", kinds[k], k))
+		parts = append(parts, p.t("received.kind", "n", kinds[k], "kind", p.in("web.kind."+k)))
 	}
 	p.printf("  %s\n", strings.Join(parts, ", "))
 
-	p.section("Before and after the repair (job " + res.Closed.ID + ", rebuilt from the records)")
+	p.section(p.t("section.compare", "job", res.Closed.ID))
 	p.comparison(&res.Closed)
 
-	p.section("Health-record upload form of the closed job (healthrecord.Export, shared API)")
+	p.section(p.t("section.upload"))
 	var up bytes.Buffer
 	if err := healthrecord.Export(&up, res.Closed, healthrecord.Options{
 		CompanyName: CompanyName, Dialect: healthrecord.Shared{OmitExtension: true},
@@ -104,23 +119,23 @@ func (p *printer) received(res *Result, t uplink.Topics, keyFile string, lines [
 		return err
 	}
 	p.printf("%s", up.String())
-	p.line("  (the x_bayagent_mstation extension with the before/after findings above is left out here; --json shows it)")
+	p.line(p.t("upload.extension_left_out"))
 
-	p.section("Verification of the record chain")
+	p.section(p.t("section.verify"))
 	pubInfo := ""
 	if data, err := os.ReadFile(keyFile); err == nil {
 		if pub, _, err := devicekey.ParsePublic(data); err == nil {
-			pubInfo = " (key " + devicekey.Fingerprint(pub) + ")"
+			pubInfo = p.t("verify.key", "fingerprint", devicekey.Fingerprint(pub))
 		}
 	}
-	p.printf("  record.Verify with the device's public key %s%s:\n", keyFile, pubInfo)
-	for _, l := range strings.Split(strings.TrimRight(res.Report.String(), "\n"), "\n") {
+	p.printf("  %s\n", p.t("verify.with_key", "file", keyFile, "key", pubInfo))
+	for _, l := range strings.Split(strings.TrimRight(res.Report.Text(p.lang), "\n"), "\n") {
 		p.printf("  %s\n", l)
 	}
 	if res.Report.OK() {
-		p.printf("  verified: %d records from %s, complete, in order, hash-chained and signed by the device key\n", res.Report.Records, Device)
+		p.printf("  %s\n", p.t("verify.ok", "n", res.Report.Records, "device", Device))
 	} else {
-		p.line("  NOT verified: see the problems above")
+		p.printf("  %s\n", p.t("verify.failed"))
 	}
 	return p.err
 }
@@ -170,33 +185,37 @@ func (p *printer) uploaded(u *Upload, c provsim.Counts) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(p.doc)
 	}
-	p.section("Upload to the provincial health-record system (simulated lcipprodatarest), through bayreceiver")
+	p.section(p.t("section.provincial"))
 	if u == nil {
-		p.line("  no upload: see the error below")
+		p.printf("  %s\n", p.t("provincial.none"))
 		return p.err
 	}
 	d := u.Device
-	gaps := "no gaps"
+	gaps := p.t("provincial.gaps_none")
 	if d.Missing > 0 {
-		gaps = fmt.Sprintf("%d records missing", d.Missing)
+		gaps = p.t("provincial.gaps", "n", d.Missing)
 	}
-	p.printf("  %-10s %d records verified and stored once, chain complete through seq %d, %s, %d quarantined\n",
-		"receiver", d.Stored, d.VerifiedThrough, gaps, len(d.Quarantined))
-	p.printf("  %-10s %s: %s after %d attempt(s) (rebuilt from its records with job.FromRecords)\n", "job", u.Job.Job, u.Job.State, u.Job.Attempts)
-	p.printf("  %-10s POST %s\n", "sent to", u.URL)
-	p.printf("  %-10s %d access token(s) from lcipprogetaccesstoken for company %s\n", "token", c.Tokens, Shop)
+	p.item("receiver", p.t("provincial.receiver", "stored", d.Stored, "through", d.VerifiedThrough, "gaps", gaps, "quarantined", len(d.Quarantined)))
+	state := string(u.Job.State)
+	if e, ok := i18n.Lookup("demo.provincial.state." + state); ok {
+		state = e.In(p.lang)
+	}
+	p.item("job", p.t("provincial.job", "job", u.Job.Job, "state", state, "attempts", u.Job.Attempts))
+	p.item("sent_to", "POST "+u.URL)
+	p.item("token", p.t("provincial.token", "n", c.Tokens, "shop", Shop))
 	if u.Job.State == "uploaded" {
-		p.printf("  %-10s %s\n", "reply", u.Job.Reply)
+		p.item("reply", u.Job.Reply)
 	} else {
-		p.printf("  %-10s %s (%s)\n", "refused", u.Job.LastError, u.Job.Reply)
+		// The receiver's error and the provincial system's reply, as they are.
+		p.item("refused", u.Job.LastError+" ("+u.Job.Reply+")")
 	}
 	return p.err
 }
 
 func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplink.Topics, dir string) {
-	p.section("Still running (--keep-running): Ctrl-C stops broker, simulators and agent")
-	p.printf("  broker   %s\n", brokerURL)
-	p.printf("  topics   %s  %s (retained)  %s  %s  %s\n", t.Records, t.Status, t.Cmd, t.Reply, t.Live)
+	p.section(p.t("section.running"))
+	p.item("broker", brokerURL)
+	p.item("topics", fmt.Sprintf("%s  %s (%s)  %s  %s  %s", t.Records, t.Status, p.t("label.retained"), t.Cmd, t.Reply, t.Live))
 	sub := "mosquitto_sub -v -t '" + t.Root + "/#'"
 	// live_start changes nothing, so it needs no signature; commands that
 	// change the car or a job must be signed by the operator key.
@@ -207,9 +226,9 @@ func (p *printer) keepRunning(brk *embedbroker.Broker, brokerURL string, t uplin
 		sub += conn
 		pub += conn
 	}
-	p.printf("  watch    %s\n", sub)
-	p.printf("  command  %s\n", pub)
-	p.printf("  state    %s\n", dir)
+	p.item("watch", sub)
+	p.item("command", pub)
+	p.item("state", dir)
 }
 
 func splitHostPort(addr string) (string, string) {
@@ -237,38 +256,46 @@ func (p *printer) comparison(c *job.Closed) {
 		before = c.LastScan(job.PhaseIntake)
 	}
 	after := c.LastScan(job.PhaseAfterRepair)
-	p.row("", "BEFORE REPAIR", "AFTER REPAIR")
-	p.line("  OBD")
+	none := p.t("compare.none")
+	p.row("", p.t("compare.before"), p.t("compare.after"))
+	p.line("  " + p.t("compare.obd"))
 	snap := func(s *job.ScanBody, f func(*scan.Snapshot) string) string {
 		if s == nil {
-			return "(no scan)"
+			return p.t("compare.no_scan")
 		}
 		return f(&s.Snapshot)
 	}
-	both := func(label string, f func(*scan.Snapshot) string) {
-		p.row("    "+label, snap(before, f), snap(after, f))
+	both := func(key string, f func(*scan.Snapshot) string) {
+		p.row("    "+p.t("compare."+key), snap(before, f), snap(after, f))
 	}
-	both("MIL", func(s *scan.Snapshot) string { return onOff(s.MIL) })
-	both("stored DTCs", func(s *scan.Snapshot) string { return codeList(s, func(e *scan.ECU) []obd.DTC { return e.Stored }) })
-	both("pending DTCs", func(s *scan.Snapshot) string { return codeList(s, func(e *scan.ECU) []obd.DTC { return e.Pending }) })
-	both("permanent DTCs", func(s *scan.Snapshot) string { return codeList(s, func(e *scan.ECU) []obd.DTC { return e.Permanent }) })
-	both("readiness incomplete", incomplete)
-	both("distance since clear", func(s *scan.Snapshot) string { return optUnit(s.DistanceSinceClear, "km") })
-	both("warm-ups since clear", func(s *scan.Snapshot) string { return optUnit(s.WarmupsSinceClear, "") })
-	both("inspector flags", func(s *scan.Snapshot) string {
+	both("mil", func(s *scan.Snapshot) string { return onOff(s.MIL, p.lang) })
+	both("stored", func(s *scan.Snapshot) string {
+		return codeList(s, none, func(e *scan.ECU) []obd.DTC { return e.Stored })
+	})
+	both("pending", func(s *scan.Snapshot) string {
+		return codeList(s, none, func(e *scan.ECU) []obd.DTC { return e.Pending })
+	})
+	both("permanent", func(s *scan.Snapshot) string {
+		return codeList(s, none, func(e *scan.ECU) []obd.DTC { return e.Permanent })
+	})
+	both("incomplete", func(s *scan.Snapshot) string { return incomplete(s, p.lang, none) })
+	both("distance", func(s *scan.Snapshot) string { return optUnit(s.DistanceSinceClear, "km") })
+	both("warmups", func(s *scan.Snapshot) string { return optUnit(s.WarmupsSinceClear, "") })
+	both("flags", func(s *scan.Snapshot) string {
 		var fl []string
 		for _, f := range s.Flags {
 			fl = append(fl, f.Code)
 		}
-		return listOrNone(fl)
+		return listOrNone(fl, none)
 	})
 
 	tb, ta := c.LastTest(job.PhaseBeforeRepair), c.LastTest(job.PhaseAfterRepair)
-	model := "analyzer"
+	model := p.t("compare.analyzer")
 	if tb != nil {
-		model = tb.Test.Instrument.Model + ", two-speed idle test, limit set " + tb.Test.LimitSetName
+		model = p.t("compare.exhaust_test", "model", tb.Test.Instrument.Model, "set", tb.Test.LimitSetName)
 	}
-	p.printf("  Exhaust (%s): averages at idle / high idle\n", model)
+	p.printf("  %s\n", p.t("compare.exhaust", "instrument", model))
+	noTest := p.t("compare.no_test")
 	for _, q := range []struct{ name, label string }{
 		{analyzer.QuantityHC, "HC ppm"},
 		{analyzer.QuantityCO, "CO %vol"},
@@ -276,16 +303,16 @@ func (p *printer) comparison(c *job.Closed) {
 		{analyzer.QuantityO2, "O2 %vol"},
 		{analyzer.QuantityNO, "NO ppm"},
 		{analyzer.QuantityLambda, "lambda"},
-		{analyzer.QuantityRPM, "engine rpm"},
+		{analyzer.QuantityRPM, p.t("compare.engine_rpm")},
 	} {
-		p.row("    "+q.label, averages(tb, q.name), averages(ta, q.name))
+		p.row("    "+q.label, averages(tb, q.name, noTest), averages(ta, q.name, noTest))
 	}
-	p.row("    verdict", verdict(tb), verdict(ta))
-	p.row("    seconds sampled", samples(tb), samples(ta))
+	p.row("    "+p.t("compare.verdict"), p.verdict(tb), p.verdict(ta))
+	p.row("    "+p.t("compare.seconds"), samples(tb), samples(ta))
 
-	p.line("  DTC clear")
+	p.line("  " + p.t("compare.clear"))
 	if len(c.Clears) == 0 {
-		p.line("    none")
+		p.line("    " + none)
 	}
 	for _, cl := range c.Clears {
 		ecus := ""
@@ -294,35 +321,32 @@ func (p *printer) comparison(c *job.Closed) {
 			for _, e := range cl.ECUs {
 				s = append(s, e.String())
 			}
-			ecus = " by ECUs " + strings.Join(s, ", ")
+			ecus = p.t("compare.clear_ecus", "ecus", strings.Join(s, ", "))
 		}
-		p.printf("    %s  %s: %s%s, technician %s, reason: %s\n", cl.At.Local().Format("15:04:05"), cl.Stage, stageText(cl.Stage), ecus, cl.Technician, cl.Reason)
+		p.printf("    %s\n", p.t("compare.clear_line", "time", cl.At.Local().Format("15:04:05"), "stage", p.in("web.clear."+cl.Stage),
+			"what", p.stageText(cl.Stage), "ecus", ecus, "technician", cl.Technician, "reason", cl.Reason))
 	}
 
-	p.line("  DTC descriptions")
+	p.line("  " + p.t("compare.descriptions"))
 	for _, d := range allDTCs(before, after) {
-		p.printf("    %-6s %s\n", d.Code, d.Description)
+		p.printf("    %-6s %s\n", d.Code, findings.DTCText(d, p.lang))
 	}
 	p.line("")
-	p.line("  After repair is the same simulated car right after the technician's clear: the non-continuous")
-	p.line("  monitors restart as incomplete and the permanent P0420 stays until the catalyst monitor passes")
-	p.line("  on a drive cycle, as on a real car. The analyzer simulator measured " + readingsBefore + "'s exhaust")
-	p.line("  before the repair and " + readingsAfter + "'s after it, at the engine speed the simulated technician")
-	p.line("  held as the agent guided; the limits are the built-in defaults, marked unverified.")
+	p.line(p.t("compare.explain", "before", readingsBefore, "after", readingsAfter))
 }
 
-func stageText(stage string) string {
+func (p *printer) stageText(stage string) string {
 	switch stage {
 	case job.ClearRequested:
-		return "stored before touching the car"
+		return p.t("compare.clear_requested")
 	case job.ClearDone:
-		return "acknowledged"
+		return p.t("compare.clear_done")
 	}
-	return "failed"
+	return p.t("compare.clear_failed")
 }
 
 // codeList lists the DTC codes of every ECU, each once.
-func codeList(s *scan.Snapshot, of func(*scan.ECU) []obd.DTC) string {
+func codeList(s *scan.Snapshot, none string, of func(*scan.ECU) []obd.DTC) string {
 	var codes []string
 	for i := range s.ECUs {
 		for _, d := range of(&s.ECUs[i]) {
@@ -331,7 +355,7 @@ func codeList(s *scan.Snapshot, of func(*scan.ECU) []obd.DTC) string {
 			}
 		}
 	}
-	return listOrNone(codes)
+	return listOrNone(codes, none)
 }
 
 // allDTCs lists every code of both scans, each once, in order of
@@ -357,19 +381,19 @@ func allDTCs(scans ...*job.ScanBody) []obd.DTC {
 	return out
 }
 
-func incomplete(s *scan.Snapshot) string {
+func incomplete(s *scan.Snapshot, l i18n.Lang, none string) string {
 	var names []string
 	for _, m := range s.Readiness {
 		if m.Code == obd.MonitorNotComplete {
-			names = append(names, strings.ReplaceAll(m.Name, "_", " "))
+			names = append(names, findings.MonitorLabel(m.Name, l))
 		}
 	}
-	return listOrNone(names)
+	return listOrNone(names, none)
 }
 
-func listOrNone(s []string) string {
+func listOrNone(s []string, none string) string {
 	if len(s) == 0 {
-		return "none"
+		return none
 	}
 	return strings.Join(s, ", ")
 }
@@ -387,9 +411,9 @@ func optUnit(v *float64, unit string) string {
 
 // averages joins one quantity's averages of a two-speed idle test, idle
 // first: "180 / 110".
-func averages(t *job.EmissionTestBody, name string) string {
+func averages(t *job.EmissionTestBody, name, noTest string) string {
 	if t == nil {
-		return "(no test)"
+		return noTest
 	}
 	var out []string
 	for _, mode := range []string{emission.StepIdle, emission.StepHighIdle} {
@@ -413,9 +437,9 @@ func averages(t *job.EmissionTestBody, name string) string {
 }
 
 // verdict is a test's verdict, with what failed.
-func verdict(t *job.EmissionTestBody) string {
+func (p *printer) verdict(t *job.EmissionTestBody) string {
 	if t == nil {
-		return "(no test)"
+		return p.t("compare.no_test")
 	}
 	v := t.Test.Verdict
 	var parts []string
@@ -427,10 +451,11 @@ func verdict(t *job.EmissionTestBody) string {
 	if v.Reason != "" {
 		parts = append(parts, v.Reason)
 	}
+	result := p.t("verdict." + v.Result)
 	if len(parts) == 0 {
-		return strings.ToUpper(v.Result)
+		return result
 	}
-	return strings.ToUpper(v.Result) + ": " + strings.Join(parts, ", ")
+	return result + ": " + strings.Join(parts, ", ")
 }
 
 func samples(t *job.EmissionTestBody) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/emission/techsim"
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/drivers/analyzer/analyzersim"
@@ -55,7 +56,8 @@ func (s *script) do(ctx context.Context, name string, args any) (result, error) 
 }
 
 func (s *script) run(ctx context.Context) error {
-	s.p.section("The job, driven over MQTT commands as the shop's software and the technician's app send them")
+	p := s.p
+	p.section(p.t("section.job"))
 
 	// The agent finds the car on its own and scans it.
 	intake, err := s.obs.waitRecord(ctx, record.KindScan, "", func(body []byte) bool {
@@ -69,17 +71,16 @@ func (s *script) run(ctx context.Context) error {
 	if err := json.Unmarshal(intake.Body, &ib); err != nil {
 		return err
 	}
-	s.p.step("(plug-in)", "the agent found the car by itself", fmt.Sprintf("presence + intake scan: VIN %s, MIL %s, %d stored DTCs",
-		ib.Snapshot.VIN, onOff(ib.Snapshot.MIL), ib.Snapshot.DTCs.Stored))
+	p.step(p.t("step.plug_in"), p.t("step.found"), p.t("step.intake", "vin", ib.Snapshot.VIN, "mil", onOff(ib.Snapshot.MIL, p.lang), "n", ib.Snapshot.DTCs.Stored))
 
 	if _, err := s.do(ctx, command.OpenJob, map[string]any{
 		"job_id": JobID, "type": job.TypeEmissionRepair, "plate": Plate, "plate_color": job.PlateBlue,
-		"vin": s.vin, "mileage_km": 123457, "complaint": "failed the two-speed idle test: HC and CO above limit a, MIL on",
+		"vin": s.vin, "mileage_km": 123457, "complaint": p.t("data.complaint"),
 		"technician": Technician, "test_no": TestNo,
 	}); err != nil {
 		return err
 	}
-	s.p.step(command.OpenJob, JobID+" emission_repair, "+Plate+", test_no "+TestNo, "job_open stored")
+	p.step(command.OpenJob, p.t("step.open_job", "job", JobID, "type", p.in("web.jobtype."+string(job.TypeEmissionRepair)), "plate", Plate, "test_no", TestNo), p.t("step.job_open_stored"))
 
 	if err := s.scan(ctx, job.PhaseBeforeRepair); err != nil {
 		return err
@@ -88,18 +89,18 @@ func (s *script) run(ctx context.Context) error {
 		return err
 	}
 
-	work := "replaced the catalytic converter and the front O2 sensor"
+	work := p.t("data.work")
 	if _, err := s.do(ctx, command.AddNote, map[string]any{"author": Technician, "text": work, "repair_started": true}); err != nil {
 		return err
 	}
-	s.p.step(command.AddNote, Technician+": "+work, "note stored (repair started)")
+	p.step(command.AddNote, Technician+": "+work, p.t("step.note_stored"))
 
-	reason := "catalytic converter and front O2 sensor replaced (P0420, P0171)"
+	reason := p.t("data.reason")
 	r, err := s.do(ctx, command.ClearDTCs, map[string]any{"technician": Technician, "reason": reason})
 	if err != nil {
 		return err
 	}
-	s.p.step(command.ClearDTCs, Technician+": "+reason, fmt.Sprintf("requested, then %s by ECUs %s", r.Stage, strings.Join(r.ECUs, ", ")))
+	p.step(command.ClearDTCs, Technician+": "+reason, p.t("step.cleared", "stage", p.in("web.clear."+r.Stage), "ecus", strings.Join(r.ECUs, ", ")))
 
 	if err := s.scan(ctx, job.PhaseAfterRepair); err != nil {
 		return err
@@ -116,14 +117,14 @@ func (s *script) run(ctx context.Context) error {
 		"technician": Technician, "settlement_no": "S-" + strings.ReplaceAll(today, "-", "") + "-0001",
 		"settle_date": today, "repair_date": today,
 		"items": []map[string]any{
-			{"name": "replace catalytic converter", "working_hours": "1.5"},
-			{"name": "replace front oxygen sensor", "working_hours": "0.5"},
-			{"name": "emission re-test preparation (two-speed idle)", "working_hours": "0.3"},
+			{"name": p.t("data.item_cat"), "working_hours": "1.5"},
+			{"name": p.t("data.item_o2"), "working_hours": "0.5"},
+			{"name": p.t("data.item_prep"), "working_hours": "0.3"},
 		},
 		"parts": []map[string]any{
-			{"name": "three-way catalytic converter", "code": "CAT-LFV-1K0131701", "quantity": "1"},
-			{"name": "front oxygen sensor", "code": "O2S-06A906262", "quantity": "1"},
-			{"name": "exhaust gasket", "code": "GSK-1K0253115", "quantity": "2"},
+			{"name": p.t("data.part_cat"), "code": "CAT-LFV-1K0131701", "quantity": "1"},
+			{"name": p.t("data.part_o2"), "code": "O2S-06A906262", "quantity": "1"},
+			{"name": p.t("data.part_seal"), "code": "GSK-1K0253115", "quantity": "2"},
 		},
 	}
 	if _, err := s.do(ctx, command.CloseJob, settlement); err != nil {
@@ -132,7 +133,7 @@ func (s *script) run(ctx context.Context) error {
 	if _, err := s.obs.waitRecord(ctx, record.KindJobClose, JobID, nil); err != nil {
 		return err
 	}
-	s.p.step(command.CloseJob, "settlement "+settlement["settlement_no"].(string)+": 3 items, 3 parts", "job_close stored and received")
+	p.step(command.CloseJob, p.t("step.settlement", "no", settlement["settlement_no"], "items", 3, "parts", 3), p.t("step.job_close_stored"))
 	return nil
 }
 
@@ -144,8 +145,9 @@ func (s *script) scan(ctx context.Context, phase job.Phase) error {
 	if r.Phase != string(phase) {
 		return fmt.Errorf("start_scan: the agent recorded phase %q, want %q", r.Phase, phase)
 	}
-	s.p.step(command.StartScan, "", fmt.Sprintf("%s scan stored: MIL %s, %d stored, %d pending, %d permanent DTCs",
-		r.Phase, onOff(r.MIL), r.DTCs["stored"], r.DTCs["pending"], r.DTCs["permanent"]))
+	p := s.p
+	p.step(command.StartScan, "", p.t("step.scan_stored", "phase", p.in("web.phase."+r.Phase), "mil", onOff(r.MIL, p.lang),
+		"stored", r.DTCs["stored"], "pending", r.DTCs["pending"], "permanent", r.DTCs["permanent"]))
 	return nil
 }
 
@@ -159,17 +161,23 @@ func (s *script) test(ctx context.Context, phase job.Phase, verdict string) erro
 	if r.Phase != string(phase) || r.Verdict != verdict {
 		return fmt.Errorf("run_emission_test: the agent recorded a %s %q test, want %s %q: %s", r.Phase, r.Verdict, phase, verdict, r.Text["en"])
 	}
-	s.p.step(command.RunEmissionTest, emission.TwoSpeedIdle+", "+Technician+" at the pedal", r.Phase+" emission_test stored")
-	s.p.printf("  %-17s   guided through: %s\n", "", strings.Join(s.tech.Steps(), ", "))
-	s.p.printf("  %-17s   verdict: %s\n", "", r.Text["en"])
-	s.p.printf("  %-17s   判定: %s\n", "", r.Text["zh-CN"])
+	p := s.p
+	p.step(command.RunEmissionTest, p.t("step.test", "method", p.in("emission.method."+emission.TwoSpeedIdle), "technician", Technician),
+		p.t("step.test_stored", "phase", p.in("web.phase."+r.Phase)))
+	var steps []string
+	for _, st := range s.tech.Steps() {
+		steps = append(steps, p.in("emission.step."+st))
+	}
+	p.printf("  %-17s   %s\n", "", p.t("step.guided", "steps", strings.Join(steps, ", ")))
+	p.printf("  %-17s   %s\n", "", p.t("step.verdict", "verdict", r.Text[p.lang.String()]))
 	s.tech.Reset()
 	return nil
 }
 
-func onOff(b bool) string {
+// onOff is the state of a lamp, as the bay screen says it.
+func onOff(b bool, l i18n.Lang) string {
 	if b {
-		return "on"
+		return i18n.Text(l, "web.on")
 	}
-	return "off"
+	return i18n.Text(l, "web.off")
 }

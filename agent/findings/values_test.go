@@ -2,13 +2,13 @@ package findings_test
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode"
 
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/agent/i18n/i18ntest"
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
 )
@@ -85,10 +85,6 @@ func TestValueText(t *testing.T) {
 	}
 }
 
-// englishPhrase is three English words in a row: a sentence or name left
-// untranslated.
-var englishPhrase = regexp.MustCompile(`[A-Za-z]{3,}[ :,]+[A-Za-z]{3,}[ :,]+[A-Za-z]{3,}`)
-
 // TestChineseReportIsChinese: the Chinese scan report of every golden
 // snapshot has no English phrase left in it (the vehicle's own texts
 // aside: its ECU names and calibration ids).
@@ -103,7 +99,7 @@ func TestChineseReportIsChinese(t *testing.T) {
 			if strings.Contains(line, "CALID") {
 				continue
 			}
-			if m := englishPhrase.FindString(line); m != "" {
+			if m := i18ntest.English(line); m != "" {
 				t.Errorf("%s: English %q in %q", file, m, line)
 			}
 		}

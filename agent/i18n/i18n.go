@@ -43,6 +43,15 @@
 //
 //	func init() { add(webMessages) }
 //
+// # Details no catalogue holds
+//
+// An error of the operating system, a driver or the broker has no
+// translation: it is shown as the detail beside a message of the
+// catalogue that says what failed ("诊断接头 can:can0 出错" and, beside it,
+// the driver's own words), marked lang="en" on the bay screen. Tests check
+// what a technician reads, rendered in Chinese, with package i18ntest: no
+// English phrase may be left outside such a detail.
+//
 // TestCatalogue fails when a key is defined twice or malformed, when a
 // language is missing, when the Chinese text has no Chinese in it, or
 // when the two languages name different placeholders. Write the Chinese as

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bayagent/bayagent/agent/i18n"
 )
 
 // KeySource gives the public key of a device. Records carry no key: the
@@ -50,15 +52,21 @@ func (l *SeqList) add(seq uint64) {
 }
 
 func (l SeqList) String() string {
+	s := l.list()
+	if l.Count > len(l.Seqs) {
+		s += fmt.Sprintf(", ... (%d in all)", l.Count)
+	}
+	return s
+}
+
+// list is the listed seqs, comma-separated.
+func (l SeqList) list() string {
 	var b strings.Builder
 	for i, s := range l.Seqs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		fmt.Fprint(&b, s)
-	}
-	if l.Count > len(l.Seqs) {
-		fmt.Fprintf(&b, ", ... (%d in all)", l.Count)
 	}
 	return b.String()
 }
@@ -173,74 +181,84 @@ func (r *Report) OK() bool {
 	return true
 }
 
-// String returns a human-readable summary, one device per paragraph.
-func (r *Report) String() string {
+// String returns a human-readable summary, one device per paragraph, in
+// English (see Text).
+func (r *Report) String() string { return r.Text(i18n.English) }
+
+// Text returns the summary of String in language l (the "verify."
+// messages of package i18n); error texts of unparseable lines stay as
+// they are.
+func (r *Report) Text(l i18n.Lang) string {
 	var b strings.Builder
-	status := "OK"
+	t := func(key string, args ...any) string { return i18n.Text(l, "verify."+key, args...) }
+	status := t("ok")
 	if !r.OK() {
-		status = "PROBLEMS FOUND"
+		status = t("problems_found")
 	}
-	fmt.Fprintf(&b, "%s: %d lines, %d records, %d devices", status, r.Lines, r.Records, len(r.Devices))
+	b.WriteString(t("summary", "status", status, "lines", r.Lines, "records", r.Records, "devices", len(r.Devices)))
 	if !r.SignaturesChecked {
-		b.WriteString(" (signatures NOT checked: no keys given)")
+		b.WriteString(t("no_keys"))
 	}
 	b.WriteByte('\n')
 	if r.ReadError != "" {
-		fmt.Fprintf(&b, "  read error: %s\n", r.ReadError)
+		b.WriteString("  " + t("read_error", "error", r.ReadError) + "\n")
 	}
 	for _, e := range r.Unparseable {
-		fmt.Fprintf(&b, "  line %d: unparseable: %s\n", e.Line, e.Err)
+		b.WriteString("  " + t("unparseable", "line", e.Line, "error", e.Err) + "\n")
 	}
 	if r.UnparseableCount > len(r.Unparseable) {
-		fmt.Fprintf(&b, "  ... %d unparseable lines in all\n", r.UnparseableCount)
+		b.WriteString("  " + t("unparseable_all", "n", r.UnparseableCount) + "\n")
 	}
 	for i := range r.Devices {
 		d := &r.Devices[i]
-		st := "ok"
+		st := t("device_ok")
 		if !d.OK() {
-			st = "PROBLEMS"
+			st = t("device_problems")
 		}
-		fmt.Fprintf(&b, "device %s: %s: %d records, seq %d..%d\n", d.Device, st, d.Records, d.FirstSeq, d.LastSeq)
+		b.WriteString(t("device", "device", d.Device, "status", st, "records", d.Records, "first", d.FirstSeq, "last", d.LastSeq) + "\n")
 		if d.UnknownKey {
-			b.WriteString("  no public key for this device: signatures not checked\n")
+			b.WriteString("  " + t("unknown_key") + "\n")
 		}
 		if d.Missing > 0 {
-			fmt.Fprintf(&b, "  gaps (%d missing):", d.Missing)
+			var gaps strings.Builder
 			for _, g := range d.Gaps {
 				if g.From == g.To {
-					fmt.Fprintf(&b, " %d", g.From)
+					fmt.Fprintf(&gaps, " %d", g.From)
 				} else {
-					fmt.Fprintf(&b, " %d-%d", g.From, g.To)
+					fmt.Fprintf(&gaps, " %d-%d", g.From, g.To)
 				}
 			}
-			b.WriteByte('\n')
+			b.WriteString("  " + t("gaps", "n", d.Missing) + gaps.String() + "\n")
 		}
 		for _, p := range []struct {
-			name string
-			l    SeqList
+			key string
+			l   SeqList
 		}{
-			{"conflicting duplicates (same seq, different content)", d.Conflicts},
-			{"re-ordered arrivals", d.Reorders},
-			{"broken hash links", d.BrokenLinks},
-			{"bad signatures", d.BadSignatures},
-			{"chain resets (outbox_reset; records may be lost)", d.Resets},
-			{"key rotations not signed by the key before them", d.UnauthorisedRotations},
-			{"key rotations", d.KeyRotations},
-			{"exact duplicates (harmless)", d.Duplicates},
-			{"sealed with an unsynchronised clock", d.Unsynced},
-			{"unsynchronised and not corrected (no clock_sync of their boot)", d.Uncorrectable},
-			{"times going backwards (earlier than the record before)", d.Backwards},
+			{"conflicts", d.Conflicts},
+			{"reorders", d.Reorders},
+			{"broken_links", d.BrokenLinks},
+			{"bad_signatures", d.BadSignatures},
+			{"resets", d.Resets},
+			{"unauthorised_rotations", d.UnauthorisedRotations},
+			{"key_rotations", d.KeyRotations},
+			{"duplicates", d.Duplicates},
+			{"unsynced", d.Unsynced},
+			{"uncorrectable", d.Uncorrectable},
+			{"backwards", d.Backwards},
 		} {
 			if p.l.Count > 0 {
-				fmt.Fprintf(&b, "  %s: %s\n", p.name, p.l)
+				list := p.l.String()
+				if p.l.Count > len(p.l.Seqs) {
+					list = p.l.list() + t("list_all", "n", p.l.Count)
+				}
+				b.WriteString("  " + t(p.key) + ": " + list + "\n")
 			}
 		}
 		for _, c := range d.Corrected {
-			fmt.Fprintf(&b, "  seq %d: time %s corrected to %s (clock_sync seq %d)\n",
-				c.Seq, c.Time.Format(TimeLayout), c.Corrected.Format(TimeLayout), c.By)
+			b.WriteString("  " + t("corrected", "seq", c.Seq, "time", c.Time.Format(TimeLayout), "corrected", c.Corrected.Format(TimeLayout), "by", c.By) + "\n")
 		}
 		if n := d.Unsynced.Count - d.Uncorrectable.Count; n > len(d.Corrected) {
-			fmt.Fprintf(&b, "  ... %d corrected times in all\n", n)
+			b.WriteString("  " + t("corrected_all", "n", n) + "\n")
 		}
 	}
 	return b.String()

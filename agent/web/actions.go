@@ -169,35 +169,38 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, sess *session) {
 	if back == "" {
 		back = "/"
 	}
-	done := func(ok bool, text func(v *view) string) {
+	done := func(ok bool, text func(v *view) shown) {
 		s.sessions.setFlash(sess, flash{OK: ok, text: text})
 		http.Redirect(w, r, back, http.StatusSeeOther)
 	}
 	if slices.Contains(confirmActions, name) && r.PostForm.Get("confirm") == "" {
-		done(false, func(v *view) string { return v.T("action.confirm_needed") })
+		done(false, func(v *view) shown { return says(v.T("action.confirm_needed")) })
 		return
 	}
 	args, err := json.Marshal(build(r.PostForm, sess.technician))
 	if err != nil {
-		done(false, func(*view) string { return err.Error() })
+		done(false, func(v *view) shown { return shown{v.T("error.bad_form"), err.Error()} })
 		return
 	}
 	if slices.Contains(backgroundActions, name) && s.backgroundRunning() {
-		done(false, func(v *view) string { return v.T("action.busy") })
+		done(false, func(v *view) shown { return says(v.T("action.busy")) })
 		return
 	}
 	if err := s.audit(r, sess, name, args); err != nil {
 		s.log.Warn("bay screen: action not run, the audit record was not stored", "action", name, "err", err)
-		done(false, func(v *view) string { return v.T("action.not_audited", "error", replyText(v.Lang, err)) })
+		done(false, func(v *view) shown {
+			r := replyText(v.Lang, err)
+			return shown{v.T("action.not_audited", "error", r.Text), r.Detail}
+		})
 		return
 	}
 	if slices.Contains(backgroundActions, name) {
 		if !s.background(name, sess.technician, args) {
-			done(false, func(v *view) string { return v.T("action.busy") })
+			done(false, func(v *view) shown { return says(v.T("action.busy")) })
 			return
 		}
 		s.log.Info("bay screen: action started", "action", name, "technician", sess.technician)
-		done(true, func(v *view) string { return v.T("action.started", "action", v.T("cmd."+name)) })
+		done(true, func(v *view) shown { return says(v.T("action.started", "action", v.T("cmd."+name))) })
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), actionTimeout)
@@ -205,29 +208,34 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, sess *session) {
 	res, err := s.agent.Command(ctx, name, args)
 	if err != nil {
 		s.log.Info("bay screen: action failed", "action", name, "technician", sess.technician, "err", err)
-		done(false, func(v *view) string {
-			return v.T("action.failed", "action", v.T("cmd."+name), "error", replyText(v.Lang, err))
-		})
+		done(false, func(v *view) shown { return failed(v.Lang, name, err) })
 		return
 	}
 	s.log.Info("bay screen: action", "action", name, "technician", sess.technician)
-	done(true, func(v *view) string {
-		return v.T("action.done", "action", v.T("cmd."+name), "result", resultText(v, res))
+	done(true, func(v *view) shown {
+		return says(v.T("action.done", "action", v.T("cmd."+name), "result", resultText(v, res)))
 	})
 }
 
 // replyText is an error as a reply on the MQTT topic would give it to a
-// person: its code's message in the reader's language, with the detail.
-func replyText(l i18n.Lang, err error) string {
+// person: its code's message in the reader's language, with the error
+// itself as the detail where the code alone does not say enough.
+func replyText(l i18n.Lang, err error) shown {
 	rep := uplink.ErrorReply("", err)
 	msg := rep.Message[l]
 	if msg == "" {
-		return err.Error()
+		return shown{Text: i18n.Text(l, "reply."+string(uplink.CodeInternal)), Detail: err.Error()}
 	}
 	if rep.Code == uplink.CodeBadArgument || rep.Code == uplink.CodeInternal || rep.Code == uplink.CodeVehicleError || rep.Code == uplink.CodeAnalyzerError {
-		return msg + " (" + err.Error() + ")"
+		return shown{Text: msg, Detail: err.Error()}
 	}
-	return msg
+	return says(msg)
+}
+
+// failed says that the command name failed with err.
+func failed(l i18n.Lang, name string, err error) shown {
+	r := replyText(l, err)
+	return shown{i18n.Text(l, "web.action.failed", "action", i18n.Text(l, "web.cmd."+name), "error", r.Text), r.Detail}
 }
 
 // resultText summarises a command's result for the flash message.

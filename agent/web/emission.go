@@ -71,7 +71,7 @@ type runView struct {
 	Running    bool
 	Technician string
 	Started    time.Time
-	Error      string
+	Error      shown
 }
 
 func tests(ts []job.EmissionTestBody, l i18n.Lang) []testRow {
@@ -180,7 +180,7 @@ func (s *Server) testRun(l i18n.Lang, running bool) *runView {
 		return &runView{Running: true, Technician: bg.Technician, Started: bg.Started}
 	case bg.Done && bg.Err != nil:
 		return &runView{Technician: bg.Technician, Started: bg.Started,
-			Error: i18n.Text(l, "web.action.failed", "action", i18n.Text(l, "web.cmd."+bg.Action), "error", replyText(l, bg.Err))}
+			Error: failed(l, bg.Action, bg.Err)}
 	}
 	return nil
 }

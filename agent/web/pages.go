@@ -90,6 +90,7 @@ type monitorRow struct {
 
 type valueRow struct {
 	Label, Value string
+	Detail       string // the system's error, untranslated (see Problem)
 }
 
 func (s *Server) nowData(l i18n.Lang) nowData {
@@ -177,6 +178,7 @@ type eventRow struct {
 	Kind    string
 	Phase   string
 	Summary string
+	Detail  string // the system's error, untranslated
 }
 
 // comparison sets the first scan before the repair beside the last one
@@ -251,10 +253,7 @@ func (s *Server) jobEvents(j job.Job, l i18n.Lang) []eventRow {
 	}
 	for _, c := range j.Clears {
 		sum := i18n.Text(l, "web.clear."+c.Stage) + " · " + c.Technician + " · " + c.Reason
-		if c.Error != "" {
-			sum += " · " + c.Error
-		}
-		rows = append(rows, eventRow{N: c.N, At: c.At, Kind: record.KindDTCClear, Summary: sum})
+		rows = append(rows, eventRow{N: c.N, At: c.At, Kind: record.KindDTCClear, Summary: sum, Detail: c.Error})
 	}
 	for _, n := range j.Notes {
 		rows = append(rows, eventRow{N: n.N, At: n.At, Kind: record.KindNote, Summary: n.Author + ": " + n.Text})
@@ -489,7 +488,16 @@ func (s *Server) boxData(l i18n.Lang) boxData {
 		if !ok {
 			continue
 		}
-		d.Rows = append(d.Rows, valueRow{Label: k, Value: statusValue(v)})
+		row := valueRow{Label: k}
+		switch x := v.(type) {
+		case Problem:
+			row.Value, row.Detail = x.Message.In(l), x.Detail
+		case job.Phase:
+			row.Value = i18n.Text(l, "web.phase."+string(x))
+		default:
+			row.Value = statusValue(v)
+		}
+		d.Rows = append(d.Rows, row)
 	}
 	return d
 }

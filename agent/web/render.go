@@ -96,12 +96,20 @@ func (v *view) T(key string, args ...any) string { return i18n.Text(v.Lang, "web
 func (v *view) M(key string, args ...any) string { return i18n.Text(v.Lang, key, args...) }
 
 // FlashText is the flash message in the reader's language.
-func (v *view) FlashText() string {
+func (v *view) FlashText() shown {
 	if v.Flash == nil || v.Flash.text == nil {
-		return ""
+		return shown{}
 	}
 	return v.Flash.text(v)
 }
+
+// shown is a text in the reader's language with, beside it, the system's
+// untranslated detail (see [Problem]); the template "shown" marks the
+// detail as English.
+type shown struct{ Text, Detail string }
+
+// says is a text without detail.
+func says(text string) shown { return shown{Text: text} }
 
 // Time formats t in the box's time zone, as a technician reads it.
 func (v *view) Time(t time.Time) string {

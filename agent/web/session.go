@@ -36,7 +36,7 @@ func (s *session) short() string { return s.id[:12] }
 // language that page is read in.
 type flash struct {
 	OK   bool
-	text func(*view) string
+	text func(*view) shown
 }
 
 // maxSessions bounds the sessions held: beyond it the oldest goes.

@@ -73,7 +73,9 @@ import (
 type Agent interface {
 	// Command runs a command exactly as one from the MQTT command topic.
 	Command(ctx context.Context, name string, args json.RawMessage) (any, error)
-	// Status is the agent's part of the retained status message.
+	// Status is the agent's part of the retained status message. Its
+	// last_error and broker_error may be a [Problem], shown in the
+	// reader's language.
 	Status() map[string]any
 	// OpenJob returns the bay's open job.
 	OpenJob() (job.Job, bool)
@@ -81,6 +83,15 @@ type Agent interface {
 	ClosedJob(id string) (job.Closed, error)
 	// Audit stores an audit record; it returns once it is stored.
 	Audit(ctx context.Context, a Audit) error
+}
+
+// Problem is an error as the screen shows it: a message of the catalogue
+// (package i18n), in the reader's language, and the system's own detail
+// (the error of the operating system, a driver or the broker, which no
+// catalogue can hold), shown beside it marked as English.
+type Problem struct {
+	Message i18n.Message
+	Detail  string
 }
 
 // Audit is the body of an "audit" record: an action taken from the bay

@@ -23,6 +23,7 @@ import (
 	"github.com/bayagent/bayagent/agent/command"
 	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/i18n"
+	"github.com/bayagent/bayagent/agent/i18n/i18ntest"
 	"github.com/bayagent/bayagent/agent/job"
 	"github.com/bayagent/bayagent/agent/outbox"
 	"github.com/bayagent/bayagent/agent/record"
@@ -634,7 +635,7 @@ func zhDTC(t testing.TB, code string) string {
 
 // rawKey matches a catalogue key left in a page: a message missing from
 // the catalogue.
-var rawKey = regexp.MustCompile(`\b(findings|web|reply)\.[a-z0-9_]+\.[a-z0-9_.]+\b`)
+var rawKey = regexp.MustCompile(`\b(findings|web|reply|agent|emission)\.[a-z0-9_]+\.[a-z0-9_.]+\b`)
 
 // TestSeed: records from before the start show on Now and in the job's
 // events, and do not count as stored since the start.
@@ -806,5 +807,74 @@ func TestNowShowsTruck(t *testing.T) {
 	}
 	if k := rawKey.FindString(page); k != "" {
 		t.Errorf("message %s missing from the catalogue", k)
+	}
+}
+
+// TestPagesInChinese: every page a technician reads, with an error on
+// each of them (the Box page's last error and broker error, a failed
+// action's flash, a failed DTC clear and analyzer zero on the Job page and
+// in the printable report), shows no English in Chinese: each text comes
+// from the catalogue, and the system's own error detail beside it is
+// marked lang="en". In English the same pages show the English texts.
+func TestPagesInChinese(t *testing.T) {
+	f := newFixture(t, true, nil)
+	var sc job.ScanBody
+	if err := json.Unmarshal(scanRecord(t, 42).Body, &sc); err != nil {
+		t.Fatal(err)
+	}
+	sc.N, sc.Phase = 2, job.PhaseBeforeRepair
+	f.agent.open = &job.Job{Bay: "bay1", Opening: job.Opening{ID: "J-1", Type: job.TypeEmissionRepair, Plate: "浙A12345", MileageKM: 1, Complaint: "CO", Technician: "T007"},
+		Events: 4, Scans: []job.ScanBody{sc}, RepairStarted: true,
+		Clears: []job.DTCClearBody{
+			{N: 3, At: f.now, Technician: "T007", Reason: "O2", Stage: job.ClearRequested},
+			{N: 4, At: f.now, Technician: "T007", Reason: "O2", Stage: job.ClearFailed, Error: "obd: no response from the engine ECU"},
+		}}
+	lastErr := web.Problem{Message: i18n.M("agent.vehicle_interface", "iface", "can:can0"), Detail: "canbus: can0: the interface went down"}
+	brokerErr := web.Problem{Message: i18n.M("agent.uplink.connect"), Detail: "dial tcp 10.0.0.2:8883: connection refused by peer"}
+	f.agent.status = map[string]any{
+		"last_error": lastErr, "broker_error": brokerErr, "broker_connected": false, "fault": true,
+		"open_job": "J-1", "job_phase": job.PhaseAfterRepair, "outbox_depth": 3,
+		"analyzer": emission.InstrumentState{Instrument: analyzer.InstrumentID{Model: "NHA-506"}, Mode: "ready",
+			LastZero: &emission.Outcome{At: f.now, Error: "analyzer: zero failed: drift above limit"}},
+	}
+	f.agent.cmdErr = uplink.WithCode(uplink.CodeVehicleError, errors.New("obd: no response from the engine ECU"))
+	c, csrf := f.loggedIn("T007")
+	for _, l := range i18n.Langs() {
+		accept := "Accept-Language"
+		f.post(c, "/do/start_scan", url.Values{"csrf": {csrf}, "back": {"box"}}, accept, string(l))
+		pages := map[string]string{}
+		for _, path := range []string{"/box", "/", "/job", "/live", "/report/J-1", "/report"} {
+			code, page, _ := f.get(c, path, accept, string(l))
+			if code != http.StatusOK {
+				t.Fatalf("%s %s: %d", l, path, code)
+			}
+			if k := rawKey.FindString(page); k != "" {
+				t.Errorf("%s %s: message %s missing from the catalogue", l, path, k)
+			}
+			pages[path] = page
+		}
+		// The errors, in the reader's language, with their detail.
+		box := pages["/box"]
+		for _, want := range []string{
+			html.EscapeString(lastErr.Message.In(l)), html.EscapeString(brokerErr.Message.In(l)),
+			`<span class="detail" lang="en">(` + lastErr.Detail + `)</span>`,
+			html.EscapeString(i18n.Text(l, "web.phase.after_repair")),
+			html.EscapeString(i18n.Text(l, "web.action.failed", "action", i18n.Text(l, "web.cmd.start_scan"), "error", i18n.Text(l, "reply.vehicle_error"))),
+		} {
+			if !strings.Contains(box, want) {
+				t.Errorf("%s: the Box page lacks %q:\n%s", l, want, box)
+			}
+		}
+		if !strings.Contains(pages["/job"], `lang="en">(obd: no response from the engine ECU)`) || !strings.Contains(pages["/report/J-1"], `lang="en">(obd: no response from the engine ECU)`) {
+			t.Errorf("%s: the failed clear's error is not shown as its detail", l)
+		}
+		if l != i18n.Chinese {
+			continue
+		}
+		for path, page := range pages {
+			if m := i18ntest.EnglishInPage(page); m != "" {
+				t.Errorf("English on the Chinese %s page: %q", path, m)
+			}
+		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 // repair over MQTT, then what the health-record system received. See
 // package demo.
 func runDemo(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "demo", "[--keep-running] [--broker URL [--ca FILE]] [--json] [-v]")
+	fs := newFlagSet(e, "demo", "[--keep-running] [--broker URL [--ca FILE]] [--json] [--lang zh|en] [-v]")
 	keepRunning := fs.Bool("keep-running", false, "keep broker, simulators and agent running after the job, until Ctrl-C, and print how to watch them")
 	broker := fs.String("broker", "", "use this MQTT broker (tcp://host:1883, ssl://host:8883) instead of the embedded one")
 	ca := fs.String("ca", "", "CA certificates (PEM) of the --broker, for ssl://; default the system roots")
@@ -23,8 +23,13 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "", "the repository's testdata directory (default: found from the working directory)")
 	timeout := fs.Duration("timeout", demo.DefaultTimeout, "give up on the scripted job after this long")
 	screen := fs.String("screen", "127.0.0.1:0", "the bay screen's listen address (host:port; port 0 picks a free one)")
+	langFlag := fs.String("lang", "", "language of the report: zh (Chinese) or en (default: the locale, LANG)")
 	if err := fs.ParseArgs(args); err != nil {
 		return err
+	}
+	lang, err := reportLang(*langFlag)
+	if err != nil {
+		return usagef("--lang: %v", err)
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -37,11 +42,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	o := demo.Options{
 		Broker: *broker, CAFile: *ca, DataDir: *data,
-		KeepRunning: *keepRunning, KeepState: *keep, JSON: *asJSON, Timeout: *timeout, Screen: *screen,
+		KeepRunning: *keepRunning, KeepState: *keep, JSON: *asJSON, Timeout: *timeout, Screen: *screen, Lang: lang,
 	}
 	if *verbose {
 		o.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	_, err := demo.Run(ctx, e.stdout, o)
+	_, err = demo.Run(ctx, e.stdout, o)
 	return err
 }

@@ -4,14 +4,27 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/bayagent/bayagent/agent/i18n/i18ntest"
 )
 
-// TestDemo runs `bayagent demo` as `make demo` does: it exits 0 and shows
-// the verified record chain.
+// TestDemo runs `bayagent demo` as `make demo` does, in Chinese (package
+// demo's test reads it in English): it exits 0, shows the verified record
+// chain, and has no English left in what it prints (the upload form's
+// JSON member names, codes, file names and the record stream's kinds
+// aside, which are single words).
 func TestDemo(t *testing.T) {
-	code, stdout, stderr := runCmd(t, "demo")
-	if code != exitOK || !strings.Contains(stdout, "\n  verified: ") || !strings.Contains(stdout, "BEFORE REPAIR") {
+	code, stdout, stderr := runCmd(t, "demo", "--lang", "zh")
+	if code != exitOK || !strings.Contains(stdout, "\n  校验通过：") || !strings.Contains(stdout, "维修前") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, line := range strings.Split(stdout, "\n") {
+		if m := i18ntest.English(line); m != "" {
+			t.Errorf("English %q in %q", m, line)
+		}
+	}
+	if code, _, stderr := runCmd(t, "demo", "--lang", "fr"); code != exitUsage || !strings.Contains(stderr, "--lang") {
+		t.Errorf("--lang fr: exit %d, %s", code, stderr)
 	}
 }
 
