@@ -197,11 +197,7 @@ func runOn(ctx context.Context, args []string, stdout, stderr io.Writer, hub *ca
 	if err != nil {
 		return err
 	}
-	var ecus []string
-	for _, e := range v.ECUs() {
-		ecus = append(ecus, e.Address().String())
-	}
-	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) on %s\n", v.Name(), v.VIN(), strings.Join(ecus, " "), c.iface)
+	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) on %s\n", v.Name(), v.VIN(), ecuList(v), c.iface)
 
 	// Every scheme canbus.Open knows carries ISO-TP; the ELM327 on a pty
 	// was chosen above (serveELM327).
@@ -236,18 +232,9 @@ func serveELM327(ctx context.Context, c config, p *obdsim.Profile, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	var ecus []string
-	for _, e := range sim.Vehicle().ECUs() {
-		ecus = append(ecus, e.Address().String())
-	}
-	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) as ELM327 on %s\n", p.Name, p.VIN, strings.Join(ecus, " "), path)
+	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s, ECUs %s) as ELM327 on %s\n", p.Name, p.VIN, ecuList(sim.Vehicle()), path)
 	log.Info("ELM327 on a pseudo-terminal", "device", path, "baud", c.baud)
-	<-ctx.Done()
-	if err := stop(); err != nil {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return untilDone(ctx, stop, log)
 }
 
 // serveELM327TCP serves the adapter on a TCP listener until ctx ends,
@@ -259,12 +246,7 @@ func serveELM327TCP(ctx context.Context, c config, p *obdsim.Profile, sim *elmsi
 	}
 	fmt.Fprintf(stdout, "vehiclesim: %s (VIN %s) as a Wi-Fi ELM327 on tcp://%s\n", p.Name, p.VIN, addr)
 	log.Info("ELM327 on TCP", "address", addr, "personality", c.persona)
-	<-ctx.Done()
-	if err := stop(); err != nil {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return untilDone(ctx, stop, log)
 }
 
 // serveJ1939 serves a J1939 truck profile on the bus until ctx ends.
@@ -284,12 +266,27 @@ func serveJ1939(ctx context.Context, c config, hub *canbus.MemHub, stdout io.Wri
 	defer conn.Close()
 	stop := truck.Start(conn)
 	fmt.Fprintf(stdout, "vehiclesim: %s (J1939) on %s\n", tp.Name, c.iface)
+	return untilDone(ctx, stop, log)
+}
+
+// untilDone serves until ctx ends, then stops the simulator (its error is
+// the command's) and logs that it stopped.
+func untilDone(ctx context.Context, stop func() error, log *slog.Logger) error {
 	<-ctx.Done()
 	if err := stop(); err != nil {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// ecuList names the vehicle's ECUs for the start-up line: "7E8 7E9".
+func ecuList(v *obdsim.Vehicle) string {
+	var ecus []string
+	for _, e := range v.ECUs() {
+		ecus = append(ecus, e.Address().String())
+	}
+	return strings.Join(ecus, " ")
 }
 
 // serveAnalyzer serves a simulated analyzer from a readings file on a

@@ -136,23 +136,31 @@ func fatalStatus(err error) bool {
 	return errors.Is(err, ErrAdapterReset) || errors.Is(err, ErrStopped) || errors.Is(err, ErrBufferFull)
 }
 
-// statusLine takes in line (c compacted) if it is a status message, in CAN
-// and non-CAN answers alike: it keeps the first status that leaves the
-// answer usable and notes a protocol search. ok reports whether line was a
-// status message; err is the status that loses the answer (fatalStatus).
-func (p *parsed) statusLine(line, c string) (ok bool, err error) {
-	err, ok = statusError(line, c)
-	if !ok {
-		return false, nil
+// answerLine is one line of an answer, as printed and compacted.
+type answerLine struct{ text, compact string }
+
+// dataLines splits an answer, CAN or not, into its lines and takes in the
+// status messages among them: it keeps the first status that leaves the
+// answer usable and notes a protocol search, and returns the other lines.
+// A status that loses the answer (fatalStatus) is the error.
+func (p *parsed) dataLines(text string) ([]answerLine, error) {
+	var out []answerLine
+	for _, l := range splitLines(text) {
+		c := compact(l)
+		err, ok := statusError(l, c)
+		switch {
+		case !ok:
+			out = append(out, answerLine{l, c})
+		case fatalStatus(err):
+			return nil, err
+		default:
+			if err != nil && p.status == nil {
+				p.status = err
+			}
+			p.searched = p.searched || strings.HasPrefix(c, "SEARCHING")
+		}
 	}
-	if fatalStatus(err) {
-		return true, err
-	}
-	if err != nil && p.status == nil {
-		p.status = err
-	}
-	p.searched = p.searched || strings.HasPrefix(c, "SEARCHING")
-	return true, nil
+	return out, nil
 }
 
 // isBanner reports whether a compacted line is the banner an ELM327 prints
@@ -216,13 +224,12 @@ func parseResponse(text string, f Format) (*parsed, error) {
 			cur = nil
 		}
 	}
-	for _, line := range splitLines(text) {
-		c := compact(line)
-		if ok, err := p.statusLine(line, c); err != nil {
-			return nil, err
-		} else if ok {
-			continue
-		}
+	lines, err := p.dataLines(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines {
+		line, c := l.text, l.compact
 		// Headers-off multi-frame: "N: data" lines after a length line.
 		if i := strings.IndexByte(c, ':'); i >= 0 {
 			idx, err1 := strconv.ParseUint(c[:i], 16, 8)
@@ -320,13 +327,12 @@ func parseResponse(text string, f Format) (*parsed, error) {
 func parseLegacy(text string, f Format) (*parsed, error) {
 	p := &parsed{legacy: true}
 	var frames []legacyFrame
-	for _, line := range splitLines(text) {
-		c := compact(line)
-		if ok, err := p.statusLine(line, c); err != nil {
-			return nil, err
-		} else if ok {
-			continue
-		}
+	lines, err := p.dataLines(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines {
+		line, c := l.text, l.compact
 		fr, badCheck, err := parseLegacyLine(c, f.Headers, f.Protocol)
 		if err != nil {
 			p.malformed = append(p.malformed, line)

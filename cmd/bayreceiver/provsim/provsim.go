@@ -514,19 +514,27 @@ func (s *Sim) sharedToken(w http.ResponseWriter, r *http.Request) {
 	if f == nil {
 		m, f = object(b, "request", "companycode", "companypassword")
 	}
+	s.tokenReply(w, m, f, "lcipprogetaccesstoken")
+}
+
+// tokenReply answers a token request of either dialect: the credentials object
+// creds (already checked for unknown keys, or f says what was wrong with
+// the request) logs in a company, which gets a new token; a failure is
+// replied as endpoint's.
+func (s *Sim) tokenReply(w http.ResponseWriter, creds map[string]json.RawMessage, f *fail, endpoint string) {
 	var code, pw string
 	if f == nil {
-		code, f = str(m, "", "companycode", true)
+		code, f = str(creds, "", "companycode", true)
 	}
 	if f == nil {
-		pw, f = str(m, "", "companypassword", true)
+		pw, f = str(creds, "", "companypassword", true)
 	}
 	var c Company
 	if f == nil {
 		c, f = s.login(code, pw)
 	}
 	if f != nil {
-		s.reply(w, f, "lcipprogetaccesstoken")
+		s.reply(w, f, endpoint)
 		return
 	}
 	writeJSON(w, map[string]string{"code": "1", "status": "获取成功", "access_token": s.newToken(c)})
@@ -622,22 +630,7 @@ func (s *Sim) gdToken(w http.ResponseWriter, r *http.Request) {
 			body, f = object(raw, "companydata.body", "companycode", "companypassword")
 		}
 	}
-	var code, pw string
-	if f == nil {
-		code, f = str(body, "", "companycode", true)
-	}
-	if f == nil {
-		pw, f = str(body, "", "companypassword", true)
-	}
-	var c Company
-	if f == nil {
-		c, f = s.login(code, pw)
-	}
-	if f != nil {
-		s.reply(w, f, "getAccessToken.ashx")
-		return
-	}
-	writeJSON(w, map[string]string{"code": "1", "status": "获取成功", "access_token": s.newToken(c)})
+	s.tokenReply(w, body, f, "getAccessToken.ashx")
 }
 
 func (s *Sim) gdRecord(w http.ResponseWriter, r *http.Request) {

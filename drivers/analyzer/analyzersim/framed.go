@@ -13,23 +13,23 @@ func (s *Sim) answerMQW50A(req []byte) []byte {
 	ack := neg(0x06, cmd, 0x03)
 	switch cmd {
 	case 0x60:
-		g := s.gasNow()
+		g, sc := s.gasNow(), gasScalesOf(s.protocol)
 		a := s.c.ambient
 		if a == nil {
 			a = &Ambient{Temperature: 25, Pressure: 101.3, Humidity: 50}
 		}
 		b := []byte{0x06, 0x60, 0x1B}
-		b = be(b, word(g.CO2, 100))
-		b = be(b, word(g.CO, 100))
+		b = be(b, word(g.CO2, sc.co2))
+		b = be(b, word(g.CO, sc.co))
 		b = be(b, word(g.HC, 1))
 		b = be(b, word(g.NO, 1))
-		b = be(b, word(g.O2, 100))
+		b = be(b, word(g.O2, sc.o2))
 		b = be(b, word(a.Humidity, 10))
-		b = be(b, word(g.OilTemperature, 10))
+		b = be(b, word(g.OilTemperature, sc.oil))
 		b = be(b, word(a.Temperature, 10))
 		b = be(b, word(g.RPM, 1))
 		b = append(b, 0, 0)
-		b = be(b, word(g.Lambda, 1000))
+		b = be(b, word(g.Lambda, sc.lambda))
 		b = be(b, word(a.Pressure, 10))
 		return append(b, -sum(b))
 	case 0x61:

@@ -15,17 +15,24 @@ var nhaModels = map[string]nhaModel{
 	ProtocolNHA503V: {main: []byte{0x01}, probe: 4, ambient: 3, status: 38, warmUp: 39, ready: 0x00, measure: 0x01},
 }
 
-// nhaMainReply is the NHA family's main data: 21 bytes (23 for the
-// NHA-503's 0x2C) ending in the 8-bit sum.
-func (s *Sim) nhaMainReply(g GasSample, long bool) []byte {
-	sc := gasScalesOf(s.protocol)
+// gasHead is the ACK and the six words that open the main data of the NHA
+// family and of the MQW-511 alike: HC, CO, CO2, O2, NO and rpm, at the
+// protocol's scales.
+func gasHead(g GasSample, sc gasScales) []byte {
 	b := []byte{0x06}
 	b = be(b, word(g.HC, 1))
 	b = be(b, word(g.CO, sc.co))
 	b = be(b, word(g.CO2, sc.co2))
 	b = be(b, word(g.O2, sc.o2))
 	b = be(b, word(g.NO, 1))
-	b = be(b, word(g.RPM, 1))
+	return be(b, word(g.RPM, 1))
+}
+
+// nhaMainReply is the NHA family's main data: 21 bytes (23 for the
+// NHA-503's 0x2C) ending in the 8-bit sum.
+func (s *Sim) nhaMainReply(g GasSample, long bool) []byte {
+	sc := gasScalesOf(s.protocol)
+	b := gasHead(g, sc)
 	b = be(b, word(g.OilTemperature, sc.oil))
 	b = be(b, word(g.Flow, 1))
 	var flags byte
@@ -106,17 +113,10 @@ func (s *Sim) nhaOperation(op string, polls int, fails bool) byte {
 func (s *Sim) answerMQW511(cmd byte) []byte {
 	switch {
 	case cmd == 0x03:
-		g := s.gasNow()
-		sc := gasScalesOf(s.protocol)
-		b := []byte{0x06}
-		b = be(b, word(g.HC, 1))
-		b = be(b, word(g.CO, sc.co))
-		b = be(b, word(g.CO2, sc.co2))
-		b = be(b, word(g.O2, sc.o2))
-		b = be(b, word(g.NO, 1))
-		b = be(b, word(g.RPM, 1))
-		b = be(b, word(g.OilTemperature, 1))
-		b = be(b, word(g.Lambda, 100))
+		g, sc := s.gasNow(), gasScalesOf(s.protocol)
+		b := gasHead(g, sc)
+		b = be(b, word(g.OilTemperature, sc.oil))
+		b = be(b, word(g.Lambda, sc.lambda))
 		return append(b, 0x00, 0x00)
 	case cmd == 0x01 || cmd == 0x02:
 		s.st.pumping = cmd == 0x01
@@ -134,16 +134,16 @@ func (s *Sim) answerFLA501(req []byte) []byte {
 	ack := neg(0x02, 0x01, req[2])
 	switch req[2] {
 	case 0x40:
-		g := s.gasNow()
+		g, sc := s.gasNow(), gasScalesOf(s.protocol)
 		b := []byte{0x06, 0x15, 0x40, 0x00}
-		b = be(b, word(g.CO2, 100))
-		b = be(b, word(g.CO, 1000))
+		b = be(b, word(g.CO2, sc.co2))
+		b = be(b, word(g.CO, sc.co))
 		b = be(b, word(g.HC, 1))
-		b = be(b, word(g.O2, 100))
+		b = be(b, word(g.O2, sc.o2))
 		b = be(b, word(g.NO, 1))
 		b = be(b, word(g.RPM, 1))
-		b = be(b, word(g.OilTemperature, 10))
-		b = be(b, word(g.Lambda, 100))
+		b = be(b, word(g.OilTemperature, sc.oil))
+		b = be(b, word(g.Lambda, sc.lambda))
 		return append(b, 0, 0, 0)
 	case 0xA5:
 		s.st.pumping = len(req) > 4 && req[3] == 0x01

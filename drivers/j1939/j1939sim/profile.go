@@ -13,6 +13,7 @@ import (
 
 	"github.com/bayagent/bayagent/drivers/j1939"
 	"github.com/bayagent/bayagent/drivers/obd"
+	"github.com/bayagent/bayagent/drivers/obd/obdsim"
 	"github.com/bayagent/bayagent/drivers/yamlfile"
 )
 
@@ -38,11 +39,9 @@ type Profile struct {
 	J1939       Truck  `yaml:"j1939"`
 }
 
-// Bus is the CAN bus of the profile.
-type Bus struct {
-	IDBits  int `yaml:"id_bits"`
-	Bitrate int `yaml:"bitrate"`
-}
+// Bus is the CAN bus section the profile shares with every vehicle profile
+// (a truck's is 29-bit, 250 or 500 kbit/s: see Validate).
+type Bus = obdsim.Bus
 
 // Truck is the j1939 section.
 type Truck struct {
