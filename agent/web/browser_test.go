@@ -328,7 +328,7 @@ func TestBrowser(t *testing.T) {
 		const c = document.querySelector('#live [data-test-step="high_idle"]');
 		const p = c && c.querySelector('.prompt');
 		return c && p ? [c.innerText, p.innerText] : null;
-	})()`))
+	})()`, chromedp.WithPollingTimeout(time.Minute)))
 	running, prompt := card[0], card[1]
 	for _, want := range []string{i18n.Text(i18n.Chinese, "emission.step.high_idle"), "2300–2700 rpm"} {
 		if !strings.Contains(running, want) {
