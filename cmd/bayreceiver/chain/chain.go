@@ -147,6 +147,13 @@ func addBreak(ch *store.Chain, seq uint64, res *Result) {
 	res.Breaks++
 }
 
+// AddSigFailure records that the stored record seq's own signature does
+// not verify (see store.Chain.SigFailures).
+func AddSigFailure(ch *store.Chain, seq uint64) {
+	ch.SigFailures = appendListed(ch.SigFailures, seq)
+	ch.SigFailureCount++
+}
+
 func appendListed(l []uint64, seq uint64) []uint64 {
 	if len(l) >= store.MaxListed || slices.Contains(l, seq) {
 		return l

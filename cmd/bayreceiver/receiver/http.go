@@ -34,7 +34,13 @@ type DeviceStatus struct {
 	BreakCount       int               `json:"break_count"`
 	Breaks           []uint64          `json:"breaks"`
 	Resets           []uint64          `json:"resets"`
-	UpdatedAt        time.Time         `json:"updated_at"`
+	// SigCheckedThrough: every stored record up to it had its own
+	// signature verified; SigFailures lists stored records (authenticated
+	// through the chain) whose own signature does not verify.
+	SigCheckedThrough uint64    `json:"sig_checked_through"`
+	SigFailureCount   int       `json:"sig_failure_count"`
+	SigFailures       []uint64  `json:"sig_failures"`
+	UpdatedAt         time.Time `json:"updated_at"`
 	// Quarantined lists the device's latest quarantined messages (with
 	// ?quarantined=N, default 20).
 	Quarantined []QuarantineView `json:"quarantined,omitempty"`
@@ -67,9 +73,10 @@ func StatusOf(ch store.Chain, stored int64) DeviceStatus {
 		Device: ch.Device, Shop: ch.Shop, Stored: stored, VerifiedThrough: ch.VerifiedThrough, HighestSeq: ch.HighestSeq,
 		Missing: chain.Missing(&ch), Gaps: ch.Gaps, PermanentMissing: chain.PermanentCount(&ch), Permanent: ch.Permanent,
 		BreakCount: ch.BreakCount, Breaks: ch.Breaks, Resets: ch.Resets, UpdatedAt: ch.UpdatedAt,
+		SigCheckedThrough: ch.SigCheckedThrough, SigFailureCount: ch.SigFailureCount, SigFailures: ch.SigFailures,
 	}
 	s.Complete = len(ch.Gaps) == 0 && ch.VerifiedThrough >= ch.HighestSeq
-	for _, l := range []*[]uint64{&s.Breaks, &s.Resets} {
+	for _, l := range []*[]uint64{&s.Breaks, &s.Resets, &s.SigFailures} {
 		if *l == nil {
 			*l = []uint64{}
 		}
@@ -239,13 +246,15 @@ func (r *Receiver) getMetrics(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	var missing, permanent, breaks, verified uint64
+	var missing, permanent, breaks, verified, sigFailures, unchecked uint64
 	gaps := 0
 	for i := range chs {
 		missing += chain.Missing(&chs[i])
 		permanent += chain.PermanentCount(&chs[i])
 		breaks += uint64(chs[i].BreakCount)
 		verified += chs[i].VerifiedThrough
+		sigFailures += uint64(chs[i].SigFailureCount)
+		unchecked += chs[i].VerifiedThrough - min(chs[i].SigCheckedThrough, chs[i].VerifiedThrough)
 		gaps += len(chs[i].Gaps)
 	}
 	s := r.Stats()
@@ -263,6 +272,10 @@ func (r *Receiver) getMetrics(w http.ResponseWriter, req *http.Request) {
 	m.gauge("bayreceiver_gaps_missing_records", "Records missing in open gaps.", float64(missing))
 	m.gauge("bayreceiver_gaps_permanent_records", "Records the devices no longer have (permanent gaps).", float64(permanent))
 	m.gauge("bayreceiver_chain_breaks", "Broken chain links over all devices.", float64(breaks))
+	m.labelled("bayreceiver_records_authenticated_total", "counter", "Records this receiver authenticated on arrival, by way: their own signature, or the hash chain.", "by",
+		map[string]float64{"signature": float64(s.BySignature), "chain": float64(s.ByChain)}, "signature", "chain")
+	m.gauge("bayreceiver_sig_unchecked_records", "Sequence numbers up to the verified watermarks whose own signature the idle check has not verified yet.", float64(unchecked))
+	m.gauge("bayreceiver_sig_failures", "Stored records (authenticated by the chain) whose own signature does not verify.", float64(sigFailures))
 	m.labelled("bayreceiver_store_quarantined", "gauge", "Quarantined messages in the store, by reason.", "reason", toFloat64(c.Quarantined),
 		store.ReasonMalformed, store.ReasonWrongTopic, store.ReasonUnknownDevice, store.ReasonBadSignature, store.ReasonConflict)
 	m.counter("bayreceiver_resend_requests_total", "Resend commands this receiver sent.", s.ResendsSent)

@@ -290,6 +290,7 @@ func (r *Receiver) verifyLoop(ctx context.Context, out chan<- *batch) {
 		if len(b.msgs) == 0 {
 			return // ctx ended and nothing is left
 		}
+		r.lastBatch.Store(time.Now().UnixNano())
 		var bySig, byChain int
 		b.res, bySig, byChain = r.verifyBatch(context.WithoutCancel(ctx), b.msgs)
 		r.stats.bySignature.Add(uint64(bySig))

@@ -3,6 +3,7 @@ package receiver_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -361,4 +362,20 @@ func TestPermanentGap(t *testing.T) {
 	if len(r.sim.Uploads()) != 0 {
 		t.Fatalf("uploaded %+v", r.sim.Uploads())
 	}
+}
+
+// TestReceiveOverTLS: the receiver takes its records over ssl://, the
+// broker's certificate verified against its CA.
+func TestReceiveOverTLS(t *testing.T) {
+	r := newRig(t)
+	r.opts.MQTT.Broker, r.opts.MQTT.TLS = r.broker.URL(), &tls.Config{RootCAs: r.broker.Pool}
+	b := newBox(t, "bay-01")
+	b.WriteKeyFile(r.keys)
+	r.start()
+	b.Start(r.broker.PlainURL(), "")
+	b.Notes(3)
+	boxtest.Eventually(t, 20*time.Second, "three records stored and chained", func() bool {
+		s := r.device("bay-01")
+		return s.Stored == 3 && s.VerifiedThrough == 3
+	})
 }

@@ -5,12 +5,15 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/chain"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/store/boltstore"
 )
 
 const testShop = "330106000123456"
@@ -81,6 +84,14 @@ func outcome(res []verified) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// alterSig replaces a record's signature with zeros (its canonical bytes,
+// and so its hash, unchanged).
+func alterSig(w []byte) []byte {
+	s := string(w)
+	i := strings.Index(s, `"sig":"`) + len(`"sig":"`)
+	return []byte(s[:i] + base64.StdEncoding.EncodeToString(make([]byte, 64)) + s[i+88:])
 }
 
 func check(t *testing.T, r *Receiver, msgs []inbound, want string, wantSig, wantChain int) []verified {
@@ -177,14 +188,9 @@ func TestVerifyForgedInRun(t *testing.T) {
 func TestVerifySigBytes(t *testing.T) {
 	a := newDevice(t, "bay-01", 3)
 	r := verifier(a)
-	alter := func(w []byte) []byte {
-		s := string(w)
-		i := strings.Index(s, `"sig":"`) + len(`"sig":"`)
-		return []byte(s[:i] + base64.StdEncoding.EncodeToString(make([]byte, 64)) + s[i+88:])
-	}
-	check(t, r, []inbound{msg("bay-01", a.wire(1)), msg("bay-01", alter(a.wire(2))), msg("bay-01", a.wire(3))}, "s s s", 1, 2)
-	check(t, r, []inbound{msg("bay-01", a.wire(1)), msg("bay-01", a.wire(2)), msg("bay-01", alter(a.wire(3)))}, "s s q:bad_signature", 3, 0)
-	check(t, r, []inbound{msg("bay-01", alter(a.wire(2)))}, "q:bad_signature", 1, 0)
+	check(t, r, []inbound{msg("bay-01", a.wire(1)), msg("bay-01", alterSig(a.wire(2))), msg("bay-01", a.wire(3))}, "s s s", 1, 2)
+	check(t, r, []inbound{msg("bay-01", a.wire(1)), msg("bay-01", a.wire(2)), msg("bay-01", alterSig(a.wire(3)))}, "s s q:bad_signature", 3, 0)
+	check(t, r, []inbound{msg("bay-01", alterSig(a.wire(2)))}, "q:bad_signature", 1, 0)
 }
 
 // TestVerifyChainStart: an outbox_reset record starts a new chain (prev =
@@ -205,5 +211,72 @@ func TestVerifyChainStart(t *testing.T) {
 	res := check(t, r, msgs, "s q:malformed q:wrong_topic q:unknown_device s", 1, 1)
 	if res[1].q.Seq != 0 || res[2].q.Device != "bay-01" || res[2].q.Seq != 2 {
 		t.Fatalf("quarantine entries %+v %+v", res[1].q, res[2].q)
+	}
+}
+
+// TestSigCheck: the idle check verifies the own signature of every stored
+// record up to the verified watermark, and reports a record stored by
+// chain whose sig member was altered; it stays stored.
+func TestSigCheck(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newDevice(t, "bay-01", 5)
+	if err := st.EnrollKey(ctx, a.id, a.sealer.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{Store: st, MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.keys.load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 1, 2 (sig altered), 3 and 5: 4 is missing, so the watermark stays
+	// at 3 and 5 waits.
+	var msgs []inbound
+	for _, w := range [][]byte{a.wire(1), alterSig(a.wire(2)), a.wire(3), a.wire(5)} {
+		m := msg(a.id, w)
+		m.ack = func() {}
+		msgs = append(msgs, m)
+	}
+	res, _, byChain := r.verifyBatch(ctx, msgs)
+	if outcome(res) != "s s s s" || byChain != 2 {
+		t.Fatalf("%s, %d by chain", outcome(res), byChain)
+	}
+	r.commit(&batch{msgs: msgs, res: res})
+	if _, err := chain.Walk(ctx, st, a.id, chain.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.sigCheckRound(ctx); err != nil || n != 3 {
+		t.Fatalf("checked %d (%v), want 3", n, err)
+	}
+	ch, _, _ := st.Chain(ctx, a.id)
+	if ch.VerifiedThrough != 3 || ch.SigCheckedThrough != 3 || ch.SigFailureCount != 1 || fmt.Sprint(ch.SigFailures) != "[2]" {
+		t.Fatalf("chain %+v", ch)
+	}
+	if n, _ := st.StoredCount(ctx, a.id); n != 4 {
+		t.Fatalf("%d stored, want 4", n)
+	}
+	if n, err := r.sigCheckRound(ctx); err != nil || n != 0 {
+		t.Fatalf("checked %d again (%v)", n, err)
+	}
+	// 4 arrives: the watermark passes 5, and so does the check.
+	m := msg(a.id, a.wire(4))
+	m.ack = func() {}
+	res, _, _ = r.verifyBatch(ctx, []inbound{m})
+	r.commit(&batch{msgs: []inbound{m}, res: res})
+	if _, err := chain.Walk(ctx, st, a.id, chain.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.sigCheckRound(ctx); err != nil || n != 2 {
+		t.Fatalf("checked %d (%v), want 2", n, err)
+	}
+	ch, _, _ = st.Chain(ctx, a.id)
+	if s := StatusOf(ch, 5); s.SigCheckedThrough != 5 || s.SigFailureCount != 1 || r.Stats().SigFailures != 1 || r.Stats().SigChecked != 5 {
+		t.Fatalf("status %+v, stats %+v", s, r.Stats())
 	}
 }

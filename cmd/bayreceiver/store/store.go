@@ -160,10 +160,20 @@ type Chain struct {
 	// has (answer to a resend).
 	Gaps      []Gap             `json:"gaps,omitempty"`
 	Permanent []record.SeqRange `json:"permanent,omitempty"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	// SigCheckedThrough: every stored record up to it has had its own
+	// signature verified, at its arrival or afterwards (a record
+	// authenticated through the chain is stored before its own sig member
+	// is looked at). SigFailures are stored records whose sig member does
+	// not verify although their content is authenticated by the chain
+	// (altered on the way, in the signature only).
+	SigCheckedThrough uint64    `json:"sig_checked_through"`
+	SigFailures       []uint64  `json:"sig_failures,omitempty"`
+	SigFailureCount   int       `json:"sig_failure_count"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
-// MaxListed bounds Chain.Breaks and Chain.Resets; the counts stay exact.
+// MaxListed bounds Chain.Breaks, Chain.Resets and Chain.SigFailures; the
+// counts stay exact.
 const MaxListed = 100
 
 // JobState is where a job stands on its way to the provincial system.
