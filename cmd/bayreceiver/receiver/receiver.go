@@ -54,7 +54,8 @@
 // canonical bytes exclude: a record authenticated by chain is the device's,
 // but the signature stored with it may have been altered on the way.
 // The receiver therefore checks those later: whenever it is idle (no
-// message waits, none came for Options.WalkInterval), it verifies the own signature of every stored record up to each device's
+// message waits or is being verified or stored, and none was stored for
+// Options.WalkInterval), it verifies the own signature of every stored record up to each device's
 // verified watermark (store.Chain.SigCheckedThrough; the records verified
 // by signature on arrival are verified again). A record whose sig member
 // fails there is reported in its device's status (sig_failures) and
@@ -264,7 +265,8 @@ type Receiver struct {
 	pubMu sync.Mutex
 	pub   publisher // the connection, for resend commands; nil while down
 
-	lastBatch atomic.Int64 // when the verifier last took a batch (Unix ns)
+	inflight  atomic.Int64 // batches taken by the verifier and not yet committed
+	lastBatch atomic.Int64 // when the last batch was committed (Unix ns)
 	resendSeq atomic.Uint64
 	stats     counters
 
