@@ -179,26 +179,27 @@ func TestACLKeyedByShopAndDevice(t *testing.T) {
 	await(t, "subscribe as s1/dev-a", own.Subscribe("bayagent/s1/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { ownGot <- string(m.Payload()) }))
 	sender := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
 	await(t, "publish", sender.Publish("bayagent/s1/dev-a/cmd", 1, false, "cmd-1"))
-	select {
-	case m := <-ownGot:
-		if m != "cmd-1" {
-			t.Fatalf("s1/dev-a got %q", m)
+	// next is the next command who got on ch.
+	next := func(ch <-chan string, who string) string {
+		t.Helper()
+		select {
+		case m := <-ch:
+			return m
+		case <-time.After(wait10):
+			t.Fatalf("%s got no command", who)
+			return ""
 		}
-	case <-time.After(wait10):
-		t.Fatal("s1/dev-a got no command")
+	}
+	if m := next(ownGot, "s1/dev-a"); m != "cmd-1" {
+		t.Fatalf("s1/dev-a got %q", m)
 	}
 	// Mosquitto delivers to both subscribers in one pass: had s2's dev-a
 	// been allowed, its copy would be queued by now; a sentinel on its own
 	// topic, delivered after, proves the order.
 	await(t, "subscribe to its own commands", c.Subscribe("bayagent/s2/dev-a/cmd", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }))
 	await(t, "publish", sender.Publish("bayagent/s2/dev-a/cmd", 1, false, "sentinel"))
-	select {
-	case m := <-got:
-		if m != "sentinel" {
-			t.Fatalf("s2/dev-a read s1/dev-a's command %q", m)
-		}
-	case <-time.After(wait10):
-		t.Fatal("s2/dev-a got not even its own command")
+	if m := next(got, "s2/dev-a (not even its own)"); m != "sentinel" {
+		t.Fatalf("s2/dev-a read s1/dev-a's command %q", m)
 	}
 }
 

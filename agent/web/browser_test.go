@@ -303,7 +303,11 @@ func TestBrowser(t *testing.T) {
 	// returns at once and guides the technician (the test is held at high
 	// idle while the page is looked at), then shows the verdict.
 	atHighIdle, release := make(chan struct{}), make(chan struct{})
-	var holdOnce sync.Once
+	var holdOnce, releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	// A failure below must not leave the test held: the agent could not
+	// stop, and the test would hang until the binary's timeout.
+	t.Cleanup(letGo)
 	hold := func(p emission.Progress) {
 		if p.Step == emission.StepHighIdle && p.Phase == emission.PhaseMeasure {
 			holdOnce.Do(func() { close(atHighIdle); <-release })
@@ -317,20 +321,26 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("the emission test did not reach high idle")
 	}
 	do(t, ctx, "the test's progress", chromedp.WaitVisible(chromedp.CSS(`#live [data-test-step="high_idle"]`)))
-	// Read the high-idle card itself: a status refresh that crosses the
-	// progress may show the "starting" card for a moment.
-	running := text(t, ctx, `#live [data-test-step="high_idle"]`)
+	// Read the high-idle card itself, card and prompt in one step in the
+	// page: a status refresh that crosses the progress may replace the
+	// card (for a moment by the "starting" one) between two reads.
+	card := get(t, ctx, "the high-idle card", chromedp.Poll[[]string](`(() => {
+		const c = document.querySelector('#live [data-test-step="high_idle"]');
+		const p = c && c.querySelector('.prompt');
+		return c && p ? [c.innerText, p.innerText] : null;
+	})()`))
+	running, prompt := card[0], card[1]
 	for _, want := range []string{i18n.Text(i18n.Chinese, "emission.step.high_idle"), "2300–2700 rpm"} {
 		if !strings.Contains(running, want) {
 			t.Errorf("the running test lacks %q:\n%s", want, running)
 		}
 	}
-	if p := text(t, ctx, `#live [data-test-step="high_idle"] .prompt`); !hasHan(p) {
-		t.Errorf("the prompt %q is not in Chinese", p)
+	if !hasHan(prompt) {
+		t.Errorf("the prompt %q is not in Chinese", prompt)
 	}
 	shot("job-test-running-zh")
 	b.hold.Store(nil)
-	close(release)
+	letGo()
 	do(t, ctx, "the verdict before the repair", chromedp.WaitVisible(chromedp.CSS(`#live [data-test-verdict="fail"]`)))
 
 	act(t, ctx, `form[action="/do/add_note"]`, map[string]string{"text": "更换三元催化器和前氧传感器"}, []string{"repair_started"}, true)
