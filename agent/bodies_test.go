@@ -31,13 +31,10 @@ var kindBody = map[string]struct {
 	evidence reflect.Type
 	made     func() any
 }{
-	record.KindJobOpen:  {reflect.TypeFor[job.JobOpenBody](), func() any { return new(job.JobOpenBody) }},
-	record.KindScan:     {reflect.TypeFor[record.ScanBody](), func() any { return new(job.ScanBody) }},
-	record.KindEmission: {reflect.TypeFor[record.EmissionBody](), func() any { return new(job.EmissionBody) }},
-	// emission_test (issue 11, landed at the end of the day) still carries
-	// the emission package's types: its evidence type and mapping are
-	// still to do (see notForeign).
-	record.KindEmissionTest: {reflect.TypeFor[job.EmissionTestBody](), func() any { return new(job.EmissionTestBody) }},
+	record.KindJobOpen:      {reflect.TypeFor[job.JobOpenBody](), func() any { return new(job.JobOpenBody) }},
+	record.KindScan:         {reflect.TypeFor[record.ScanBody](), func() any { return new(job.ScanBody) }},
+	record.KindEmission:     {reflect.TypeFor[record.EmissionBody](), func() any { return new(job.EmissionBody) }},
+	record.KindEmissionTest: {reflect.TypeFor[record.EmissionTestBody](), func() any { return new(job.EmissionTestBody) }},
 	record.KindDTCClear:     {reflect.TypeFor[record.DTCClearBody](), func() any { return new(job.DTCClearBody) }},
 	record.KindNote:         {reflect.TypeFor[job.NoteBody](), func() any { return new(job.NoteBody) }},
 	record.KindJobClose:     {reflect.TypeFor[job.JobCloseBody](), func() any { return new(job.JobCloseBody) }},
@@ -155,16 +152,9 @@ func TestBodiesOwnTheirFormat(t *testing.T) {
 				}
 			}
 		}
-		if notForeign[kind] {
-			continue
-		}
 		walk(kindBody[kind].evidence, kind)
 	}
 }
-
-// notForeign are the kinds whose body still holds driver or emission
-// types (to be mapped like scan and emission).
-var notForeign = map[string]bool{record.KindEmissionTest: true}
 
 // schemaGen makes a JSON Schema from a Go type the way encoding/json
 // writes it: a struct is an object of its fields (embedded structs

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/emission"
 	"github.com/bayagent/bayagent/agent/findings"
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/scan"
@@ -12,10 +13,11 @@ import (
 	"github.com/bayagent/bayagent/drivers/obd"
 )
 
-// The scan, emission and dtc_clear bodies carry what drivers report. Their
-// JSON, in records and in job files alike, is the evidence format of
-// package record (record.ScanBody, record.EmissionBody,
-// record.DTCClearBody), mapped here field by field from and to the
+// The scan, emission, emission_test and dtc_clear bodies carry what
+// drivers (and package emission) report. Their JSON, in records and in job
+// files alike, is the evidence format of package record (record.ScanBody,
+// record.EmissionBody, record.EmissionTestBody, record.DTCClearBody),
+// mapped here field by field from and to the
 // drivers' structs: a driver that renames a field breaks this file's
 // build, never the format of the records.
 
@@ -227,10 +229,7 @@ func (b *EmissionBody) UnmarshalJSON(data []byte) error {
 	r := e.Reading
 	*b = EmissionBody{N: e.N, At: e.At, Phase: Phase(e.Phase), Reading: analyzer.Reading{
 		Method: r.Method, Time: r.Time, Status: r.Status,
-		Instrument: analyzer.InstrumentID{Model: r.Instrument.Model, Port: r.Instrument.Port, Protocol: r.Instrument.Protocol},
-		Values: mapSlice(r.Values, func(q record.Quantity) analyzer.Quantity {
-			return analyzer.Quantity{Name: q.Name, Value: q.Value, Unit: q.Unit}
-		}),
+		Instrument: instrumentFromEvidence(r.Instrument), Values: mapSlice(r.Values, quantityFromEvidence),
 	}}
 	return nil
 }
@@ -240,10 +239,7 @@ func (b EmissionBody) Evidence() record.EmissionBody {
 	r := b.Reading
 	return record.EmissionBody{N: b.N, At: b.At, Phase: string(b.Phase), Reading: record.Reading{
 		Method: r.Method, Time: r.Time, Status: r.Status,
-		Instrument: record.Instrument{Model: r.Instrument.Model, Port: r.Instrument.Port, Protocol: r.Instrument.Protocol},
-		Values: mapSlice(r.Values, func(q analyzer.Quantity) record.Quantity {
-			return record.Quantity{Name: q.Name, Value: q.Value, Unit: q.Unit}
-		}),
+		Instrument: instrumentEvidence(r.Instrument), Values: mapSlice(r.Values, quantityEvidence),
 	}}
 }
 
@@ -273,6 +269,191 @@ func (b *DTCClearBody) UnmarshalJSON(data []byte) error {
 func (b DTCClearBody) Evidence() record.DTCClearBody {
 	return record.DTCClearBody{N: b.N, At: b.At, Technician: b.Technician, Reason: b.Reason, Stage: b.Stage,
 		ECUs: mapSlice(b.ECUs, obd.ECU.String), Error: b.Error}
+}
+
+// MarshalJSON writes b as a record.EmissionTestBody.
+func (b EmissionTestBody) MarshalJSON() ([]byte, error) { return json.Marshal(b.Evidence()) }
+
+// UnmarshalJSON reads a record.EmissionTestBody.
+func (b *EmissionTestBody) UnmarshalJSON(data []byte) error {
+	var e record.EmissionTestBody
+	if err := json.Unmarshal(data, &e); err != nil {
+		return err
+	}
+	*b = EmissionTestBody{N: e.N, At: e.At, Phase: Phase(e.Phase), Technician: e.Technician,
+		Instrument: instrumentStateFromEvidence(e.Instrument), Test: testFromEvidence(e.Test)}
+	return nil
+}
+
+// Evidence is b in the evidence format.
+func (b EmissionTestBody) Evidence() record.EmissionTestBody {
+	return record.EmissionTestBody{N: b.N, At: b.At, Phase: string(b.Phase), Technician: b.Technician,
+		Instrument: instrumentStateEvidence(b.Instrument), Test: testEvidence(b.Test)}
+}
+
+func instrumentEvidence(i analyzer.InstrumentID) record.Instrument {
+	return record.Instrument{Model: i.Model, Port: i.Port, Protocol: i.Protocol}
+}
+
+func instrumentFromEvidence(i record.Instrument) analyzer.InstrumentID {
+	return analyzer.InstrumentID{Model: i.Model, Port: i.Port, Protocol: i.Protocol}
+}
+
+func quantityEvidence(q analyzer.Quantity) record.Quantity {
+	return record.Quantity{Name: q.Name, Value: q.Value, Unit: q.Unit}
+}
+
+func quantityFromEvidence(q record.Quantity) analyzer.Quantity {
+	return analyzer.Quantity{Name: q.Name, Value: q.Value, Unit: q.Unit}
+}
+
+func instrumentStateEvidence(s emission.InstrumentState) record.InstrumentState {
+	return record.InstrumentState{Instrument: instrumentEvidence(s.Instrument), Mode: string(s.Mode), WarmUpLeftS: s.WarmUpLeftS,
+		Checked: s.Checked, LastZero: outcomeEvidence(s.LastZero), LastLeakCheck: outcomeEvidence(s.LastLeakCheck),
+		ZeroDue: s.ZeroDue, LeakCheckDue: s.LeakCheckDue, Implausible: s.Implausible}
+}
+
+func instrumentStateFromEvidence(s record.InstrumentState) emission.InstrumentState {
+	return emission.InstrumentState{Instrument: instrumentFromEvidence(s.Instrument), Mode: analyzer.Mode(s.Mode), WarmUpLeftS: s.WarmUpLeftS,
+		Checked: s.Checked, LastZero: outcomeFromEvidence(s.LastZero), LastLeakCheck: outcomeFromEvidence(s.LastLeakCheck),
+		ZeroDue: s.ZeroDue, LeakCheckDue: s.LeakCheckDue, Implausible: s.Implausible}
+}
+
+func outcomeEvidence(o *emission.Outcome) *record.Outcome {
+	if o == nil {
+		return nil
+	}
+	return &record.Outcome{At: o.At, OK: o.OK, Error: o.Error}
+}
+
+func outcomeFromEvidence(o *record.Outcome) *emission.Outcome {
+	if o == nil {
+		return nil
+	}
+	return &emission.Outcome{At: o.At, OK: o.OK, Error: o.Error}
+}
+
+func testEvidence(r emission.Result) record.EmissionTest {
+	return record.EmissionTest{
+		Method: r.Method, Started: r.Started, Ended: r.Ended, Instrument: instrumentEvidence(r.Instrument), Zeroed: r.Zeroed,
+		Settings: settingsEvidence(r.Settings), LimitSetName: r.LimitSetName, Limits: limitsEvidence(r.Limits),
+		Modes: mapSlice(r.Modes, func(m emission.ModeResult) record.ModeResult {
+			return record.ModeResult{Mode: m.Mode, Samples: m.Samples, Averages: mapSlice(m.Averages, quantityEvidence)}
+		}),
+		Accelerations: mapSlice(r.Accelerations, func(a emission.Acceleration) record.Acceleration {
+			return record.Acceleration{N: a.N, Purge: a.Purge, K: a.K, PeakRPM: a.PeakRPM, PeakFrom: a.PeakFrom}
+		}),
+		KMean: r.KMean, IdleRPM: r.IdleRPM,
+		Samples: mapSlice(r.Samples, func(s emission.Sample) record.Sample {
+			return record.Sample{T: s.T, At: s.At, Step: s.Step, Phase: s.Phase, RPM: s.RPM, RPMSource: s.RPMSource,
+				Values: mapSlice(s.Values, quantityEvidence), OBD: mapSlice(s.OBD, valueEvidence), Error: s.Error}
+		}),
+		Verdict: verdictEvidence(r.Verdict),
+	}
+}
+
+func testFromEvidence(r record.EmissionTest) emission.Result {
+	return emission.Result{
+		Method: r.Method, Started: r.Started, Ended: r.Ended, Instrument: instrumentFromEvidence(r.Instrument), Zeroed: r.Zeroed,
+		Settings: settingsFromEvidence(r.Settings), LimitSetName: r.LimitSetName, Limits: limitsFromEvidence(r.Limits),
+		Modes: mapSlice(r.Modes, func(m record.ModeResult) emission.ModeResult {
+			return emission.ModeResult{Mode: m.Mode, Samples: m.Samples, Averages: mapSlice(m.Averages, quantityFromEvidence)}
+		}),
+		Accelerations: mapSlice(r.Accelerations, func(a record.Acceleration) emission.Acceleration {
+			return emission.Acceleration{N: a.N, Purge: a.Purge, K: a.K, PeakRPM: a.PeakRPM, PeakFrom: a.PeakFrom}
+		}),
+		KMean: r.KMean, IdleRPM: r.IdleRPM,
+		Samples: mapSlice(r.Samples, func(s record.Sample) emission.Sample {
+			return emission.Sample{T: s.T, At: s.At, Step: s.Step, Phase: s.Phase, RPM: s.RPM, RPMSource: s.RPMSource,
+				Values: mapSlice(s.Values, quantityFromEvidence), OBD: mapSlice(s.OBD, valueFromEvidence), Error: s.Error}
+		}),
+		Verdict: verdictFromEvidence(r.Verdict),
+	}
+}
+
+func windowEvidence(w emission.Window) record.Window { return record.Window{Min: w.Min, Max: w.Max} }
+func windowFromEvidence(w record.Window) emission.Window {
+	return emission.Window{Min: w.Min, Max: w.Max}
+}
+
+func settingsEvidence(s emission.Settings) record.Settings {
+	e := record.Settings{RPMSource: s.RPMSource, Unverified: s.Unverified}
+	if t := s.TwoSpeedIdle; t != nil {
+		e.TwoSpeedIdle = &record.TwoSpeedIdleSettings{
+			MinOilTemperature: t.MinOilTemperature, WarmUpS: t.WarmUpS, Precondition: windowEvidence(t.Precondition),
+			PreconditionS: t.PreconditionS, HighIdle: windowEvidence(t.HighIdle), HeavyHighIdle: windowEvidence(t.HeavyHighIdle),
+			Idle: windowEvidence(t.Idle), SettleS: t.SettleS, MeasureS: t.MeasureS, MinCOCO2: t.MinCOCO2,
+			ReachS: t.ReachS, GraceS: t.GraceS, MaxBadSamples: t.MaxBadSamples,
+		}
+	}
+	if f := s.FreeAcceleration; f != nil {
+		e.FreeAcceleration = &record.FreeAccelerationSettings{
+			MinOilTemperature: f.MinOilTemperature, WarmUpS: f.WarmUpS, Idle: windowEvidence(f.Idle), IdleS: f.IdleS,
+			Purges: f.Purges, Accelerations: f.Accelerations, RiseRPM: f.RiseRPM, MinPeakRPM: f.MinPeakRPM,
+			PressS: f.PressS, AccelerationS: f.AccelerationS, SamplesPerSecond: f.SamplesPerSecond,
+			ReachS: f.ReachS, GraceS: f.GraceS, MaxBadSamples: f.MaxBadSamples,
+		}
+	}
+	return e
+}
+
+func settingsFromEvidence(e record.Settings) emission.Settings {
+	s := emission.Settings{RPMSource: e.RPMSource, Unverified: e.Unverified}
+	if t := e.TwoSpeedIdle; t != nil {
+		s.TwoSpeedIdle = &emission.TwoSpeedIdleSettings{
+			MinOilTemperature: t.MinOilTemperature, WarmUpS: t.WarmUpS, Precondition: windowFromEvidence(t.Precondition),
+			PreconditionS: t.PreconditionS, HighIdle: windowFromEvidence(t.HighIdle), HeavyHighIdle: windowFromEvidence(t.HeavyHighIdle),
+			Idle: windowFromEvidence(t.Idle), SettleS: t.SettleS, MeasureS: t.MeasureS, MinCOCO2: t.MinCOCO2,
+			Common: emission.Common{ReachS: t.ReachS, GraceS: t.GraceS, MaxBadSamples: t.MaxBadSamples},
+		}
+	}
+	if f := e.FreeAcceleration; f != nil {
+		s.FreeAcceleration = &emission.FreeAccelerationSettings{
+			MinOilTemperature: f.MinOilTemperature, WarmUpS: f.WarmUpS, Idle: windowFromEvidence(f.Idle), IdleS: f.IdleS,
+			Purges: f.Purges, Accelerations: f.Accelerations, RiseRPM: f.RiseRPM, MinPeakRPM: f.MinPeakRPM,
+			PressS: f.PressS, AccelerationS: f.AccelerationS, SamplesPerSecond: f.SamplesPerSecond,
+			Common: emission.Common{ReachS: f.ReachS, GraceS: f.GraceS, MaxBadSamples: f.MaxBadSamples},
+		}
+	}
+	return s
+}
+
+func limitsEvidence(l emission.LimitSet) record.LimitSet {
+	t := l.TwoSpeedIdle
+	return record.LimitSet{
+		TwoSpeedIdle: record.TwoSpeedIdleLimits{Idle: record.GasLimits{CO: t.Idle.CO, HC: t.Idle.HC},
+			HighIdle: record.GasLimits{CO: t.HighIdle.CO, HC: t.HighIdle.HC}, Lambda: windowEvidence(t.Lambda)},
+		FreeAcceleration: record.FreeAccelerationLimits{K: l.FreeAcceleration.K},
+		Unverified:       l.Unverified,
+	}
+}
+
+func limitsFromEvidence(l record.LimitSet) emission.LimitSet {
+	t := l.TwoSpeedIdle
+	return emission.LimitSet{
+		TwoSpeedIdle: emission.TwoSpeedIdleLimits{Idle: emission.GasLimits{CO: t.Idle.CO, HC: t.Idle.HC},
+			HighIdle: emission.GasLimits{CO: t.HighIdle.CO, HC: t.HighIdle.HC}, Lambda: windowFromEvidence(t.Lambda)},
+		FreeAcceleration: emission.FreeAccelerationLimits{K: l.FreeAcceleration.K},
+		Unverified:       l.Unverified,
+	}
+}
+
+func verdictEvidence(v emission.Verdict) record.Verdict {
+	return record.Verdict{Result: v.Result, Reason: v.Reason, Step: v.Step, Detail: v.Detail, Notes: v.Notes,
+		Unverified: v.Unverified, Text: v.Text,
+		Failures: mapSlice(v.Failures, func(f emission.Failure) record.Failure {
+			return record.Failure{Mode: f.Mode, Quantity: f.Quantity, Value: f.Value, Unit: f.Unit, Limit: f.Limit, Min: f.Min, Max: f.Max}
+		}),
+	}
+}
+
+func verdictFromEvidence(v record.Verdict) emission.Verdict {
+	return emission.Verdict{Result: v.Result, Reason: v.Reason, Step: v.Step, Detail: v.Detail, Notes: v.Notes,
+		Unverified: v.Unverified, Text: v.Text,
+		Failures: mapSlice(v.Failures, func(f record.Failure) emission.Failure {
+			return emission.Failure{Mode: f.Mode, Quantity: f.Quantity, Value: f.Value, Unit: f.Unit, Limit: f.Limit, Min: f.Min, Max: f.Max}
+		}),
+	}
 }
 
 // mapSlice maps each element of in with f; nil stays nil.

@@ -3,7 +3,7 @@ package record
 import "time"
 
 // The bodies of the kinds whose content comes from drivers (scan,
-// emission, dtc_clear). They are the evidence format: their JSON names
+// emission, emission_test, dtc_clear). They are the evidence format: their JSON names
 // are pinned here, and the agent maps the drivers' structs onto them field
 // by field (package job, evidence.go), so a driver may rename a field
 // without changing what a record says. Each kind's JSON Schema is
@@ -258,4 +258,199 @@ type DTCClearBody struct {
 	Stage      string    `json:"stage"`
 	ECUs       []string  `json:"ecus,omitempty"`
 	Error      string    `json:"error,omitempty"`
+}
+
+// EmissionTestBody is the body of an "emission_test" record: one completed
+// test procedure (two-speed idle or free acceleration) and its phase.
+// Instrument is the instrument's state when the test began; Test holds the
+// method, the instrument, every second's samples with the OBD live data
+// beside them, the averages and the verdict.
+type EmissionTestBody struct {
+	N          int             `json:"n"`
+	At         time.Time       `json:"at"`
+	Phase      string          `json:"phase"`
+	Technician string          `json:"technician,omitempty"`
+	Instrument InstrumentState `json:"instrument"`
+	Test       EmissionTest    `json:"test"`
+}
+
+// InstrumentState is what the box knew of the instrument's day: what it
+// reported last (Mode: warming_up, ready, ...), its last zero and leak
+// check, whether either is due, and how many implausible readings its
+// driver refused since the box started.
+type InstrumentState struct {
+	Instrument    Instrument `json:"instrument"`
+	Mode          string     `json:"mode,omitempty"`
+	WarmUpLeftS   int        `json:"warm_up_left_s,omitempty"`
+	Checked       *time.Time `json:"checked,omitempty"`
+	LastZero      *Outcome   `json:"last_zero,omitempty"`
+	LastLeakCheck *Outcome   `json:"last_leak_check,omitempty"`
+	ZeroDue       bool       `json:"zero_due"`
+	LeakCheckDue  bool       `json:"leak_check_due"`
+	Implausible   int64      `json:"implausible"`
+}
+
+// Outcome is how a zero or leak check ended; Error says why it failed.
+type Outcome struct {
+	At    time.Time `json:"at"`
+	OK    bool      `json:"ok"`
+	Error string    `json:"error,omitempty"`
+}
+
+// EmissionTest is one test procedure: its method, when it ran, the
+// instrument and when the procedure zeroed it, the settings and limits
+// used, the results of its modes (two-speed idle) or accelerations (free
+// acceleration), every sample, and the verdict.
+type EmissionTest struct {
+	Method        string         `json:"method"`
+	Started       time.Time      `json:"started"`
+	Ended         time.Time      `json:"ended"`
+	Instrument    Instrument     `json:"instrument"`
+	Zeroed        *time.Time     `json:"zeroed,omitempty"`
+	Settings      Settings       `json:"settings"`
+	LimitSetName  string         `json:"limit_set"`
+	Limits        LimitSet       `json:"limits"`
+	Modes         []ModeResult   `json:"modes,omitempty"`
+	Accelerations []Acceleration `json:"accelerations,omitempty"`
+	KMean         *float64       `json:"k_mean,omitempty"` // mean K of the measured accelerations, m^-1
+	IdleRPM       *float64       `json:"idle_rpm,omitempty"`
+	Samples       []Sample       `json:"samples"`
+	Verdict       Verdict        `json:"verdict"`
+}
+
+// Settings are a procedure's numbers as used, and where the engine speed
+// came from.
+type Settings struct {
+	TwoSpeedIdle     *TwoSpeedIdleSettings     `json:"two_speed_idle,omitempty"`
+	FreeAcceleration *FreeAccelerationSettings `json:"free_acceleration,omitempty"`
+	RPMSource        string                    `json:"rpm_source"`
+	Unverified       bool                      `json:"unverified"`
+}
+
+// TwoSpeedIdleSettings are the two-speed idle procedure's numbers
+// (seconds, engine speed windows in rpm, °C).
+type TwoSpeedIdleSettings struct {
+	MinOilTemperature float64 `json:"min_oil_temperature"`
+	WarmUpS           int     `json:"warm_up_s"`
+	Precondition      Window  `json:"precondition"`
+	PreconditionS     int     `json:"precondition_s"`
+	HighIdle          Window  `json:"high_idle"`
+	HeavyHighIdle     Window  `json:"heavy_high_idle"`
+	Idle              Window  `json:"idle"`
+	SettleS           int     `json:"settle_s"`
+	MeasureS          int     `json:"measure_s"`
+	MinCOCO2          float64 `json:"min_co_co2"`
+	ReachS            int     `json:"reach_s"`
+	GraceS            int     `json:"grace_s"`
+	MaxBadSamples     int     `json:"max_bad_samples"`
+}
+
+// FreeAccelerationSettings are the free acceleration procedure's numbers.
+type FreeAccelerationSettings struct {
+	MinOilTemperature float64 `json:"min_oil_temperature"`
+	WarmUpS           int     `json:"warm_up_s"`
+	Idle              Window  `json:"idle"`
+	IdleS             int     `json:"idle_s"`
+	Purges            int     `json:"purges"`
+	Accelerations     int     `json:"accelerations"`
+	RiseRPM           float64 `json:"rise_rpm"`
+	MinPeakRPM        float64 `json:"min_peak_rpm"`
+	PressS            int     `json:"press_s"`
+	AccelerationS     int     `json:"acceleration_s"`
+	SamplesPerSecond  int     `json:"samples_per_second"`
+	ReachS            int     `json:"reach_s"`
+	GraceS            int     `json:"grace_s"`
+	MaxBadSamples     int     `json:"max_bad_samples"`
+}
+
+// Window is a range, Min to Max.
+type Window struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+// LimitSet is the set of limits a test was judged against.
+type LimitSet struct {
+	TwoSpeedIdle     TwoSpeedIdleLimits     `json:"two_speed_idle"`
+	FreeAcceleration FreeAccelerationLimits `json:"free_acceleration"`
+	Unverified       bool                   `json:"unverified"`
+}
+
+// TwoSpeedIdleLimits are the gas limits at idle and high idle and the
+// lambda window.
+type TwoSpeedIdleLimits struct {
+	Idle     GasLimits `json:"idle"`
+	HighIdle GasLimits `json:"high_idle"`
+	Lambda   Window    `json:"lambda"`
+}
+
+// GasLimits are the CO (%vol) and HC (ppm) limits of one mode.
+type GasLimits struct {
+	CO float64 `json:"co"`
+	HC float64 `json:"hc"`
+}
+
+// FreeAccelerationLimits is the limit of the mean K (m^-1).
+type FreeAccelerationLimits struct {
+	K float64 `json:"k"`
+}
+
+// ModeResult is one measured mode of a two-speed idle test (high_idle,
+// idle): its samples and averages.
+type ModeResult struct {
+	Mode     string     `json:"mode"`
+	Samples  int        `json:"samples"`
+	Averages []Quantity `json:"averages"`
+}
+
+// Acceleration is one free acceleration: its number among its kind,
+// whether it purged (not judged), its peak K (m^-1) and engine speed, and
+// where the peak came from.
+type Acceleration struct {
+	N        int     `json:"n"`
+	Purge    bool    `json:"purge"`
+	K        float64 `json:"k"`
+	PeakRPM  float64 `json:"peak_rpm"`
+	PeakFrom string  `json:"peak_from"`
+}
+
+// Sample is one sample of a test: its second T, time, step and phase, the
+// engine speed and where it came from, the instrument's values, the OBD
+// live data beside them, or the error that left it without values.
+type Sample struct {
+	T         int        `json:"t"`
+	At        time.Time  `json:"at"`
+	Step      string     `json:"step"`
+	Phase     string     `json:"phase,omitempty"`
+	RPM       float64    `json:"rpm"`
+	RPMSource string     `json:"rpm_source,omitempty"`
+	Values    []Quantity `json:"values,omitempty"`
+	OBD       []Value    `json:"obd,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// Verdict is a test's outcome: pass, fail or aborted, what failed, why it
+// was aborted and at which step, notes, whether the limits were
+// unverified, and the verdict's sentence by language ("en", "zh-CN").
+type Verdict struct {
+	Result     string            `json:"result"`
+	Failures   []Failure         `json:"failures,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Step       string            `json:"step,omitempty"`
+	Detail     string            `json:"detail,omitempty"`
+	Notes      []string          `json:"notes,omitempty"`
+	Unverified bool              `json:"unverified"`
+	Text       map[string]string `json:"text"`
+}
+
+// Failure is one quantity of a mode over its limit (or outside its
+// window, Min to Max).
+type Failure struct {
+	Mode     string  `json:"mode"`
+	Quantity string  `json:"quantity"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Limit    float64 `json:"limit,omitempty"`
+	Min      float64 `json:"min,omitempty"`
+	Max      float64 `json:"max,omitempty"`
 }
