@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -389,6 +390,9 @@ func (u *Uplink) runCommand(ctx context.Context, p pending) (Reply, bool) {
 	}
 	u.log.Info("uplink: command", "id", cmd.ID, "cmd", cmd.Name)
 	result, err := u.cmds.Command(ctx, cmd.Name, cmd.Args)
+	if _, coded := errors.AsType[*Error](err); !coded && errors.Is(err, ErrUnknownCommand) {
+		err = WithCode(CodeUnknownCommand, err, "cmd", cmd.Name) // the message names the command
+	}
 	if err != nil {
 		return ErrorReply(cmd.ID, err), true
 	}

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -190,6 +192,18 @@ func plainOptions(b *mosquittotest.Broker, device string) Options {
 
 // run starts u.Run and returns a function that stops it and waits for Run
 // to return (also called at cleanup).
+// wantMessage fails the test unless r carries its code's message in every
+// language, filled with args (name/value pairs).
+func wantMessage(t testing.TB, what string, r Reply, args ...any) {
+	t.Helper()
+	for _, l := range i18n.Langs() {
+		want := i18n.Text(l, r.Code.MessageKey(), args...)
+		if r.Code == "" || want == r.Code.MessageKey() || strings.Contains(want, "{") || r.Message[l] != want {
+			t.Errorf("%s: %s message %q, want %q (code %q)", what, l, r.Message[l], want, r.Code)
+		}
+	}
+}
+
 // await waits for tok (up to wait10) and fails the test when it is not
 // done in time or failed.
 func await(t testing.TB, what string, tok mqtt.Token) {

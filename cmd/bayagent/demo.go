@@ -23,13 +23,13 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "", "the repository's testdata directory (default: found from the working directory)")
 	timeout := fs.Duration("timeout", demo.DefaultTimeout, "give up on the scripted job after this long")
 	screen := fs.String("screen", "127.0.0.1:0", "the bay screen's listen address (host:port; port 0 picks a free one)")
-	langFlag := fs.String("lang", "", "language of the report: zh (Chinese) or en (default: the locale, LANG)")
+	langFlag := addLangFlag(fs, "the report")
 	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
-	lang, err := reportLang(*langFlag)
+	lang, err := langFlag()
 	if err != nil {
-		return usagef("--lang: %v", err)
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))

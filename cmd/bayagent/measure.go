@@ -51,13 +51,13 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 	procedures := fs.String("procedures", "", "with --test: the procedures and limits file (analyzer.procedures; default: the built-in, unverified defaults)")
 	second := fs.Duration("second", time.Second, "with --test and --sim: the length of one procedure second")
 	stateDir := fs.String("state-dir", config.DefaultStateDir, "the agent's state directory, where the instrument's last zero and leak check are kept")
-	langFlag := fs.String("lang", "", "language of prompts and the verdict: zh (Chinese) or en (default: the locale, LANG)")
+	langFlag := addLangFlag(fs, "prompts and the verdict")
 	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
-	lang, err := reportLang(*langFlag)
+	lang, err := langFlag()
 	if err != nil {
-		return usagef("--lang: %v", err)
+		return err
 	}
 	switch {
 	case (*iface == "") == (*sim == ""):

@@ -13,6 +13,7 @@ import (
 	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/agent/vehicle"
+	"github.com/bayagent/bayagent/cmd/internal/cli"
 	"github.com/bayagent/bayagent/drivers/canbus"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/j1939/j1939sim"
@@ -33,13 +34,13 @@ func runScan(ctx context.Context, e env, args []string) error {
 	p2 := fs.Duration("p2", 0, "ECU response window (default 50ms; older ECUs may need 400ms)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log protocol problems to stderr")
-	langFlag := fs.String("lang", "", "language of the report: zh (Chinese) or en (default: the locale, LANG)")
+	langFlag := addLangFlag(fs, "the report")
 	if err := fs.ParseArgs(args); err != nil {
 		return err
 	}
-	lang, err := reportLang(*langFlag)
+	lang, err := langFlag()
 	if err != nil {
-		return usagef("--lang: %v", err)
+		return err
 	}
 	if (*iface == "") == (*sim == "") {
 		return usagef("give exactly one of --iface or --sim")
@@ -150,6 +151,20 @@ func startSim(ctx context.Context, path, via string, latency time.Duration, log 
 func logStop(log *slog.Logger, err error) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("vehicle simulator stopped", "err", err)
+	}
+}
+
+// addLangFlag adds --lang (zh or en, default the locale's) to fs, the
+// language of what. The function it returns, called once fs is parsed,
+// gives the language, or a usage error naming the flag.
+func addLangFlag(fs *cli.FlagSet, what string) func() (i18n.Lang, error) {
+	flag := fs.String("lang", "", "language of "+what+": zh (Chinese) or en (default: the locale, LANG)")
+	return func() (i18n.Lang, error) {
+		l, err := reportLang(*flag)
+		if err != nil {
+			return l, usagef("--lang: %v", err)
+		}
+		return l, nil
 	}
 }
 

@@ -191,35 +191,39 @@ func TestResyncAndRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("nha503 falls back to 0x81", func(t *testing.T) {
-		old := unhex(t, frameNHA506Idle) // a 21-byte reply, as 0x81 answers
-		l := newLine(func(_ int, req []byte) []byte {
-			if req[0] == 0x81 {
-				return old
+	// An NHA-503 that does not answer 0x2C is read with the 21-byte 0x81
+	// request from then on, at the NHA-503's scales.
+	nha503Short := unhex(t, frameNHA503)[:21]
+	nha503Short[20] = sum8(nha503Short[:20])
+	for _, tc := range []struct {
+		name  string
+		reply []byte
+		q     string
+		want  float64
+	}{
+		{"nha503 falls back to 0x81: oil in tenths", unhex(t, frameNHA506Idle), QuantityOilTemperature, 8.5},
+		{"nha503 falls back to 0x81: its own frame, short", nha503Short, QuantityCO, 0.45},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLine(func(_ int, req []byte) []byte {
+				if req[0] == 0x81 {
+					return tc.reply
+				}
+				return nil
+			})
+			o := fast
+			o.Timeout = 50 * time.Millisecond
+			d := NewNHA503(l, "t", o)
+			defer d.Close()
+			for range 2 {
+				r, err := d.Read(ctxT(t))
+				if v, _ := r.Value(tc.q); err != nil || v.Value != tc.want {
+					t.Fatalf("reading %v %v: want %s %v", r, err, tc.q, tc.want)
+				}
 			}
-			return nil
+			wantRequests(t, l, "2c", "81", "81")
 		})
-		o := fast
-		o.Timeout = 50 * time.Millisecond
-		d := NewNHA503(l, "t", o)
-		defer d.Close()
-		for range 2 {
-			r, err := d.Read(ctxT(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if oil, _ := r.Value(QuantityOilTemperature); oil.Value != 8.5 { // /10 on the NHA-503
-				t.Fatalf("oil %v", oil)
-			}
-		}
-		var got []byte
-		for _, r := range l.requests() {
-			got = append(got, r...)
-		}
-		if !bytes.Equal(got, []byte{0x2C, 0x81, 0x81}) {
-			t.Fatalf("requests % x", got)
-		}
-	})
+	}
 }
 
 func TestImplausibleReadingRefusedAndCounted(t *testing.T) {

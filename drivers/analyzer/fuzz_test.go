@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"errors"
-	"io"
 	"math"
 	"slices"
 	"testing"
@@ -65,27 +64,12 @@ func FuzzReadStream(f *testing.F) {
 		o := Options{Timeout: 30 * time.Millisecond, Gap: 10 * time.Millisecond, PollInterval: time.Millisecond,
 			OperationTimeout: 40 * time.Millisecond, ZeroWait: time.Millisecond}
 		rw := fragmented{iotest.HalfReader(l), l}
-		ctors := []func(io.ReadWriter, string, Options) Instrument{
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA506(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA502(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503V(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW511(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA501A(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA501(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW50A(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewFGA4100(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHT6(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQY200(rw, p, o) },
-			func(rw io.ReadWriter, p string, o Options) Instrument { return NewFTY100(rw, p, o) },
-		}
-		n := int(which) % (2 * len(ctors))
-		inst := ctors[n%len(ctors)](rw, "fuzz", o)
-		insts := ctors
+		n := int(which) % (2 * len(protocols))
+		inst := protocols[n%len(protocols)].newProto(rw, "fuzz", o)
 		defer inst.Close()
 		start := time.Now()
 		var err error
-		if z, ok := inst.(Zeroer); ok && n >= len(insts) {
+		if z, ok := inst.(Zeroer); ok && n >= len(protocols) {
 			err = z.Zero(t.Context())
 		} else {
 			var r Reading

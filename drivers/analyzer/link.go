@@ -5,26 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sync"
 	"time"
+
+	"github.com/bayagent/bayagent/drivers/internal/pump"
 )
 
 // link turns an io.ReadWriter into a byte stream whose reads honour a
-// context. It owns one goroutine (the pump) that reads the line and hands the
-// chunks over a channel; close stops it and waits for it.
+// context. Its pump owns the goroutine that reads the line and hands the
+// chunks over; close stops it and waits for it.
 //
 // The pump treats a read error that is a timeout (os.ErrDeadlineExceeded,
 // which serialport.ErrTimeout is, or any error with Timeout() == true) as "no
 // data yet"; any other error, io.EOF included, ends the stream.
 type link struct {
-	rw     io.ReadWriter
-	chunks chan []byte
-	done   chan struct{}
-	wg     sync.WaitGroup
-
-	errMu sync.Mutex
-	err   error // why the pump stopped
+	rw   io.ReadWriter
+	pump *pump.Pump
 
 	// Used only by the goroutine holding the driver's lock.
 	pending  []byte
@@ -32,60 +27,16 @@ type link struct {
 }
 
 func newLink(rw io.ReadWriter) *link {
-	l := &link{rw: rw, chunks: make(chan []byte, 32), done: make(chan struct{})}
-	l.wg.Add(1)
-	go l.pump()
-	return l
+	return &link{rw: rw, pump: pump.Start(rw, 256, 32)}
 }
 
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
-}
-
-func (l *link) pump() {
-	defer l.wg.Done()
-	defer close(l.chunks)
-	buf := make([]byte, 256)
-	for {
-		n, err := l.rw.Read(buf)
-		if n > 0 {
-			chunk := append([]byte(nil), buf[:n]...)
-			select {
-			case l.chunks <- chunk:
-			case <-l.done:
-				l.setErr(ErrClosed)
-				return
-			}
-		}
-		if err != nil && !isTimeout(err) {
-			l.setErr(err)
-			return
-		}
-		select {
-		case <-l.done:
-			l.setErr(ErrClosed)
-			return
-		default:
-		}
-	}
-}
-
-func (l *link) setErr(err error) {
-	l.errMu.Lock()
-	defer l.errMu.Unlock()
-	if l.err == nil {
-		l.err = err
-	}
-}
-
+// streamErr is the error of a read after the stream ended.
 func (l *link) streamErr() error {
-	l.errMu.Lock()
-	defer l.errMu.Unlock()
-	if errors.Is(l.err, ErrClosed) {
+	err := l.pump.Err()
+	if err == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("%w: line ended: %w", ErrClosed, l.err)
+	return fmt.Errorf("%w: line ended: %w", ErrClosed, err)
 }
 
 // discard drops everything received and not yet read and resets the count of
@@ -95,7 +46,7 @@ func (l *link) discard() int {
 	l.pending = nil
 	for {
 		select {
-		case c, ok := <-l.chunks:
+		case c, ok := <-l.pump.Chunks():
 			if !ok {
 				l.received = 0
 				return n
@@ -112,7 +63,7 @@ func (l *link) discard() int {
 func (l *link) fill(ctx context.Context) error {
 	for len(l.pending) == 0 {
 		select {
-		case c, ok := <-l.chunks:
+		case c, ok := <-l.pump.Chunks():
 			if !ok {
 				return l.streamErr()
 			}
@@ -227,12 +178,4 @@ func (l *link) write(ctx context.Context, b []byte) error {
 // close stops the pump, closes the line if it is an io.Closer and waits for
 // the pump. A line that is not an io.Closer must end its Read on its own (an
 // error or a timeout) for close to return.
-func (l *link) close() error {
-	close(l.done)
-	var err error
-	if c, ok := l.rw.(io.Closer); ok {
-		err = c.Close()
-	}
-	l.wg.Wait()
-	return err
-}
+func (l *link) close() error { return l.pump.Stop() }

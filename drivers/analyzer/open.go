@@ -151,26 +151,41 @@ func serialDriver(name string, baud int, model string, check func(string) error,
 	}}
 }
 
+// protocol is one built-in driver: its name, default baud rate, model, the
+// check of Options.Method (nil: any gas method) and the protocol it runs.
+type protocol struct {
+	name     string
+	baud     int
+	model    string
+	check    func(string) error
+	newProto func(io.ReadWriter, string, Options) Instrument
+}
+
+// protocols are the built-in drivers, the one list Builtin and the tests
+// (every protocol fuzzed) take them from.
+var protocols = []protocol{
+	{"nha506", 9600, modelNHA506.model, nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA506(rw, p, o) }},
+	{"fla502", 9600, modelFLA502.model, nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA502(rw, p, o) }},
+	{"nha503", 9600, modelNHA503.model, nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503(rw, p, o) }},
+	{"nha503v", 9600, modelNHA503V.model, nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503V(rw, p, o) }},
+	{"mqw511", 9600, "MQW-511", nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW511(rw, p, o) }},
+	{"nha501a", 9600, "NHA-501A", nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA501A(rw, p, o) }},
+	{"fla501", 9600, "FLA-501", nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA501(rw, p, o) }},
+	{"mqw50a", 9600, "MQW-50A", nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW50A(rw, p, o) }},
+	{"fga4100", 19200, "FGA-4100", nil, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFGA4100(rw, p, o) }},
+	{"nht6", 9600, modelNHT6.model, checkOpacimeterMethod, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHT6(rw, p, o) }},
+	{"mqy200", 9600, modelMQY200.model, checkRealtimeOnly, func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQY200(rw, p, o) }},
+	{"fty100", 9600, "FTY-100", checkRealtimeOnly, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFTY100(rw, p, o) }},
+}
+
 // Builtin returns the built-in drivers (see the package documentation for
 // the instruments they speak to). Each call returns a new slice.
 func Builtin() []Driver {
-	gas := func(name string, baud int, model string, newProto func(io.ReadWriter, string, Options) Instrument) Driver {
-		return serialDriver(name, baud, model, nil, newProto)
+	ds := make([]Driver, len(protocols))
+	for i, p := range protocols {
+		ds[i] = serialDriver(p.name, p.baud, p.model, p.check, p.newProto)
 	}
-	return []Driver{
-		gas("nha506", 9600, modelNHA506.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA506(rw, p, o) }),
-		gas("fla502", 9600, modelFLA502.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA502(rw, p, o) }),
-		gas("nha503", 9600, modelNHA503.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503(rw, p, o) }),
-		gas("nha503v", 9600, modelNHA503V.model, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA503V(rw, p, o) }),
-		gas("mqw511", 9600, "MQW-511", func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW511(rw, p, o) }),
-		gas("nha501a", 9600, "NHA-501A", func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHA501A(rw, p, o) }),
-		gas("fla501", 9600, "FLA-501", func(rw io.ReadWriter, p string, o Options) Instrument { return NewFLA501(rw, p, o) }),
-		gas("mqw50a", 9600, "MQW-50A", func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQW50A(rw, p, o) }),
-		gas("fga4100", 19200, "FGA-4100", func(rw io.ReadWriter, p string, o Options) Instrument { return NewFGA4100(rw, p, o) }),
-		serialDriver("nht6", 9600, modelNHT6.model, checkOpacimeterMethod, func(rw io.ReadWriter, p string, o Options) Instrument { return NewNHT6(rw, p, o) }),
-		serialDriver("mqy200", 9600, modelMQY200.model, checkRealtimeOnly, func(rw io.ReadWriter, p string, o Options) Instrument { return NewMQY200(rw, p, o) }),
-		serialDriver("fty100", 9600, "FTY-100", checkRealtimeOnly, func(rw io.ReadWriter, p string, o Options) Instrument { return NewFTY100(rw, p, o) }),
-	}
+	return ds
 }
 
 // Open opens the instrument at an address "driver:port[@baud]" (see

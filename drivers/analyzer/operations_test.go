@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // The instruments' days through the drivers: zero, calibration, status,
@@ -169,29 +168,5 @@ func TestInstrumentDays(t *testing.T) {
 			t.Fatalf("state %+v %v", st, err)
 		}
 		wantRequests(t, l, "02", "26")
-	})
-	t.Run("nha503 answers 0x81 only: the driver falls back and stays", func(t *testing.T) {
-		l := newLine(func(_ int, req []byte) []byte {
-			if req[0] == 0x81 {
-				b := unhex(t, frameNHA503)[:21]
-				b[20] = sum8(b[:20])
-				return b
-			}
-			return nil
-		})
-		o := fast
-		o.Timeout = 100 * time.Millisecond
-		d := NewNHA503(l, "t", o)
-		defer d.Close()
-		for range 2 {
-			r, err := d.Read(ctxT(t))
-			if co, _ := r.Value(QuantityCO); err != nil || co.Value != 0.45 {
-				t.Fatalf("reading %v %v", r, err)
-			}
-		}
-		reqs := l.requests()
-		if last := reqs[len(reqs)-1]; !bytes.Equal(last, []byte{0x81}) || !bytes.Equal(reqs[0], []byte{0x2C}) {
-			t.Fatalf("requests % x", reqs)
-		}
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.einride.tech/can"
+
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 )
 
 // replayConn plays back a candump -L log. It has no goroutine: Receive reads
@@ -124,20 +126,11 @@ func (c *replayConn) pace(ctx context.Context, t time.Time) error {
 		c.started, c.wall0, c.log0 = true, time.Now(), t
 		return nil
 	}
-	wait := time.Until(c.wall0.Add(t.Sub(c.log0)))
-	if wait <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-c.closed:
+	closed, err := ctxtime.SleepOr(ctx, time.Until(c.wall0.Add(t.Sub(c.log0))), c.closed)
+	if closed {
 		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return err
 }
 
 func (c *replayConn) isClosed() bool {

@@ -329,7 +329,7 @@ func (a *Adapter) Stats() Stats {
 	return Stats{
 		Requests:     a.requests.Load(),
 		BytesWritten: a.p.written.Load(),
-		BytesRead:    a.p.read.Load(),
+		BytesRead:    a.p.pump.BytesRead(),
 		Retries:      a.retries.Load(),
 		Resets:       a.resets.Load(),
 	}

@@ -5,83 +5,30 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bayagent/bayagent/drivers/internal/pump"
 )
 
-// port is the byte stream to the adapter: a reader goroutine that turns
-// Read calls (which may return any fragment, or time out) into chunks, and
-// the prompt-delimited exchange on top of it. Only one goroutine at a time
-// calls exchange (the Adapter's mutex).
+// port is the byte stream to the adapter: the line's reader (a pump, which
+// turns Read calls that may return any fragment, or time out, into chunks)
+// and the prompt-delimited exchange on top of it. Only one goroutine at a
+// time calls exchange (the Adapter's mutex).
 type port struct {
 	rw      io.ReadWriter
-	chunks  chan []byte // from the reader; closed when it stops
-	rerr    error       // why the reader stopped; written before chunks is closed
-	stop    chan struct{}
-	stopped sync.Once
-	wg      sync.WaitGroup
+	pump    *pump.Pump
 	buf     []byte // received, not yet consumed
-
-	written, read atomic.Int64
+	written atomic.Int64
 }
 
 func newPort(rw io.ReadWriter) *port {
-	p := &port{rw: rw, chunks: make(chan []byte, 64), stop: make(chan struct{})}
-	p.wg.Add(1)
-	go p.reader()
-	return p
-}
-
-// isTimeout reports whether a Read error only means "no data yet", as
-// serialport.ErrTimeout or a deadline on a file or connection.
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &t) && t.Timeout())
-}
-
-func (p *port) reader() {
-	defer p.wg.Done()
-	defer close(p.chunks)
-	b := make([]byte, 512)
-	for {
-		n, err := p.rw.Read(b)
-		if n > 0 {
-			p.read.Add(int64(n))
-			select {
-			case p.chunks <- bytes.Clone(b[:n]):
-			case <-p.stop:
-				p.rerr = ErrClosed
-				return
-			}
-		}
-		if err != nil && !isTimeout(err) {
-			p.rerr = err
-			return
-		}
-		select {
-		case <-p.stop:
-			p.rerr = ErrClosed
-			return
-		default:
-		}
-	}
+	return &port{rw: rw, pump: pump.Start(rw, 512, 64)}
 }
 
 // close stops the reader: it closes rw when it is an io.Closer (which
 // unblocks a pending Read), then waits for the reader goroutine.
-func (p *port) close() error {
-	var err error
-	p.stopped.Do(func() {
-		close(p.stop)
-		if c, ok := p.rw.(io.Closer); ok {
-			err = c.Close()
-		}
-		p.wg.Wait()
-	})
-	return err
-}
+func (p *port) close() error { return p.pump.Stop() }
 
 // discard drops everything received so far and returns it.
 func (p *port) discard() []byte {
@@ -89,7 +36,7 @@ func (p *port) discard() []byte {
 	p.buf = nil
 	for {
 		select {
-		case c, ok := <-p.chunks:
+		case c, ok := <-p.pump.Chunks():
 			if !ok {
 				return stale
 			}
@@ -120,10 +67,10 @@ func (p *port) untilPrompt(ctx context.Context, deadline time.Time) (string, err
 			return text, nil
 		}
 		select {
-		case c, ok := <-p.chunks:
+		case c, ok := <-p.pump.Chunks():
 			if !ok {
-				if p.rerr != nil && !errors.Is(p.rerr, ErrClosed) {
-					return string(p.buf), errors.Join(ErrClosed, p.rerr)
+				if err := p.pump.Err(); err != nil {
+					return string(p.buf), errors.Join(ErrClosed, err)
 				}
 				return string(p.buf), ErrClosed
 			}

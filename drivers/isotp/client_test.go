@@ -588,17 +588,11 @@ func TestRequestID(t *testing.T) {
 func TestStaleFramesDrained(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		bus := canbus.NewMemBus()
-		script(t, bus, func(ctx context.Context, c canbus.Conn) {
-			for {
-				p, err := recvPDU(ctx, c, 0x7DF)
-				if err != nil {
-					return
-				}
-				if p.Data[1] == 0x00 { // answered after P2
-					_ = ctxtime.Sleep(ctx, 80*time.Millisecond)
-				}
-				_ = sendHex(ctx, c, 0x7E8, fmt.Sprintf("0441%02X0102", p.Data[1]))
+		answerEach(t, bus, func(ctx context.Context, c canbus.Conn, p PDU) {
+			if p.Data[1] == 0x00 { // answered after P2
+				_ = ctxtime.Sleep(ctx, 80*time.Millisecond)
 			}
+			_ = sendHex(ctx, c, 0x7E8, fmt.Sprintf("0441%02X0102", p.Data[1]))
 		})
 		c := newClient(t, bus, nil, Config{})
 		// The first answer comes after P2: Do gives up, the answer arrives later.
@@ -624,20 +618,14 @@ func TestStaleFramesDrained(t *testing.T) {
 func TestLateAnswerDuringNextRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		bus := canbus.NewMemBus()
-		script(t, bus, func(ctx context.Context, c canbus.Conn) {
-			for {
-				p, err := recvPDU(ctx, c, 0x7DF)
-				if err != nil {
-					return
-				}
-				switch p.Data[0] {
-				case 0x03: // too late for this request: sent after the next one began
-					_ = ctxtime.Sleep(ctx, 60*time.Millisecond)
-					_ = sendHex(ctx, c, 0x7E8, "03430101")
-				case 0x07:
-					_ = ctxtime.Sleep(ctx, 20*time.Millisecond)
-					_ = sendHex(ctx, c, 0x7E8, "024700")
-				}
+		answerEach(t, bus, func(ctx context.Context, c canbus.Conn, p PDU) {
+			switch p.Data[0] {
+			case 0x03: // too late for this request: sent after the next one began
+				_ = ctxtime.Sleep(ctx, 60*time.Millisecond)
+				_ = sendHex(ctx, c, 0x7E8, "03430101")
+			case 0x07:
+				_ = ctxtime.Sleep(ctx, 20*time.Millisecond)
+				_ = sendHex(ctx, c, 0x7E8, "024700")
 			}
 		})
 		c := newClient(t, bus, nil, Config{})
@@ -657,13 +645,8 @@ func TestLateAnswerDuringNextRequest(t *testing.T) {
 func TestCloseAndCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		bus := canbus.NewMemBus()
-		script(t, bus, func(ctx context.Context, c canbus.Conn) {
-			for {
-				if _, err := recvPDU(ctx, c, 0x7DF); err != nil {
-					return
-				}
-				_ = sendHex(ctx, c, 0x7E8, "037F0178") // pending, forever
-			}
+		answerEach(t, bus, func(ctx context.Context, c canbus.Conn, _ PDU) {
+			_ = sendHex(ctx, c, 0x7E8, "037F0178") // pending, forever
 		})
 		conn := bus.Connect()
 		defer conn.Close()

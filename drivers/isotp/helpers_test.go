@@ -105,6 +105,21 @@ func script(t *testing.T, bus *canbus.MemBus, fn func(ctx context.Context, c can
 	})
 }
 
+// answerEach is a script that runs answer for each functional request
+// (0x7DF) it receives, until the test ends.
+func answerEach(t *testing.T, bus *canbus.MemBus, answer func(ctx context.Context, c canbus.Conn, p PDU)) {
+	t.Helper()
+	script(t, bus, func(ctx context.Context, c canbus.Conn) {
+		for {
+			p, err := recvPDU(ctx, c, 0x7DF)
+			if err != nil {
+				return
+			}
+			answer(ctx, c, p)
+		}
+	})
+}
+
 // recvPDU waits for the next frame with identifier id and parses it.
 func recvPDU(ctx context.Context, c canbus.Conn, id uint32) (PDU, error) {
 	for {

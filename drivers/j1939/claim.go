@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/bayagent/bayagent/drivers/internal/ctxtime"
 )
 
 // Claim claims an address (J1939-81) and returns it once the claim has
@@ -55,16 +57,11 @@ func (n *Node) arbitrary() bool {
 
 // wait sleeps d unless ctx ends or the node closes.
 func (n *Node) wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-n.done:
+	closed, err := ctxtime.SleepOr(ctx, d, n.done)
+	if closed {
 		return n.finalErr()
 	}
+	return err
 }
 
 // source waits until the node holds an address and returns it.

@@ -290,7 +290,7 @@ func (r *Receiver) verifyLoop(ctx context.Context, out chan<- *batch) {
 		if len(b.msgs) == 0 {
 			return // ctx ended and nothing is left
 		}
-		r.lastBatch.Store(time.Now().UnixNano())
+		r.inflight.Add(1)
 		var bySig, byChain int
 		b.res, bySig, byChain = r.verifyBatch(context.WithoutCancel(ctx), b.msgs)
 		r.stats.bySignature.Add(uint64(bySig))
@@ -305,6 +305,8 @@ func (r *Receiver) verifyLoop(ctx context.Context, out chan<- *batch) {
 func (r *Receiver) commitLoop(in <-chan *batch) {
 	for b := range in {
 		r.commit(b)
+		r.lastBatch.Store(time.Now().UnixNano())
+		r.inflight.Add(-1)
 	}
 }
 

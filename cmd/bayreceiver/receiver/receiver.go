@@ -13,9 +13,10 @@
 // message is checked in turn: it must be one record in canonical wire form
 // (record.Decode), published on its own shop's and device's topic, by a
 // device whose public key is enrolled (a directory of device.key.pub.json
-// files, or the store: Keys), with a signature that verifies. Records
-// that pass are stored once per (device, seq); an exact duplicate (normal:
-// delivery is at-least-once) is counted and dropped. Everything else is
+// files, or the store: Keys), and authenticated by that key (see
+// Verification). Records that pass are stored once per (device, seq); an
+// exact duplicate (normal: delivery is at-least-once) is counted and
+// dropped. Everything else is
 // quarantined with its reason (malformed, wrong topic, unknown device,
 // bad signature: forged or edited; conflict: a second, different record
 // for a stored (device, seq)) and reported; nothing quarantined is ever
@@ -51,17 +52,19 @@
 // messages one by one) verifies each by its own signature.
 //
 // What a chain does not cover is a record's own "sig" member, which the
-// canonical bytes exclude: a record authenticated by chain is the device's,
-// but the signature stored with it may have been altered on the way.
-// The receiver therefore checks those later: whenever it is idle (no
-// message waits, none came for Options.WalkInterval), it verifies the own signature of every stored record up to each device's
-// verified watermark (store.Chain.SigCheckedThrough; the records verified
-// by signature on arrival are verified again). A record whose sig member
-// fails there is reported in its device's status (sig_failures) and
-// metrics, and stays stored: its content is authenticated. Under a load
-// above what the signatures alone allow, that check falls behind and
-// catches up when the load drops. Stats.BySignature and Stats.ByChain
-// count the records verified each way on arrival.
+// canonical bytes exclude: a record authenticated by chain is the
+// device's, but the signature stored with it may have been altered on the
+// way. The receiver therefore checks those later: whenever it is idle (no
+// message waits or is being verified or stored, and none was stored for
+// Options.WalkInterval), it verifies the own signature of every stored
+// record up to each device's verified watermark (store.Chain.
+// SigCheckedThrough; the records verified by signature on arrival are
+// verified again). A record whose sig member fails there is reported in
+// its device's status (sig_failures) and metrics, and stays stored: its
+// content is authenticated. Under a load above what the signatures alone
+// allow, that check falls behind and catches up when the load drops.
+// Stats.BySignature and Stats.ByChain count the records verified each way
+// on arrival.
 //
 // # Chains, gaps and resend
 //
@@ -264,7 +267,8 @@ type Receiver struct {
 	pubMu sync.Mutex
 	pub   publisher // the connection, for resend commands; nil while down
 
-	lastBatch atomic.Int64 // when the verifier last took a batch (Unix ns)
+	inflight  atomic.Int64 // batches taken by the verifier and not yet committed
+	lastBatch atomic.Int64 // when the last batch was committed (Unix ns)
 	resendSeq atomic.Uint64
 	stats     counters
 

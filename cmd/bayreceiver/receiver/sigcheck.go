@@ -41,11 +41,11 @@ func (r *Receiver) sigCheckLoop(ctx context.Context) {
 	}
 }
 
-// idle reports whether no message waits to be verified and none came for
-// a WalkInterval: the check does not take the CPU from a stream of
-// records.
+// idle reports whether no message waits or is being verified or stored,
+// and none was stored for a WalkInterval: the check does not take the CPU
+// from a stream of records.
 func (r *Receiver) idle() bool {
-	return len(r.in) == 0 && time.Since(time.Unix(0, r.lastBatch.Load())) > r.o.WalkInterval
+	return len(r.in) == 0 && r.inflight.Load() == 0 && time.Since(time.Unix(0, r.lastBatch.Load())) > r.o.WalkInterval
 }
 
 // sigCheckRound checks a chunk of every device that has stored records

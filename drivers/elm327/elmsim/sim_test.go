@@ -51,6 +51,19 @@ func (c *term) cmd(line string) string {
 	return c.read()
 }
 
+// step is one line sent to the adapter and its answer up to the prompt.
+type step struct{ send, want string }
+
+// script sends each step's line in turn and checks its answer.
+func (c *term) script(steps []step) {
+	c.t.Helper()
+	for _, s := range steps {
+		if got := c.cmd(s.send); got != s.want {
+			c.t.Errorf("%q: got %q, want %q", s.send, got, s.want)
+		}
+	}
+}
+
 // readUntil reads until the input holds s, and keeps it for read.
 func (c *term) readUntil(s string) {
 	c.t.Helper()
@@ -86,7 +99,7 @@ func TestCommands(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, stop := serve(t, newSim(t, "petrol-p0420", elmsim.Options{}))
 		defer stop()
-		steps := []struct{ send, want string }{
+		c.script([]step{
 			{"ATZ", "ATZ|||ELM327 v1.5||"},
 			{"ATI", "ATI|ELM327 v1.5||"},
 			{"AT E0", "AT E0|OK||"},
@@ -134,12 +147,7 @@ func TestCommands(t *testing.T) {
 			{"ATAT2", "OK||"},
 			{"ATD", "OK||"},
 			{"ATE0", "ATE0|OK||"},
-		}
-		for _, s := range steps {
-			if got := c.cmd(s.send); got != s.want {
-				t.Errorf("%q: got %q, want %q", s.send, got, s.want)
-			}
-		}
+		})
 	})
 }
 
@@ -148,7 +156,7 @@ func Test29Bit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, stop := serve(t, newSim(t, "petrol-29bit", elmsim.Options{}))
 		defer stop()
-		for _, s := range []struct{ send, want string }{
+		c.script([]step{
 			{"ATE0", "ATE0|OK||"},
 			{"ATH1", "OK||"},
 			{"010D", "SEARCHING...|18 DA F1 10 03 41 0D 00 AA AA AA AA|18 DA F1 18 03 41 0D 00 AA AA AA AA||"},
@@ -158,11 +166,7 @@ func Test29Bit(t *testing.T) {
 			{"010D", "18DAF11803410D00AAAAAAAA||"},
 			{"ATSH7E0", "OK||"},
 			{"010D", "NO DATA||"},
-		} {
-			if got := c.cmd(s.send); got != s.want {
-				t.Errorf("%q: got %q, want %q", s.send, got, s.want)
-			}
-		}
+		})
 	})
 }
 
@@ -246,17 +250,13 @@ func TestFaults(t *testing.T) {
 		defer stop()
 		c.cmd("ATE0")
 		c.cmd("ATSP6")
-		for _, st := range []struct{ send, want string }{
+		c.script([]step{
 			{"010D1", "\x7f#\x1b%&!*|41 0D 00||"},
 			{"09021", "014|BUFFER FULL||"},
 			{"010D1", "CAN ERROR||"},
 			{"010D1", "||ELM327 v1.5||"},
 			{"ATDPN", "ATDPN|?||"},
-		} {
-			if got := c.cmd(st.send); got != st.want {
-				t.Errorf("%q: got %q, want %q", st.send, got, st.want)
-			}
-		}
+		})
 		c.cmd("ATSP6")
 		if _, err := c.conn.Write([]byte("010D1\r")); err != nil {
 			t.Fatal(err)

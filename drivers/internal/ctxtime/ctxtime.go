@@ -13,15 +13,25 @@ import (
 // Sleep waits d and returns nil, or returns ctx.Err() as soon as ctx ends.
 // A d of zero or less returns nil at once, without looking at ctx.
 func Sleep(ctx context.Context, d time.Duration) error {
+	_, err := SleepOr(ctx, d, nil)
+	return err
+}
+
+// SleepOr is Sleep that also ends when stop is closed (a connection or node
+// closing): stopped then reports it, with a nil error, for the caller to
+// give its own. A nil stop never ends the wait.
+func SleepOr(ctx context.Context, d time.Duration, stop <-chan struct{}) (stopped bool, err error) {
 	if d <= 0 {
-		return nil
+		return false, nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return false, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
+	case <-stop:
+		return true, nil
 	}
 }

@@ -52,3 +52,20 @@ func TestSleepDeadline(t *testing.T) {
 		t.Errorf("Sleep past the deadline = %v, want %v", err, context.DeadlineExceeded)
 	}
 }
+
+func TestSleepOr(t *testing.T) {
+	stop := make(chan struct{})
+	close(stop)
+	// An hour would time the test out if SleepOr did not watch stop.
+	if stopped, err := ctxtime.SleepOr(context.Background(), time.Hour, stop); !stopped || err != nil {
+		t.Errorf("closed stop: %t, %v; want stopped, nil", stopped, err)
+	}
+	if stopped, err := ctxtime.SleepOr(context.Background(), time.Millisecond, make(chan struct{})); stopped || err != nil {
+		t.Errorf("elapsed: %t, %v; want not stopped, nil", stopped, err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if stopped, err := ctxtime.SleepOr(cancelled, time.Hour, nil); stopped || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %t, %v; want not stopped, context.Canceled", stopped, err)
+	}
+}
