@@ -46,8 +46,9 @@ type stubAgent struct {
 	status   map[string]any
 	open     *job.Job
 	// testDone, when set, holds run_emission_test until it gets the
-	// test's outcome.
+	// test's outcome; testHeld then gets a value as each one is held.
 	testDone chan error
+	testHeld chan struct{}
 }
 
 func (a *stubAgent) Command(ctx context.Context, name string, args json.RawMessage) (any, error) {
@@ -55,8 +56,11 @@ func (a *stubAgent) Command(ctx context.Context, name string, args json.RawMessa
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, "cmd:"+name+" "+string(args))
 	if name == command.RunEmissionTest && a.testDone != nil {
-		done := a.testDone
+		done, held := a.testDone, a.testHeld
 		a.mu.Unlock()
+		if held != nil {
+			held <- struct{}{}
+		}
 		defer a.mu.Lock()
 		select {
 		case err := <-done:
@@ -660,7 +664,7 @@ func TestSeed(t *testing.T) {
 func TestEmissionTestInBackground(t *testing.T) {
 	f := newFixture(t, true, nil)
 	f.agent.open = &job.Job{Bay: "bay1", Opening: job.Opening{ID: "J-1", Type: job.TypeEmissionRepair, Plate: "浙A12345", MileageKM: 1, Complaint: "CO", Technician: "T007"}, Events: 1}
-	f.agent.testDone = make(chan error)
+	f.agent.testDone, f.agent.testHeld = make(chan error), make(chan struct{}, 1)
 	c, csrf := f.loggedIn("T007")
 	// The test form is there when the box has an analyzer, with its state.
 	if _, page, _ := f.get(c, "/job"); strings.Contains(page, `action="/do/run_emission_test"`) {
@@ -682,7 +686,14 @@ func TestEmissionTestInBackground(t *testing.T) {
 	if !strings.Contains(page, started) || !strings.Contains(page, `data-test-step="starting"`) {
 		t.Errorf("the Job page while the test starts lacks %q or the starting panel:\n%s", started, page)
 	}
-	// A second test while one runs: refused, not recorded, not run.
+	// A second test while one runs: refused, not recorded, not run. (The
+	// first reaches the agent from the page's background goroutine: it is
+	// waited for, so that its own call is not taken for the second's.)
+	select {
+	case <-f.agent.testHeld:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the test started from the page never reached the agent")
+	}
 	before := len(f.agent.log())
 	f.post(c, "/do/run_emission_test", form)
 	if got := f.agent.log()[before:]; len(got) != 0 {
