@@ -538,6 +538,11 @@ func TestLanes(t *testing.T) {
 		t.Fatalf("started %s", got)
 	}
 	send("e1", "echo")
+	// e1 is answered while h1 holds the vehicle lane. (Waited for, so that
+	// the bay lane's worker has taken it before e2 and e3 fill its queue.)
+	if got := ids(replies.WaitN(1, wait10)); !slices.Equal(got, []string{"e1:true:"}) {
+		t.Fatalf("first reply while the vehicle lane is held: %v", got)
+	}
 	send("h2", "hold") // waits in the vehicle lane
 	send("h3", "hold") // waits too: the lane holds 2
 	send("e2", "echo")
