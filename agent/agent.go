@@ -94,9 +94,14 @@ type Agent struct {
 	key   ed25519.PrivateKey
 	chain *devicekey.ChainFile
 	clock *clock.Clock
-	box   *outbox.Outbox
-	jobs  *job.Manager
-	up    *uplink.Uplink
+	// clockMu orders the clock readings of sealed records and of the
+	// clock watch (see sealClock).
+	clockMu      sync.Mutex
+	clockTracker *clock.Tracker // the readings' sync of this boot
+	sealUnsynced bool           // a record of this process was sealed unsynchronised
+	box          *outbox.Outbox
+	jobs         *job.Manager
+	up           *uplink.Uplink
 	// rules is the I/M pre-check rule set (precheck in the configuration).
 	rules findings.Rules
 	// inst is the analyzer's day (last zero, leak check) and the running
@@ -165,6 +170,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	a.key, a.chain = key, chain
+	a.clockTracker = clock.NewTracker(chain.Get().ClockSyncBoot)
 	if created {
 		log.Info("generated the device key", "file", cfg.Device.KeyFile)
 	}
@@ -172,7 +178,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	sealer, err := record.NewSealer(record.SealerConfig{Key: key, Device: cfg.Device.ID, Shop: cfg.Device.Shop, Now: deps.Now,
-		Clock: func() record.Clock { return record.StateOf(a.clock.Read()) }})
+		Clock: a.sealClock})
 	if err != nil {
 		return nil, err
 	}
