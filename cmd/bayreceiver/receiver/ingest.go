@@ -299,18 +299,47 @@ func (r *Receiver) verifyLoop(ctx context.Context, out chan<- *batch) {
 	}
 }
 
-// commitLoop stores each batch, quarantines what failed, then
-// acknowledges every message of the batch in order. A store error is
-// retried: nothing is acknowledged before it is stored.
+// commitLoop stores up to Options.Commits batches at once (PostgreSQL
+// takes each on its own connection, so its inserts use more than one
+// core), quarantines what failed, and acknowledges every message of each
+// stored batch in the order the batches came, as MQTT wants PUBACKs. A
+// store error is retried: nothing is acknowledged before it is stored.
 func (r *Receiver) commitLoop(in <-chan *batch) {
-	for b := range in {
-		r.commit(b)
-		r.lastBatch.Store(time.Now().UnixNano())
-		r.inflight.Add(-1)
+	type pending struct {
+		b       *batch
+		devices map[string]bool
+		stored  chan bool
 	}
+	order := make(chan pending, r.o.Commits-1) // with the one the acknowledger holds, Commits
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		for p := range order {
+			if <-p.stored {
+				for _, m := range p.b.msgs {
+					m.ack()
+				}
+				r.stats.received.Add(uint64(len(p.b.msgs)))
+				r.stats.batches.Add(1)
+				r.markDirty(p.devices)
+			}
+			r.lastBatch.Store(time.Now().UnixNano())
+			r.inflight.Add(-1)
+		}
+	}()
+	for b := range in {
+		p := pending{b: b, devices: map[string]bool{}, stored: make(chan bool, 1)}
+		order <- p // blocks while Commits batches are being stored or wait for their turn
+		go func() { p.stored <- r.commit(p.b, p.devices) }()
+	}
+	close(order)
+	<-acked
 }
 
-func (r *Receiver) commit(b *batch) {
+// commit stores one batch, retrying on error; it reports false when the
+// store was closed or the receiver stopped first (the batch is then not
+// acknowledged, and the broker sends it again).
+func (r *Receiver) commit(b *batch, devices map[string]bool) bool {
 	var recs []store.Record
 	var topics []string
 	var qs []store.Quarantined
@@ -323,15 +352,14 @@ func (r *Receiver) commit(b *batch) {
 		}
 	}
 	ctx := context.Background()
-	devices := map[string]bool{}
 	for pause := 100 * time.Millisecond; ; pause = min(2*pause, 10*time.Second) {
 		err := r.store(ctx, recs, topics, qs, devices)
 		if err == nil {
-			break
+			return true
 		}
 		if errors.Is(err, store.ErrClosed) {
 			r.log.Error("receiver: store closed; batch not acknowledged (the broker sends it again)", "messages", len(b.msgs))
-			return
+			return false
 		}
 		r.log.Error("receiver: storing a batch failed; retrying", "messages", len(b.msgs), "err", err)
 		t := time.NewTimer(pause)
@@ -340,15 +368,9 @@ func (r *Receiver) commit(b *batch) {
 		case <-r.stopping:
 			t.Stop()
 			r.log.Error("receiver: stopping with a batch not stored; not acknowledged (the broker sends it again)", "messages", len(b.msgs))
-			return
+			return false
 		}
 	}
-	for _, m := range b.msgs {
-		m.ack()
-	}
-	r.stats.received.Add(uint64(len(b.msgs)))
-	r.stats.batches.Add(1)
-	r.markDirty(devices)
 }
 
 // store commits one batch and counts it.

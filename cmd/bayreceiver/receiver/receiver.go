@@ -22,7 +22,8 @@
 // for a stored (device, seq)) and reported; nothing quarantined is ever
 // used. A message is acknowledged to the broker (PUBACK) only after its
 // batch is committed to the store, so a receiver that dies loses nothing.
-// Verification runs on every core; the store commits a batch at a time.
+// Verification runs on every core; the store takes Options.Commits
+// batches at once, and they are acknowledged in the order they came.
 //
 // # Verification
 //
@@ -125,6 +126,7 @@ var ErrOptions = errors.New("receiver: invalid options")
 const (
 	DefaultPrefix            = "bayagent"
 	DefaultBatch             = 1024
+	DefaultCommits           = 2
 	DefaultGapTimeout        = 30 * time.Second
 	DefaultResendInterval    = time.Minute
 	DefaultResendMaxInterval = 30 * time.Minute
@@ -180,6 +182,10 @@ type Options struct {
 
 	// Batch is the largest number of messages committed at once.
 	Batch int
+	// Commits is how many batches are stored at once (each on its own
+	// PostgreSQL connection; bbolt takes them one after the other). 1
+	// stores one batch after the other.
+	Commits int
 	// GapTimeout is how long a gap stays open before a resend asks for
 	// it; ResendInterval the wait before asking again, doubling up to
 	// ResendMaxInterval.
@@ -237,6 +243,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
+	}
+	if o.Commits <= 0 {
+		o.Commits = DefaultCommits
 	}
 	if o.UploadWorkers <= 0 {
 		o.UploadWorkers = DefaultUploadWorkers

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bayagent/bayagent/agent/record"
 	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/chain"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/store/boltstore"
 )
 
@@ -247,7 +250,9 @@ func TestSigCheck(t *testing.T) {
 	if outcome(res) != "s s s s" || byChain != 2 {
 		t.Fatalf("%s, %d by chain", outcome(res), byChain)
 	}
-	r.commit(&batch{msgs: msgs, res: res})
+	if !r.commit(&batch{msgs: msgs, res: res}, map[string]bool{}) {
+		t.Fatal("batch not stored")
+	}
 	if _, err := chain.Walk(ctx, st, a.id, chain.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +273,9 @@ func TestSigCheck(t *testing.T) {
 	m := msg(a.id, a.wire(4))
 	m.ack = func() {}
 	res, _, _ = r.verifyBatch(ctx, []inbound{m})
-	r.commit(&batch{msgs: []inbound{m}, res: res})
+	if !r.commit(&batch{msgs: []inbound{m}, res: res}, map[string]bool{}) {
+		t.Fatal("batch not stored")
+	}
 	if _, err := chain.Walk(ctx, st, a.id, chain.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -278,5 +285,70 @@ func TestSigCheck(t *testing.T) {
 	ch, _, _ = st.Chain(ctx, a.id)
 	if s := StatusOf(ch, 5); s.SigCheckedThrough != 5 || s.SigFailureCount != 1 || r.Stats().SigFailures != 1 || r.Stats().SigChecked != 5 {
 		t.Fatalf("status %+v, stats %+v", s, r.Stats())
+	}
+}
+
+// gatedStore holds the first PutRecords until the second has returned.
+type gatedStore struct {
+	store.Store
+	t      *testing.T
+	calls  atomic.Int32
+	second chan struct{}
+}
+
+func (g *gatedStore) PutRecords(ctx context.Context, recs []store.Record) ([]store.Outcome, error) {
+	switch g.calls.Add(1) {
+	case 1:
+		select {
+		case <-g.second:
+		case <-time.After(time.Minute):
+			g.t.Error("the second batch was not stored while the first was")
+		}
+		return g.Store.PutRecords(ctx, recs)
+	case 2:
+		defer close(g.second)
+	}
+	return g.Store.PutRecords(ctx, recs)
+}
+
+// TestCommitsInOrder: two batches are stored at once, and the second,
+// stored first, is acknowledged only after the first.
+func TestCommitsInOrder(t *testing.T) {
+	ctx := context.Background()
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	a := newDevice(t, "bay-01", 4)
+	if err := bolt.EnrollKey(ctx, a.id, a.sealer.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	st := &gatedStore{Store: bolt, t: t, second: make(chan struct{})}
+	r, err := New(Options{Store: st, Commits: 2, MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.keys.load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var acks []int
+	in := make(chan *batch, 2)
+	for _, seqs := range [][]int{{1, 2}, {3, 4}} {
+		var msgs []inbound
+		for _, seq := range seqs {
+			m := msg(a.id, a.wire(seq))
+			m.ack = func() { mu.Lock(); acks = append(acks, seq); mu.Unlock() }
+			msgs = append(msgs, m)
+		}
+		res, _, _ := r.verifyBatch(ctx, msgs)
+		r.inflight.Add(1)
+		in <- &batch{msgs: msgs, res: res}
+	}
+	close(in)
+	r.commitLoop(in)
+	if fmt.Sprint(acks) != "[1 2 3 4]" || r.Stats().Stored != 4 || r.Stats().Batches != 2 || r.inflight.Load() != 0 {
+		t.Fatalf("acks %v, stats %+v, in flight %d", acks, r.Stats(), r.inflight.Load())
 	}
 }
