@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -261,8 +262,7 @@ func (s *Store) copyNew(ctx context.Context, tx pgx.Tx, recs []store.Record) (bo
 	if err != nil {
 		return false, err
 	}
-	_, err = sp.CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"device", "seq", "shop", "kind", "job", "sealed_at", "hash", "prev", "wire", "received_at"},
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"records"}, strings.Split(recordCols, ", "),
 		pgx.CopyFromSlice(len(order), func(i int) ([]any, error) {
 			r := &recs[order[i]]
 			return []any{r.Device, int64(r.Seq), r.Shop, r.Kind, r.Job, r.Time, r.Hash[:], r.Prev[:], r.Wire, r.ReceivedAt}, nil
