@@ -28,7 +28,10 @@ func (r *Receiver) uploadLoop(ctx context.Context) {
 		case <-r.upWake:
 		}
 		for ctx.Err() == nil {
-			j, ok, err := r.st.ClaimUpload(ctx, r.o.ID, r.o.Now().UTC(), r.o.UploadLease)
+			// Not cancelled by stopping: a claim that PostgreSQL commits as
+			// ctx ends would be reported failed, and its lease would hold the
+			// job for UploadLease; claimed, it is handed back by uploadJob.
+			j, ok, err := r.st.ClaimUpload(context.WithoutCancel(ctx), r.o.ID, r.o.Now().UTC(), r.o.UploadLease)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.log.Error("receiver: claim an upload", "err", err)

@@ -1,0 +1,73 @@
+package receiver
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bayagent/bayagent/agent/healthrecord"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/store"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/store/boltstore"
+	"github.com/bayagent/bayagent/cmd/bayreceiver/upload"
+)
+
+// stopInClaim is a store whose ClaimUpload stops the receiver while the
+// claim commits and, as PostgreSQL can when the commit was already sent,
+// commits it although its context ended; its JobRecords, like
+// PostgreSQL's, fails on an ended context.
+type stopInClaim struct {
+	store.Store
+	stop context.CancelFunc
+}
+
+func (s *stopInClaim) ClaimUpload(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.Job, bool, error) {
+	s.stop()
+	j, ok, err := s.Store.ClaimUpload(context.WithoutCancel(ctx), owner, now, lease)
+	if err == nil && ctx.Err() != nil {
+		return store.Job{}, false, ctx.Err()
+	}
+	return j, ok, err
+}
+
+func (s *stopInClaim) JobRecords(ctx context.Context, device, job string) ([]store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Store.JobRecords(ctx, device, job)
+}
+
+type noUpload struct{ t *testing.T }
+
+func (noUpload) Dialect() string { return "none" }
+func (u noUpload) Upload(context.Context, healthrecord.Record) (upload.Result, error) {
+	u.t.Error("uploaded while stopping")
+	return upload.Result{}, nil
+}
+
+// TestUploadStopDuringClaim: a receiver stopped while it claims a job
+// leaves the job pending and leased to nobody, so a receiver started
+// next uploads it at once rather than after the lease.
+func TestUploadStopDuringClaim(t *testing.T) {
+	ctx := context.Background()
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	if err := bolt.SetJob(ctx, store.Job{Device: "bay-01", Job: "J-1", State: store.JobPending}, ""); err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	r, err := New(Options{Store: &stopInClaim{Store: bolt, stop: stop}, Uploader: noUpload{t}, UploadPoll: time.Millisecond,
+		MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "rx-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.uploadLoop(run)
+	j, ok, err := bolt.Job(ctx, "bay-01", "J-1")
+	if err != nil || !ok || j.State != store.JobPending || j.LeaseOwner != "" || j.Attempts != 0 {
+		t.Fatalf("job %+v (found %v, %v), want pending, leased to nobody, no attempt counted", j, ok, err)
+	}
+}
