@@ -28,6 +28,7 @@ package canbus
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"go.einride.tech/can"
 )
@@ -45,6 +46,23 @@ type Conn interface {
 	Receive(ctx context.Context) (can.Frame, error)
 	// Close detaches the node from the bus.
 	Close() error
+}
+
+// checkSend is what every Conn that can transmit checks first: that f is a
+// valid frame, that the Conn is not closed (ErrClosed) and that ctx has not
+// ended.
+func checkSend(ctx context.Context, addr string, closed <-chan struct{}, f can.Frame) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("canbus: send on %s: %w", addr, err)
+	}
+	select {
+	case <-closed:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+		return nil
+	}
 }
 
 // Errors returned by every Conn implementation; compare with errors.Is.

@@ -65,7 +65,7 @@ func TestMemOverrunDropsOldest(t *testing.T) {
 	defer tx.Close()
 	defer rx.Close()
 	const extra = 10
-	for i := range memQueueLen + extra {
+	for i := range rxQueueLen + extra {
 		f := can.Frame{ID: 0x18DAF110, IsExtended: true, Length: 4}
 		f.Data.SetUnsignedBitsLittleEndian(0, 32, uint64(i))
 		sendAll(t, tx, f)
@@ -76,7 +76,7 @@ func TestMemOverrunDropsOldest(t *testing.T) {
 	if got := tx.Overruns(); got != 0 {
 		t.Fatalf("sender Overruns() = %d, want 0", got)
 	}
-	for i := extra; i < memQueueLen+extra; i++ {
+	for i := extra; i < rxQueueLen+extra; i++ {
 		f := receiveOne(t, rx)
 		if n := f.Data.UnsignedBitsLittleEndian(0, 32); n != uint64(i) {
 			t.Fatalf("got frame %d, want %d: oldest frames must go first", n, i)

@@ -5,15 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.einride.tech/can"
 )
-
-// rxQueueLen is how many received frames a socket Conn holds before it drops
-// the oldest, like a CAN controller's receive FIFO overrunning.
-const rxQueueLen = 4096
 
 // frameIO is one socket-backed bus endpoint (SocketCAN or the UDP emulator).
 type frameIO interface {
@@ -31,12 +26,9 @@ type sockConn struct {
 	addr     string
 	io       frameIO
 	log      *slog.Logger
-	frames   chan can.Frame
+	rx       *rxQueue // pushed by the reader, stopped when it exits
 	closed   chan struct{}
-	readDone chan struct{}
-	readErr  error // written by the reader before readDone is closed
 	sendMu   sync.Mutex
-	overruns atomic.Int64
 	wg       sync.WaitGroup
 	once     sync.Once
 	closeErr error
@@ -46,12 +38,11 @@ var _ Conn = (*sockConn)(nil)
 
 func newSockConn(addr string, fio frameIO, log *slog.Logger) *sockConn {
 	c := &sockConn{
-		addr:     addr,
-		io:       fio,
-		log:      log,
-		frames:   make(chan can.Frame, rxQueueLen),
-		closed:   make(chan struct{}),
-		readDone: make(chan struct{}),
+		addr:   addr,
+		io:     fio,
+		log:    log,
+		rx:     newRxQueue(),
+		closed: make(chan struct{}),
 	}
 	c.wg.Add(1)
 	go c.readLoop()
@@ -60,59 +51,35 @@ func newSockConn(addr string, fio frameIO, log *slog.Logger) *sockConn {
 
 func (c *sockConn) readLoop() {
 	defer c.wg.Done()
-	defer close(c.readDone)
 	for {
 		f, err := c.io.readFrame()
 		if err != nil {
 			select {
 			case <-c.closed:
-				c.readErr = ErrClosed
+				err = ErrClosed
 			default:
-				c.readErr = fmt.Errorf("canbus: receive on %s: %w", c.addr, err)
 				c.log.Error("canbus: receiver stopped", "bus", c.addr, "err", err)
+				err = fmt.Errorf("canbus: receive on %s: %w", c.addr, err)
 			}
+			c.rx.stop(err)
 			return
 		}
-		c.push(f)
-	}
-}
-
-// push enqueues without blocking; on overrun the oldest frame is dropped and
-// counted. Only the reader goroutine pushes.
-func (c *sockConn) push(f can.Frame) {
-	for {
-		select {
-		case c.frames <- f:
-			return
-		default:
-		}
-		select {
-		case <-c.frames:
-			if c.overruns.Add(1) == 1 {
-				c.log.Warn("canbus: receive queue overrun, dropping oldest frames", "bus", c.addr)
-			}
-		default:
+		if c.rx.push(f) {
+			c.log.Warn("canbus: receive queue overrun, dropping oldest frames", "bus", c.addr)
 		}
 	}
 }
 
 // Overruns reports how many received frames were dropped because the
 // receiver did not keep up.
-func (c *sockConn) Overruns() int64 { return c.overruns.Load() }
+func (c *sockConn) Overruns() int64 { return c.rx.overruns.Load() }
 
 // aLongTimeAgo is a deadline in the past that makes a pending write fail.
 var aLongTimeAgo = time.Unix(1, 0)
 
 func (c *sockConn) Send(ctx context.Context, f can.Frame) error {
-	if err := f.Validate(); err != nil {
-		return fmt.Errorf("canbus: send on %s: %w", c.addr, err)
-	}
-	select {
-	case <-c.closed:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	default:
+	if err := checkSend(ctx, c.addr, c.closed, f); err != nil {
+		return err
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
@@ -144,26 +111,7 @@ func (c *sockConn) Send(ctx context.Context, f can.Frame) error {
 }
 
 func (c *sockConn) Receive(ctx context.Context) (can.Frame, error) {
-	select {
-	case <-c.closed:
-		return can.Frame{}, ErrClosed
-	default:
-	}
-	select {
-	case f := <-c.frames:
-		return f, nil
-	case <-c.closed:
-		return can.Frame{}, ErrClosed
-	case <-ctx.Done():
-		return can.Frame{}, ctx.Err()
-	case <-c.readDone:
-		select {
-		case f := <-c.frames:
-			return f, nil
-		default:
-			return can.Frame{}, c.readErr
-		}
-	}
+	return c.rx.receive(ctx, c.closed)
 }
 
 // Close stops the reader: it marks the Conn closed, closes the sockets (which
