@@ -39,6 +39,16 @@ func storeAgent(t *testing.T, cfg *config.Config) (*agent.Agent, error) {
 	return agent.New(cfg, agent.Deps{Version: "test", Hub: &canbus.MemHub{}, Logger: testLogger(t)})
 }
 
+// mustStoreAgent is storeAgent for an agent that must start.
+func mustStoreAgent(t *testing.T, cfg *config.Config) *agent.Agent {
+	t.Helper()
+	a, err := storeAgent(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // do runs a command that must succeed.
 func do(t *testing.T, a *agent.Agent, name string, args any) {
 	t.Helper()
@@ -85,10 +95,7 @@ func TestLostOutboxResets(t *testing.T) {
 	for _, how := range []string{"deleted", "emptied"} {
 		t.Run(how, func(t *testing.T) {
 			cfg := storeConfig(t, t.TempDir())
-			a, err := storeAgent(t, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := mustStoreAgent(t, cfg)
 			do(t, a, "open_job", openArgs)
 			do(t, a, "add_note", noteArgs("one"))
 			do(t, a, "add_note", noteArgs("two"))
@@ -97,6 +104,7 @@ func TestLostOutboxResets(t *testing.T) {
 			}
 			before, _ := exportRecords(t, cfg.Outbox.Path)
 			last := before[len(before)-1]
+			var err error
 			if how == "deleted" {
 				err = os.Remove(cfg.Outbox.Path)
 			} else {
@@ -146,10 +154,7 @@ func publicKey(t *testing.T, cfg *config.Config) ed25519.PublicKey {
 // record.
 func TestDeviceKeyGuard(t *testing.T) {
 	cfg := storeConfig(t, t.TempDir())
-	a, err := storeAgent(t, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustStoreAgent(t, cfg)
 	do(t, a, "open_job", openArgs)
 	a.Close()
 
@@ -189,10 +194,7 @@ func TestKeyRotate(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			cfg := storeConfig(t, t.TempDir())
-			a, err := storeAgent(t, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := mustStoreAgent(t, cfg)
 			do(t, a, "open_job", openArgs)
 			a.Close()
 			oldPub := publicKey(t, cfg)

@@ -58,10 +58,7 @@ func codesAgent(t *testing.T, edit func(*config.Config)) *agent.Agent {
 	if edit != nil {
 		edit(cfg)
 	}
-	a, err := storeAgent(t, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustStoreAgent(t, cfg)
 	t.Cleanup(func() { a.Close() })
 	return a
 }

@@ -43,11 +43,7 @@ func (o *Outbox) Next(after uint64, n int) ([]Entry, error) {
 			if b == nil || n <= 0 {
 				return nil
 			}
-			st, err := loadState(tx)
-			if err != nil {
-				return err
-			}
-			head, err := st.head()
+			st, head, err := loadHead(tx)
 			if err != nil {
 				return err
 			}

@@ -57,6 +57,16 @@ func (s *state) head() (record.Head, error) {
 	return record.Head{Seq: s.Seq, Hash: h}, nil
 }
 
+// loadHead loads the state and its chain head.
+func loadHead(tx *bolt.Tx) (state, record.Head, error) {
+	st, err := loadState(tx)
+	if err != nil {
+		return st, record.Head{}, err
+	}
+	h, err := st.head()
+	return st, h, err
+}
+
 func (s *state) setHead(h record.Head) {
 	s.Seq = h.Seq
 	s.Hash = h.Hash.String()
@@ -374,11 +384,7 @@ func (o *Outbox) commit(batch []*request) {
 	}
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		stored = 0
-		st, err := loadState(tx)
-		if err != nil {
-			return err
-		}
-		head, err := st.head()
+		st, head, err := loadHead(tx)
 		if err != nil {
 			return err
 		}
@@ -444,11 +450,8 @@ func (o *Outbox) commit(batch []*request) {
 func (o *Outbox) committedHead() (record.Head, error) {
 	var h record.Head
 	err := o.db.View(func(tx *bolt.Tx) error {
-		st, err := loadState(tx)
-		if err != nil {
-			return err
-		}
-		h, err = st.head()
+		var err error
+		_, h, err = loadHead(tx)
 		return err
 	})
 	return h, err

@@ -240,7 +240,13 @@ func run(t testing.TB, u *Uplink) (stop func()) {
 
 func newUplink(t testing.TB, opts Options, q Queue) *Uplink {
 	t.Helper()
-	u, err := New(opts, q, commander{}, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	return newUplinkFor(t, opts, q, commander{})
+}
+
+// newUplinkFor is newUplink with the commands going to cmds.
+func newUplinkFor(t testing.TB, opts Options, q Queue, cmds Commander) *Uplink {
+	t.Helper()
+	u, err := New(opts, q, cmds, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

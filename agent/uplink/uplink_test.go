@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -507,10 +506,7 @@ func TestLanes(t *testing.T) {
 	o := plainOptions(b, "dev-a")
 	o.CommandQueue = 2
 	lc := laneCommander{started: make(chan string, 8), gate: make(chan struct{})}
-	u, err := New(o, newMemQueue(), lc, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newUplinkFor(t, o, newMemQueue(), lc)
 	run(t, u)
 	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
@@ -570,10 +566,7 @@ func TestShutdownAnswersWaiting(t *testing.T) {
 	b := mosquittotest.Start(t, mosquittotest.Options{})
 	replies := mosquittotest.Subscribe(t, b.PlainURL, devA.Reply, mosquittotest.SubOptions{QoS: 1})
 	lc := laneCommander{started: make(chan string, 8), gate: make(chan struct{})}
-	u, err := New(plainOptions(b, "dev-a"), newMemQueue(), lc, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newUplinkFor(t, plainOptions(b, "dev-a"), newMemQueue(), lc)
 	stop := run(t, u)
 	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))
@@ -641,10 +634,7 @@ func TestCommandIDRemembered(t *testing.T) {
 		return nil
 	}
 	cmdr := &countingCommander{}
-	u, err := New(o, newMemQueue(), cmdr, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := newUplinkFor(t, o, newMemQueue(), cmdr)
 	run(t, u)
 	waitStats(t, u, wait10, "connected", func(s Stats) bool { return s.Connected })
 	backend := mosquittotest.Connect(t, mosquittotest.ClientOptions(b.PlainURL, nil))

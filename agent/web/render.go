@@ -41,36 +41,13 @@ var funcs = template.FuncMap{
 	"effect":       func(e string, l i18n.Lang) string { return findings.EffectText(findings.Effect(e), l) },
 	"pagePath":     func(page string) string { return cmp.Or(backPages[page], "/") },
 	"rows":         func(n int) []int { return make([]int, n) },
-	// Sub-templates get the view and their part.
-	"scanArgs": func(v *view, s *scanView) any {
+	// A sub-template gets the view and its part of the page:
+	// {{template "scan" (withView $ .Scan)}} gives it .V and .Part.
+	"withView": func(v *view, part any) any {
 		return struct {
-			V *view
-			S *scanView
-		}{v, s}
-	},
-	"compareArgs": func(v *view, c *comparison) any {
-		return struct {
-			V *view
-			C *comparison
-		}{v, c}
-	},
-	"readingsArgs": func(v *view, r []readingRow) any {
-		return struct {
-			V *view
-			R []readingRow
-		}{v, r}
-	},
-	"testsArgs": func(v *view, r []testRow) any {
-		return struct {
-			V *view
-			R []testRow
-		}{v, r}
-	},
-	"analyzerArgs": func(v *view, a *instrumentView) any {
-		return struct {
-			V *view
-			A *instrumentView
-		}{v, a}
+			V    *view
+			Part any
+		}{v, part}
 	},
 }
 

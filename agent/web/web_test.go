@@ -169,22 +169,20 @@ func (f *fixture) browser() *http.Client {
 func (f *fixture) get(c *http.Client, path string, hdr ...string) (int, string, http.Header) {
 	f.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, f.ts.URL+path, nil)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	return f.send(c, req, hdr)
 }
 
 func (f *fixture) post(c *http.Client, path string, form url.Values, hdr ...string) (int, string, http.Header) {
 	f.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.ts.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return f.send(c, req, hdr)
+}
+
+// send sends req with the headers hdr (name, value, ...) and returns the
+// answer's status, body and headers.
+func (f *fixture) send(c *http.Client, req *http.Request, hdr []string) (int, string, http.Header) {
+	f.t.Helper()
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -588,24 +588,17 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 
 // Unlink implements fs.NodeUnlinker.
 func (n *node) Unlink(_ context.Context, name string) syscall.Errno {
-	if e := n.fsys.lock(true); e != 0 {
-		return e
-	}
-	defer n.fsys.mu.Unlock()
-	c := n.m.kids[name]
-	switch {
-	case c == nil:
-		return syscall.ENOENT
-	case c.isDir():
-		return syscall.EISDIR
-	}
-	delete(n.m.kids, name)
-	n.m.mtime = time.Now()
-	return 0
+	return n.remove(name, false)
 }
 
 // Rmdir implements fs.NodeRmdirer.
 func (n *node) Rmdir(_ context.Context, name string) syscall.Errno {
+	return n.remove(name, true)
+}
+
+// remove removes the child name: an empty directory when dir (Rmdir),
+// anything else otherwise (Unlink).
+func (n *node) remove(name string, dir bool) syscall.Errno {
 	if e := n.fsys.lock(true); e != 0 {
 		return e
 	}
@@ -614,7 +607,9 @@ func (n *node) Rmdir(_ context.Context, name string) syscall.Errno {
 	switch {
 	case c == nil:
 		return syscall.ENOENT
-	case !c.isDir():
+	case c.isDir() && !dir:
+		return syscall.EISDIR
+	case !c.isDir() && dir:
 		return syscall.ENOTDIR
 	case len(c.kids) > 0:
 		return syscall.ENOTEMPTY

@@ -185,3 +185,39 @@ func TestCapacityAndDeny(t *testing.T) {
 		t.Fatalf("after Deny(false): %q", s)
 	}
 }
+
+// TestRemove: unlink removes anything but a directory, rmdir only an empty
+// directory, each with the errno a real file system gives.
+func TestRemove(t *testing.T) {
+	f := powerfs.MountTest(t)
+	dir := f.Dir()
+	write(t, filepath.Join(dir, "file"), "x", false)
+	for _, d := range []string{"empty", "full"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(dir, "full", "kid"), "x", false)
+	for _, c := range []struct {
+		op   func(string) error
+		name string
+		want error
+	}{
+		{syscall.Unlink, "missing", syscall.ENOENT},
+		{syscall.Unlink, "empty", syscall.EISDIR},
+		{syscall.Rmdir, "missing", syscall.ENOENT},
+		{syscall.Rmdir, "file", syscall.ENOTDIR},
+		{syscall.Rmdir, "full", syscall.ENOTEMPTY},
+		{syscall.Unlink, "file", nil},
+		{syscall.Rmdir, "empty", nil},
+	} {
+		if err := c.op(filepath.Join(dir, c.name)); !errors.Is(err, c.want) && err != c.want {
+			t.Errorf("remove %s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	for _, gone := range []string{"file", "empty"} {
+		if _, err := os.Lstat(filepath.Join(dir, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after removing it: %v", gone, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,6 +97,33 @@ func (f *FS) Period(cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line f
 	}
 	_ = cmd.Wait()
 	return errors.Join(failure, f.PowerOn())
+}
+
+// Cycle is cycle c of a power-loss test: it runs cmd for one Period and
+// hands each line the process prints to line, which reports whether it
+// understood it. Cycle fails the test when Period fails or a line was not
+// understood (but for an "error ..." line read once the power was off:
+// that error is the cut's). It returns a new temporary directory holding
+// what survived the cut (see CopyTo).
+func (f *FS) Cycle(t testing.TB, c int, cmd *exec.Cmd, cutAfter int64, timeout time.Duration, line func(l string) bool) (survived string) {
+	t.Helper()
+	var problems []string
+	err := f.Period(cmd, cutAfter, timeout, func(l string, off bool) {
+		if !line(l) && !(off && strings.HasPrefix(l, "error ")) {
+			problems = append(problems, l)
+		}
+	})
+	if err != nil {
+		t.Fatalf("cycle %d: %v", c, err)
+	}
+	if len(problems) > 0 {
+		t.Fatalf("cycle %d: the process said %q", c, problems)
+	}
+	survived = t.TempDir()
+	if err := f.CopyTo(survived); err != nil {
+		t.Fatal(err)
+	}
+	return survived
 }
 
 // tail keeps the last 16 KiB written to it.
