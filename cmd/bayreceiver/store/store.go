@@ -300,7 +300,9 @@ type Store interface {
 
 	// Quarantine keeps messages aside (IDs are assigned).
 	Quarantine(ctx context.Context, qs []Quarantined) error
-	// QuarantinedRecords lists quarantined messages, newest first, of one
+	// QuarantinedRecords lists quarantined messages, the last stored first
+	// (by ID; a receiver that commits batches at once may store a batch's
+	// quarantine before the one of a batch that came earlier), of one
 	// device ("" for all), at most limit.
 	QuarantinedRecords(ctx context.Context, device string, limit int) ([]Quarantined, error)
 
