@@ -251,17 +251,6 @@ func TestScanJ1939DM21(t *testing.T) {
 	}
 }
 
-func goldenJSON(t *testing.T, s *Snapshot) []byte {
-	t.Helper()
-	c := *s
-	c.Stats.Started, c.Stats.Duration = time.Time{}, 0
-	b, err := json.MarshalIndent(&c, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
-}
-
 // TestScanJ1939Sim scans the simulated truck and checks every fact of its
 // profile (the golden snapshot is cmd/bayagent's TestScanGolden). With
 // -update-j1939 it rewrites the candump trace of the scan that

@@ -30,7 +30,10 @@
 // went out, and [FS.Off] is closed. The test then kills the processes that
 // used the mount (they would never have run on) and calls [FS.PowerOn],
 // which unmounts (dropping the kernel's caches), throws away everything
-// not durable, and mounts the durable state again.
+// not durable, and mounts the durable state again. [FS.Period] runs one
+// such powered period of a process; [FS.Cycle] is a test's whole cycle:
+// the period, the check of what the process printed, and a copy of what
+// survived.
 //
 // [FS.SetCapacity] bounds the data the file system holds, so that a test
 // can fill the "disk" (ENOSPC) and free it again. [FS.Deny] makes opening a

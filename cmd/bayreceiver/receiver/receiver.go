@@ -340,8 +340,8 @@ func (r *Receiver) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { r.walkLoop(ctx) })
 	wg.Go(func() { r.sigCheckLoop(ctx) })
-	for range r.o.UploadWorkers {
-		wg.Go(func() { r.uploadLoop(ctx) })
+	for w := range r.o.UploadWorkers {
+		wg.Go(func() { r.uploadLoop(ctx, r.uploader(w)) })
 	}
 	close(r.ready)
 	<-ctx.Done()

@@ -12,9 +12,17 @@ import (
 	"github.com/bayagent/bayagent/cmd/bayreceiver/upload"
 )
 
-// uploadLoop uploads due jobs, one at a time per worker, each under a
-// lease in the store, until ctx ends.
-func (r *Receiver) uploadLoop(ctx context.Context) {
+// uploader is the lease owner of upload worker w: the receiver's id and
+// the worker's number, the same in every run, so that a worker that
+// restarts after a crash takes back at once the job it held
+// (store.Store.ClaimUpload), and two workers never hold one job.
+func (r *Receiver) uploader(w int) string {
+	return fmt.Sprintf("%s/%d", r.o.ID, w)
+}
+
+// uploadLoop uploads due jobs, one at a time, each leased in the store to
+// owner, until ctx ends.
+func (r *Receiver) uploadLoop(ctx context.Context, owner string) {
 	if r.o.Uploader == nil {
 		return
 	}
@@ -31,7 +39,7 @@ func (r *Receiver) uploadLoop(ctx context.Context) {
 			// Not cancelled by stopping: a claim that PostgreSQL commits as
 			// ctx ends would be reported failed, and its lease would hold the
 			// job for UploadLease; claimed, it is handed back by uploadJob.
-			j, ok, err := r.st.ClaimUpload(context.WithoutCancel(ctx), r.o.ID, r.o.Now().UTC(), r.o.UploadLease)
+			j, ok, err := r.st.ClaimUpload(context.WithoutCancel(ctx), owner, r.o.Now().UTC(), r.o.UploadLease)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.log.Error("receiver: claim an upload", "err", err)
@@ -41,7 +49,7 @@ func (r *Receiver) uploadLoop(ctx context.Context) {
 			if !ok {
 				break
 			}
-			r.uploadJob(ctx, j)
+			r.uploadJob(ctx, j, owner)
 		}
 	}
 }
@@ -58,8 +66,9 @@ func (r *Receiver) uploadBackoff(attempts int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// uploadJob rebuilds one leased job, sends it and records the outcome.
-func (r *Receiver) uploadJob(ctx context.Context, j store.Job) {
+// uploadJob rebuilds one job leased to owner, sends it and records the
+// outcome.
+func (r *Receiver) uploadJob(ctx context.Context, j store.Job, owner string) {
 	res, err := r.send(ctx, j)
 	now := r.o.Now().UTC()
 	j.Attempts++
@@ -84,7 +93,7 @@ func (r *Receiver) uploadJob(ctx context.Context, j store.Job) {
 		r.log.Warn("receiver: upload failed; retrying later", "device", j.Device, "job", j.Job, "attempt", j.Attempts,
 			"next", j.NextAttempt, "err", err)
 	}
-	if err := r.st.SetJob(context.WithoutCancel(ctx), j, r.o.ID); err != nil {
+	if err := r.st.SetJob(context.WithoutCancel(ctx), j, owner); err != nil {
 		r.log.Error("receiver: upload state not saved", "device", j.Device, "job", j.Job, "err", err)
 	}
 }

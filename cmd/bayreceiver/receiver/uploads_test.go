@@ -65,9 +65,60 @@ func TestUploadStopDuringClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.uploadLoop(run)
+	r.uploadLoop(run, r.uploader(0))
 	j, ok, err := bolt.Job(ctx, "bay-01", "J-1")
 	if err != nil || !ok || j.State != store.JobPending || j.LeaseOwner != "" || j.Attempts != 0 {
 		t.Fatalf("job %+v (found %v, %v), want pending, leased to nobody, no attempt counted", j, ok, err)
+	}
+}
+
+// stopWhenIdle is a store whose ClaimUpload stops the receiver when it
+// finds nothing more to claim.
+type stopWhenIdle struct {
+	store.Store
+	stop context.CancelFunc
+}
+
+func (s *stopWhenIdle) ClaimUpload(ctx context.Context, owner string, now time.Time, lease time.Duration) (store.Job, bool, error) {
+	j, ok, err := s.Store.ClaimUpload(ctx, owner, now, lease)
+	if !ok {
+		s.stop()
+	}
+	return j, ok, err
+}
+
+// TestUploadTakesBackOwnLease: an upload worker restarted after a crash
+// takes back at once the job it held, not after the lease; a job another
+// receiver holds stays with it.
+func TestUploadTakesBackOwnLease(t *testing.T) {
+	ctx := context.Background()
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	until := time.Now().Add(time.Hour)
+	for _, j := range []store.Job{
+		{Device: "bay-01", Job: "J-own", State: store.JobPending, LeaseOwner: "rx-1/0", LeaseUntil: until},
+		{Device: "bay-01", Job: "J-other", State: store.JobPending, LeaseOwner: "rx-2/0", LeaseUntil: until},
+	} {
+		if err := bolt.SetJob(ctx, j, j.LeaseOwner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	r, err := New(Options{Store: &stopWhenIdle{Store: bolt, stop: stop}, Uploader: noUpload{t}, UploadPoll: time.Millisecond,
+		MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "rx-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.uploadLoop(run, r.uploader(0))
+	// J-own has no records here, so taking it back ends in a rejection.
+	if j, _, _ := bolt.Job(ctx, "bay-01", "J-own"); j.State != store.JobRejected || j.LeaseOwner != "" || j.Attempts != 1 {
+		t.Errorf("own job %+v, want taken back (rejected: no records), leased to nobody", j)
+	}
+	if j, _, _ := bolt.Job(ctx, "bay-01", "J-other"); j.State != store.JobPending || j.LeaseOwner != "rx-2/0" || j.Attempts != 0 {
+		t.Errorf("other receiver's job %+v, want untouched", j)
 	}
 }

@@ -300,7 +300,9 @@ type Store interface {
 
 	// Quarantine keeps messages aside (IDs are assigned).
 	Quarantine(ctx context.Context, qs []Quarantined) error
-	// QuarantinedRecords lists quarantined messages, newest first, of one
+	// QuarantinedRecords lists quarantined messages, the last stored first
+	// (by ID; a receiver that commits batches at once may store a batch's
+	// quarantine before the one of a batch that came earlier), of one
 	// device ("" for all), at most limit.
 	QuarantinedRecords(ctx context.Context, device string, limit int) ([]Quarantined, error)
 
@@ -335,7 +337,11 @@ type Store interface {
 	// the same job ready move it on once.
 	SwapJob(ctx context.Context, j Job, from JobState) (bool, error)
 	// ClaimUpload leases to owner, until now+lease, one pending job whose
-	// NextAttempt has come and that nobody else holds; false when none.
+	// NextAttempt has come and that nobody else holds; false when none. A
+	// job whose lease is owner's own is taken again: an owner (one upload
+	// worker of one receiver) uploads one job at a time and claims only
+	// when it holds none, so such a lease is left from a run of it that
+	// died, and its restart need not wait out the lease.
 	ClaimUpload(ctx context.Context, owner string, now time.Time, lease time.Duration) (Job, bool, error)
 
 	// Counts returns totals for metrics.

@@ -580,7 +580,7 @@ func (s *Store) ClaimUpload(_ context.Context, owner string, now time.Time, leas
 			if err := json.Unmarshal(v, &j); err != nil {
 				return err
 			}
-			if j.State != store.JobPending || j.NextAttempt.After(now) || (j.LeaseOwner != "" && now.Before(j.LeaseUntil)) {
+			if j.State != store.JobPending || j.NextAttempt.After(now) || (j.LeaseOwner != "" && j.LeaseOwner != owner && now.Before(j.LeaseUntil)) {
 				continue
 			}
 			if best == nil || j.NextAttempt.Before(best.NextAttempt) {

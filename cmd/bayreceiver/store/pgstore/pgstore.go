@@ -627,8 +627,8 @@ func (s *Store) ClaimUpload(ctx context.Context, owner string, now time.Time, le
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var raw []byte
 		err := tx.QueryRow(ctx, `SELECT data FROM jobs
-			WHERE state = 'pending' AND (next_attempt IS NULL OR next_attempt <= $1) AND (lease_owner = '' OR lease_until < $1)
-			ORDER BY next_attempt NULLS FIRST, device, job LIMIT 1 FOR UPDATE SKIP LOCKED`, now).Scan(&raw)
+			WHERE state = 'pending' AND (next_attempt IS NULL OR next_attempt <= $1) AND (lease_owner = '' OR lease_owner = $2 OR lease_until < $1)
+			ORDER BY next_attempt NULLS FIRST, device, job LIMIT 1 FOR UPDATE SKIP LOCKED`, now, owner).Scan(&raw)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

@@ -345,20 +345,28 @@ func testClaimUpload(t *testing.T, s store.Store) {
 		store.Job{Device: "dev-b", Job: "done", State: store.JobUploaded},
 	)
 	var got []string
-	for range 3 {
-		j, ok, err := s.ClaimUpload(ctx, "rx-1", now, time.Minute)
+	for _, owner := range []string{"rx-1", "rx-3", "rx-4"} {
+		j, ok, err := s.ClaimUpload(ctx, owner, now, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ok {
 			got = append(got, j.Job)
-			if j.LeaseOwner != "rx-1" || !j.LeaseUntil.Equal(now.Add(time.Minute)) {
+			if j.LeaseOwner != owner || !j.LeaseUntil.Equal(now.Add(time.Minute)) {
 				t.Errorf("claimed %+v", j)
 			}
 		}
 	}
 	if fmt.Sprint(got) != "[first due]" {
 		t.Fatalf("claimed %v, want the due jobs, oldest first, once each", got)
+	}
+	// A receiver that claims again holds no job any more (it restarted):
+	// its own lease is taken back at once, nobody else's.
+	if j, ok, _ := s.ClaimUpload(ctx, "rx-3", now, time.Minute); !ok || j.Job != "due" || j.LeaseOwner != "rx-3" {
+		t.Fatalf("rx-3 claiming again: %+v %v, want its own job back", j, ok)
+	}
+	if j, ok, _ := s.ClaimUpload(ctx, "rx-2", now, time.Minute); ok {
+		t.Fatalf("rx-2 claimed %+v, leased to %s", j, j.LeaseOwner)
 	}
 	// Another receiver cannot finish a job it does not hold...
 	j, _, _ := s.Job(ctx, "dev-b", "first")
@@ -372,7 +380,7 @@ func testClaimUpload(t *testing.T, s store.Store) {
 	}
 	j, _, _ = s.Job(ctx, "dev-a", "due")
 	j.State, j.LeaseOwner, j.LeaseUntil = store.JobUploaded, "", time.Time{}
-	if err := s.SetJob(ctx, j, "rx-1"); err != nil {
+	if err := s.SetJob(ctx, j, "rx-3"); err != nil {
 		t.Fatalf("SetJob by the owner: %v", err)
 	}
 	if j, _, _ := s.Job(ctx, "dev-a", "due"); j.State != store.JobUploaded || j.LeaseOwner != "" {
