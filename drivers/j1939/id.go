@@ -44,6 +44,18 @@ const (
 // 240): its identifier carries a destination address.
 func (p PGN) PDU1() bool { return (p>>8)&0xFF < pduFormatBoundary }
 
+// appendPGN appends the 3-byte PGN field of a request, an acknowledgement
+// or a TP.CM frame: little endian, the third byte holding only the top 2
+// bits of the 18-bit PGN.
+func appendPGN(b []byte, p PGN) []byte {
+	return append(b, byte(p), byte(p>>8), byte(p>>16)&3)
+}
+
+// pgnField reads the 3-byte PGN field that appendPGN writes.
+func pgnField(b []byte) PGN {
+	return PGN(b[0]) | PGN(b[1])<<8 | PGN(b[2]&3)<<16
+}
+
 // Header is what a 29-bit J1939 identifier says.
 type Header struct {
 	// Priority is 0 (highest) to 7.

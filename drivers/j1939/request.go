@@ -8,7 +8,7 @@ import (
 
 // RequestData is the 3-byte payload of a Request (PGN 59904) for pgn.
 func RequestData(pgn PGN) []byte {
-	return []byte{byte(pgn), byte(pgn >> 8), byte(pgn>>16) & 3}
+	return appendPGN(make([]byte, 0, 3), pgn)
 }
 
 // ParseRequest returns the PGN a Request asks for.
@@ -16,7 +16,7 @@ func ParseRequest(data []byte) (PGN, error) {
 	if len(data) < 3 {
 		return 0, fmt.Errorf("%w: request has %d bytes, want 3", ErrShortData, len(data))
 	}
-	return PGN(data[0]) | PGN(data[1])<<8 | PGN(data[2]&3)<<16, nil
+	return pgnField(data), nil
 }
 
 // AckControl is the control byte of an Acknowledgement (PGN 59392).
@@ -55,7 +55,7 @@ type Acknowledgement struct {
 
 // EncodeAck builds the 8 data bytes of an acknowledgement.
 func EncodeAck(a Acknowledgement) []byte {
-	return []byte{byte(a.Control), 0xFF, 0xFF, 0xFF, a.Address, byte(a.PGN), byte(a.PGN >> 8), byte(a.PGN>>16) & 3}
+	return appendPGN([]byte{byte(a.Control), 0xFF, 0xFF, 0xFF, a.Address}, a.PGN)
 }
 
 // ParseAck decodes an acknowledgement.
@@ -63,7 +63,7 @@ func ParseAck(data []byte) (Acknowledgement, error) {
 	if len(data) < 8 {
 		return Acknowledgement{}, fmt.Errorf("%w: acknowledgement has %d bytes, want 8", ErrShortData, len(data))
 	}
-	a := Acknowledgement{Control: AckControl(data[0]), Address: data[4], PGN: PGN(data[5]) | PGN(data[6])<<8 | PGN(data[7]&3)<<16}
+	a := Acknowledgement{Control: AckControl(data[0]), Address: data[4], PGN: pgnField(data[5:])}
 	if a.Control > CannotRespond {
 		return Acknowledgement{}, fmt.Errorf("%w: acknowledgement control byte %d", ErrFormat, data[0])
 	}

@@ -63,7 +63,7 @@ func (n *Node) onCM(h Header, data []byte, rx sessions) {
 			if size := int(data[1]) | int(data[2])<<8; size > MaxMessageLen {
 				reason = ReasonTooLong
 			}
-			n.sendLoop(tpHeader(PGNTPCM, h.Dest, h.Source), encodeCM(tpCM{control: cmAbort, reason: reason, pgn: PGN(data[5]) | PGN(data[6])<<8 | PGN(data[7]&3)<<16}))
+			n.sendLoop(tpHeader(PGNTPCM, h.Dest, h.Source), encodeCM(tpCM{control: cmAbort, reason: reason, pgn: pgnField(data[5:])}))
 		}
 		return
 	}

@@ -30,7 +30,7 @@ type tpCM struct {
 }
 
 func encodeCM(c tpCM) []byte {
-	b := []byte{c.control, 0xFF, 0xFF, 0xFF, 0xFF, byte(c.pgn), byte(c.pgn >> 8), byte(c.pgn>>16) & 3}
+	b := appendPGN([]byte{c.control, 0xFF, 0xFF, 0xFF, 0xFF}, c.pgn)
 	switch c.control {
 	case cmRTS:
 		binary.LittleEndian.PutUint16(b[1:], uint16(c.size))
@@ -52,7 +52,7 @@ func decodeCM(data []byte) (tpCM, error) {
 	if len(data) < 8 {
 		return tpCM{}, fmt.Errorf("%w: TP.CM has %d bytes, want 8", ErrTransport, len(data))
 	}
-	c := tpCM{control: data[0], pgn: PGN(data[5]) | PGN(data[6])<<8 | PGN(data[7]&3)<<16}
+	c := tpCM{control: data[0], pgn: pgnField(data[5:])}
 	switch c.control {
 	case cmRTS, cmBAM, cmEoMA:
 		c.size = int(binary.LittleEndian.Uint16(data[1:]))
