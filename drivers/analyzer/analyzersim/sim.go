@@ -431,16 +431,23 @@ func (s *Sim) rpm(sample float64) float64 {
 	return math.Round(max(0, s.engine.RPM()))
 }
 
+// nextSample returns the sample *at of a sequence and moves *at on to the next,
+// staying at the last sample once it is reached.
+func nextSample[T any](seq []T, at *int) T {
+	v := seq[*at]
+	if *at < len(seq)-1 {
+		*at++
+	}
+	return v
+}
+
 // gasNow is the gas sample the instrument reads now.
 func (s *Sim) gasNow() GasSample {
 	c := s.c
 	var g GasSample
 	switch {
 	case !c.following:
-		g = c.seqGas[s.st.gasAt]
-		if s.st.gasAt < len(c.seqGas)-1 {
-			s.st.gasAt++
-		}
+		g = nextSample(c.seqGas, &s.st.gasAt)
 		g.RPM = s.rpm(g.RPM)
 		return g
 	case s.engine == nil:
@@ -466,10 +473,7 @@ func (s *Sim) opaNow() OpacitySample {
 	var o OpacitySample
 	switch {
 	case c.opaIdle == nil:
-		o = c.opaSeq[s.st.opaAt]
-		if s.st.opaAt < len(c.opaSeq)-1 {
-			s.st.opaAt++
-		}
+		o = nextSample(c.opaSeq, &s.st.opaAt)
 		o.RPM = s.rpm(o.RPM)
 		return o
 	case s.engine == nil:
