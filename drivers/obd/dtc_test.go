@@ -3,7 +3,6 @@ package obd
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,16 +30,6 @@ var zhAbbrev = map[string]bool{
 }
 
 var latinWordRE = regexp.MustCompile(`[A-Za-z][A-Za-z0-9]+`)
-
-// mustHex turns "43 02 04 20" into bytes.
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
 
 func TestDTCTableFile(t *testing.T) {
 	// Check the file line by line, independently of parseDTCTable.
@@ -468,7 +457,7 @@ func TestParseDTCs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseDTCs(mustHex(t, tt.resp))
+			got, err := ParseDTCs(h(tt.resp))
 			if err != nil {
 				t.Fatalf("ParseDTCs(%s): %v", tt.resp, err)
 			}
@@ -508,7 +497,7 @@ func TestParseDTCsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseDTCs(mustHex(t, tt.resp))
+			got, err := ParseDTCs(h(tt.resp))
 			if !errors.Is(err, ErrDTCResponse) {
 				t.Fatalf("ParseDTCs(%s) = %v, %v; want ErrDTCResponse", tt.resp, got, err)
 			}
@@ -523,7 +512,7 @@ func TestParseDTCsErrors(t *testing.T) {
 }
 
 func TestParseDTCsNegativeResponse(t *testing.T) {
-	_, err := ParseDTCs(mustHex(t, "7F 0A 11"))
+	_, err := ParseDTCs(h("7F 0A 11"))
 	var nr NegativeResponseError
 	if !errors.Is(err, ErrDTCResponse) || !errors.As(err, &nr) {
 		t.Fatalf("err %v: want ErrDTCResponse and a NegativeResponseError", err)
@@ -549,7 +538,7 @@ func TestEncodeDTCResponse(t *testing.T) {
 		if err != nil {
 			t.Fatalf("EncodeDTCResponse(%02X, %v): %v", tt.service, tt.codes, err)
 		}
-		if want := mustHex(t, tt.want); !bytes.Equal(got, want) {
+		if want := h(tt.want); !bytes.Equal(got, want) {
 			t.Errorf("EncodeDTCResponse(%02X, %v) = % X, want % X", tt.service, tt.codes, got, want)
 		}
 		back, err := ParseDTCs(got)
@@ -630,7 +619,7 @@ func FuzzParseDTCs(f *testing.F) {
 		"43",
 		"",
 	} {
-		f.Add(mustHex(f, s))
+		f.Add(h(s))
 	}
 	f.Fuzz(func(t *testing.T, resp []byte) {
 		dtcs, err := ParseDTCs(resp)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -52,10 +53,12 @@ var mode06Tests = []struct {
 }
 
 // h turns hex into bytes (test tables only: it panics on bad hex).
+// h turns "43 02 04 20" (spaces optional) into bytes; it panics on a typo,
+// so that package-level test tables can use it.
 func h(s string) []byte {
-	b, err := hex.DecodeString(s)
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
-		panic(err)
+		panic(fmt.Sprintf("bad hex %q: %v", s, err))
 	}
 	return b
 }

@@ -2,7 +2,6 @@ package obd
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"slices"
@@ -336,13 +335,6 @@ func FuzzParseVehicleInfo(f *testing.F) {
 // sequence bytes, as SAE J1979 lays them out for J1850 and ISO 9141/14230
 // (the VIN as five messages whose first starts with three 00 bytes).
 func TestParseLegacyMode09(t *testing.T) {
-	h := func(s string) []byte {
-		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	// 49 02 01 00 00 00 4C / 49 02 02 46 56 32 41 / ... (VIN LFV2A21K8A4052691)
 	vin, err := ParseVIN(append(h("49 02 00 00 00"), "LFV2A21K8A4052691"...))
 	if err != nil || vin != "LFV2A21K8A4052691" {
