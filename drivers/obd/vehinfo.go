@@ -56,12 +56,17 @@ func infoData(resp []byte, infoType PID) ([]byte, error) {
 	return resp[2:], nil
 }
 
-// items splits "NODI data" (CAN) or the joined legacy data (a whole number
-// of items, no count) into items of size bytes. The CAN form has one byte
-// more than a multiple of size (for size > 1); legacy text items (CALIDs)
-// also start with a printable character, where the CAN form has its small
-// count.
-func items(rest []byte, size int, what string) ([][]byte, error) {
+// infoItems checks the response header like infoData and splits what
+// follows "49 InfoType", "NODI data" (CAN) or the joined legacy data (a
+// whole number of items, no count), into items of size bytes. The CAN form
+// has one byte more than a multiple of size (for size > 1); legacy text
+// items (CALIDs) also start with a printable character, where the CAN form
+// has its small count.
+func infoItems(resp []byte, infoType PID, size int, what string) ([][]byte, error) {
+	rest, err := infoData(resp, infoType)
+	if err != nil {
+		return nil, err
+	}
 	if len(rest) < 1 {
 		return nil, fmt.Errorf("%w: %s without item count", ErrShortData, what)
 	}
@@ -173,11 +178,7 @@ func putText(dst []byte, s, what string) error {
 // each (or the legacy form, 16 bytes per CALID without a count); trailing
 // 0x00 padding is trimmed.
 func ParseCALIDs(resp []byte) ([]string, error) {
-	rest, err := infoData(resp, InfoCALID)
-	if err != nil {
-		return nil, err
-	}
-	its, err := items(rest, 16, "CALID")
+	its, err := infoItems(resp, InfoCALID, 16, "CALID")
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +211,7 @@ func EncodeCALIDs(ids []string) ([]byte, error) {
 // numbers of 4 bytes each (or the legacy form, 4 bytes per CVN without a
 // count), formatted as 8 upper-case hex digits.
 func ParseCVNs(resp []byte) ([]string, error) {
-	rest, err := infoData(resp, InfoCVN)
-	if err != nil {
-		return nil, err
-	}
-	its, err := items(rest, 4, "CVN")
+	its, err := infoItems(resp, InfoCVN, 4, "CVN")
 	if err != nil {
 		return nil, err
 	}
@@ -263,11 +260,7 @@ func (n ECUName) String() string {
 // delimiter ('-' or 0x00), and the name padded with 0x00 to 15 bytes. ECUs that do not pad the acronym ("ECM-EngineControl")
 // are accepted too: the acronym then ends at the first '-' or 0x00.
 func ParseECUName(resp []byte) (ECUName, error) {
-	rest, err := infoData(resp, InfoECUName)
-	if err != nil {
-		return ECUName{}, err
-	}
-	its, err := items(rest, 20, "ECU name")
+	its, err := infoItems(resp, InfoECUName, 20, "ECU name")
 	if err != nil {
 		return ECUName{}, err
 	}
@@ -397,11 +390,7 @@ func ParseIUPR(resp []byte) (IUPR, error) {
 
 func parseIUPR(resp []byte, ignition string) (IUPR, error) {
 	names, it, _ := ratioNames(ignition)
-	rest, err := infoData(resp, it)
-	if err != nil {
-		return IUPR{}, err
-	}
-	its, err := items(rest, 2, "IUPR")
+	its, err := infoItems(resp, it, 2, "IUPR")
 	if err != nil {
 		return IUPR{}, err
 	}
