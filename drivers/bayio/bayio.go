@@ -111,13 +111,8 @@ func New(p Pins, opts Options) (*Bay, error) {
 			return nil, fmt.Errorf("bayio: configure button %s: %w", b.btn, err)
 		}
 	}
-	for i, o := range b.out {
-		if o == nil {
-			continue
-		}
-		if err := o.Out(gpio.Low); err != nil {
-			return nil, fmt.Errorf("bayio: turn off %s (%s): %w", output(i), o, err)
-		}
+	if err := b.allOff(); err != nil {
+		return nil, err
 	}
 	b.wg.Add(1)
 	go b.drive()
@@ -144,18 +139,24 @@ func (b *Bay) Halt() error {
 		close(b.stop)
 		b.wg.Wait()
 		close(b.presses)
-		var errs []error
-		for i, o := range b.out {
-			if o == nil {
-				continue
-			}
-			if err := o.Out(gpio.Low); err != nil {
-				errs = append(errs, fmt.Errorf("bayio: turn off %s (%s): %w", output(i), o, err))
-			}
-		}
-		b.haltErr = errors.Join(errs...)
+		b.haltErr = b.allOff()
 	})
 	return b.haltErr
+}
+
+// allOff turns every output off, going on past one that fails; it returns
+// the errors joined.
+func (b *Bay) allOff() error {
+	var errs []error
+	for i, o := range b.out {
+		if o == nil {
+			continue
+		}
+		if err := o.Out(gpio.Low); err != nil {
+			errs = append(errs, fmt.Errorf("bayio: turn off %s (%s): %w", output(i), o, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // watch turns edges on the button line into debounced presses.
