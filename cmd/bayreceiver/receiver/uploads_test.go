@@ -50,22 +50,8 @@ func (u noUpload) Upload(context.Context, healthrecord.Record) (upload.Result, e
 // next uploads it at once rather than after the lease.
 func TestUploadStopDuringClaim(t *testing.T) {
 	ctx := context.Background()
-	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
-	if err := bolt.SetJob(ctx, store.Job{Device: "bay-01", Job: "J-1", State: store.JobPending}, ""); err != nil {
-		t.Fatal(err)
-	}
-	run, stop := context.WithCancel(ctx)
-	defer stop()
-	r, err := New(Options{Store: &stopInClaim{Store: bolt, stop: stop}, Uploader: noUpload{t}, UploadPoll: time.Millisecond,
-		MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "rx-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.uploadLoop(run, r.uploader(0))
+	bolt := jobStore(t, store.Job{Device: "bay-01", Job: "J-1", State: store.JobPending})
+	runUploads(t, func(stop context.CancelFunc) store.Store { return &stopInClaim{Store: bolt, stop: stop} })
 	j, ok, err := bolt.Job(ctx, "bay-01", "J-1")
 	if err != nil || !ok || j.State != store.JobPending || j.LeaseOwner != "" || j.Attempts != 0 {
 		t.Fatalf("job %+v (found %v, %v), want pending, leased to nobody, no attempt counted", j, ok, err)
@@ -92,28 +78,11 @@ func (s *stopWhenIdle) ClaimUpload(ctx context.Context, owner string, now time.T
 // receiver holds stays with it.
 func TestUploadTakesBackOwnLease(t *testing.T) {
 	ctx := context.Background()
-	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bolt.Close()
 	until := time.Now().Add(time.Hour)
-	for _, j := range []store.Job{
-		{Device: "bay-01", Job: "J-own", State: store.JobPending, LeaseOwner: "rx-1/0", LeaseUntil: until},
-		{Device: "bay-01", Job: "J-other", State: store.JobPending, LeaseOwner: "rx-2/0", LeaseUntil: until},
-	} {
-		if err := bolt.SetJob(ctx, j, j.LeaseOwner); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run, stop := context.WithCancel(ctx)
-	defer stop()
-	r, err := New(Options{Store: &stopWhenIdle{Store: bolt, stop: stop}, Uploader: noUpload{t}, UploadPoll: time.Millisecond,
-		MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "rx-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.uploadLoop(run, r.uploader(0))
+	bolt := jobStore(t,
+		store.Job{Device: "bay-01", Job: "J-own", State: store.JobPending, LeaseOwner: "rx-1/0", LeaseUntil: until},
+		store.Job{Device: "bay-01", Job: "J-other", State: store.JobPending, LeaseOwner: "rx-2/0", LeaseUntil: until})
+	runUploads(t, func(stop context.CancelFunc) store.Store { return &stopWhenIdle{Store: bolt, stop: stop} })
 	// J-own has no records here, so taking it back ends in a rejection.
 	if j, _, _ := bolt.Job(ctx, "bay-01", "J-own"); j.State != store.JobRejected || j.LeaseOwner != "" || j.Attempts != 1 {
 		t.Errorf("own job %+v, want taken back (rejected: no records), leased to nobody", j)
@@ -121,4 +90,34 @@ func TestUploadTakesBackOwnLease(t *testing.T) {
 	if j, _, _ := bolt.Job(ctx, "bay-01", "J-other"); j.State != store.JobPending || j.LeaseOwner != "rx-2/0" || j.Attempts != 0 {
 		t.Errorf("other receiver's job %+v, want untouched", j)
 	}
+}
+
+// jobStore is a bbolt store holding jobs, each set by its lease owner.
+func jobStore(t *testing.T, jobs ...store.Job) *boltstore.Store {
+	t.Helper()
+	bolt, err := boltstore.Open(filepath.Join(t.TempDir(), "receiver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	for _, j := range jobs {
+		if err := bolt.SetJob(context.Background(), j, j.LeaseOwner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bolt
+}
+
+// runUploads runs upload worker 0 of receiver rx-1 on the store wrap
+// returns, until that store calls stop.
+func runUploads(t *testing.T, wrap func(stop context.CancelFunc) store.Store) {
+	t.Helper()
+	run, stop := context.WithCancel(context.Background())
+	defer stop()
+	r, err := New(Options{Store: wrap(stop), Uploader: noUpload{t}, UploadPoll: time.Millisecond,
+		MQTT: MQTTOptions{Broker: "tcp://127.0.0.1:1", ClientID: "rx-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.uploadLoop(run, r.uploader(0))
 }
