@@ -29,19 +29,18 @@
 //
 // # Adding messages
 //
-// The catalogue is split by area into files named messages_<area>.go
-// (messages_reply.go for command replies; the bay screen, the analyzer, the
-// receiver each have or add their own). To add a message, add an entry to
-// your area's map:
+// The catalogue is data, kept in the YAML files of the folder messages/
+// and built into the program: one file per area (reply.yaml for command
+// replies, web.yaml for the bay screen, and so on), so that whoever writes
+// or checks the wording edits text, not Go. To add a message, add an
+// entry to your area's file:
 //
-//	"web.login.title": {En: "Sign in", Zh: "登录"},
+//	web.login.title:
+//	  en: "Sign in"
+//	  zh: "登录"
 //
 // A key is "<area>.<name>" in lowercase letters, digits, '_' and '.'. A new
-// area is a new file holding one map and a one-line init that adds it:
-//
-//	var webMessages = Catalogue{ ... }
-//
-//	func init() { add(webMessages) }
+// area is a new file; nothing else changes.
 //
 // # Details no catalogue holds
 //
@@ -52,8 +51,8 @@
 // what a technician reads, rendered in Chinese, with package i18ntest: no
 // English phrase may be left outside such a detail.
 //
-// TestCatalogue fails when a key is defined twice or malformed, when a
-// language is missing, when the Chinese text has no Chinese in it, or
+// TestCatalogue fails when a file cannot be read, when a key is defined
+// twice or malformed, when a language is missing, when the Chinese text has no Chinese in it, or
 // when the two languages name different placeholders. Write the Chinese as
 // a technician in a Chinese workshop would read it: plain, short, with the
 // usual workshop terms (故障码, 工单, 尾气分析仪), not a word-by-word
@@ -61,11 +60,17 @@
 package i18n
 
 import (
+	"bytes"
+	"embed"
 	"fmt"
+	"io/fs"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Lang is a language messages are written in.
@@ -146,8 +151,8 @@ func Negotiate(acceptLanguage string, fallback Lang) Lang {
 
 // Entry is one message in both languages.
 type Entry struct {
-	En string // English
-	Zh string // Simplified Chinese
+	En string `yaml:"en"` // English
+	Zh string `yaml:"zh"` // Simplified Chinese
 }
 
 // In returns the entry's text in language l (English for a language the
@@ -159,34 +164,60 @@ func (e Entry) In(l Lang) string {
 	return e.En
 }
 
-// Catalogue is a set of messages by key.
-type Catalogue map[string]Entry
+// messageFiles hold the catalogue, one file per area (see "Adding
+// messages").
+//
+//go:embed messages/*.yaml
+var messageFiles embed.FS
 
-var (
-	catalogue = Catalogue{}
-	// dupKeys are keys added twice; TestCatalogue reports them. The first
-	// definition stays in use, so a duplicate never breaks the program.
-	dupKeys []string
-)
+// catalogue is every message of messageFiles, read on first use.
+var catalogue = sync.OnceValue(func() messages { return load(messageFiles) })
 
-// add merges one area's messages into the catalogue (from an init
-// function of this package).
-func add(c Catalogue) {
-	for k, e := range c {
-		if _, dup := catalogue[k]; dup {
-			dupKeys = append(dupKeys, k)
-			continue
-		}
-		catalogue[k] = e
+// messages are the entries read from a folder of message files.
+type messages struct {
+	entries map[string]Entry
+	// problems are what could not be read: a file that is not a map of
+	// entries in both languages, a key defined twice. TestCatalogue
+	// reports them. The first definition of a key stays in use and the
+	// other files are still read, so a bad file never stops the program.
+	problems []error
+}
+
+// load reads every messages/*.yaml file of fsys.
+func load(fsys fs.FS) messages {
+	m := messages{entries: map[string]Entry{}}
+	names, err := fs.Glob(fsys, "messages/*.yaml")
+	if err != nil || len(names) == 0 {
+		m.problems = append(m.problems, fmt.Errorf("i18n: no message files (%v)", err))
 	}
+	for _, name := range names {
+		var file map[string]Entry
+		b, err := fs.ReadFile(fsys, name)
+		if err == nil {
+			d := yaml.NewDecoder(bytes.NewReader(b))
+			d.KnownFields(true)
+			err = d.Decode(&file)
+		}
+		if err != nil {
+			m.problems = append(m.problems, fmt.Errorf("i18n: %s: %w", name, err))
+		}
+		for _, k := range slices.Sorted(maps.Keys(file)) {
+			if _, dup := m.entries[k]; dup {
+				m.problems = append(m.problems, fmt.Errorf("i18n: %s: key %q is already defined in another file", name, k))
+				continue
+			}
+			m.entries[k] = file[k]
+		}
+	}
+	return m
 }
 
 // Keys returns every key of the catalogue, sorted.
-func Keys() []string { return slices.Sorted(maps.Keys(catalogue)) }
+func Keys() []string { return slices.Sorted(maps.Keys(catalogue().entries)) }
 
 // Lookup returns the entry for key.
 func Lookup(key string) (Entry, bool) {
-	e, ok := catalogue[key]
+	e, ok := catalogue().entries[key]
 	return e, ok
 }
 
@@ -194,7 +225,7 @@ func Lookup(key string) (Entry, bool) {
 // replaced by args, given as name/value pairs ("field", "vin", "max", 17).
 // Values are formatted with fmt.Sprint. An unknown key returns the key.
 func Text(l Lang, key string, args ...any) string {
-	e, ok := catalogue[key]
+	e, ok := Lookup(key)
 	if !ok {
 		return key
 	}

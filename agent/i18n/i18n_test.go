@@ -5,20 +5,22 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"unicode"
 )
 
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$`)
 
-// TestCatalogue: every entry has a well-formed key, both languages, Chinese
-// that is Chinese, and the same placeholders in both.
+// TestCatalogue: every message file reads, and every entry has a
+// well-formed key, both languages, Chinese that is Chinese, and the same
+// placeholders in both.
 func TestCatalogue(t *testing.T) {
-	if len(dupKeys) > 0 {
-		t.Errorf("keys defined more than once: %v", dupKeys)
+	for _, err := range catalogue().problems {
+		t.Error(err)
 	}
 	keys := Keys()
-	if len(keys) < len(replyMessages) {
-		t.Fatalf("catalogue has %d keys, want at least the %d reply messages", len(keys), len(replyMessages))
+	if len(keys) < 700 { // 769 when the catalogue became files
+		t.Fatalf("catalogue has %d keys: message files are missing", len(keys))
 	}
 	for _, k := range keys {
 		e, _ := Lookup(k)
@@ -38,6 +40,44 @@ func TestCatalogue(t *testing.T) {
 		if pe, pz := placeholders(e.En), placeholders(e.Zh); !slices.Equal(pe, pz) {
 			t.Errorf("%s: placeholders differ: en %v, zh-CN %v", k, pe, pz)
 		}
+	}
+}
+
+// TestLoadProblems: a message file that cannot be read, an unknown field
+// (a misspelt language) and a key defined twice are reported, and what
+// can be read is still used.
+func TestLoadProblems(t *testing.T) {
+	m := load(fstest.MapFS{
+		"messages/a.yaml": {Data: []byte("a.one:\n  en: \"One\"\n  zh: \"一\"\n")},
+		"messages/b.yaml": {Data: []byte("a.one:\n  en: \"Again\"\n  zh: \"再\"\nb.two:\n  en: \"Two\"\n  zh: \"二\"\n")},
+		"messages/c.yaml": {Data: []byte("c.three:\n  en: \"Three\"\n  zh-CN: \"三\"\n")},
+		"messages/d.yaml": {Data: []byte("d.four: [not, an, entry\n")},
+	})
+	var got []string
+	for _, err := range m.problems {
+		got = append(got, err.Error())
+	}
+	want := []string{
+		`messages/b.yaml: key "a.one" is already defined`,
+		"messages/c.yaml: yaml: unmarshal errors:\n  line 3: field zh-CN not found",
+		"messages/d.yaml: yaml:",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("problems:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("problem %d: %q, want it to contain %q", i, got[i], want[i])
+		}
+	}
+	if e := m.entries["a.one"]; e.En != "One" {
+		t.Errorf("a.one: %+v, want the first definition", e)
+	}
+	if e := m.entries["b.two"]; e.Zh != "二" {
+		t.Errorf("b.two: %+v, want the rest of a file with a duplicate", e)
+	}
+	if empty := load(fstest.MapFS{}); len(empty.problems) != 1 || len(empty.entries) != 0 {
+		t.Errorf("no files: %v, %d entries", empty.problems, len(empty.entries))
 	}
 }
 
