@@ -36,7 +36,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -264,13 +263,9 @@ func (d *run) startBroker(context.Context) error {
 	case isTLSURL(d.brokerURL):
 		d.tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		if d.caFile != "" {
-			pem, err := os.ReadFile(d.caFile)
+			pool, err := uplink.ReadCA(d.caFile)
 			if err != nil {
 				return fmt.Errorf("demo: --ca: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("demo: --ca %s: no PEM certificate in it", d.caFile)
 			}
 			d.tlsCfg.RootCAs = pool
 		}

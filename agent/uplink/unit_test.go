@@ -5,14 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/bayagent/bayagent/agent/internal/mosquittotest"
 )
 
 func TestNewValidatesOptions(t *testing.T) {
@@ -370,4 +375,25 @@ func TestAckLoop(t *testing.T) {
 			t.Fatalf("depth %d (want the failed record kept), connection cause %v", q.depth(), context.Cause(c.ctx))
 		}
 	})
+}
+
+// TestReadCA: a CA file gives a pool with its certificate; a missing file
+// and a file with no PEM certificate are errors that name the problem.
+func TestReadCA(t *testing.T) {
+	dir := t.TempDir()
+	ca := mosquittotest.NewCA(t, dir, "ca")
+	pool, err := ReadCA(ca.File)
+	if err != nil || !pool.Equal(ca.Pool()) {
+		t.Fatalf("ReadCA(%s) = %v, %v; want the CA's pool", ca.File, pool, err)
+	}
+	if _, err := ReadCA(filepath.Join(dir, "missing.pem")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	junk := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(junk, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCA(junk); err == nil || !strings.Contains(err.Error(), junk+": no PEM certificate in it") {
+		t.Errorf("junk file: %v, want it to say there is no PEM certificate", err)
+	}
 }

@@ -543,13 +543,9 @@ func (u *Uplink) setBroker(o *Options) error {
 		cfg.ServerName = host
 	}
 	if o.CAFile != "" {
-		pemBytes, err := os.ReadFile(o.CAFile)
+		pool, err := ReadCA(o.CAFile)
 		if err != nil {
 			return bad("ca_file: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return bad("ca_file %s holds no PEM certificate", o.CAFile)
 		}
 		cfg.RootCAs = pool
 	}
@@ -562,6 +558,21 @@ func (u *Uplink) setBroker(o *Options) error {
 	}
 	u.tls = cfg
 	return nil
+}
+
+// ReadCA reads the PEM certificates of file into a pool, for a broker or
+// server whose certificate they sign. A file with no PEM certificate in it
+// is an error: a TLS connection would otherwise fail later, less clearly.
+func ReadCA(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
+	}
+	return pool, nil
 }
 
 // redactURL hides what may be credentials in a broker URL: everything

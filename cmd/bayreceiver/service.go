@@ -15,6 +15,7 @@ import (
 
 	"github.com/bayagent/bayagent/agent/devicekey"
 	"github.com/bayagent/bayagent/agent/healthrecord"
+	"github.com/bayagent/bayagent/agent/uplink"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/config"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/provsim"
 	"github.com/bayagent/bayagent/cmd/bayreceiver/receiver"
@@ -65,15 +66,7 @@ func certPool(file string) (*x509.CertPool, error) {
 	if file == "" {
 		return nil, nil // the system roots
 	}
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
-	}
-	return pool, nil
+	return uplink.ReadCA(file)
 }
 
 func mqttOptions(e env, c *config.Config) (receiver.MQTTOptions, error) {
