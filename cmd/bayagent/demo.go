@@ -23,12 +23,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	data := fs.String("data", "", "the repository's testdata directory (default: found from the working directory)")
 	timeout := fs.Duration("timeout", demo.DefaultTimeout, "give up on the scripted job after this long")
 	screen := fs.String("screen", "127.0.0.1:0", "the bay screen's listen address (host:port; port 0 picks a free one)")
-	langFlag := addLangFlag(fs, "the report")
+	lang := addLangFlag(fs, "the report")
 	if err := fs.ParseArgs(args); err != nil {
-		return err
-	}
-	lang, err := langFlag()
-	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -42,11 +38,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	o := demo.Options{
 		Broker: *broker, CAFile: *ca, DataDir: *data,
-		KeepRunning: *keepRunning, KeepState: *keep, JSON: *asJSON, Timeout: *timeout, Screen: *screen, Lang: lang,
+		KeepRunning: *keepRunning, KeepState: *keep, JSON: *asJSON, Timeout: *timeout, Screen: *screen, Lang: *lang,
 	}
 	if *verbose {
 		o.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	_, err = demo.Run(ctx, e.stdout, o)
+	_, err := demo.Run(ctx, e.stdout, o)
 	return err
 }

@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("English %q in %q", m, line)
 		}
 	}
-	if code, _, stderr := runCmd(t, "demo", "--lang", "fr"); code != exitUsage || !strings.Contains(stderr, "--lang") {
+	if code, _, stderr := runCmd(t, "demo", "--lang", "fr"); code != exitUsage || !strings.Contains(stderr, `invalid value "fr" for flag -lang`) {
 		t.Errorf("--lang fr: exit %d, %s", code, stderr)
 	}
 }

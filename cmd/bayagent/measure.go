@@ -51,12 +51,8 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 	procedures := fs.String("procedures", "", "with --test: the procedures and limits file (analyzer.procedures; default: the built-in, unverified defaults)")
 	second := fs.Duration("second", time.Second, "with --test and --sim: the length of one procedure second")
 	stateDir := fs.String("state-dir", config.DefaultStateDir, "the agent's state directory, where the instrument's last zero and leak check are kept")
-	langFlag := addLangFlag(fs, "prompts and the verdict")
+	lang := addLangFlag(fs, "prompts and the verdict")
 	if err := fs.ParseArgs(args); err != nil {
-		return err
-	}
-	lang, err := langFlag()
-	if err != nil {
 		return err
 	}
 	switch {
@@ -136,7 +132,7 @@ func runMeasure(ctx context.Context, e env, args []string) error {
 		if err := t.Check(); err != nil {
 			return usagef("%v", err)
 		}
-		return runTest(ctx, e, t, *second, lang, *asJSON, day, tech, *sim != "")
+		return runTest(ctx, e, t, *second, *lang, *asJSON, day, tech, *sim != "")
 	}
 	rd, err := inst.Read(ctx)
 	if err != nil {

@@ -34,12 +34,8 @@ func runScan(ctx context.Context, e env, args []string) error {
 	p2 := fs.Duration("p2", 0, "ECU response window (default 50ms; older ECUs may need 400ms)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	verbose := fs.Bool("v", false, "log protocol problems to stderr")
-	langFlag := addLangFlag(fs, "the report")
+	lang := addLangFlag(fs, "the report")
 	if err := fs.ParseArgs(args); err != nil {
-		return err
-	}
-	lang, err := langFlag()
-	if err != nil {
 		return err
 	}
 	if (*iface == "") == (*sim == "") {
@@ -90,7 +86,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(snap)
 	}
-	return findings.WriteReport(e.stdout, snap, findings.Evaluate(snap, findings.DefaultRules(), *expectVIN), lang)
+	return findings.WriteReport(e.stdout, snap, findings.Evaluate(snap, findings.DefaultRules(), *expectVIN), *lang)
 }
 
 // simVehicle is a simulated vehicle serving a scan in this process.
@@ -154,33 +150,31 @@ func logStop(log *slog.Logger, err error) {
 	}
 }
 
-// addLangFlag adds --lang (zh or en, default the locale's) to fs, the
-// language of what. The function it returns, called once fs is parsed,
-// gives the language, or a usage error naming the flag.
-func addLangFlag(fs *cli.FlagSet, what string) func() (i18n.Lang, error) {
-	flag := fs.String("lang", "", "language of "+what+": zh (Chinese) or en (default: the locale, LANG)")
-	return func() (i18n.Lang, error) {
-		l, err := reportLang(*flag)
-		if err != nil {
-			return l, usagef("--lang: %v", err)
+// addLangFlag adds --lang (zh or en) to fs, the language of what. The
+// language it points to is the flag's once fs is parsed, else the
+// locale's; a value that names no language is a usage error of the parse.
+func addLangFlag(fs *cli.FlagSet, what string) *i18n.Lang {
+	lang := localeLang()
+	fs.Func("lang", "language of "+what+": `zh` (Chinese) or en (default: the locale, LANG)", func(s string) error {
+		l, err := i18n.ParseLang(s)
+		if err == nil {
+			lang = l
 		}
-		return l, nil
-	}
+		return err
+	})
+	return &lang
 }
 
-// reportLang is the --lang flag's language, else the locale's (LC_ALL,
-// LC_MESSAGES, LANG), else English.
-func reportLang(flag string) (i18n.Lang, error) {
-	if flag != "" {
-		return i18n.ParseLang(flag)
-	}
+// localeLang is the locale's language (LC_ALL, LC_MESSAGES, LANG), else
+// English.
+func localeLang() i18n.Lang {
 	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
 		if s := os.Getenv(v); s != "" {
 			if l, err := i18n.ParseLang(s); err == nil {
-				return l, nil
+				return l
 			}
 			break
 		}
 	}
-	return i18n.English, nil
+	return i18n.English
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bayagent/bayagent/agent/i18n"
 	"github.com/bayagent/bayagent/agent/scan"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim"
 	"github.com/bayagent/bayagent/drivers/elm327/elmsim/elmsimtest"
@@ -157,7 +158,7 @@ func TestScanReportChinese(t *testing.T) {
 			t.Errorf("%s: English left in the Chinese report:\n%s", tc.profile, stdout)
 		}
 	}
-	if code, _, stderr := runCmd(t, "scan", "--sim", "x.yaml", "--lang", "fr"); code != exitUsage || !strings.Contains(stderr, "--lang") {
+	if code, _, stderr := runCmd(t, "scan", "--sim", "x.yaml", "--lang", "fr"); code != exitUsage || !strings.Contains(stderr, `invalid value "fr" for flag -lang`) {
 		t.Errorf("--lang fr: exit %d, %s", code, stderr)
 	}
 }
@@ -238,5 +239,37 @@ func TestScanTCP(t *testing.T) {
 	pj, _ := json.MarshalIndent(pty, "", " ")
 	if !bytes.Equal(tj, pj) {
 		t.Errorf("TCP and pty snapshots differ:\n%s", lineDiff(string(pj), string(tj)))
+	}
+}
+
+// TestLangFlag: --lang wins; without it the first locale variable that is
+// set decides (LC_ALL, LC_MESSAGES, LANG), and a locale of a language the
+// catalogue lacks gives English.
+func TestLangFlag(t *testing.T) {
+	for _, tc := range []struct {
+		lcAll, lcMessages, lang string
+		args                    []string
+		want                    i18n.Lang
+	}{
+		{lang: "zh_CN.UTF-8", want: i18n.Chinese},
+		{lang: "zh_CN.UTF-8", args: []string{"--lang", "en"}, want: i18n.English},
+		{lang: "en_US.UTF-8", args: []string{"--lang", "zh"}, want: i18n.Chinese},
+		{lcAll: "en_GB.UTF-8", lang: "zh_CN.UTF-8", want: i18n.English},
+		{lcMessages: "zh_TW.UTF-8", lang: "en_US.UTF-8", want: i18n.Chinese},
+		{lang: "fr_FR.UTF-8", want: i18n.English},
+		{want: i18n.English},
+	} {
+		t.Setenv("LC_ALL", tc.lcAll)
+		t.Setenv("LC_MESSAGES", tc.lcMessages)
+		t.Setenv("LANG", tc.lang)
+		var out bytes.Buffer
+		fs := newFlagSet(env{stdout: &out, stderr: &out}, "scan", "")
+		lang := addLangFlag(fs, "the report")
+		if err := fs.ParseArgs(tc.args); err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if *lang != tc.want {
+			t.Errorf("LC_ALL=%q LC_MESSAGES=%q LANG=%q %v: %s, want %s", tc.lcAll, tc.lcMessages, tc.lang, tc.args, *lang, tc.want)
+		}
 	}
 }
