@@ -31,17 +31,11 @@ const ProtocolJ1939 = "j1939"
 // Profile is a simulated truck, read from the same YAML files as
 // drivers/obd/obdsim profiles (testdata/vehicles/) with protocol: j1939.
 type Profile struct {
-	Name        string `yaml:"name"`
-	Description string `yaml:"description"`
-	Protocol    string `yaml:"protocol"`
-	Bus         Bus    `yaml:"bus"`
-	VIN         string `yaml:"vin"`
-	J1939       Truck  `yaml:"j1939"`
+	// Common is the section every vehicle profile has; a truck's bus is
+	// 29-bit, 250 or 500 kbit/s (see Validate).
+	obdsim.Common `yaml:",inline"`
+	J1939         Truck `yaml:"j1939"`
 }
-
-// Bus is the CAN bus section the profile shares with every vehicle profile
-// (a truck's is 29-bit, 250 or 500 kbit/s: see Validate).
-type Bus = obdsim.Bus
 
 // Truck is the j1939 section.
 type Truck struct {

@@ -48,9 +48,21 @@ func Legacy(protocol string) bool {
 // testdata/vehicles/ holds examples. A Profile is plain data: tests may build
 // or change one in code before passing it to New.
 //
-// Future protocols (for example J1939 for heavy diesel) add their own
-// optional section next to ECUs and a value for Protocol.
+// A protocol whose controllers this package does not serve has a value of
+// Protocol and a section of its own next to ECUs, as J1939 has.
 type Profile struct {
+	Common `yaml:",inline"`
+	// ECUs are the control units that answer OBD requests.
+	ECUs []ECUProfile `yaml:"ecus"`
+	// J1939 is the section of a ProtocolJ1939 profile, kept unparsed for
+	// drivers/j1939/j1939sim.
+	J1939 yaml.Node `yaml:"j1939"`
+}
+
+// Common is the part of a profile that every protocol's has (a J1939
+// profile too, read by drivers/j1939/j1939sim): its keys stand at the top
+// level of the file, beside the protocol's own section.
+type Common struct {
 	// Name identifies the profile, e.g. "petrol-p0420".
 	Name string `yaml:"name"`
 	// Description says in plain words what the vehicle shows.
@@ -63,13 +75,9 @@ type Profile struct {
 	// protocols.
 	Bus Bus `yaml:"bus"`
 	// VIN is the 17-character vehicle identification number, answered to
-	// Mode 09 infotype 02 by the ECU marked vin: true (default: the first).
+	// Mode 09 infotype 02 (J1939: PGN 65260) by the ECU marked vin: true
+	// (OBD-II default: the first).
 	VIN string `yaml:"vin"`
-	// ECUs are the control units that answer OBD requests.
-	ECUs []ECUProfile `yaml:"ecus"`
-	// J1939 is the section of a ProtocolJ1939 profile, kept unparsed for
-	// drivers/j1939/j1939sim.
-	J1939 yaml.Node `yaml:"j1939"`
 }
 
 // Bus is the CAN bus configuration of a profile.
