@@ -165,6 +165,12 @@ func TestTwoReceiversFiveBoxes(t *testing.T) {
 
 	produce(perBox * 2 / 5)
 	waitAcked()
+	// A job is uploaded before the token expires below, so that an upload
+	// after the restart meets the expired token (on a loaded machine the
+	// receivers may not have got to the first jobs by now).
+	boxtest.Eventually(t, time.Minute, "a job uploaded with the first token", func() bool {
+		return sim.Counts().Records > 0
+	})
 	// The receivers go away (their sessions stay at the broker), the
 	// boxes go on, then the broker restarts without persistence: what it
 	// acknowledged to the boxes and queued for the receivers is lost.
