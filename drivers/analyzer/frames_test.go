@@ -336,3 +336,25 @@ func TestImplausibleValuesRefused(t *testing.T) {
 		t.Fatalf("after a zero: %v", err)
 	}
 }
+
+// TestKFromN: K follows N over the FTY-100's 0.430 m up to the edge, and at
+// 100 % and above (which the fuzzer found as N 1233.6 %, K NaN) it is +Inf,
+// which the plausibility check refuses, so a reading of a blocked light
+// path is refused rather than stored without its K.
+func TestKFromN(t *testing.T) {
+	for _, c := range []struct{ n, want float64 }{
+		{0, 0}, {35.5, 1.02}, {99.9, 16.06}, {100, math.Inf(1)}, {1233.6, math.Inf(1)},
+	} {
+		if got := kFromN(c.n); got != c.want {
+			t.Errorf("kFromN(%v) = %v, want %v", c.n, got, c.want)
+		}
+	}
+	// N 100.0 % (0x03e8 tenths), no oil temperature (0xffff), 720 rpm.
+	q, _, err := parseFTYRealtime(unhex(t, "667479 03e8 ffff 02d0 00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPlausible(q, DefaultRanges()); !errors.Is(err, ErrImplausible) {
+		t.Errorf("N 100 %%: %v, want the reading refused as implausible", err)
+	}
+}

@@ -41,8 +41,14 @@ const (
 func ftyRequest(cmd byte) []byte { return withNeg8('f', 't', 'y', 0x01, 0x02, cmd) }
 
 // kFromN is the light absorption coefficient for opacity n (%) over the
-// FTY-100's effective length, rounded to 0.01 m^-1.
+// FTY-100's effective length, rounded to 0.01 m^-1. At 100 % and above (the
+// light path blocked, or a garbled frame) no K exists: it is +Inf, never
+// NaN, so that the plausibility check refuses the reading instead of a
+// smoky peak being passed over.
 func kFromN(n float64) float64 {
+	if n >= 100 {
+		return math.Inf(1)
+	}
 	k := -math.Log(1-n/100) / ftyLength
 	return math.Round(k*100) / 100
 }
