@@ -155,3 +155,30 @@ func TestLoginHint(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseTopic: any topic a broker delivers splits without a panic, and
+// a topic it accepts is exactly the one DeviceTopics builds from its parts,
+// none of which holds a level separator.
+func FuzzParseTopic(f *testing.F) {
+	f.Add("bayagent", "bayagent/330106000123456/bay-01/records")
+	f.Add("bayagent", "bayagent/330106000123456/bay-01/reply")
+	f.Add("shops/hz", "shops/hz/330106000654321/bay-05/status")
+	f.Add("bayagent", "bayagent//bay-01/reply")
+	f.Add("bayagent", "bayagent/a/b/c/d")
+	f.Add("bayagent", "other/330106000123456/bay-01/records")
+	f.Fuzz(func(t *testing.T, prefix, topic string) {
+		shop, device, leaf, ok := ParseTopic(prefix, topic)
+		if !ok {
+			if shop != "" || device != "" || leaf != "" {
+				t.Fatalf("refused %q but gave %q %q %q", topic, shop, device, leaf)
+			}
+			return
+		}
+		if strings.Contains(shop+device+leaf, "/") {
+			t.Fatalf("%q: a part holds a /: %q %q %q", topic, shop, device, leaf)
+		}
+		if got := DeviceTopics(prefix, shop, device).Root + "/" + leaf; got != topic {
+			t.Fatalf("%q parsed to %q %q %q, which build %q", topic, shop, device, leaf, got)
+		}
+	})
+}

@@ -47,6 +47,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bayagent/bayagent/agent/healthrecord"
 )
@@ -189,12 +190,18 @@ func do(c *http.Client, req *http.Request) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: reading the reply: %v", ErrTemporary, req.Method, redact(req), err)
 	}
-	r := &response{status: resp.StatusCode, body: body}
+	r := newResponse(resp.StatusCode, body)
 	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 		return r, fmt.Errorf("%w: %s %s: HTTP %d: %s", ErrTemporary, req.Method, redact(req), resp.StatusCode, clip(body))
 	}
-	r.json = json.Unmarshal(body, &r.reply) == nil
 	return r, nil
+}
+
+// newResponse reads an HTTP status and body as the system's reply.
+func newResponse(status int, body []byte) *response {
+	r := &response{status: status, body: body}
+	r.json = json.Unmarshal(body, &r.reply) == nil
+	return r
 }
 
 // redact names a request without its query (which may hold the
@@ -205,13 +212,19 @@ func redact(req *http.Request) string {
 	return u.String()
 }
 
-func clip(b []byte) string {
+// clip shortens what a system sent for an error message: at most about
+// 300 bytes, cut between characters (the systems answer in Chinese).
+func clip[T ~[]byte | ~string](b T) string {
 	const max = 300
 	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = s[:max] + "..."
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 func postJSON(ctx context.Context, c *http.Client, url string, v any) (*response, error) {
@@ -290,7 +303,7 @@ func tokenReply(what string, r *response) (string, error) {
 	case !r.json || r.reply.Code == nil:
 		return "", fmt.Errorf("%w: %s: HTTP %d, not a reply: %s", ErrTemporary, what, r.status, clip(r.body))
 	case *r.reply.Code != "1":
-		return "", fmt.Errorf("%w: %s refused (code %s): %s; check the company code and password", ErrTemporary, what, *r.reply.Code, r.reply.text())
+		return "", fmt.Errorf("%w: %s refused (code %s): %s; check the company code and password", ErrTemporary, what, clip(*r.reply.Code), clip(r.reply.text()))
 	case r.reply.AccessToken == "":
 		return "", fmt.Errorf("%w: %s: code 1 without an access_token", ErrTemporary, what)
 	}
@@ -328,7 +341,7 @@ func recordReply(what string, r *response, okCodes []string, temporary []string)
 	if !r.json || r.reply.Code == nil || r.status != http.StatusOK {
 		return fmt.Errorf("%w: %s: HTTP %d, not a reply: %s", ErrTemporary, what, r.status, clip(r.body))
 	}
-	c := string(*r.reply.Code)
+	c := clip(*r.reply.Code)
 	for _, ok := range okCodes {
 		if c == ok {
 			return nil
@@ -336,10 +349,10 @@ func recordReply(what string, r *response, okCodes []string, temporary []string)
 	}
 	for _, tmp := range temporary {
 		if c == tmp {
-			return fmt.Errorf("%w: %s: code %s: %s", ErrTemporary, what, c, r.reply.text())
+			return fmt.Errorf("%w: %s: code %s: %s", ErrTemporary, what, c, clip(r.reply.text()))
 		}
 	}
-	return fmt.Errorf("%w: %s: code %s: %s", ErrRejected, what, c, r.reply.text())
+	return fmt.Errorf("%w: %s: code %s: %s", ErrRejected, what, c, clip(r.reply.text()))
 }
 
 func bodyOf(d healthrecord.Dialect, r healthrecord.Record) (any, error) {
