@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -69,4 +70,35 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
+}
+
+// FuzzParse: any file parses or is refused with ErrSyntax or ErrInvalid,
+// never a panic; a file that parses validates again and carries no value
+// the receiver would refuse later.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		minimal,
+		minimal + "  share_group: receivers\nstore:\n  driver: postgres\n  dsn_env: BAYRECEIVER_DSN\n",
+		minimal + "store:\n  driver: sqlite\n",
+		minimal + "chain:\n  gap_timeout: 30\n",
+		minimal + "upload:\n  dialect: shared\n  token_error_codes: []\n",
+		"mqtt: [1, 2]\n",
+		"a: &x {b: *x}\n",
+		"--- \n...\n",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error is neither ErrSyntax nor ErrInvalid: %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("parsed, then invalid: %v", err)
+		}
+	})
 }
