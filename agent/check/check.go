@@ -293,8 +293,11 @@ func Digits(s string, n int) bool {
 
 // Clip shortens a value quoted in an error message to at most 64 bytes,
 // on a character boundary.
-func Clip(s string) string {
-	const max = 64
+func Clip(s string) string { return ClipTo(s, 64) }
+
+// ClipTo shortens s to at most max bytes, on a character boundary, and
+// marks the cut with "...".
+func ClipTo(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}

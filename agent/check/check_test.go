@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestProblems(t *testing.T) {
@@ -55,5 +56,11 @@ func TestClip(t *testing.T) {
 	}
 	if Clip("short") != "short" {
 		t.Error("short value clipped")
+	}
+	// Byte 300 of this one is inside a character.
+	long = "E" + strings.Repeat("格式错误", 100)
+	got = ClipTo(long, 300)
+	if !utf8.ValidString(got) || len(got) > 303 || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
+		t.Errorf("ClipTo(300): %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 	}
 }

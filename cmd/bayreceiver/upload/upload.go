@@ -47,8 +47,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/bayagent/bayagent/agent/check"
 	"github.com/bayagent/bayagent/agent/healthrecord"
 )
 
@@ -215,16 +215,7 @@ func redact(req *http.Request) string {
 // clip shortens what a system sent for an error message: at most about
 // 300 bytes, cut between characters (the systems answer in Chinese).
 func clip[T ~[]byte | ~string](b T) string {
-	const max = 300
-	s := strings.TrimSpace(string(b))
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return check.ClipTo(strings.TrimSpace(string(b)), 300)
 }
 
 func postJSON(ctx context.Context, c *http.Client, url string, v any) (*response, error) {
