@@ -177,9 +177,12 @@ var catalogue = sync.OnceValue(func() messages { return load(messageFiles) })
 type messages struct {
 	entries map[string]Entry
 	// problems are what could not be read: a file that is not a map of
-	// entries in both languages, a key defined twice. TestCatalogue
-	// reports them. The first definition of a key stays in use and the
-	// other files are still read, so a bad file never stops the program.
+	// entries in both languages (a key twice in one file is such a
+	// file), a key already defined in another file. TestCatalogue reports
+	// them. What a decoder gives of a bad file and the first definition
+	// of a key stay in use, and the other files are still read, so a bad
+	// file never stops the program; a message that is missing shows as
+	// its key.
 	problems []error
 }
 

@@ -44,14 +44,15 @@ func TestCatalogue(t *testing.T) {
 }
 
 // TestLoadProblems: a message file that cannot be read, an unknown field
-// (a misspelt language) and a key defined twice are reported, and what
-// can be read is still used.
+// (a misspelt language) and a key defined twice, across files or in one,
+// are reported, and what can be read is still used.
 func TestLoadProblems(t *testing.T) {
 	m := load(fstest.MapFS{
 		"messages/a.yaml": {Data: []byte("a.one:\n  en: \"One\"\n  zh: \"一\"\n")},
 		"messages/b.yaml": {Data: []byte("a.one:\n  en: \"Again\"\n  zh: \"再\"\nb.two:\n  en: \"Two\"\n  zh: \"二\"\n")},
 		"messages/c.yaml": {Data: []byte("c.three:\n  en: \"Three\"\n  zh-CN: \"三\"\n")},
 		"messages/d.yaml": {Data: []byte("d.four: [not, an, entry\n")},
+		"messages/e.yaml": {Data: []byte("e.five:\n  en: \"Five\"\n  zh: \"五\"\ne.five:\n  en: \"5\"\n  zh: \"五\"\n")},
 	})
 	var got []string
 	for _, err := range m.problems {
@@ -61,6 +62,7 @@ func TestLoadProblems(t *testing.T) {
 		`messages/b.yaml: key "a.one" is already defined`,
 		"messages/c.yaml: yaml: unmarshal errors:\n  line 3: field zh-CN not found",
 		"messages/d.yaml: yaml:",
+		`messages/e.yaml: yaml: unmarshal errors:` + "\n" + `  line 4: mapping key "e.five" already defined at line 1`,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("problems:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
