@@ -52,8 +52,9 @@
 // English phrase may be left outside such a detail.
 //
 // TestCatalogue fails when a file cannot be read, when a key is defined
-// twice or malformed, when a language is missing, when the Chinese text has no Chinese in it, or
-// when the two languages name different placeholders. Write the Chinese as
+// twice or malformed, when a language is missing, when the Chinese text
+// has no Chinese in it, or when the two languages name different
+// placeholders. Write the Chinese as
 // a technician in a Chinese workshop would read it: plain, short, with the
 // usual workshop terms (故障码, 工单, 尾气分析仪), not a word-by-word
 // translation.
@@ -62,6 +63,7 @@ package i18n
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -189,9 +191,9 @@ type messages struct {
 // load reads every messages/*.yaml file of fsys.
 func load(fsys fs.FS) messages {
 	m := messages{entries: map[string]Entry{}}
-	names, err := fs.Glob(fsys, "messages/*.yaml")
-	if err != nil || len(names) == 0 {
-		m.problems = append(m.problems, fmt.Errorf("i18n: no message files (%v)", err))
+	names, _ := fs.Glob(fsys, "messages/*.yaml") // the pattern is valid
+	if len(names) == 0 {
+		m.problems = append(m.problems, errors.New("i18n: no message files in messages/"))
 	}
 	for _, name := range names {
 		var file map[string]Entry

@@ -10,8 +10,8 @@ import (
 
 // FuzzReply feeds arbitrary HTTP statuses and bodies, as a health-record
 // system might answer, to the readers of a record upload's and a token
-// request's reply: no panic; an upload is accepted, temporary or rejected,
-// never two of them; and what the error quotes of the system's reply is
+// request's reply: no panic; an upload is accepted only on its ok code
+// exactly, else temporary or rejected, never both; and what the error quotes of the system's reply is
 // bounded and valid UTF-8 when the body is.
 func FuzzReply(f *testing.F) {
 	for _, s := range []struct {
@@ -25,6 +25,7 @@ func FuzzReply(f *testing.F) {
 		{200, `{"code":"0","message":"` + strings.Repeat("系统繁忙", 200) + `"}`},
 		{401, `{"code":"-20"}`},
 		{200, `{"code":null}`},
+		{200, `{"code":" 1 ","status":"ok?"}`},
 		{200, `{"code":{"x":1}}`},
 		{502, "<html><body>502 Bad Gateway</body></html>"},
 		{200, ""},
@@ -37,8 +38,8 @@ func FuzzReply(f *testing.F) {
 		err := recordReply("upload", r, []string{"1"}, []string{"0"})
 		temporary, rejected := errors.Is(err, ErrTemporary), errors.Is(err, ErrRejected)
 		switch {
-		case err == nil && (status != http.StatusOK || !r.json):
-			t.Fatalf("HTTP %d %q accepted", status, body)
+		case err == nil && (status != http.StatusOK || !r.json || r.reply.Code == nil || *r.reply.Code != "1"):
+			t.Fatalf("HTTP %d %q accepted without the ok code", status, body)
 		case err != nil && temporary == rejected:
 			t.Fatalf("HTTP %d %q: %v is not exactly one of temporary and rejected", status, body, err)
 		case err != nil && len(err.Error()) > bound:

@@ -332,7 +332,7 @@ func recordReply(what string, r *response, okCodes []string, temporary []string)
 	if !r.json || r.reply.Code == nil || r.status != http.StatusOK {
 		return fmt.Errorf("%w: %s: HTTP %d, not a reply: %s", ErrTemporary, what, r.status, clip(r.body))
 	}
-	c := clip(*r.reply.Code)
+	c := string(*r.reply.Code)
 	for _, ok := range okCodes {
 		if c == ok {
 			return nil
@@ -340,10 +340,10 @@ func recordReply(what string, r *response, okCodes []string, temporary []string)
 	}
 	for _, tmp := range temporary {
 		if c == tmp {
-			return fmt.Errorf("%w: %s: code %s: %s", ErrTemporary, what, c, clip(r.reply.text()))
+			return fmt.Errorf("%w: %s: code %s: %s", ErrTemporary, what, clip(c), clip(r.reply.text()))
 		}
 	}
-	return fmt.Errorf("%w: %s: code %s: %s", ErrRejected, what, c, clip(r.reply.text()))
+	return fmt.Errorf("%w: %s: code %s: %s", ErrRejected, what, clip(c), clip(r.reply.text()))
 }
 
 func bodyOf(d healthrecord.Dialect, r healthrecord.Record) (any, error) {
